@@ -1,0 +1,107 @@
+//! The file system a program runs on: sizes that the accounting formulas read.
+
+use serde::{Deserialize, Serialize};
+
+/// Fixed for a whole program. Every field is validated by [`Geometry::validate`]; both models may
+/// assume a validated geometry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Geometry {
+    /// Sector (and page) size in bytes: a power of two, 512..=65536.
+    pub sectorsize: u64,
+    /// Metadata node size: a power of two, sectorsize..=65536.
+    pub nodesize: u64,
+    /// BTRFS_MAX_EXTENT_SIZE, the unit of count_max_extents: a multiple of sectorsize. The kernel's
+    /// is 128 MiB; smaller values make the count matter for small ranges (as the kernel's own
+    /// self-tests do by patching it).
+    pub max_extent: u64,
+    /// The largest piece a buffered write reserves at once (the kernel's nrptrs pages): a multiple
+    /// of sectorsize, at most max_extent.
+    pub write_chunk: u64,
+    /// Total data space in bytes.
+    pub data_bytes: u64,
+    /// Total metadata space in bytes.
+    pub meta_bytes: u64,
+    /// Size of the global block reservation, filled at mount from metadata space (at most meta_bytes).
+    pub global_rsv: u64,
+    /// Number of inodes the file-system ops address: 1..=8.
+    pub inodes: u8,
+}
+
+pub const MIB: u64 = 1 << 20;
+
+impl Default for Geometry {
+    fn default() -> Self {
+        Geometry {
+            sectorsize: 4096,
+            nodesize: 16384,
+            max_extent: 128 * MIB,
+            write_chunk: 2 * MIB,
+            data_bytes: 1 << 30,
+            meta_bytes: 256 * MIB,
+            global_rsv: 16 * MIB,
+            inodes: 2,
+        }
+    }
+}
+
+impl Geometry {
+    /// BTRFS_MAX_LEVEL: every reserved item may COW a path of this many nodes, twice.
+    pub const MAX_LEVEL: u64 = 8;
+
+    /// Checks the invariants listed on the fields; the message names the field.
+    pub fn validate(&self) -> Result<(), String> {
+        let pow2 = |v: u64| v != 0 && v & (v - 1) == 0;
+        if !pow2(self.sectorsize) || !(512..=65536).contains(&self.sectorsize) {
+            return Err(format!("sectorsize {} is not a power of two in 512..=65536", self.sectorsize));
+        }
+        if !pow2(self.nodesize) || self.nodesize < self.sectorsize || self.nodesize > 65536 {
+            return Err(format!("nodesize {} is not a power of two in sectorsize..=65536", self.nodesize));
+        }
+        if self.max_extent == 0 || self.max_extent % self.sectorsize != 0 {
+            return Err(format!("max_extent {} is not a positive multiple of sectorsize", self.max_extent));
+        }
+        if self.write_chunk == 0 || self.write_chunk % self.sectorsize != 0 || self.write_chunk > self.max_extent {
+            return Err(format!(
+                "write_chunk {} is not a positive multiple of sectorsize at most max_extent",
+                self.write_chunk
+            ));
+        }
+        if self.global_rsv > self.meta_bytes {
+            return Err(format!("global_rsv {} is larger than meta_bytes {}", self.global_rsv, self.meta_bytes));
+        }
+        if self.data_bytes > 1 << 50 || self.meta_bytes > 1 << 50 {
+            return Err("data_bytes and meta_bytes must be at most 2^50".into());
+        }
+        if !(1..=8).contains(&self.inodes) {
+            return Err(format!("inodes {} is not in 1..=8", self.inodes));
+        }
+        Ok(())
+    }
+
+    /// count_max_extents(len): how many extents of at most max_extent cover len bytes.
+    pub fn count_max_extents(&self, len: u64) -> u64 {
+        len.div_ceil(self.max_extent)
+    }
+
+    /// btrfs_calc_trans_metadata_size(n): nodesize * BTRFS_MAX_LEVEL * 2 * n.
+    pub fn trans_metadata_size(&self, items: u64) -> u64 {
+        self.nodesize * Self::MAX_LEVEL * 2 * items
+    }
+
+    /// Checksums one leaf holds: (nodesize - leaf header) / (item header + 4-byte crc32c).
+    pub fn csums_per_leaf(&self) -> u64 {
+        (self.nodesize - 101) / (25 + 4)
+    }
+
+    /// Leaves needed for the checksums of `csum_bytes` bytes of data.
+    pub fn csum_leaves(&self, csum_bytes: u64) -> u64 {
+        (csum_bytes / self.sectorsize).div_ceil(self.csums_per_leaf())
+    }
+
+    pub fn round_down(&self, v: u64) -> u64 {
+        v & !(self.sectorsize - 1)
+    }
+    pub fn round_up(&self, v: u64) -> u64 {
+        self.round_down(v + self.sectorsize - 1)
+    }
+}

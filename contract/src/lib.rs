@@ -1,0 +1,23 @@
+//! The contract both models share: the operation language ([`Op`]), what an operation answers
+//! ([`Outcome`]), the observable state compared after every operation ([`Snapshot`]), the model
+//! trait ([`Model`]) and the text format of programs ([`text`]).
+//!
+//! Nothing here decides accounting: the rules live in SPEC.md and in the two models.
+
+pub mod bits;
+pub mod geometry;
+pub mod model;
+pub mod op;
+pub mod outcome;
+pub mod snapshot;
+pub mod text;
+
+pub use bits::Bits;
+pub use geometry::Geometry;
+pub use model::Model;
+pub use op::{FaultKind, Ino, Op, OpKind, Program};
+pub use outcome::Outcome;
+pub use snapshot::{
+    BlockRsv, FieldDiff, InodeSnapshot, OrderedExtent, OrderedKind, Record, Snapshot, SpaceInfo,
+    TreeSnapshot, Warnings,
+};

@@ -1,0 +1,14 @@
+//! The interface both models implement.
+
+use crate::{Geometry, Op, Outcome, Snapshot};
+
+/// A delalloc accounting model: a mounted file system plus a stand-alone extent tree.
+///
+/// `new` mounts a file system of the (validated) geometry: the global reserve is filled from
+/// metadata space and every inode is empty. `apply` runs one validated op to completion.
+pub trait Model {
+    /// A short name for reports ("reference", "optimized").
+    fn name(&self) -> &'static str;
+    fn apply(&mut self, op: &Op) -> Outcome;
+    fn snapshot(&self) -> Snapshot;
+}
