@@ -79,7 +79,10 @@ impl Bits {
         Bits(self.0 & Bits::STORABLE.0)
     }
     pub fn from_name(name: &str) -> Option<Bits> {
-        Bits::NAMES.iter().find(|(n, _)| *n == name).map(|(_, b)| *b)
+        Bits::NAMES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, b)| *b)
     }
 }
 

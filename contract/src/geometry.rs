@@ -52,22 +52,37 @@ impl Geometry {
     pub fn validate(&self) -> Result<(), String> {
         let pow2 = |v: u64| v != 0 && v & (v - 1) == 0;
         if !pow2(self.sectorsize) || !(512..=65536).contains(&self.sectorsize) {
-            return Err(format!("sectorsize {} is not a power of two in 512..=65536", self.sectorsize));
+            return Err(format!(
+                "sectorsize {} is not a power of two in 512..=65536",
+                self.sectorsize
+            ));
         }
         if !pow2(self.nodesize) || self.nodesize < self.sectorsize || self.nodesize > 65536 {
-            return Err(format!("nodesize {} is not a power of two in sectorsize..=65536", self.nodesize));
+            return Err(format!(
+                "nodesize {} is not a power of two in sectorsize..=65536",
+                self.nodesize
+            ));
         }
-        if self.max_extent == 0 || self.max_extent % self.sectorsize != 0 {
-            return Err(format!("max_extent {} is not a positive multiple of sectorsize", self.max_extent));
+        if self.max_extent == 0 || !self.max_extent.is_multiple_of(self.sectorsize) {
+            return Err(format!(
+                "max_extent {} is not a positive multiple of sectorsize",
+                self.max_extent
+            ));
         }
-        if self.write_chunk == 0 || self.write_chunk % self.sectorsize != 0 || self.write_chunk > self.max_extent {
+        if self.write_chunk == 0
+            || !self.write_chunk.is_multiple_of(self.sectorsize)
+            || self.write_chunk > self.max_extent
+        {
             return Err(format!(
                 "write_chunk {} is not a positive multiple of sectorsize at most max_extent",
                 self.write_chunk
             ));
         }
         if self.global_rsv > self.meta_bytes {
-            return Err(format!("global_rsv {} is larger than meta_bytes {}", self.global_rsv, self.meta_bytes));
+            return Err(format!(
+                "global_rsv {} is larger than meta_bytes {}",
+                self.global_rsv, self.meta_bytes
+            ));
         }
         if self.data_bytes > 1 << 50 || self.meta_bytes > 1 << 50 {
             return Err("data_bytes and meta_bytes must be at most 2^50".into());

@@ -1,6 +1,6 @@
 //! The interface both models implement.
 
-use crate::{Geometry, Op, Outcome, Snapshot};
+use crate::{Op, Outcome, Snapshot};
 
 /// A delalloc accounting model: a mounted file system plus a stand-alone extent tree.
 ///

@@ -31,12 +31,30 @@ pub enum Op {
     /// set_extent_bit(start, end, bits, exclusive): EEXIST with failed_start when a record in the
     /// range already has an exclusive bit; bits before failed_start stay set. `cached` passes the
     /// cached-state cursor left by the previous tree op (a hint: it never changes the result).
-    SetBits { start: u64, end: u64, bits: Bits, exclusive: Bits, cached: bool },
+    SetBits {
+        start: u64,
+        end: u64,
+        bits: Bits,
+        exclusive: Bits,
+        cached: bool,
+    },
     /// clear_extent_bit(start, end, bits, wake, delete): `delete` clears every bit.
-    ClearBits { start: u64, end: u64, bits: Bits, wake: bool, delete: bool, cached: bool },
+    ClearBits {
+        start: u64,
+        end: u64,
+        bits: Bits,
+        wake: bool,
+        delete: bool,
+        cached: bool,
+    },
     /// convert_extent_bit(start, end, set, clear): set `set` everywhere in the range (holes
     /// included), then clear `clear`. Never LOCKED.
-    ConvertBits { start: u64, end: u64, set: Bits, clear: Bits },
+    ConvertBits {
+        start: u64,
+        end: u64,
+        set: Bits,
+        clear: Bits,
+    },
     /// set_extent_delalloc: DELALLOC|UPTODATE on the range.
     SetDelalloc { start: u64, end: u64 },
     /// lock_extent: LOCKED exclusively. A sequential program has no other task to wait for, so a
@@ -47,9 +65,20 @@ pub enum Op {
     /// unlock_extent: clear LOCKED and wake waiters.
     Unlock { start: u64, end: u64 },
     /// test_range_bit(start, end, bits, filled).
-    TestRangeBit { start: u64, end: u64, bits: Bits, filled: bool },
+    TestRangeBit {
+        start: u64,
+        end: u64,
+        bits: Bits,
+        filled: bool,
+    },
     /// count_range_bits(start, end, max_bytes, bits, contig).
-    CountRangeBits { start: u64, end: u64, max_bytes: u64, bits: Bits, contig: bool },
+    CountRangeBits {
+        start: u64,
+        end: u64,
+        max_bytes: u64,
+        bits: Bits,
+        contig: bool,
+    },
     /// find_first_extent_bit(start, bits).
     FindFirstBit { start: u64, bits: Bits },
     /// find_delalloc_range(start, max_bytes).
@@ -59,10 +88,21 @@ pub enum Op {
     /// __btrfs_buffered_write of `len` bytes at `pos`, of which the user copy delivers only the
     /// first `copied` (copied == len: no short copy). `nocow`: the inode is NODATACOW and the
     /// range can be written in place, so a data ENOSPC falls back to a metadata-only reservation.
-    BufferedWrite { ino: Ino, pos: u64, len: u64, copied: u64, nocow: bool },
+    BufferedWrite {
+        ino: Ino,
+        pos: u64,
+        len: u64,
+        copied: u64,
+        nocow: bool,
+    },
     /// O_DIRECT write; sector aligned. `fallback`: the range must go through the page cache
     /// (a compressed extent), so the DIO undoes its delalloc and writes buffered.
-    DirectWrite { ino: Ino, pos: u64, len: u64, fallback: bool },
+    DirectWrite {
+        ino: Ino,
+        pos: u64,
+        len: u64,
+        fallback: bool,
+    },
     /// page_mkwrite of the page at `pos` (sector aligned).
     PageMkwrite { ino: Ino, pos: u64 },
     /// The defrag ioctl's cluster_pages_for_defrag over [start, start + len), clamped to i_size.
@@ -246,24 +286,38 @@ impl Op {
             Ok(())
         };
         let aligned = |name: &str, v: u64| -> Result<(), String> {
-            if v % g.sectorsize != 0 {
-                return Err(format!("{name} {v} is not a multiple of sectorsize {}", g.sectorsize));
+            if !v.is_multiple_of(g.sectorsize) {
+                return Err(format!(
+                    "{name} {v} is not a multiple of sectorsize {}",
+                    g.sectorsize
+                ));
             }
             Ok(())
         };
         let stored_only = |name: &str, b: Bits| -> Result<(), String> {
             if b.0 & !Bits::STORABLE.0 != 0 {
-                return Err(format!("{name} {b} has bits that are not storable extent bits"));
+                return Err(format!(
+                    "{name} {b} has bits that are not storable extent bits"
+                ));
             }
             Ok(())
         };
         if let Some(ino) = self.ino() {
             if ino >= g.inodes {
-                return Err(format!("ino {ino} is not below the geometry's {} inodes", g.inodes));
+                return Err(format!(
+                    "ino {ino} is not below the geometry's {} inodes",
+                    g.inodes
+                ));
             }
         }
         match *self {
-            Op::SetBits { start, end, bits, exclusive, .. } => {
+            Op::SetBits {
+                start,
+                end,
+                bits,
+                exclusive,
+                ..
+            } => {
                 range(start, end)?;
                 stored_only("bits", bits)?;
                 stored_only("exclusive", exclusive)?;
@@ -275,7 +329,13 @@ impl Op {
                 }
                 Ok(())
             }
-            Op::ClearBits { start, end, bits, delete, .. } => {
+            Op::ClearBits {
+                start,
+                end,
+                bits,
+                delete,
+                ..
+            } => {
                 range(start, end)?;
                 stored_only("bits", bits)?;
                 if bits.is_empty() && !delete {
@@ -283,7 +343,12 @@ impl Op {
                 }
                 Ok(())
             }
-            Op::ConvertBits { start, end, set, clear } => {
+            Op::ConvertBits {
+                start,
+                end,
+                set,
+                clear,
+            } => {
                 range(start, end)?;
                 stored_only("set", set)?;
                 stored_only("clear", clear)?;
@@ -299,7 +364,9 @@ impl Op {
             | Op::Lock { start, end }
             | Op::TryLock { start, end }
             | Op::Unlock { start, end } => range(start, end),
-            Op::TestRangeBit { start, end, bits, .. } => {
+            Op::TestRangeBit {
+                start, end, bits, ..
+            } => {
                 range(start, end)?;
                 stored_only("bits", bits)?;
                 if bits.is_empty() {
@@ -307,7 +374,9 @@ impl Op {
                 }
                 Ok(())
             }
-            Op::CountRangeBits { start, end, bits, .. } => {
+            Op::CountRangeBits {
+                start, end, bits, ..
+            } => {
                 range(start, end)?;
                 stored_only("bits", bits)?;
                 if bits.is_empty() {
@@ -330,7 +399,9 @@ impl Op {
                 }
                 Ok(())
             }
-            Op::BufferedWrite { pos, len, copied, .. } => {
+            Op::BufferedWrite {
+                pos, len, copied, ..
+            } => {
                 file(pos, len)?;
                 if copied > len {
                     return Err(format!("copied {copied} is more than len {len}"));
@@ -378,9 +449,12 @@ pub struct Program {
 impl Program {
     /// Validates the geometry and every op; the error names the op index.
     pub fn validate(&self) -> Result<(), String> {
-        self.geometry.validate().map_err(|e| format!("geometry: {e}"))?;
+        self.geometry
+            .validate()
+            .map_err(|e| format!("geometry: {e}"))?;
         for (i, op) in self.ops.iter().enumerate() {
-            op.validate(&self.geometry).map_err(|e| format!("op {i} ({}): {e}", op.kind().name()))?;
+            op.validate(&self.geometry)
+                .map_err(|e| format!("op {i} ({}): {e}", op.kind().name()))?;
         }
         Ok(())
     }

@@ -77,7 +77,8 @@ pub struct SpaceInfo {
 impl SpaceInfo {
     /// Bytes not accounted to anything.
     pub fn free(&self) -> u64 {
-        self.total.saturating_sub(self.bytes_may_use + self.bytes_reserved + self.bytes_used)
+        self.total
+            .saturating_sub(self.bytes_may_use + self.bytes_reserved + self.bytes_used)
     }
 }
 
@@ -143,16 +144,32 @@ fn diff_values(path: &str, a: &Value, b: &Value, out: &mut Vec<FieldDiff>) {
     match (a, b) {
         (Value::Object(ma), Value::Object(mb)) => {
             for (k, va) in ma {
-                let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
                 match mb.get(k) {
                     Some(vb) => diff_values(&p, va, vb, out),
-                    None => out.push(FieldDiff { field: p, left: va.to_string(), right: "(absent)".into() }),
+                    None => out.push(FieldDiff {
+                        field: p,
+                        left: va.to_string(),
+                        right: "(absent)".into(),
+                    }),
                 }
             }
             for (k, vb) in mb {
                 if !ma.contains_key(k) {
-                    let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
-                    out.push(FieldDiff { field: p, left: "(absent)".into(), right: vb.to_string() });
+                    let p = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
+                    out.push(FieldDiff {
+                        field: p,
+                        left: "(absent)".into(),
+                        right: vb.to_string(),
+                    });
                 }
             }
         }
@@ -163,14 +180,21 @@ fn diff_values(path: &str, a: &Value, b: &Value, out: &mut Vec<FieldDiff>) {
                 diff_values(&format!("{path}[{i}]"), va, vb, out);
             }
         }
-        _ => out.push(FieldDiff { field: path.to_string(), left: render(a), right: render(b) }),
+        _ => out.push(FieldDiff {
+            field: path.to_string(),
+            left: render(a),
+            right: render(b),
+        }),
     }
 }
 
 /// Record lists read best as `[start..=end BITS, ...]`.
 fn render(v: &Value) -> String {
     if let Value::Array(items) = v {
-        if items.iter().all(|x| x.get("bits").is_some() && x.get("start").is_some()) {
+        if items
+            .iter()
+            .all(|x| x.get("bits").is_some() && x.get("start").is_some())
+        {
             let parts: Vec<String> = items
                 .iter()
                 .map(|x| {
@@ -190,15 +214,29 @@ mod tests {
 
     #[test]
     fn diff_names_the_differing_fields() {
-        let mut a = Snapshot { inodes: vec![InodeSnapshot::default(); 2], ..Default::default() };
+        let mut a = Snapshot {
+            inodes: vec![InodeSnapshot::default(); 2],
+            ..Default::default()
+        };
         let mut b = a.clone();
         assert!(a.diff(&b).is_empty());
         b.inodes[1].outstanding_extents = 3;
         b.meta.bytes_may_use = 7;
-        a.inodes[0].records.push(Record { start: 0, end: 4095, bits: Bits::DELALLOC });
+        a.inodes[0].records.push(Record {
+            start: 0,
+            end: 4095,
+            bits: Bits::DELALLOC,
+        });
         let d = a.diff(&b);
         let fields: Vec<&str> = d.iter().map(|f| f.field.as_str()).collect();
-        assert_eq!(fields, ["inodes[0].records", "inodes[1].outstanding_extents", "meta.bytes_may_use"]);
+        assert_eq!(
+            fields,
+            [
+                "inodes[0].records",
+                "inodes[1].outstanding_extents",
+                "meta.bytes_may_use"
+            ]
+        );
         assert_eq!(d[0].left, "[0..=4095 DELALLOC]");
         assert_eq!(d[0].right, "[]");
         assert_eq!(d[1].right, "3");
