@@ -1,1 +1,1 @@
-
+pub mod extent_tree;

@@ -1,0 +1,1566 @@
+//! The extent io tree: which byte ranges of a file carry which state bits.
+//!
+//! One data structure, as in the kernel's fs/btrfs/extent-io-tree.c: a balanced ordered tree of
+//! records `[start, end]` (inclusive) keyed by start, each with a non-empty set of stored bits.
+//! Records never overlap. Bytes outside every record have no bits.
+//!
+//! Every change goes through four primitives, and each calls its hook first, so that the
+//! accounting layer sees the record as it was:
+//! - `set_state_bits`: `on_set`, then OR;
+//! - `clear_state_bit`: `on_clear`, then mask (erase if nothing is left, else merge);
+//! - `split_state`: `on_split`, then cut in two;
+//! - `merge_state`: `on_merge` per absorbed neighbour.
+//!
+//! The range operations walk the tree one record at a time the way the kernel does, including
+//! its detours: a record that merged with its successor is split again when the walk reaches the
+//! successor's part (the kernel re-searches and finds the merged record starting before its
+//! cursor). Those detours are visible to the hooks, so they are kept.
+//!
+//! Cost: every walk step is one descent of the BTreeMap (the kernel's rb_next is O(1) amortised,
+//! but std's BTreeMap has no stable cursor that survives mutation), and every split, insert or
+//! erase is one more. A mutating operation is thus O(k log n) for k records touched; a query is
+//! one descent plus an in-order iteration, O(log n + k). Nothing ever scans the whole map.
+
+use delalloc_contract::{Bits, Record};
+use std::collections::BTreeMap;
+use std::ops::Bound::{Excluded, Unbounded};
+
+/// Callbacks the tree makes while it changes, in the kernel's order. Default: do nothing.
+pub trait StateHooks {
+    /// `rec` (its bits before the change) is about to gain `bits` (the caller's bits, control bits
+    /// included). Called for inserted hole records too (with rec.bits empty), before they are
+    /// inserted.
+    fn on_set(&mut self, _rec: Record, _bits: Bits) {}
+    /// `rec` is about to lose `bits` (the caller's clear mask after expansion, control bits
+    /// included).
+    fn on_clear(&mut self, _rec: Record, _bits: Bits) {}
+    /// `survivor` is about to absorb its neighbour `other` (adjacent, identical bits).
+    fn on_merge(&mut self, _survivor: Record, _other: Record) {}
+    /// `orig` is about to be split into [orig.start, at-1] and [at, orig.end].
+    fn on_split(&mut self, _orig: Record, _at: u64) {}
+}
+
+/// Hooks that do nothing: the bare tree.
+pub struct NoHooks;
+impl StateHooks for NoHooks {}
+
+/// Records carrying one of these are the only ones a [`Cursor`] remembers. They never merge, so
+/// their start stays a record start until the bit is cleared (which drops the cursor).
+const CACHEABLE: Bits = Bits(Bits::LOCKED.0 | Bits::BOUNDARY.0);
+
+/// The kernel's `cached_state`: the start of a record a previous operation left LOCKED or
+/// BOUNDARY, typically the record an unlock of the same range will begin at.
+///
+/// An operation given a cursor checks that a record with that start still exists and contains
+/// the operation's start (one `get`); if so it begins its walk there, else it searches as usual.
+/// It never changes a result, only where the walk begins. What it saves is the initial range
+/// descent (one or two `range` probes). In the kernel that is an rb-tree walk under the tree's
+/// spinlock; here a BTreeMap `get` is itself a descent, so the saving is modest: one probe
+/// instead of up to two. It is kept because the operation language passes cursors along, and a
+/// cursor that is wrong must be harmless — which the tests check.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Cursor {
+    start: Option<u64>,
+}
+
+impl Cursor {
+    pub fn new() -> Cursor {
+        Cursor::default()
+    }
+    /// The remembered record start, if any.
+    pub fn start(&self) -> Option<u64> {
+        self.start
+    }
+    pub fn is_empty(&self) -> bool {
+        self.start.is_none()
+    }
+    /// Forget the remembered record (the kernel's free_extent_state of the cached pointer).
+    pub fn clear(&mut self) {
+        self.start = None;
+    }
+}
+
+/// What the tree stores per record; the start is the map key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct State {
+    end: u64,
+    bits: Bits,
+}
+
+/// The extent io tree. See the module documentation.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExtentIoTree {
+    map: BTreeMap<u64, State>,
+}
+
+/// Remembers the first cacheable record an operation leaves behind, replacing whatever the
+/// caller's cursor held (the kernel caches the first such record it touches; we also replace a
+/// stale value so that the cursor always describes the latest operation that cached anything).
+struct CacheSlot<'a> {
+    cursor: Option<&'a mut Cursor>,
+    done: bool,
+}
+
+impl<'a> CacheSlot<'a> {
+    fn new(cursor: Option<&'a mut Cursor>) -> Self {
+        CacheSlot {
+            cursor,
+            done: false,
+        }
+    }
+    fn offer(&mut self, rec: Record) {
+        if self.done || !rec.bits.intersects(CACHEABLE) {
+            return;
+        }
+        if let Some(c) = self.cursor.as_deref_mut() {
+            c.start = Some(rec.start);
+            self.done = true;
+        }
+    }
+}
+
+impl ExtentIoTree {
+    pub fn new() -> ExtentIoTree {
+        ExtentIoTree::default()
+    }
+
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Every record, in order.
+    pub fn records(&self) -> impl Iterator<Item = Record> + '_ {
+        self.map.iter().map(|(&start, st)| Record {
+            start,
+            end: st.end,
+            bits: st.bits,
+        })
+    }
+
+    /// The records overlapping [start, end], in order (the first may start before `start`).
+    pub fn records_in(&self, start: u64, end: u64) -> impl Iterator<Item = Record> + '_ {
+        self.iter_from(start).take_while(move |r| r.start <= end)
+    }
+
+    // ---- lookup helpers ----
+
+    /// The record starting at `start`, which must exist.
+    fn record(&self, start: u64) -> Record {
+        let st = self
+            .map
+            .get(&start)
+            .expect("extent tree: no record at this start");
+        Record {
+            start,
+            end: st.end,
+            bits: st.bits,
+        }
+    }
+
+    fn state_mut(&mut self, start: u64) -> &mut State {
+        self.map
+            .get_mut(&start)
+            .expect("extent tree: no record at this start")
+    }
+
+    /// tree_search: the start of the record containing `pos`, or else of the first record after
+    /// it. None when no record ends at or after `pos`.
+    fn search(&self, pos: u64) -> Option<u64> {
+        if let Some((&s, st)) = self.map.range(..=pos).next_back() {
+            if st.end >= pos {
+                return Some(s);
+            }
+        }
+        self.map
+            .range((Excluded(pos), Unbounded))
+            .next()
+            .map(|(&s, _)| s)
+    }
+
+    /// Records in order from the one `search(pos)` finds: one descent, then in-order steps.
+    fn iter_from(&self, pos: u64) -> impl Iterator<Item = Record> + '_ {
+        self.search(pos)
+            .into_iter()
+            .flat_map(move |first| self.map.range(first..))
+            .map(|(&start, st)| Record {
+                start,
+                end: st.end,
+                bits: st.bits,
+            })
+    }
+
+    /// Where a walk for `pos` may begin without searching: the cursor's record, if it still
+    /// exists and contains `pos`.
+    fn cursor_hit(&self, cursor: Option<&Cursor>, pos: u64) -> Option<u64> {
+        let s = cursor?.start?;
+        let st = self.map.get(&s)?;
+        (s <= pos && pos <= st.end).then_some(s)
+    }
+
+    // ---- the four primitives ----
+
+    /// set_state_bits: the record at `start` gains the stored part of `bits`. The hook sees the
+    /// record with its old bits and the caller's bits, control bits included, and runs even
+    /// when nothing changes (the accounting hook decides what is new).
+    fn set_state_bits<H: StateHooks>(&mut self, start: u64, bits: Bits, hooks: &mut H) {
+        let rec = self.record(start);
+        hooks.on_set(rec, bits);
+        self.state_mut(start).bits = rec.bits.union(bits.stored());
+    }
+
+    /// clear_state_bit: the record at `start` loses `bits`. A record left with no bits is
+    /// erased (a stored record is never empty); otherwise it may now equal a neighbour, so it is
+    /// merged. Returns the start of the surviving record, if any.
+    fn clear_state_bit<H: StateHooks>(
+        &mut self,
+        start: u64,
+        bits: Bits,
+        hooks: &mut H,
+    ) -> Option<u64> {
+        let rec = self.record(start);
+        hooks.on_clear(rec, bits);
+        let left = rec.bits.minus(bits);
+        if left.is_empty() {
+            self.map.remove(&start);
+            None
+        } else {
+            self.state_mut(start).bits = left;
+            Some(self.merge_state(start, hooks))
+        }
+    }
+
+    /// split_state: cut the record at `start` into [start, at-1] and [at, end], both with its
+    /// bits. The hook sees the whole record first (a delalloc record becomes two extents).
+    fn split_state<H: StateHooks>(&mut self, start: u64, at: u64, hooks: &mut H) {
+        let orig = self.record(start);
+        debug_assert!(
+            orig.start < at && at <= orig.end,
+            "split point outside the record"
+        );
+        hooks.on_split(orig, at);
+        self.state_mut(start).end = at - 1;
+        self.map.insert(
+            at,
+            State {
+                end: orig.end,
+                bits: orig.bits,
+            },
+        );
+    }
+
+    /// merge_state: keep the tree canonical after the record at `start` changed or appeared, by
+    /// absorbing an adjacent predecessor and then an adjacent successor with identical bits.
+    /// Records with a NO_MERGE bit stay as they are: locked and writeback ranges are handed out
+    /// by boundary (and cached), so their edges must not move. Returns the survivor's start.
+    fn merge_state<H: StateHooks>(&mut self, start: u64, hooks: &mut H) -> u64 {
+        let mut rec = self.record(start);
+        if rec.bits.intersects(Bits::NO_MERGE) {
+            return start;
+        }
+        // The survivor is `rec`; with a BTreeMap keyed by start, absorbing the predecessor is
+        // done by growing the predecessor's entry and dropping ours.
+        if let Some((&ps, prev)) = self.map.range(..start).next_back() {
+            if prev.end.checked_add(1) == Some(start) && prev.bits == rec.bits {
+                let other = Record {
+                    start: ps,
+                    end: prev.end,
+                    bits: prev.bits,
+                };
+                hooks.on_merge(rec, other);
+                self.map.remove(&start);
+                self.state_mut(ps).end = rec.end;
+                rec.start = ps;
+            }
+        }
+        if let Some(ns) = rec.end.checked_add(1) {
+            if let Some(&next) = self.map.get(&ns) {
+                if next.bits == rec.bits {
+                    let other = Record {
+                        start: ns,
+                        end: next.end,
+                        bits: next.bits,
+                    };
+                    hooks.on_merge(rec, other);
+                    self.map.remove(&ns);
+                    self.state_mut(rec.start).end = next.end;
+                }
+            }
+        }
+        rec.start
+    }
+
+    /// insert_state: fill the hole [start, end] with a record of `bits` (hook first, with empty
+    /// bits, as for a record that existed with none), then merge it. A hole gets nothing if
+    /// `bits` has no storable bit, since a stored record is never empty. Returns the start of
+    /// the merged record.
+    fn insert_state<H: StateHooks>(
+        &mut self,
+        start: u64,
+        end: u64,
+        bits: Bits,
+        hooks: &mut H,
+    ) -> Option<u64> {
+        if bits.stored().is_empty() {
+            return None;
+        }
+        hooks.on_set(
+            Record {
+                start,
+                end,
+                bits: Bits::NONE,
+            },
+            bits,
+        );
+        self.map.insert(
+            start,
+            State {
+                end,
+                bits: bits.stored(),
+            },
+        );
+        Some(self.merge_state(start, hooks))
+    }
+
+    // ---- range operations ----
+
+    /// set_extent_bit: give every byte of [start, end] the stored part of `bits`, inserting
+    /// records into holes and splitting records that straddle the edges.
+    ///
+    /// If a record in the way already has one of `exclusive`, stop with Err(failed_start):
+    /// the record's start, or `start` if it begins before `start`. Everything before
+    /// failed_start has already been set by this call and stays set (the kernel does not roll
+    /// back; lock callers undo it themselves). `bits.stored()` must not be empty.
+    pub fn set_bits<H: StateHooks>(
+        &mut self,
+        start: u64,
+        end: u64,
+        bits: Bits,
+        exclusive: Bits,
+        mut cursor: Option<&mut Cursor>,
+        hooks: &mut H,
+    ) -> Result<(), u64> {
+        debug_assert!(start <= end);
+        let mut hint = self.cursor_hit(cursor.as_deref(), start);
+        let mut cache = CacheSlot::new(cursor.take());
+        let mut cur = start;
+        loop {
+            let Some(rs) = hint.take().or_else(|| self.search(cur)) else {
+                // Nothing at or after cur: the rest of the range is one hole.
+                if let Some(s) = self.insert_state(cur, end, bits, hooks) {
+                    cache.offer(self.record(s));
+                }
+                return Ok(());
+            };
+            if rs > cur {
+                // A hole before the next record: fill up to it (or to end), then look again.
+                let this_end = end.min(rs - 1);
+                if let Some(s) = self.insert_state(cur, this_end, bits, hooks) {
+                    cache.offer(self.record(s));
+                }
+                if this_end == end {
+                    return Ok(());
+                }
+                cur = this_end + 1;
+                continue;
+            }
+            // The record covers cur. If it starts at cur, its start is cur; if before, the
+            // kernel reports start. Either way failed_start is cur.
+            let st_end = self.record(rs).end;
+            if self.record(rs).bits.intersects(exclusive) {
+                return Err(cur);
+            }
+            if rs < cur {
+                self.split_state(rs, cur, hooks);
+            }
+            if st_end > end {
+                // Runs past end: set only the part in range.
+                self.split_state(cur, end + 1, hooks);
+                self.set_state_bits(cur, bits, hooks);
+                cache.offer(self.record(cur));
+                self.merge_state(cur, hooks);
+                return Ok(());
+            }
+            self.set_state_bits(cur, bits, hooks);
+            cache.offer(self.record(cur));
+            self.merge_state(cur, hooks);
+            if st_end >= end {
+                return Ok(());
+            }
+            // Continue after the record as it was; if it merged with its successor, the next
+            // search finds the merged record starting before cur and splits it again.
+            cur = st_end + 1;
+        }
+    }
+
+    /// clear_extent_bit: take `bits` off every byte of [start, end].
+    ///
+    /// `delete` clears every storable bit (the caller's control bits still reach the hooks);
+    /// clearing DELALLOC also clears NORESERVE, which only means something on delalloc ranges.
+    /// Records without any of the bits are left alone, not split. Returns whether a LOCKED bit
+    /// was cleared, i.e. whether the caller must wake waiters (`wake` states that intent; the
+    /// tree has no waiters of its own). Clearing LOCKED or BOUNDARY drops the cursor, since the
+    /// record it names is going away.
+    #[allow(clippy::too_many_arguments)]
+    pub fn clear_bits<H: StateHooks>(
+        &mut self,
+        start: u64,
+        end: u64,
+        bits: Bits,
+        wake: bool,
+        delete: bool,
+        cursor: Option<&mut Cursor>,
+        hooks: &mut H,
+    ) -> bool {
+        debug_assert!(start <= end);
+        let _ = wake;
+        let mut bits = bits;
+        if delete {
+            bits = bits.union(Bits::STORABLE);
+        }
+        if bits.intersects(Bits::DELALLOC) {
+            bits = bits.union(Bits::NORESERVE);
+        }
+        let mut hint = self.cursor_hit(cursor.as_deref(), start);
+        if bits.intersects(CACHEABLE) {
+            if let Some(c) = cursor {
+                c.clear();
+            }
+        }
+        let mut woke = false;
+        let mut cur = start;
+        loop {
+            let Some(rs) = hint.take().or_else(|| self.search(cur)) else {
+                return woke;
+            };
+            let rec = self.record(rs);
+            if rec.start > end {
+                return woke;
+            }
+            if rec.bits.intersects(bits) {
+                let mut piece = rs;
+                if rs < cur {
+                    self.split_state(rs, cur, hooks);
+                    piece = cur;
+                }
+                if rec.end > end {
+                    self.split_state(piece, end + 1, hooks);
+                }
+                woke |= rec.bits.intersects(Bits::LOCKED) && bits.intersects(Bits::LOCKED);
+                self.clear_state_bit(piece, bits, hooks);
+            }
+            // A record without the bits is skipped whole. If the cleared piece merged with its
+            // successor, the successor has none of the bits either and is skipped on the next
+            // step.
+            if rec.end >= end {
+                return woke;
+            }
+            cur = rec.end + 1;
+        }
+    }
+
+    /// convert_extent_bit: one pass over [start, end] that sets `set` and then clears `clear`
+    /// on each record piece, holes included (a hole gets a record of `set` minus `clear`). Each
+    /// piece sees on_set, then on_clear, then is erased if empty or else merged once. Never
+    /// used for LOCKED, so there is nothing exclusive and no failure. `set.stored()` must not
+    /// be empty.
+    pub fn convert_bits<H: StateHooks>(
+        &mut self,
+        start: u64,
+        end: u64,
+        set: Bits,
+        clear: Bits,
+        mut cursor: Option<&mut Cursor>,
+        hooks: &mut H,
+    ) {
+        debug_assert!(start <= end);
+        debug_assert!(
+            !set.union(clear).intersects(Bits::LOCKED),
+            "convert_bits never converts LOCKED"
+        );
+        let mut hint = self.cursor_hit(cursor.as_deref(), start);
+        let mut cache = CacheSlot::new(cursor.take());
+        let mut cur = start;
+        loop {
+            let Some(rs) = hint.take().or_else(|| self.search(cur)) else {
+                self.insert_converted(cur, end, set, clear, &mut cache, hooks);
+                return;
+            };
+            if rs > cur {
+                let this_end = end.min(rs - 1);
+                self.insert_converted(cur, this_end, set, clear, &mut cache, hooks);
+                if this_end == end {
+                    return;
+                }
+                cur = this_end + 1;
+                continue;
+            }
+            let st_end = self.record(rs).end;
+            if rs < cur {
+                self.split_state(rs, cur, hooks);
+            }
+            if st_end > end {
+                self.split_state(cur, end + 1, hooks);
+            }
+            self.set_state_bits(cur, set, hooks);
+            if let Some(s) = self.clear_state_bit(cur, clear, hooks) {
+                cache.offer(self.record(s));
+            }
+            if st_end >= end {
+                return;
+            }
+            cur = st_end + 1;
+        }
+    }
+
+    /// A hole of convert_bits: the record it would get sees on_set (empty bits) and on_clear
+    /// like any other piece, and is inserted only if something is left.
+    fn insert_converted<H: StateHooks>(
+        &mut self,
+        start: u64,
+        end: u64,
+        set: Bits,
+        clear: Bits,
+        cache: &mut CacheSlot<'_>,
+        hooks: &mut H,
+    ) {
+        if set.stored().is_empty() {
+            return;
+        }
+        hooks.on_set(
+            Record {
+                start,
+                end,
+                bits: Bits::NONE,
+            },
+            set,
+        );
+        let rec = Record {
+            start,
+            end,
+            bits: set.stored(),
+        };
+        hooks.on_clear(rec, clear);
+        let left = rec.bits.minus(clear);
+        if !left.is_empty() {
+            self.map.insert(start, State { end, bits: left });
+            let s = self.merge_state(start, hooks);
+            cache.offer(self.record(s));
+        }
+    }
+
+    /// try_lock_extent: lock [start, end] unless some of it is locked already. On a conflict
+    /// the part this call did lock, [start, failed_start-1], is unlocked again, so the tree is
+    /// as before, and Err(failed_start) says where the conflict is.
+    pub fn try_lock<H: StateHooks>(
+        &mut self,
+        start: u64,
+        end: u64,
+        hooks: &mut H,
+    ) -> Result<(), u64> {
+        match self.set_bits(start, end, Bits::LOCKED, Bits::LOCKED, None, hooks) {
+            Ok(()) => Ok(()),
+            Err(failed_start) => {
+                if failed_start > start {
+                    self.clear_bits(
+                        start,
+                        failed_start - 1,
+                        Bits::LOCKED,
+                        true,
+                        false,
+                        None,
+                        hooks,
+                    );
+                }
+                Err(failed_start)
+            }
+        }
+    }
+
+    /// unlock_extent: clear LOCKED on [start, end] and wake waiters. Returns whether anything
+    /// was locked.
+    pub fn unlock<H: StateHooks>(&mut self, start: u64, end: u64, hooks: &mut H) -> bool {
+        self.clear_bits(start, end, Bits::LOCKED, true, false, None, hooks)
+    }
+
+    // ---- queries ----
+
+    /// test_range_bit: with `filled`, whether every byte of [start, end] lies in a record having
+    /// any of `bits` (a gap, or running out of records, answers false); without, whether any
+    /// record overlapping the range has any of them.
+    pub fn test_range_bit(&self, start: u64, end: u64, bits: Bits, filled: bool) -> bool {
+        let mut result = false;
+        let mut cur = start;
+        let mut it = self.iter_from(start).peekable();
+        while let Some(rec) = it.next() {
+            if filled && rec.start > cur {
+                result = false;
+                break;
+            }
+            if rec.start > end {
+                break;
+            }
+            if rec.bits.intersects(bits) {
+                result = true;
+                if !filled {
+                    break;
+                }
+            } else if filled {
+                result = false;
+                break;
+            }
+            if rec.end == u64::MAX {
+                break;
+            }
+            cur = rec.end + 1;
+            if cur > end {
+                break;
+            }
+            if it.peek().is_none() {
+                if filled {
+                    result = false;
+                }
+                break;
+            }
+        }
+        result
+    }
+
+    /// count_range_bits: bytes of [start, end] in records having all of `bits`, and where the
+    /// first of them starts. Stops once the total reaches `max_bytes`; with `contig`, stops at
+    /// the first gap or non-matching record after a match.
+    ///
+    /// Kernel quirks kept: an empty-looking range (end <= start) counts nothing; and the total
+    /// is checked against max_bytes before the first match's start is recorded, so when the
+    /// first match alone reaches max_bytes, the returned start is `start`.
+    pub fn count_range_bits(
+        &self,
+        start: u64,
+        end: u64,
+        max_bytes: u64,
+        bits: Bits,
+        contig: bool,
+    ) -> (u64, u64) {
+        if end <= start {
+            return (0, start);
+        }
+        let mut total: u64 = 0;
+        let mut found = false;
+        let mut last: u64 = 0;
+        let mut first = start;
+        for rec in self.iter_from(start) {
+            if rec.start > end {
+                break;
+            }
+            if contig && found && rec.start > last.saturating_add(1) {
+                break;
+            }
+            if rec.end >= start && rec.bits.contains(bits) {
+                total = total.saturating_add(end.min(rec.end) - start.max(rec.start) + 1);
+                if total >= max_bytes {
+                    break;
+                }
+                if !found {
+                    first = start.max(rec.start);
+                    found = true;
+                }
+                last = rec.end;
+            } else if contig && found {
+                break;
+            }
+        }
+        (total, first)
+    }
+
+    /// find_first_extent_bit: the first record ending at or after `start` that has any of
+    /// `bits`, whole (it may start before `start`).
+    pub fn find_first_bit(&self, start: u64, bits: Bits) -> Option<Record> {
+        self.iter_from(start).find(|r| r.bits.intersects(bits))
+    }
+
+    /// find_delalloc_range: the run of contiguous DELALLOC records beginning with the record at
+    /// or after `start`, as (found, run start, run end). The run stops at a gap, at a BOUNDARY
+    /// record other than its first, or once it holds max_bytes (its last record counted
+    /// whole). Not found: the end is that of the first record (which lacks DELALLOC), or
+    /// u64::MAX if there is no record at all; the start stays `start`.
+    pub fn find_delalloc_range(&self, start: u64, max_bytes: u64) -> (bool, u64, u64) {
+        let mut out_start = start;
+        let mut out_end = 0;
+        let mut found = false;
+        let mut cur = start;
+        let mut total: u64 = 0;
+        let mut it = self.iter_from(start).peekable();
+        if it.peek().is_none() {
+            return (false, start, u64::MAX);
+        }
+        for rec in it {
+            if found && (rec.start != cur || rec.bits.intersects(Bits::BOUNDARY)) {
+                break;
+            }
+            if !rec.bits.intersects(Bits::DELALLOC) {
+                if !found {
+                    out_end = rec.end;
+                }
+                break;
+            }
+            if !found {
+                out_start = rec.start;
+            }
+            found = true;
+            out_end = rec.end;
+            // A record ending at u64::MAX is the last one, so the wrap is never compared.
+            cur = rec.end.wrapping_add(1);
+            total = total.saturating_add(rec.len());
+            if total >= max_bytes {
+                break;
+            }
+        }
+        (found, out_start, out_end)
+    }
+
+    /// The invariants every complete operation leaves: records sorted and disjoint, no empty
+    /// bits, no control bits stored, and canonical — no two adjacent records with identical
+    /// bits unless they carry a NO_MERGE bit.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        let mut prev: Option<Record> = None;
+        for rec in self.records() {
+            if rec.start > rec.end {
+                return Err(format!(
+                    "record {}..={} ends before it starts",
+                    rec.start, rec.end
+                ));
+            }
+            if rec.bits.is_empty() {
+                return Err(format!("record {}..={} has no bits", rec.start, rec.end));
+            }
+            if rec.bits != rec.bits.stored() {
+                return Err(format!(
+                    "record {}..={} stores non-storable bits {}",
+                    rec.start, rec.end, rec.bits
+                ));
+            }
+            if let Some(p) = prev {
+                if p.end >= rec.start {
+                    return Err(format!(
+                        "records {}..={} and {}..={} overlap",
+                        p.start, p.end, rec.start, rec.end
+                    ));
+                }
+                if p.end + 1 == rec.start
+                    && p.bits == rec.bits
+                    && !rec.bits.intersects(Bits::NO_MERGE)
+                {
+                    return Err(format!(
+                        "records {}..={} and {}..={} are adjacent with identical bits {} but not merged",
+                        p.start, p.end, rec.start, rec.end, rec.bits
+                    ));
+                }
+            }
+            prev = Some(rec);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const D: Bits = Bits::DELALLOC;
+    const U: Bits = Bits::UPTODATE;
+    const L: Bits = Bits::LOCKED;
+    const B: Bits = Bits::BOUNDARY;
+    const W: Bits = Bits::WRITEBACK;
+    const NR: Bits = Bits::NORESERVE;
+    const DF: Bits = Bits::DEFRAG;
+    const NONE: Bits = Bits::NONE;
+
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    enum Call {
+        Set(Record, Bits),
+        Clear(Record, Bits),
+        Merge(Record, Record),
+        Split(Record, u64),
+    }
+    use Call::*;
+
+    #[derive(Default)]
+    struct Log(Vec<Call>);
+    impl StateHooks for Log {
+        fn on_set(&mut self, rec: Record, bits: Bits) {
+            self.0.push(Set(rec, bits));
+        }
+        fn on_clear(&mut self, rec: Record, bits: Bits) {
+            self.0.push(Clear(rec, bits));
+        }
+        fn on_merge(&mut self, survivor: Record, other: Record) {
+            self.0.push(Merge(survivor, other));
+        }
+        fn on_split(&mut self, orig: Record, at: u64) {
+            self.0.push(Split(orig, at));
+        }
+    }
+
+    fn r(start: u64, end: u64, bits: Bits) -> Record {
+        Record { start, end, bits }
+    }
+
+    /// A tree holding exactly these records (bypassing the operations).
+    fn tree(recs: &[Record]) -> ExtentIoTree {
+        let mut t = ExtentIoTree::new();
+        for rec in recs {
+            t.map.insert(
+                rec.start,
+                State {
+                    end: rec.end,
+                    bits: rec.bits,
+                },
+            );
+        }
+        t.check_invariants().unwrap();
+        t
+    }
+
+    fn recs(t: &ExtentIoTree) -> Vec<Record> {
+        t.check_invariants().unwrap();
+        t.records().collect()
+    }
+
+    fn set(
+        t: &mut ExtentIoTree,
+        s: u64,
+        e: u64,
+        bits: Bits,
+        excl: Bits,
+    ) -> (Result<(), u64>, Vec<Call>) {
+        let mut log = Log::default();
+        let res = t.set_bits(s, e, bits, excl, None, &mut log);
+        (res, log.0)
+    }
+
+    fn clear(t: &mut ExtentIoTree, s: u64, e: u64, bits: Bits, delete: bool) -> (bool, Vec<Call>) {
+        let mut log = Log::default();
+        let woke = t.clear_bits(s, e, bits, true, delete, None, &mut log);
+        (woke, log.0)
+    }
+
+    // ---- set_bits ----
+
+    #[test]
+    fn set_on_empty_tree() {
+        let mut t = ExtentIoTree::new();
+        let (res, calls) = set(&mut t, 0, 4095, D | Bits::DO_ACCOUNTING, NONE);
+        assert_eq!(res, Ok(()));
+        assert_eq!(recs(&t), [r(0, 4095, D)]);
+        assert_eq!(calls, [Set(r(0, 4095, NONE), D | Bits::DO_ACCOUNTING)]);
+    }
+
+    #[test]
+    fn set_inside_record_already_having_bits_splits_and_merges_back() {
+        let mut t = tree(&[r(0, 99, D)]);
+        let (res, calls) = set(&mut t, 10, 19, D, NONE);
+        assert_eq!(res, Ok(()));
+        assert_eq!(recs(&t), [r(0, 99, D)]);
+        assert_eq!(
+            calls,
+            [
+                Split(r(0, 99, D), 10),
+                Split(r(10, 99, D), 20),
+                Set(r(10, 19, D), D),
+                Merge(r(10, 19, D), r(0, 9, D)),
+                Merge(r(0, 19, D), r(20, 99, D)),
+            ]
+        );
+    }
+
+    #[test]
+    fn set_new_bit_inside_record_leaves_three() {
+        let mut t = tree(&[r(0, 99, D)]);
+        let (res, calls) = set(&mut t, 10, 19, U, NONE);
+        assert_eq!(res, Ok(()));
+        assert_eq!(recs(&t), [r(0, 9, D), r(10, 19, D | U), r(20, 99, D)]);
+        assert_eq!(
+            calls,
+            [
+                Split(r(0, 99, D), 10),
+                Split(r(10, 99, D), 20),
+                Set(r(10, 19, D), U)
+            ]
+        );
+    }
+
+    #[test]
+    fn set_across_holes_and_records() {
+        // Hole, record, hole merging forward into an identical record, which the walk then
+        // splits again (the kernel re-searches and finds the merged record before its cursor),
+        // and a trailing hole.
+        let mut t = tree(&[r(10, 19, D), r(30, 39, U)]);
+        let (res, calls) = set(&mut t, 5, 44, U, NONE);
+        assert_eq!(res, Ok(()));
+        assert_eq!(recs(&t), [r(5, 9, U), r(10, 19, D | U), r(20, 44, U)]);
+        assert_eq!(
+            calls,
+            [
+                Set(r(5, 9, NONE), U),
+                Set(r(10, 19, D), U),
+                Set(r(20, 29, NONE), U),
+                Merge(r(20, 29, U), r(30, 39, U)),
+                Split(r(20, 39, U), 30),
+                Set(r(30, 39, U), U),
+                Merge(r(30, 39, U), r(20, 29, U)),
+                Set(r(40, 44, NONE), U),
+                Merge(r(40, 44, U), r(20, 39, U)),
+            ]
+        );
+    }
+
+    #[test]
+    fn set_merges_adjacent_identical_records() {
+        let mut t = tree(&[r(0, 9, D), r(20, 29, D)]);
+        let (_, calls) = set(&mut t, 10, 19, D, NONE);
+        assert_eq!(recs(&t), [r(0, 29, D)]);
+        assert_eq!(
+            calls,
+            [
+                Set(r(10, 19, NONE), D),
+                Merge(r(10, 19, D), r(0, 9, D)),
+                Merge(r(0, 19, D), r(20, 29, D))
+            ]
+        );
+    }
+
+    #[test]
+    fn no_merge_bits_keep_records_apart() {
+        for bit in [L, W, B] {
+            let mut t = tree(&[r(0, 9, bit), r(20, 29, bit)]);
+            let (_, calls) = set(&mut t, 10, 19, bit, NONE);
+            assert_eq!(
+                recs(&t),
+                [r(0, 9, bit), r(10, 19, bit), r(20, 29, bit)],
+                "{bit}"
+            );
+            assert_eq!(calls, [Set(r(10, 19, NONE), bit)]);
+        }
+        // Split locked pieces keep their boundaries once the extra bit is gone.
+        let mut t = tree(&[r(0, 19, L | D)]);
+        let (_, calls) = set(&mut t, 5, 9, U, NONE);
+        assert_eq!(
+            calls,
+            [
+                Split(r(0, 19, L | D), 5),
+                Split(r(5, 19, L | D), 10),
+                Set(r(5, 9, L | D), U)
+            ]
+        );
+        let (woke, calls) = clear(&mut t, 5, 9, U, false);
+        assert!(!woke);
+        assert_eq!(calls, [Clear(r(5, 9, L | D | U), U)]);
+        assert_eq!(recs(&t), [r(0, 4, L | D), r(5, 9, L | D), r(10, 19, L | D)]);
+    }
+
+    #[test]
+    fn exclusive_conflict_before_start_sets_nothing() {
+        let mut t = tree(&[r(0, 9, L)]);
+        let (res, calls) = set(&mut t, 5, 19, L, L);
+        assert_eq!(res, Err(5));
+        assert_eq!(recs(&t), [r(0, 9, L)]);
+        assert_eq!(calls, []);
+    }
+
+    #[test]
+    fn exclusive_conflict_inside_keeps_what_was_set() {
+        let mut t = tree(&[r(10, 19, L)]);
+        let (res, calls) = set(&mut t, 0, 29, L | D, L);
+        assert_eq!(res, Err(10));
+        assert_eq!(recs(&t), [r(0, 9, L | D), r(10, 19, L)]);
+        assert_eq!(calls, [Set(r(0, 9, NONE), L | D)]);
+
+        // A conflicting record running past end fails at its own start.
+        let mut t = tree(&[r(10, 29, L)]);
+        let (res, _) = set(&mut t, 0, 19, L, L);
+        assert_eq!(res, Err(10));
+        assert_eq!(recs(&t), [r(0, 9, L), r(10, 29, L)]);
+
+        // Exclusive bits only matter when present.
+        let mut t = tree(&[r(10, 19, U)]);
+        assert_eq!(set(&mut t, 0, 29, L, L).0, Ok(()));
+        assert_eq!(recs(&t), [r(0, 9, L), r(10, 19, U | L), r(20, 29, L)]);
+    }
+
+    // ---- clear_bits ----
+
+    #[test]
+    fn clear_skips_records_without_the_bits_and_splits_at_both_ends() {
+        let mut t = tree(&[r(0, 9, D), r(10, 19, U), r(20, 29, D)]);
+        let (woke, calls) = clear(&mut t, 5, 24, D, false);
+        assert!(!woke);
+        assert_eq!(recs(&t), [r(0, 4, D), r(10, 19, U), r(25, 29, D)]);
+        assert_eq!(
+            calls,
+            [
+                Split(r(0, 9, D), 5),
+                Clear(r(5, 9, D), D | NR),
+                Split(r(20, 29, D), 25),
+                Clear(r(20, 24, D), D | NR),
+            ]
+        );
+    }
+
+    #[test]
+    fn clear_strictly_inside_one_record() {
+        let mut t = tree(&[r(0, 99, D | U)]);
+        let (_, calls) = clear(&mut t, 10, 19, U, false);
+        assert_eq!(recs(&t), [r(0, 9, D | U), r(10, 19, D), r(20, 99, D | U)]);
+        assert_eq!(
+            calls,
+            [
+                Split(r(0, 99, D | U), 10),
+                Split(r(10, 99, D | U), 20),
+                Clear(r(10, 19, D | U), U)
+            ]
+        );
+    }
+
+    #[test]
+    fn clearing_delalloc_clears_noreserve() {
+        let mut t = tree(&[r(0, 9, D | NR | U)]);
+        let (_, calls) = clear(&mut t, 0, 9, D | Bits::DO_ACCOUNTING, false);
+        assert_eq!(recs(&t), [r(0, 9, U)]);
+        assert_eq!(
+            calls,
+            [Clear(r(0, 9, D | NR | U), D | NR | Bits::DO_ACCOUNTING)]
+        );
+    }
+
+    #[test]
+    fn delete_clears_everything_and_reports_the_unlock() {
+        let mut t = tree(&[r(0, 9, D | U | L), r(10, 19, DF)]);
+        let (woke, calls) = clear(&mut t, 0, 19, Bits::DO_ACCOUNTING, true);
+        assert!(woke);
+        assert!(t.is_empty());
+        let mask = Bits::STORABLE | Bits::DO_ACCOUNTING;
+        assert_eq!(
+            calls,
+            [Clear(r(0, 9, D | U | L), mask), Clear(r(10, 19, DF), mask)]
+        );
+    }
+
+    #[test]
+    fn unlock_remerges_neighbours() {
+        let mut t = tree(&[r(0, 9, D), r(10, 19, D | L), r(20, 29, D)]);
+        let mut log = Log::default();
+        assert!(t.unlock(10, 19, &mut log));
+        assert_eq!(recs(&t), [r(0, 29, D)]);
+        assert_eq!(
+            log.0,
+            [
+                Clear(r(10, 19, D | L), L),
+                Merge(r(10, 19, D), r(0, 9, D)),
+                Merge(r(0, 19, D), r(20, 29, D))
+            ]
+        );
+        let mut log = Log::default();
+        assert!(!t.unlock(0, 29, &mut log));
+        assert_eq!(log.0, []);
+    }
+
+    // ---- locks ----
+
+    #[test]
+    fn try_lock_conflict_undoes_the_partial_lock() {
+        let mut t = tree(&[r(10, 19, L)]);
+        let mut log = Log::default();
+        assert_eq!(t.try_lock(0, 29, &mut log), Err(10));
+        assert_eq!(recs(&t), [r(10, 19, L)]);
+        assert_eq!(log.0, [Set(r(0, 9, NONE), L), Clear(r(0, 9, L), L)]);
+
+        // Conflict at start: nothing to undo.
+        let mut log = Log::default();
+        assert_eq!(t.try_lock(15, 29, &mut log), Err(15));
+        assert_eq!(log.0, []);
+
+        // No conflict: locked, and each new record keeps its own boundaries.
+        let mut log = Log::default();
+        assert_eq!(t.try_lock(20, 29, &mut log), Ok(()));
+        assert_eq!(recs(&t), [r(10, 19, L), r(20, 29, L)]);
+        let mut log = Log::default();
+        assert!(t.unlock(10, 29, &mut log));
+        assert!(t.is_empty());
+        assert_eq!(log.0, [Clear(r(10, 19, L), L), Clear(r(20, 29, L), L)]);
+    }
+
+    // ---- convert_bits ----
+
+    #[test]
+    fn convert_sets_then_clears_holes_included() {
+        let mut t = tree(&[r(10, 19, D)]);
+        let mut log = Log::default();
+        t.convert_bits(0, 29, U, D, None, &mut log);
+        assert_eq!(recs(&t), [r(0, 29, U)]);
+        assert_eq!(
+            log.0,
+            [
+                Set(r(0, 9, NONE), U),
+                Clear(r(0, 9, U), D),
+                Set(r(10, 19, D), U),
+                Clear(r(10, 19, D | U), D),
+                Merge(r(10, 19, U), r(0, 9, U)),
+                Set(r(20, 29, NONE), U),
+                Clear(r(20, 29, U), D),
+                Merge(r(20, 29, U), r(0, 19, U)),
+            ]
+        );
+    }
+
+    #[test]
+    fn convert_splits_at_the_edges() {
+        let mut t = tree(&[r(0, 99, D | DF)]);
+        let mut log = Log::default();
+        t.convert_bits(10, 19, U, DF, None, &mut log);
+        assert_eq!(
+            recs(&t),
+            [r(0, 9, D | DF), r(10, 19, D | U), r(20, 99, D | DF)]
+        );
+        assert_eq!(
+            log.0,
+            [
+                Split(r(0, 99, D | DF), 10),
+                Split(r(10, 99, D | DF), 20),
+                Set(r(10, 19, D | DF), U),
+                Clear(r(10, 19, D | DF | U), DF),
+            ]
+        );
+    }
+
+    // ---- queries ----
+
+    #[test]
+    fn test_range_bit_cases() {
+        let t = tree(&[r(0, 9, D), r(20, 29, D | U)]);
+        assert!(t.test_range_bit(0, 9, D, true));
+        assert!(!t.test_range_bit(0, 29, D, true), "gap");
+        assert!(
+            !t.test_range_bit(0, 15, D, true),
+            "gap after the last byte of a record"
+        );
+        assert!(!t.test_range_bit(20, 39, D, true), "records run out");
+        assert!(!t.test_range_bit(10, 19, D, false));
+        assert!(t.test_range_bit(5, 25, U, false));
+        assert!(
+            t.test_range_bit(0, 9, D | U, true),
+            "any of the bits per record"
+        );
+        assert!(!t.test_range_bit(30, 40, D, false));
+        assert!(!ExtentIoTree::new().test_range_bit(0, 9, D, true));
+    }
+
+    #[test]
+    fn count_range_bits_cases() {
+        let t = tree(&[r(0, 9, D), r(20, 29, D | U)]);
+        assert_eq!(t.count_range_bits(0, 29, u64::MAX, D, false), (20, 0));
+        assert_eq!(
+            t.count_range_bits(5, 29, u64::MAX, D, true),
+            (5, 5),
+            "contig stops at the gap"
+        );
+        assert_eq!(
+            t.count_range_bits(5, 29, u64::MAX, D | U, false),
+            (10, 20),
+            "all of the bits"
+        );
+        assert_eq!(
+            t.count_range_bits(5, 5, u64::MAX, D, false),
+            (0, 5),
+            "end <= start"
+        );
+        assert_eq!(
+            t.count_range_bits(9, 3, u64::MAX, D, false),
+            (0, 9),
+            "end <= start"
+        );
+        // first_start quirk: the first match alone reaches max_bytes before first is recorded.
+        let t = tree(&[r(10, 19, D)]);
+        assert_eq!(t.count_range_bits(0, 29, 4, D, false), (10, 0));
+        assert_eq!(t.count_range_bits(0, 29, 100, D, false), (10, 10));
+        // contig also stops at a non-matching record after a match.
+        let t = tree(&[r(0, 9, D), r(10, 19, U), r(20, 29, D)]);
+        assert_eq!(t.count_range_bits(0, 29, u64::MAX, D, true), (10, 0));
+        assert_eq!(t.count_range_bits(0, 29, u64::MAX, D, false), (20, 0));
+    }
+
+    #[test]
+    fn find_first_bit_cases() {
+        let t = tree(&[r(0, 9, D), r(20, 29, U | D), r(30, 39, L)]);
+        assert_eq!(t.find_first_bit(10, U), Some(r(20, 29, U | D)));
+        assert_eq!(t.find_first_bit(5, D), Some(r(0, 9, D)), "whole record");
+        assert_eq!(t.find_first_bit(10, L | DF), Some(r(30, 39, L)));
+        assert_eq!(t.find_first_bit(40, D), None);
+    }
+
+    #[test]
+    fn find_delalloc_range_cases() {
+        let t = tree(&[
+            r(0, 9, D),
+            r(10, 19, D | U),
+            r(20, 29, D | B),
+            r(30, 39, D),
+            r(50, 59, D),
+            r(60, 69, U),
+        ]);
+        assert_eq!(
+            t.find_delalloc_range(0, u64::MAX),
+            (true, 0, 19),
+            "BOUNDARY not first"
+        );
+        assert_eq!(
+            t.find_delalloc_range(20, u64::MAX),
+            (true, 20, 39),
+            "BOUNDARY first, then gap"
+        );
+        assert_eq!(
+            t.find_delalloc_range(35, u64::MAX),
+            (true, 30, 39),
+            "starts at the record start"
+        );
+        assert_eq!(
+            t.find_delalloc_range(0, 15),
+            (true, 0, 19),
+            "max_bytes, last record whole"
+        );
+        assert_eq!(t.find_delalloc_range(0, 10), (true, 0, 9));
+        assert_eq!(
+            t.find_delalloc_range(50, u64::MAX),
+            (true, 50, 59),
+            "stops at a non-delalloc record"
+        );
+        assert_eq!(t.find_delalloc_range(62, u64::MAX), (false, 62, 69));
+        assert_eq!(t.find_delalloc_range(70, u64::MAX), (false, 70, u64::MAX));
+        assert_eq!(
+            t.find_delalloc_range(40, u64::MAX),
+            (true, 50, 59),
+            "from the next record"
+        );
+    }
+
+    #[test]
+    fn records_in_and_top_of_the_range() {
+        let mut t = ExtentIoTree::new();
+        let top = u64::MAX;
+        assert_eq!(set(&mut t, top - 9, top, D, NONE).0, Ok(()));
+        assert_eq!(set(&mut t, top - 19, top - 10, D, NONE).0, Ok(()));
+        assert_eq!(recs(&t), [r(top - 19, top, D)]);
+        assert!(t.test_range_bit(top - 19, top, D, true));
+        assert_eq!(
+            t.find_delalloc_range(top - 5, u64::MAX),
+            (true, top - 19, top)
+        );
+        clear(&mut t, top - 4, top, D, false);
+        assert_eq!(recs(&t), [r(top - 19, top - 5, D)]);
+        assert_eq!(
+            t.records_in(top - 5, top).collect::<Vec<_>>(),
+            [r(top - 19, top - 5, D)]
+        );
+        assert_eq!(t.records_in(top - 4, top).count(), 0);
+    }
+
+    // ---- cursor ----
+
+    /// Runs `op` on a copy of `t` with and without `cursor`, asserting identical results,
+    /// records and hook calls.
+    fn same_with_cursor<R: PartialEq + std::fmt::Debug>(
+        t: &ExtentIoTree,
+        cursor: &mut Cursor,
+        op: impl Fn(&mut ExtentIoTree, Option<&mut Cursor>, &mut Log) -> R,
+    ) -> ExtentIoTree {
+        let (mut a, mut b) = (t.clone(), t.clone());
+        let (mut la, mut lb) = (Log::default(), Log::default());
+        let ra = op(&mut a, Some(cursor), &mut la);
+        let rb = op(&mut b, None, &mut lb);
+        assert_eq!(ra, rb);
+        assert_eq!(la.0, lb.0);
+        assert_eq!(a, b);
+        a
+    }
+
+    #[test]
+    fn cursor_never_changes_results() {
+        let mut c = Cursor::new();
+        let t = tree(&[r(0, 9, D), r(20, 29, U)]);
+        // Lock [5, 24]: the first locked record is cached.
+        let t = same_with_cursor(&t, &mut c, |t, c, h| t.set_bits(5, 24, L, L, c, h));
+        assert_eq!(c.start(), Some(5));
+        // A valid cursor: the walk for 5 begins at the record [5, 9].
+        let t = same_with_cursor(&t, &mut c, |t, c, h| t.set_bits(5, 24, D, NONE, c, h));
+        assert_eq!(c.start(), Some(5));
+        // The cursor does not contain the op's start: ignored.
+        let t = same_with_cursor(&t, &mut c, |t, c, h| t.set_bits(12, 40, DF, NONE, c, h));
+        assert_eq!(
+            c.start(),
+            Some(12),
+            "[12, 19] is locked: the new first cacheable record"
+        );
+        let t = same_with_cursor(&t, &mut c, |t, c, h| {
+            t.clear_bits(0, 40, DF, false, false, c, h)
+        });
+        let t = same_with_cursor(&t, &mut c, |t, c, h| t.convert_bits(5, 7, U, NONE, c, h));
+        // Clearing LOCKED drops it.
+        let t = same_with_cursor(&t, &mut c, |t, c, h| {
+            t.clear_bits(5, 24, L, true, false, c, h)
+        });
+        assert!(c.is_empty());
+        // A stale cursor: its record is gone.
+        let mut stale = Cursor { start: Some(5) };
+        let t = same_with_cursor(&t, &mut stale, |t, c, h| {
+            t.clear_bits(0, 40, D | U, false, false, c, h)
+        });
+        assert_eq!(recs(&t), []);
+        let mut stale = Cursor { start: Some(5) };
+        let _ = same_with_cursor(&t, &mut stale, |t, c, h| t.set_bits(5, 30, B, NONE, c, h));
+        assert_eq!(stale.start(), Some(5));
+    }
+
+    // ---- randomized ----
+
+    struct XorShift(u64);
+    impl XorShift {
+        fn next(&mut self) -> u64 {
+            let mut x = self.0;
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            self.0 = x;
+            x
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+        fn bits(&mut self) -> Bits {
+            const PALETTE: [Bits; 8] = [D, U, L, B, W, NR, DF, Bits::DIRTY];
+            let mut b = PALETTE[self.below(8) as usize];
+            if self.below(3) == 0 {
+                b = b | PALETTE[self.below(8) as usize];
+            }
+            b
+        }
+    }
+
+    /// Counts what an accounting layer would, from hooks alone; must match the tree after
+    /// every operation if the hooks are complete and in order.
+    #[derive(Default)]
+    struct Counter {
+        delalloc_records: i64,
+        delalloc_bytes: i64,
+    }
+    impl StateHooks for Counter {
+        fn on_set(&mut self, rec: Record, bits: Bits) {
+            if !rec.bits.intersects(D) && bits.intersects(D) {
+                self.delalloc_records += 1;
+                self.delalloc_bytes += rec.len() as i64;
+            }
+        }
+        fn on_clear(&mut self, rec: Record, bits: Bits) {
+            if rec.bits.intersects(D) && bits.intersects(D) {
+                self.delalloc_records -= 1;
+                self.delalloc_bytes -= rec.len() as i64;
+            }
+        }
+        fn on_merge(&mut self, survivor: Record, other: Record) {
+            assert_eq!(survivor.bits, other.bits);
+            assert!(survivor.end + 1 == other.start || other.end + 1 == survivor.start);
+            if other.bits.intersects(D) {
+                self.delalloc_records -= 1;
+            }
+        }
+        fn on_split(&mut self, orig: Record, at: u64) {
+            assert!(orig.start < at && at <= orig.end);
+            if orig.bits.intersects(D) {
+                self.delalloc_records += 1;
+            }
+        }
+    }
+
+    /// Both a Counter and a Log.
+    #[derive(Default)]
+    struct Both(Counter, Log);
+    impl StateHooks for Both {
+        fn on_set(&mut self, rec: Record, bits: Bits) {
+            self.0.on_set(rec, bits);
+            self.1.on_set(rec, bits);
+        }
+        fn on_clear(&mut self, rec: Record, bits: Bits) {
+            self.0.on_clear(rec, bits);
+            self.1.on_clear(rec, bits);
+        }
+        fn on_merge(&mut self, s: Record, o: Record) {
+            self.0.on_merge(s, o);
+            self.1.on_merge(s, o);
+        }
+        fn on_split(&mut self, orig: Record, at: u64) {
+            self.0.on_split(orig, at);
+            self.1.on_split(orig, at);
+        }
+    }
+
+    const N: u64 = 64;
+
+    /// Per-byte bits of the tree over [0, N).
+    fn bytes(t: &ExtentIoTree) -> Vec<Bits> {
+        let mut v = vec![NONE; N as usize];
+        for rec in t.records() {
+            for b in &mut v[rec.start as usize..=rec.end as usize] {
+                *b = rec.bits;
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn random_ops_keep_invariants_and_agree_with_a_byte_model() {
+        let mut cursor_hits = 0;
+        for seed in 1..=200u64 {
+            let mut rng = XorShift(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+            let mut t = ExtentIoTree::new();
+            let mut twin = ExtentIoTree::new(); // same ops, never a cursor
+            let mut cursor = Cursor::new();
+            let mut hooks = Both::default();
+            let mut twin_hooks = Log::default();
+            for step in 0..60 {
+                let s = rng.below(N);
+                let e = s + rng.below(N - s);
+                let before = bytes(&t);
+                let mut expect = before.clone();
+                let use_cursor = rng.below(2) == 0;
+                if use_cursor && t.cursor_hit(Some(&cursor), s).is_some() {
+                    cursor_hits += 1;
+                }
+                let cur = if use_cursor { Some(&mut cursor) } else { None };
+                let ctx = format!("seed {seed} step {step}");
+                match rng.below(6) {
+                    0 | 1 => {
+                        let bits = rng.bits();
+                        let excl = match rng.below(3) {
+                            0 => L,
+                            1 => NONE,
+                            _ => Bits(bits.0 & rng.bits().0),
+                        };
+                        let bits = bits | excl;
+                        // Expected failure: the first record in range with an exclusive bit.
+                        let failed = t
+                            .records_in(s, e)
+                            .find(|r| r.bits.intersects(excl))
+                            .map(|r| r.start.max(s));
+                        let res = t.set_bits(s, e, bits, excl, cur, &mut hooks);
+                        let res2 = twin.set_bits(s, e, bits, excl, None, &mut twin_hooks);
+                        assert_eq!(res, res2, "{ctx}");
+                        assert_eq!(res.err(), failed, "{ctx}");
+                        let stop = failed.unwrap_or(e + 1);
+                        for b in &mut expect[s as usize..stop as usize] {
+                            *b = *b | bits;
+                        }
+                    }
+                    2 => {
+                        let delete = rng.below(8) == 0;
+                        let bits = rng.bits();
+                        let woke = t.clear_bits(s, e, bits, true, delete, cur, &mut hooks);
+                        let woke2 =
+                            twin.clear_bits(s, e, bits, true, delete, None, &mut twin_hooks);
+                        assert_eq!(woke, woke2, "{ctx}");
+                        let mut mask = if delete { Bits::STORABLE } else { bits };
+                        if mask.intersects(D) {
+                            mask = mask | NR;
+                        }
+                        let had_lock = before[s as usize..=e as usize]
+                            .iter()
+                            .any(|b| b.intersects(L));
+                        assert_eq!(woke, had_lock && mask.intersects(L), "{ctx}");
+                        for b in &mut expect[s as usize..=e as usize] {
+                            *b = b.minus(mask);
+                        }
+                    }
+                    3 => {
+                        let set = rng.bits().minus(L);
+                        let set = if set.is_empty() { U } else { set };
+                        let clr = rng.bits().minus(L);
+                        t.convert_bits(s, e, set, clr, cur, &mut hooks);
+                        twin.convert_bits(s, e, set, clr, None, &mut twin_hooks);
+                        for b in &mut expect[s as usize..=e as usize] {
+                            *b = (*b | set).minus(clr);
+                        }
+                    }
+                    4 => {
+                        let locked = before[s as usize..=e as usize]
+                            .iter()
+                            .any(|b| b.intersects(L));
+                        let res = t.try_lock(s, e, &mut hooks);
+                        assert_eq!(res, twin.try_lock(s, e, &mut twin_hooks), "{ctx}");
+                        assert_eq!(res.is_err(), locked, "{ctx}");
+                        if !locked {
+                            for b in &mut expect[s as usize..=e as usize] {
+                                *b = *b | L;
+                            }
+                        }
+                    }
+                    _ => {
+                        let woke = t.unlock(s, e, &mut hooks);
+                        assert_eq!(woke, twin.unlock(s, e, &mut twin_hooks), "{ctx}");
+                        for b in &mut expect[s as usize..=e as usize] {
+                            *b = b.minus(L);
+                        }
+                    }
+                }
+                t.check_invariants()
+                    .unwrap_or_else(|m| panic!("{ctx}: {m}"));
+                assert_eq!(bytes(&t), expect, "{ctx}");
+                assert_eq!(t, twin, "{ctx}: the cursor changed the records");
+                assert_eq!(
+                    hooks.1 .0, twin_hooks.0,
+                    "{ctx}: the cursor changed the hook calls"
+                );
+                let d_recs: Vec<Record> = t.records().filter(|r| r.bits.intersects(D)).collect();
+                assert_eq!(hooks.0.delalloc_records, d_recs.len() as i64, "{ctx}");
+                assert_eq!(
+                    hooks.0.delalloc_bytes,
+                    d_recs.iter().map(|r| r.len() as i64).sum::<i64>(),
+                    "{ctx}"
+                );
+
+                // Queries against the byte model.
+                let (qs, qe) = (rng.below(N), rng.below(N));
+                let (qs, qe) = (qs.min(qe), qs.max(qe));
+                let q = rng.bits();
+                let range = &expect[qs as usize..=qe as usize];
+                assert_eq!(
+                    t.test_range_bit(qs, qe, q, false),
+                    range.iter().any(|b| b.intersects(q)),
+                    "{ctx}"
+                );
+                assert_eq!(
+                    t.test_range_bit(qs, qe, q, true),
+                    range.iter().all(|b| b.intersects(q)),
+                    "{ctx}"
+                );
+                let (n, _) = t.count_range_bits(qs, qe, u64::MAX, q, false);
+                let want = if qe <= qs {
+                    0
+                } else {
+                    range.iter().filter(|b| b.contains(q)).count() as u64
+                };
+                assert_eq!(n, want, "{ctx}");
+                let first = (qs..N).find(|&p| expect[p as usize].intersects(q));
+                assert_eq!(
+                    t.find_first_bit(qs, q).map(|r| r.start.max(qs)),
+                    first,
+                    "{ctx}"
+                );
+            }
+        }
+        assert!(
+            cursor_hits > 100,
+            "the cursor was valid only {cursor_hits} times"
+        );
+    }
+}
