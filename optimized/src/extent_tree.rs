@@ -464,8 +464,8 @@ impl ExtentIoTree {
     }
 
     /// convert_extent_bit: one pass over [start, end] that sets `set` and then clears `clear`
-    /// on each record piece, holes included (a hole gets a record of `set` minus `clear`). Each
-    /// piece sees on_set, then on_clear, then is erased if empty or else merged once. Never
+    /// on each existing record piece; holes get a record of `set` only. Each existing piece sees
+    /// on_set, then on_clear, then is erased if empty or else merged once. Never
     /// used for LOCKED, so there is nothing exclusive and no failure. `set.stored()` must not
     /// be empty.
     pub fn convert_bits<H: StateHooks>(
@@ -487,12 +487,12 @@ impl ExtentIoTree {
         let mut cur = start;
         loop {
             let Some(rs) = hint.take().or_else(|| self.search(cur)) else {
-                self.insert_converted(cur, end, set, clear, &mut cache, hooks);
+                self.insert_converted(cur, end, set, &mut cache, hooks);
                 return;
             };
             if rs > cur {
                 let this_end = end.min(rs - 1);
-                self.insert_converted(cur, this_end, set, clear, &mut cache, hooks);
+                self.insert_converted(cur, this_end, set, &mut cache, hooks);
                 if this_end == end {
                     return;
                 }
@@ -517,40 +517,23 @@ impl ExtentIoTree {
         }
     }
 
-    /// A hole of convert_bits: the record it would get sees on_set (empty bits) and on_clear
-    /// like any other piece, and is inserted only if something is left.
+    /// A hole of convert_bits gets a record of `set` only, as the kernel's insert_state with the
+    /// set bits: `clear` applies to existing records, never to a hole (it has nothing to clear).
     fn insert_converted<H: StateHooks>(
         &mut self,
         start: u64,
         end: u64,
         set: Bits,
-        clear: Bits,
         cache: &mut CacheSlot<'_>,
         hooks: &mut H,
     ) {
         if set.stored().is_empty() {
             return;
         }
-        hooks.on_set(
-            Record {
-                start,
-                end,
-                bits: Bits::NONE,
-            },
-            set,
-        );
-        let rec = Record {
-            start,
-            end,
-            bits: set.stored(),
-        };
-        hooks.on_clear(rec, clear);
-        let left = rec.bits.minus(clear);
-        if !left.is_empty() {
-            self.map.insert(start, State { end, bits: left });
-            let s = self.merge_state(start, hooks);
-            cache.offer(self.record(s));
-        }
+        hooks.on_set(Record { start, end, bits: Bits::NONE }, set);
+        self.map.insert(start, State { end, bits: set.stored() });
+        let s = self.merge_state(start, hooks);
+        cache.offer(self.record(s));
     }
 
     /// try_lock_extent: lock [start, end] unless some of it is locked already. On a conflict
@@ -1105,15 +1088,21 @@ mod tests {
             log.0,
             [
                 Set(r(0, 9, NONE), U),
-                Clear(r(0, 9, U), D),
                 Set(r(10, 19, D), U),
                 Clear(r(10, 19, D | U), D),
                 Merge(r(10, 19, U), r(0, 9, U)),
                 Set(r(20, 29, NONE), U),
-                Clear(r(20, 29, U), D),
                 Merge(r(20, 29, U), r(0, 19, U)),
             ]
         );
+    }
+
+    #[test]
+    fn convert_never_clears_a_hole() {
+        // convert_extent_bit's insert_state sets the bits on a hole and clears nothing there.
+        let mut t = ExtentIoTree::new();
+        t.convert_bits(0, 9, U | D, D, None, &mut NoHooks);
+        assert_eq!(recs(&t), [r(0, 9, U | D)]);
     }
 
     #[test]
@@ -1487,8 +1476,9 @@ mod tests {
                         let clr = rng.bits().minus(L);
                         t.convert_bits(s, e, set, clr, cur, &mut hooks);
                         twin.convert_bits(s, e, set, clr, None, &mut twin_hooks);
+                        // A hole gets `set` only; existing records get `set`, then lose `clr`.
                         for b in &mut expect[s as usize..=e as usize] {
-                            *b = (*b | set).minus(clr);
+                            *b = if b.is_empty() { set } else { (*b | set).minus(clr) };
                         }
                     }
                     4 => {
