@@ -1,1 +1,160 @@
+//! The executable specification: SPEC.md run as plainly as possible, obvious over fast.
+//!
+//! - [`tree`]: the extent io tree (SPEC §1) as a sorted `Vec` of records, with the hook counters
+//!   of SPEC §2 derived from its records;
+//! - `space`: space infos and block reservations (SPEC §3);
+//! - `account`: an inode's delalloc reservations, ordered extents and inode update (SPEC §4, §5);
+//! - `fs`: the file-system ops (SPEC §6);
+//! - this file: the [`Model`] implementation, the extent-tree ops (SPEC §7) and the snapshot.
 
+mod account;
+mod fs;
+mod space;
+pub mod tree;
+
+use delalloc_contract::{Bits, Geometry, InodeSnapshot, Model, Op, Outcome, Snapshot, TreeSnapshot};
+use fs::Fs;
+use tree::Tree;
+
+#[derive(Clone, Debug)]
+pub struct Reference {
+    /// The stand-alone tree of the extent-tree ops (the self-tests' dummy inode: hooks, no space).
+    tree: Tree,
+    fs: Fs,
+}
+
+impl Reference {
+    /// Mounts a file system of the (validated) geometry (SPEC §3 Mount).
+    pub fn new(geometry: &Geometry) -> Reference {
+        Reference { tree: Tree::default(), fs: Fs::mount(geometry) }
+    }
+
+    /// The extent-tree ops (SPEC §7). `cached` is ignored: a cursor never changes a result.
+    fn tree_op(&mut self, op: &Op) -> Outcome {
+        let t = &mut self.tree;
+        match *op {
+            Op::SetBits { start, end, bits, exclusive, .. } => match t.set(start, end, bits, exclusive) {
+                Ok(()) => Outcome::Done,
+                Err(failed_start) => Outcome::Exists { failed_start },
+            },
+            Op::ClearBits { start, end, bits, delete, .. } => {
+                t.clear(start, end, bits, delete);
+                Outcome::Done
+            }
+            Op::ConvertBits { start, end, set, clear } => {
+                t.convert(start, end, set, clear);
+                Outcome::Done
+            }
+            Op::SetDelalloc { start, end } => {
+                let _ = t.set(start, end, Bits::DELALLOC | Bits::UPTODATE, Bits::NONE);
+                Outcome::Done
+            }
+            Op::Lock { start, end } | Op::TryLock { start, end } => {
+                match t.set(start, end, Bits::LOCKED, Bits::LOCKED) {
+                    Ok(()) => Outcome::Done,
+                    Err(failed_start) => {
+                        // Undo the partial lock; nobody to wait for in a sequential program.
+                        if failed_start > start {
+                            t.clear(start, failed_start - 1, Bits::LOCKED, false);
+                        }
+                        match op {
+                            Op::Lock { .. } => Outcome::WouldBlock { failed_start },
+                            _ => Outcome::Busy,
+                        }
+                    }
+                }
+            }
+            Op::Unlock { start, end } => {
+                t.clear(start, end, Bits::LOCKED, false);
+                Outcome::Done
+            }
+            Op::TestRangeBit { start, end, bits, filled } => t.test_range_bit(start, end, bits, filled),
+            Op::CountRangeBits { start, end, max_bytes, bits, contig } => {
+                t.count_range_bits(start, end, max_bytes, bits, contig)
+            }
+            Op::FindFirstBit { start, bits } => t.find_first_bit(start, bits),
+            Op::FindDelalloc { start, max_bytes } => t.find_delalloc(start, max_bytes),
+            _ => unreachable!("not a tree op: {op:?}"),
+        }
+    }
+}
+
+impl Model for Reference {
+    fn name(&self) -> &'static str {
+        "reference"
+    }
+
+    fn apply(&mut self, op: &Op) -> Outcome {
+        if !self.fs.mounted {
+            return Outcome::Unmounted;
+        }
+        if op.kind().is_tree_level() {
+            return self.tree_op(op);
+        }
+        let fs = &mut self.fs;
+        let g = fs.g;
+        match *op {
+            Op::BufferedWrite { ino, pos, len, copied, nocow } => {
+                fs.buffered_write(ino.into(), pos, len, copied, nocow)
+            }
+            Op::DirectWrite { ino, pos, len, fallback } => fs.direct_write(ino.into(), pos, len, fallback),
+            Op::PageMkwrite { ino, pos } => fs.page_mkwrite(ino.into(), pos),
+            Op::Defrag { ino, start, len } => fs.defrag(ino.into(), start, len),
+            Op::Writeback { ino, start, len } => {
+                fs.writeback(ino.into(), g.round_down(start), g.round_up(start + len) - 1);
+                Outcome::Done
+            }
+            Op::FinishOrdered { ino, nth } => fs.finish_ordered(ino.into(), nth),
+            Op::Truncate { ino, size } => fs.truncate(ino.into(), size),
+            Op::Evict { ino } => fs.evict(ino.into()),
+            Op::Commit => fs.commit(),
+            Op::Unmount => fs.unmount(),
+            Op::SetFreeSpace { data, meta } => {
+                fs.space.set_free(data, meta);
+                Outcome::Done
+            }
+            Op::FailNextReservation { kind } => {
+                fs.space.inject_fault(kind);
+                Outcome::Done
+            }
+            _ => unreachable!("not a file-system op: {op:?}"),
+        }
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        let (fs, g) = (&self.fs, &self.fs.g);
+        let inodes: Vec<InodeSnapshot> = fs
+            .inodes
+            .iter()
+            .map(|i| InodeSnapshot {
+                i_size: i.i_size,
+                records: i.tree.records().to_vec(),
+                outstanding_extents: i.outstanding_extents(g),
+                reserved_extents: i.reserved_extents,
+                csum_bytes: i.csum_bytes,
+                delalloc_bytes: i.tree.bytes_with(Bits::DELALLOC),
+                defrag_bytes: i.tree.bytes_with(Bits::DEFRAG),
+                delalloc_meta_reserved: i.meta_reserved,
+                delayed_bytes_reserved: i.delayed_bytes,
+                ordered: i.ordered.clone(),
+            })
+            .collect();
+        Snapshot {
+            mounted: fs.mounted,
+            tree: TreeSnapshot {
+                records: self.tree.records().to_vec(),
+                outstanding_extents: self.tree.outstanding_extents(g),
+                delalloc_bytes: self.tree.bytes_with(Bits::DELALLOC),
+                defrag_bytes: self.tree.bytes_with(Bits::DEFRAG),
+            },
+            fs_delalloc_bytes: inodes.iter().map(|i| i.delalloc_bytes).sum(),
+            inodes,
+            data: fs.space.data,
+            meta: fs.space.meta,
+            delalloc_rsv: fs.space.delalloc,
+            delayed_rsv: fs.space.delayed,
+            global_rsv: fs.space.global,
+            warnings: fs.warnings,
+        }
+    }
+}

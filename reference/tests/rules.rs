@@ -1,0 +1,572 @@
+//! Hand-worked examples of SPEC.md's rules, each with exact numbers, and a smoke loop that checks
+//! a few SPEC §8 balances after every op.
+//!
+//! Default geometry: sectorsize 4K, nodesize 16K, so T = trans(1) = 16K * 8 * 2 = 256K, and one
+//! csum leaf covers (16384 - 101) / 29 = 561 sectors; the global reserve is 16M.
+
+use delalloc_contract::{
+    Bits, FaultKind, Geometry, Model, Op, OrderedExtent, OrderedKind, Outcome, Record, Snapshot,
+};
+use delalloc_reference::Reference;
+
+const T: u64 = 256 << 10;
+const GLOBAL: u64 = 16 << 20;
+const K: u64 = 1024;
+const DUD: Bits = Bits(Bits::DELALLOC.0 | Bits::UPTODATE.0 | Bits::DIRTY.0);
+
+fn write(ino: u8, pos: u64, len: u64) -> Op {
+    Op::BufferedWrite { ino, pos, len, copied: len, nocow: false }
+}
+fn short_write(ino: u8, pos: u64, len: u64, copied: u64) -> Op {
+    Op::BufferedWrite { ino, pos, len, copied, nocow: false }
+}
+fn writeback(ino: u8, start: u64, len: u64) -> Op {
+    Op::Writeback { ino, start, len }
+}
+fn finish(ino: u8) -> Op {
+    Op::FinishOrdered { ino, nth: 0 }
+}
+fn dio(ino: u8, pos: u64, len: u64, fallback: bool) -> Op {
+    Op::DirectWrite { ino, pos, len, fallback }
+}
+fn fail_meta() -> Op {
+    Op::FailNextReservation { kind: FaultKind::Metadata }
+}
+fn set_bits(start: u64, end: u64, bits: Bits, exclusive: Bits) -> Op {
+    Op::SetBits { start, end, bits, exclusive, cached: false }
+}
+fn rec(start: u64, end: u64, bits: Bits) -> Record {
+    Record { start, end, bits }
+}
+
+/// Applies the ops, checking the SPEC §8 balances after each; returns the outcomes.
+fn run(m: &mut Reference, g: &Geometry, ops: &[Op]) -> Vec<Outcome> {
+    ops.iter()
+        .map(|op| {
+            let out = m.apply(op);
+            if let Err(e) = balances(&m.snapshot(), g) {
+                panic!("after {op:?} -> {out:?}: {e}");
+            }
+            out
+        })
+        .collect()
+}
+
+fn run1(m: &mut Reference, g: &Geometry, op: Op) -> Outcome {
+    run(m, g, &[op])[0]
+}
+
+/// A few of SPEC §8's balances: a cheap self-check of the reference's own bookkeeping.
+fn balances(s: &Snapshot, g: &Geometry) -> Result<(), String> {
+    let count = |len| g.count_max_extents(len);
+    let check = |ok: bool, what: &str| {
+        if ok {
+            Ok(())
+        } else {
+            Err(format!("{what}: {s:#?}"))
+        }
+    };
+    let mut data_may_use = 0;
+    let mut data_reserved = 0;
+    let mut delalloc_size = 0;
+    for (n, i) in s.inodes.iter().enumerate() {
+        let dl = i.records.iter().filter(|r| r.bits.contains(Bits::DELALLOC));
+        let ordered_count: u64 = i.ordered.iter().map(|o| count(o.len)).sum();
+        let ordered_len: u64 = i.ordered.iter().map(|o| o.len).sum();
+        let rec_count: u64 = dl.clone().map(|r| count(r.len())).sum();
+        check(i.outstanding_extents == rec_count + ordered_count, &format!("inode {n} outstanding (8.3)"))?;
+        check(i.csum_bytes == i.delalloc_bytes + ordered_len, &format!("inode {n} csum_bytes (8.3)"))?;
+        check(i.records.iter().all(|r| !r.bits.contains(Bits::LOCKED)), "no LOCKED record (8.1)")?;
+        for w in i.records.windows(2) {
+            let mergeable = w[0].end + 1 == w[1].start && w[0].bits == w[1].bits;
+            check(w[0].end < w[1].start && !mergeable, &format!("inode {n} canonical (8.1)"))?;
+        }
+        for w in i.ordered.windows(2) {
+            check(w[0].start + w[0].len <= w[1].start, &format!("inode {n} ordered disjoint (8.3)"))?;
+        }
+        data_may_use += dl.filter(|r| !r.bits.contains(Bits::NORESERVE)).map(|r| r.len()).sum::<u64>();
+        data_reserved +=
+            i.ordered.iter().filter(|o| o.kind != OrderedKind::Nocow).map(|o| o.len).sum::<u64>();
+        delalloc_size += g.trans_metadata_size(
+            i.reserved_extents + u64::from(i.delalloc_meta_reserved) + g.csum_leaves(i.csum_bytes),
+        );
+    }
+    check(s.data.bytes_may_use == data_may_use, "data may_use (8.4)")?;
+    check(s.data.bytes_reserved == data_reserved, "data bytes_reserved (8.4)")?;
+    if s.mounted {
+        let meta = s.delalloc_rsv.reserved + s.delayed_rsv.reserved + s.global_rsv.reserved;
+        check(s.meta.bytes_may_use == meta, "meta may_use (8.5)")?;
+        check(s.delalloc_rsv.size == delalloc_size, "delalloc rsv size (8.5)")?;
+        check(s.delalloc_rsv.reserved <= s.delalloc_rsv.size, "delalloc rsv reserved <= size (8.5)")?;
+    }
+    check(s.warnings.evict_leaks == 0 && s.warnings.unmount_leaks == 0, "no leaks (8.6)")
+}
+
+/// Everything an inode held is given back (records without DELALLOC may stay).
+fn assert_inode_released(s: &Snapshot, ino: usize) {
+    let i = &s.inodes[ino];
+    assert!(i.ordered.is_empty(), "{i:?}");
+    assert!(i.records.iter().all(|r| !r.bits.contains(Bits::DELALLOC)), "{i:?}");
+    assert_eq!((i.outstanding_extents, i.reserved_extents, i.csum_bytes), (0, 0, 0));
+    assert_eq!((i.delalloc_bytes, i.defrag_bytes, i.delalloc_meta_reserved), (0, 0, false));
+}
+
+#[test]
+fn buffered_write_of_one_page() {
+    let g = Geometry::default();
+    let mut m = Reference::new(&g);
+    let s = m.snapshot();
+    assert_eq!((s.global_rsv.size, s.global_rsv.reserved, s.meta.bytes_may_use), (GLOBAL, GLOBAL, GLOBAL));
+    assert_eq!(run1(&mut m, &g, write(0, 0, 4096)), Outcome::Written { bytes: 4096 });
+    let s = m.snapshot();
+    let i = &s.inodes[0];
+    assert_eq!(i.records, [rec(0, 4095, DUD)]);
+    assert_eq!((i.i_size, i.outstanding_extents, i.reserved_extents), (4096, 1, 1));
+    assert_eq!((i.csum_bytes, i.delalloc_bytes), (4096, 4096));
+    assert!(i.delalloc_meta_reserved);
+    // trans(1 extent + 1 inode item) + trans(1 csum leaf).
+    assert_eq!((s.delalloc_rsv.size, s.delalloc_rsv.reserved), (3 * T, 3 * T));
+    assert_eq!(s.data.bytes_may_use, 4096);
+    assert_eq!(s.meta.bytes_may_use, GLOBAL + 3 * T);
+    assert_eq!(s.fs_delalloc_bytes, 4096);
+}
+
+#[test]
+fn short_copy_releases_the_tail() {
+    let g = Geometry::default();
+    let mut m = Reference::new(&g);
+    assert_eq!(run1(&mut m, &g, short_write(0, 0, 8192, 100)), Outcome::Written { bytes: 100 });
+    let s = m.snapshot();
+    let i = &s.inodes[0];
+    assert_eq!(i.records, [rec(0, 4095, DUD)]);
+    assert_eq!((i.i_size, i.outstanding_extents, i.reserved_extents, i.csum_bytes), (100, 1, 1, 4096));
+    // The tail's csum bytes shared the leaf: nothing of the metadata came back.
+    assert_eq!((s.delalloc_rsv.size, s.delalloc_rsv.reserved), (3 * T, 3 * T));
+    assert_eq!(s.data.bytes_may_use, 4096);
+}
+
+#[test]
+fn nothing_copied_is_a_fault_and_frees_everything() {
+    let g = Geometry::default();
+    let mut m = Reference::new(&g);
+    assert_eq!(run1(&mut m, &g, short_write(0, 0, 8192, 0)), Outcome::Fault);
+    let s = m.snapshot();
+    assert_inode_released(&s, 0);
+    assert_eq!(s.inodes[0].i_size, 0);
+    assert_eq!((s.data.bytes_may_use, s.meta.bytes_may_use), (0, GLOBAL));
+    assert_eq!(s.delalloc_rsv, Default::default());
+}
+
+#[test]
+fn adjacent_writes_merge() {
+    let g = Geometry::default();
+    let mut m = Reference::new(&g);
+    run(&mut m, &g, &[write(0, 0, 4096), write(0, 4096, 4096)]);
+    let s = m.snapshot();
+    let i = &s.inodes[0];
+    assert_eq!(i.records, [rec(0, 8191, DUD)]);
+    // The merge hook took one extent back, the reservation kept both.
+    assert_eq!((i.outstanding_extents, i.reserved_extents, i.csum_bytes), (1, 2, 8192));
+    assert_eq!(s.delalloc_rsv.size, 4 * T);
+}
+
+#[test]
+fn writeback_and_finish_return_everything() {
+    let g = Geometry::default();
+    let mut m = Reference::new(&g);
+    run(&mut m, &g, &[write(0, 0, 8192), writeback(0, 0, 8192)]);
+    let s = m.snapshot();
+    let i = &s.inodes[0];
+    assert_eq!(i.records, [rec(0, 8191, Bits::UPTODATE)]);
+    assert_eq!(i.ordered, [OrderedExtent { start: 0, len: 8192, kind: OrderedKind::Cow }]);
+    assert_eq!((i.outstanding_extents, i.reserved_extents, i.csum_bytes), (1, 1, 8192));
+    assert_eq!((s.data.bytes_may_use, s.data.bytes_reserved), (0, 8192));
+
+    assert_eq!(run1(&mut m, &g, finish(0)), Outcome::Done);
+    let s = m.snapshot();
+    assert!(s.inodes[0].ordered.is_empty());
+    assert_eq!(s.inodes[0].delayed_bytes_reserved, T);
+    assert_eq!((s.data.bytes_reserved, s.data.bytes_used), (0, 8192));
+    assert_eq!(s.delalloc_rsv, Default::default());
+    assert_eq!((s.delayed_rsv.size, s.delayed_rsv.reserved), (T, T));
+    assert_eq!(s.meta.bytes_may_use, GLOBAL + T);
+
+    assert_eq!(run1(&mut m, &g, finish(0)), Outcome::NoOrderedExtent);
+    run1(&mut m, &g, Op::Commit);
+    let s = m.snapshot();
+    assert_eq!(s.inodes[0].delayed_bytes_reserved, 0);
+    assert_eq!(s.delayed_rsv, Default::default());
+    assert_eq!(s.meta.bytes_may_use, GLOBAL);
+}
+
+#[test]
+fn metadata_enospc_undoes_csum_and_frees_nothing() {
+    // Seed 000: reserved_extents is raised only on success; the csum bytes are taken back.
+    let g = Geometry::default();
+    let mut m = Reference::new(&g);
+    assert_eq!(run(&mut m, &g, &[fail_meta(), write(0, 0, 4096)])[1], Outcome::Enospc);
+    let s = m.snapshot();
+    assert_inode_released(&s, 0);
+    assert_eq!((s.data.bytes_may_use, s.meta.bytes_may_use), (0, GLOBAL));
+    assert_eq!(s.delalloc_rsv, Default::default());
+
+    // On top of an existing reservation the failure changes nothing.
+    run1(&mut m, &g, write(0, 0, 4096));
+    let before = m.snapshot();
+    assert_eq!(run(&mut m, &g, &[fail_meta(), write(0, 8192, 4096)])[1], Outcome::Enospc);
+    assert_eq!(m.snapshot(), before);
+    // The fault was consumed.
+    assert_eq!(run1(&mut m, &g, write(0, 8192, 4096)), Outcome::Written { bytes: 4096 });
+}
+
+#[test]
+fn data_enospc_on_nocow_falls_back_to_metadata_only() {
+    let g = Geometry::default();
+    let mut m = Reference::new(&g);
+    run1(&mut m, &g, Op::SetFreeSpace { data: 0, meta: 1 << 30 });
+    assert_eq!(run1(&mut m, &g, write(0, 0, 4096)), Outcome::Enospc);
+    let nocow = Op::BufferedWrite { ino: 0, pos: 0, len: 4096, copied: 4096, nocow: true };
+    assert_eq!(run1(&mut m, &g, nocow), Outcome::Written { bytes: 4096 });
+    let s = m.snapshot();
+    assert_eq!(s.inodes[0].records, [rec(0, 4095, DUD | Bits::NORESERVE)]);
+    assert_eq!(s.data.bytes_may_use, 0);
+    run(&mut m, &g, &[writeback(0, 0, 4096)]);
+    let s = m.snapshot();
+    assert_eq!(s.inodes[0].ordered[0].kind, OrderedKind::Nocow);
+    run(&mut m, &g, &[finish(0)]);
+    let s = m.snapshot();
+    assert_eq!((s.data.bytes_reserved, s.data.bytes_used), (0, 0));
+    assert_inode_released(&s, 0);
+}
+
+/// Two separate pages written back: two ordered extents; the first finish takes the
+/// META_RESERVED path, then a commit empties the delayed node.
+fn two_ordered_extents_after_meta_path(m: &mut Reference, g: &Geometry) {
+    run(m, g, &[write(0, 0, 4096), write(0, 8192, 4096), writeback(0, 0, 12288)]);
+    assert_eq!(m.snapshot().delalloc_rsv.size, 4 * T);
+    run1(m, g, finish(0));
+    let s = m.snapshot();
+    assert!(!s.inodes[0].delalloc_meta_reserved);
+    assert_eq!(s.inodes[0].delayed_bytes_reserved, T);
+    // The inode item went to the delayed node, one extent item came back.
+    assert_eq!((s.delalloc_rsv.size, s.delalloc_rsv.reserved), (2 * T, 2 * T));
+    assert_eq!(s.meta.bytes_may_use, GLOBAL + 3 * T);
+    run1(m, g, Op::Commit);
+}
+
+#[test]
+fn inode_update_fresh_reservation() {
+    let g = Geometry::default();
+    let mut m = Reference::new(&g);
+    two_ordered_extents_after_meta_path(&mut m, &g);
+    run1(&mut m, &g, finish(0));
+    let s = m.snapshot();
+    assert_eq!(s.inodes[0].delayed_bytes_reserved, T);
+    assert_eq!(s.delalloc_rsv, Default::default());
+    assert_eq!((s.delayed_rsv.size, s.delayed_rsv.reserved), (T, T));
+    assert_eq!(s.meta.bytes_may_use, GLOBAL + T);
+    assert_eq!(s.warnings, Default::default());
+}
+
+#[test]
+fn inode_update_migrates_from_delalloc() {
+    let g = Geometry::default();
+    let mut m = Reference::new(&g);
+    two_ordered_extents_after_meta_path(&mut m, &g);
+    run(&mut m, &g, &[fail_meta(), finish(0)]);
+    let s = m.snapshot();
+    assert_eq!(s.inodes[0].delayed_bytes_reserved, T);
+    assert_eq!(s.delalloc_rsv, Default::default());
+    assert_eq!((s.delayed_rsv.size, s.delayed_rsv.reserved), (T, T));
+    assert_eq!(s.meta.bytes_may_use, GLOBAL + T);
+    assert_eq!(s.warnings, Default::default());
+}
+
+/// One 16K write split by writeback into four ordered extents that share one reserved extent;
+/// fresh reservations fail, so each update migrates from the delalloc reserve until it is empty.
+fn steal_until_global(global_rsv: u64) -> (Snapshot, Geometry) {
+    let g = Geometry { global_rsv, ..Geometry::default() };
+    let mut m = Reference::new(&g);
+    let wbs: Vec<Op> = (0..4).map(|p| writeback(0, p * 4096, 4096)).collect();
+    run(&mut m, &g, &[write(0, 0, 16384)]);
+    run(&mut m, &g, &wbs);
+    let s = m.snapshot();
+    assert_eq!((s.inodes[0].outstanding_extents, s.inodes[0].reserved_extents), (4, 1));
+    run(&mut m, &g, &[finish(0), Op::Commit]); // META_RESERVED path
+    assert_eq!(m.snapshot().delalloc_rsv.reserved, 2 * T);
+    run(&mut m, &g, &[fail_meta(), finish(0), Op::Commit, fail_meta(), finish(0), Op::Commit]);
+    let s = m.snapshot();
+    assert_eq!((s.delalloc_rsv.size, s.delalloc_rsv.reserved), (2 * T, 0));
+    assert_eq!(s.warnings, Default::default());
+    run(&mut m, &g, &[fail_meta(), finish(0)]);
+    let s = m.snapshot();
+    assert_inode_released(&s, 0);
+    assert_eq!(s.delalloc_rsv, Default::default());
+    (s, g)
+}
+
+#[test]
+fn inode_update_steals_from_the_global_reserve() {
+    let (s, _) = steal_until_global(GLOBAL);
+    assert_eq!((s.warnings.global_rsv_steals, s.warnings.unreserved_inode_updates), (1, 0));
+    assert_eq!(s.inodes[0].delayed_bytes_reserved, T);
+    assert_eq!((s.global_rsv.size, s.global_rsv.reserved), (GLOBAL, GLOBAL - T));
+    assert_eq!(s.meta.bytes_may_use, GLOBAL);
+}
+
+#[test]
+fn inode_update_goes_unreserved_without_a_global_reserve() {
+    let (s, _) = steal_until_global(0);
+    assert_eq!((s.warnings.global_rsv_steals, s.warnings.unreserved_inode_updates), (1, 1));
+    assert_eq!(s.inodes[0].delayed_bytes_reserved, 0);
+    assert_eq!(s.delayed_rsv, Default::default());
+    assert_eq!(s.meta.bytes_may_use, 0);
+}
+
+#[test]
+fn direct_write_leaves_no_records() {
+    // Seed 004: DELALLOC only, cleared by get_blocks_direct; the ordered extent keeps the
+    // reservation.
+    let g = Geometry::default();
+    let mut m = Reference::new(&g);
+    assert_eq!(run1(&mut m, &g, dio(0, 0, 8192, false)), Outcome::Written { bytes: 8192 });
+    let s = m.snapshot();
+    let i = &s.inodes[0];
+    assert!(i.records.is_empty());
+    assert_eq!(i.ordered, [OrderedExtent { start: 0, len: 8192, kind: OrderedKind::Direct }]);
+    assert_eq!((i.i_size, i.outstanding_extents, i.reserved_extents, i.csum_bytes), (8192, 1, 1, 8192));
+    assert_eq!((s.data.bytes_may_use, s.data.bytes_reserved), (0, 8192));
+    run1(&mut m, &g, finish(0));
+    let s = m.snapshot();
+    assert_inode_released(&s, 0);
+    assert_eq!(s.data.bytes_used, 8192);
+}
+
+#[test]
+fn direct_write_fallback_is_a_buffered_write() {
+    let g = Geometry::default();
+    let mut m = Reference::new(&g);
+    assert_eq!(run1(&mut m, &g, dio(0, 0, 8192, true)), Outcome::Written { bytes: 8192 });
+    let mut plain = Reference::new(&g);
+    run1(&mut plain, &g, write(0, 0, 8192));
+    assert_eq!(m.snapshot(), plain.snapshot());
+    assert_eq!(m.snapshot().inodes[0].records, [rec(0, 8191, DUD)]);
+}
+
+#[test]
+fn records_over_max_extent_count_their_extents() {
+    let g = Geometry { max_extent: 64 * K, write_chunk: 64 * K, ..Geometry::default() };
+    let outstanding = |ops: &[Op]| {
+        let mut m = Reference::new(&g);
+        run(&mut m, &g, ops);
+        let s = m.snapshot();
+        (s.inodes[0].outstanding_extents, s.inodes[0].reserved_extents)
+    };
+    // count(a) + count(b) - count(a + b): 1 + 1 - 1, 1 + 1 - 2, 1 + 1 - 2.
+    assert_eq!(outstanding(&[write(0, 0, 32 * K), write(0, 32 * K, 32 * K)]), (1, 2));
+    assert_eq!(outstanding(&[write(0, 0, 64 * K), write(0, 64 * K, 4 * K)]), (2, 2));
+    assert_eq!(outstanding(&[write(0, 0, 64 * K), write(0, 64 * K, 64 * K)]), (2, 2));
+    // Splitting [0, 128K) at 4K: count(4K) + count(124K) - count(128K) = 1 more extent.
+    let both = [write(0, 0, 64 * K), write(0, 64 * K, 64 * K)];
+    assert_eq!(outstanding(&[&both[..], &[writeback(0, 0, 4 * K)]].concat()), (3, 2));
+    // Writeback cuts at max_extent: two ordered extents of 64K.
+    let mut m = Reference::new(&g);
+    run(&mut m, &g, &[&both[..], &[writeback(0, 0, 128 * K)]].concat());
+    let s = m.snapshot();
+    let starts: Vec<(u64, u64)> = s.inodes[0].ordered.iter().map(|o| (o.start, o.len)).collect();
+    assert_eq!(starts, [(0, 64 * K), (64 * K, 64 * K)]);
+    assert_eq!(s.inodes[0].outstanding_extents, 2);
+
+    // The stand-alone tree's hooks follow the same counts.
+    let mut m = Reference::new(&g);
+    run(
+        &mut m,
+        &g,
+        &[Op::SetDelalloc { start: 0, end: 64 * K - 1 }, Op::SetDelalloc { start: 64 * K, end: 128 * K - 1 }],
+    );
+    assert_eq!(m.snapshot().tree.outstanding_extents, 2);
+    let clear = Op::ClearBits {
+        start: 32 * K,
+        end: 36 * K - 1,
+        bits: Bits::DELALLOC,
+        wake: false,
+        delete: false,
+        cached: false,
+    };
+    run1(&mut m, &g, clear);
+    let t = m.snapshot().tree;
+    let du = Bits::DELALLOC | Bits::UPTODATE;
+    assert_eq!(
+        t.records,
+        [rec(0, 32 * K - 1, du), rec(32 * K, 36 * K - 1, Bits::UPTODATE), rec(36 * K, 128 * K - 1, du)]
+    );
+    assert_eq!((t.outstanding_extents, t.delalloc_bytes), (1 + 2, 124 * K));
+}
+
+#[test]
+fn truncate_and_evict_bring_everything_back() {
+    let g = Geometry::default();
+    let mut m = Reference::new(&g);
+    run(&mut m, &g, &[write(0, 0, 12288), writeback(0, 0, 4096), Op::Truncate { ino: 0, size: 0 }]);
+    let s = m.snapshot();
+    assert_inode_released(&s, 0);
+    assert_eq!(s.inodes[0].i_size, 0);
+    assert_eq!((s.data.bytes_may_use, s.data.bytes_reserved, s.data.bytes_used), (0, 0, 4096));
+    assert_eq!(s.delalloc_rsv, Default::default());
+    run(&mut m, &g, &[Op::Commit, Op::Evict { ino: 0 }]);
+    let s = m.snapshot();
+    assert_eq!(s.meta.bytes_may_use, GLOBAL);
+    assert_eq!(s.warnings, Default::default());
+
+    // A partial truncate keeps the partial page; evict drops the rest.
+    run(&mut m, &g, &[write(1, 0, 12288), Op::Truncate { ino: 1, size: 5000 }]);
+    let s = m.snapshot();
+    let i = &s.inodes[1];
+    assert_eq!(i.records, [rec(0, 8191, DUD)]);
+    assert_eq!((i.i_size, i.outstanding_extents, i.reserved_extents, i.csum_bytes), (5000, 1, 1, 8192));
+    assert_eq!(s.data.bytes_may_use, 8192);
+    run1(&mut m, &g, Op::Evict { ino: 1 });
+    let s = m.snapshot();
+    assert_inode_released(&s, 1);
+    assert_eq!(s.inodes[1].i_size, 5000);
+    assert_eq!((s.data.bytes_may_use, s.meta.bytes_may_use), (0, GLOBAL));
+    assert_eq!(s.warnings, Default::default());
+}
+
+#[test]
+fn unmount_releases_everything_and_ends_the_program() {
+    let g = Geometry::default();
+    let mut m = Reference::new(&g);
+    let ops = [
+        write(0, 0, 10000),
+        dio(1, 0, 8192, false),
+        write(1, 8192, 100),
+        Op::Defrag { ino: 0, start: 0, len: 4096 },
+        Op::PageMkwrite { ino: 1, pos: 0 },
+        Op::Unmount,
+    ];
+    let outs = run(&mut m, &g, &ops);
+    assert_eq!(outs[5], Outcome::Done);
+    // Used: the direct 8K, then at unmount 12K of inode 0 and two separate pages of inode 1.
+    let s = m.snapshot();
+    assert!(!s.mounted);
+    assert_eq!(s.warnings, Default::default());
+    assert_inode_released(&s, 0);
+    assert_inode_released(&s, 1);
+    assert_eq!((s.data.bytes_may_use, s.data.bytes_reserved, s.data.bytes_used), (0, 0, 28672));
+    assert_eq!((s.meta.bytes_may_use, s.meta.bytes_reserved), (0, 0));
+    for r in [s.delalloc_rsv, s.delayed_rsv, s.global_rsv] {
+        assert_eq!(r, Default::default());
+    }
+    assert_eq!(m.apply(&write(0, 0, 4096)), Outcome::Unmounted);
+    assert_eq!(m.apply(&set_bits(0, 1, Bits::DIRTY, Bits::NONE)), Outcome::Unmounted);
+    assert_eq!(m.apply(&Op::Commit), Outcome::Unmounted);
+    assert_eq!(m.snapshot(), s);
+}
+
+#[test]
+fn set_with_exclusive_conflict_sets_the_prefix() {
+    let g = Geometry::default();
+    let mut m = Reference::new(&g);
+    let locked = |s, e| set_bits(s, e, Bits::LOCKED, Bits::LOCKED);
+    assert_eq!(run1(&mut m, &g, locked(8192, 12287)), Outcome::Done);
+    let dl = Bits::NEW | Bits::LOCKED;
+    assert_eq!(
+        run1(&mut m, &g, set_bits(0, 16383, dl, Bits::LOCKED)),
+        Outcome::Exists { failed_start: 8192 }
+    );
+    assert_eq!(m.snapshot().tree.records, [rec(0, 8191, dl), rec(8192, 12287, Bits::LOCKED)]);
+    // A conflicting record straddling start: nothing set, nothing split.
+    assert_eq!(
+        run1(&mut m, &g, set_bits(4096, 16383, dl, Bits::LOCKED)),
+        Outcome::Exists { failed_start: 4096 }
+    );
+    assert_eq!(m.snapshot().tree.records, [rec(0, 8191, dl), rec(8192, 12287, Bits::LOCKED)]);
+}
+
+#[test]
+fn lock_conflict_undoes_the_partial_lock() {
+    let g = Geometry::default();
+    let mut m = Reference::new(&g);
+    run(&mut m, &g, &[set_bits(0, 12287, Bits::DIRTY, Bits::NONE), Op::Lock { start: 8192, end: 12287 }]);
+    let held = [rec(0, 8191, Bits::DIRTY), rec(8192, 12287, Bits::DIRTY | Bits::LOCKED)];
+    assert_eq!(m.snapshot().tree.records, held);
+    assert_eq!(
+        run1(&mut m, &g, Op::Lock { start: 0, end: 16383 }),
+        Outcome::WouldBlock { failed_start: 8192 }
+    );
+    assert_eq!(m.snapshot().tree.records, held);
+    assert_eq!(run1(&mut m, &g, Op::TryLock { start: 4096, end: 9000 }), Outcome::Busy);
+    assert_eq!(m.snapshot().tree.records, held);
+    run1(&mut m, &g, Op::Unlock { start: 8192, end: 12287 });
+    assert_eq!(m.snapshot().tree.records, [rec(0, 12287, Bits::DIRTY)]);
+}
+
+#[test]
+fn queries_follow_the_kernel_algorithms() {
+    let g = Geometry::default();
+    let mut m = Reference::new(&g);
+    let d = Bits::DELALLOC;
+    run(&mut m, &g, &[set_bits(0, 4095, d, Bits::NONE), set_bits(8192, 12287, d, Bits::NONE)]);
+    let mut q = |op| m.apply(&op);
+    let test = |start, end, filled| Op::TestRangeBit { start, end, bits: d, filled };
+    assert_eq!(q(test(0, 12287, true)), Outcome::Test { result: false });
+    assert_eq!(q(test(0, 12287, false)), Outcome::Test { result: true });
+    assert_eq!(q(test(0, 4095, true)), Outcome::Test { result: true });
+    assert_eq!(q(test(0, 5000, true)), Outcome::Test { result: false });
+    assert_eq!(q(test(8192, 20000, true)), Outcome::Test { result: false });
+    let count = |start, end, max_bytes, contig| Op::CountRangeBits { start, end, max_bytes, bits: d, contig };
+    assert_eq!(q(count(0, 12287, 1 << 20, false)), Outcome::Count { bytes: 8192, first_start: 0 });
+    assert_eq!(q(count(0, 12287, 1 << 20, true)), Outcome::Count { bytes: 4096, first_start: 0 });
+    assert_eq!(q(count(2048, 12287, 1 << 20, false)), Outcome::Count { bytes: 6144, first_start: 2048 });
+    assert_eq!(q(count(100, 100, 1 << 20, false)), Outcome::Count { bytes: 0, first_start: 100 });
+    assert_eq!(q(count(4096, 12287, 1 << 20, false)), Outcome::Count { bytes: 4096, first_start: 8192 });
+    // The first match already reaches max_bytes: the start is not updated.
+    assert_eq!(q(count(4096, 12287, 100, false)), Outcome::Count { bytes: 4096, first_start: 4096 });
+    let first = |start| Op::FindFirstBit { start, bits: d };
+    assert_eq!(q(first(5000)), Outcome::Found { found: Some((8192, 12287, d)) });
+    assert_eq!(q(first(12288)), Outcome::Found { found: None });
+    let find = |start| Op::FindDelalloc { start, max_bytes: 1 << 20 };
+    assert_eq!(q(find(0)), Outcome::Delalloc { found: true, start: 0, end: 4095 });
+    assert_eq!(q(find(5000)), Outcome::Delalloc { found: true, start: 8192, end: 12287 });
+    assert_eq!(q(find(20000)), Outcome::Delalloc { found: false, start: 20000, end: u64::MAX });
+    q(set_bits(4096, 8191, Bits::UPTODATE, Bits::NONE));
+    assert_eq!(q(find(0)), Outcome::Delalloc { found: true, start: 0, end: 4095 });
+    assert_eq!(q(find(4096)), Outcome::Delalloc { found: false, start: 4096, end: 8191 });
+}
+
+#[test]
+fn smoke_loop_keeps_the_balances() {
+    let g = Geometry { max_extent: 64 * K, write_chunk: 32 * K, ..Geometry::default() };
+    let mut m = Reference::new(&g);
+    let ops = [
+        write(0, 1000, 100 * K),
+        short_write(1, 0, 40 * K, 9000),
+        Op::Defrag { ino: 0, start: 0, len: 70 * K },
+        writeback(0, 8 * K, 50 * K),
+        Op::PageMkwrite { ino: 0, pos: 16 * K },
+        dio(1, 64 * K, 128 * K, false),
+        write(0, 60 * K, 10 * K),
+        Op::BufferedWrite { ino: 1, pos: 4 * K, len: 8 * K, copied: 8 * K, nocow: true },
+        Op::FailNextReservation { kind: FaultKind::Data },
+        Op::BufferedWrite { ino: 1, pos: 100, len: 8 * K, copied: 5 * K, nocow: true },
+        Op::FinishOrdered { ino: 1, nth: 1 },
+        writeback(1, 0, 200 * K),
+        fail_meta(),
+        Op::FinishOrdered { ino: 1, nth: 3 },
+        Op::Truncate { ino: 0, size: 30 * K + 7 },
+        dio(0, 24 * K, 16 * K, true),
+        Op::Commit,
+        Op::SetFreeSpace { data: 1 << 20, meta: 4 * T },
+        write(1, 300 * K, 64 * K),
+        write(1, 364 * K, 64 * K),
+        Op::Evict { ino: 1 },
+        write(1, 0, 4 * K),
+        Op::Unmount,
+    ];
+    let outs = run(&mut m, &g, &ops);
+    assert!(outs.iter().all(|o| *o != Outcome::Unmounted));
+    let s = m.snapshot();
+    assert!(!s.mounted);
+    assert_eq!((s.warnings.evict_leaks, s.warnings.unmount_leaks), (0, 0));
+}
