@@ -530,8 +530,21 @@ impl ExtentIoTree {
         if set.stored().is_empty() {
             return;
         }
-        hooks.on_set(Record { start, end, bits: Bits::NONE }, set);
-        self.map.insert(start, State { end, bits: set.stored() });
+        hooks.on_set(
+            Record {
+                start,
+                end,
+                bits: Bits::NONE,
+            },
+            set,
+        );
+        self.map.insert(
+            start,
+            State {
+                end,
+                bits: set.stored(),
+            },
+        );
         let s = self.merge_state(start, hooks);
         cache.offer(self.record(s));
     }
@@ -1478,7 +1491,11 @@ mod tests {
                         twin.convert_bits(s, e, set, clr, None, &mut twin_hooks);
                         // A hole gets `set` only; existing records get `set`, then lose `clr`.
                         for b in &mut expect[s as usize..=e as usize] {
-                            *b = if b.is_empty() { set } else { (*b | set).minus(clr) };
+                            *b = if b.is_empty() {
+                                set
+                            } else {
+                                (*b | set).minus(clr)
+                            };
                         }
                     }
                     4 => {

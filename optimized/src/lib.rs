@@ -1,1 +1,264 @@
+//! The optimized model: what a kernel engineer would write (DESIGN.md, SPEC.md).
+//!
+//! - [`extent_tree`]: the extent io tree on a balanced ordered map, with hooks and cursors (SPEC §1);
+//! - [`hooks`]: the inode's set/clear/merge/split hooks, counters kept incrementally (§2);
+//! - [`space`]: space infos, block reservations, fault injection, fs-wide counters (§3);
+//! - [`reservation`]: delalloc reservations and the delayed-inode steal chain (§4, §5);
+//! - [`inode`]: per-inode state and its locks, including the waiting extent range lock;
+//! - [`fs`]: the file-system paths (§6);
+//! - this file: the [`Model`], the stand-alone tree of the extent-tree ops (§7), unmount.
+//!
+//! Thread safety: [`Optimized::apply_shared`] takes `&self`; ops on different inodes share no
+//! lock but the fs-wide leaves held for the moment of a reservation. Lock order, outermost first:
+//! `s_umount` (shared by every op, exclusive for unmount) → an inode's i_mutex → that inode's
+//! inner lock → a space info lock → a block reservation lock. The stand-alone tree's lock is
+//! never held with another. An extent range wait releases the inner lock (see [`inode`]).
+
 pub mod extent_tree;
+pub mod fs;
+pub mod hooks;
+pub mod inode;
+pub mod reservation;
+pub mod space;
+pub mod sync;
+
+use crate::extent_tree::{Cursor, ExtentIoTree};
+use crate::fs::FileSystem;
+use crate::hooks::DummyHooks;
+use crate::sync::{lock, read, write, AtomicBool, Mutex, Ordering, RwLock};
+use delalloc_contract::{Bits, Geometry, Model, Op, Outcome, Snapshot, TreeSnapshot};
+
+/// The program's stand-alone tree (SPEC §7): the self-tests' dummy inode, and the cursor the
+/// `cached` tree ops pass along.
+#[derive(Debug)]
+struct StandAloneTree {
+    tree: ExtentIoTree,
+    hooks: DummyHooks,
+    cursor: Cursor,
+}
+
+/// The optimized model. See the crate documentation.
+#[derive(Debug)]
+pub struct Optimized {
+    fs: FileSystem,
+    tree: Mutex<StandAloneTree>,
+    /// sb->s_umount: every op holds it shared, unmount exclusively, so that unmount never runs
+    /// beside an op.
+    s_umount: RwLock<()>,
+    unmounted: AtomicBool,
+}
+
+fn assert_send_sync<T: Send + Sync>() {}
+/// `Optimized` must be shareable between the threads of a concurrent run.
+const _: fn() = assert_send_sync::<Optimized>;
+
+impl Optimized {
+    /// Mounts a file system of `geometry` (validated by the caller).
+    pub fn new(geometry: &Geometry) -> Optimized {
+        Optimized {
+            fs: FileSystem::mount(geometry),
+            tree: Mutex::new(StandAloneTree {
+                tree: ExtentIoTree::new(),
+                hooks: DummyHooks::new(geometry.max_extent),
+                cursor: Cursor::new(),
+            }),
+            s_umount: RwLock::new(()),
+            unmounted: AtomicBool::new(false),
+        }
+    }
+
+    /// Runs one op to completion. Callable from several threads at once.
+    pub fn apply_shared(&self, op: &Op) -> Outcome {
+        if let Op::Unmount = op {
+            let _s_umount = write(&self.s_umount);
+            if self.unmounted.swap(true, Ordering::SeqCst) {
+                return Outcome::Unmounted;
+            }
+            return self.fs.unmount();
+        }
+        let _s_umount = read(&self.s_umount);
+        if self.unmounted.load(Ordering::SeqCst) {
+            return Outcome::Unmounted;
+        }
+        let fs = &self.fs;
+        match *op {
+            Op::BufferedWrite {
+                ino,
+                pos,
+                len,
+                copied,
+                nocow,
+            } => fs.buffered_write(ino, pos, len, copied, nocow),
+            Op::DirectWrite {
+                ino,
+                pos,
+                len,
+                fallback,
+            } => fs.direct_write(ino, pos, len, fallback),
+            Op::PageMkwrite { ino, pos } => fs.page_mkwrite(ino, pos),
+            Op::Defrag { ino, start, len } => fs.defrag(ino, start, len),
+            Op::Writeback { ino, start, len } => fs.writeback_op(ino, start, len),
+            Op::FinishOrdered { ino, nth } => fs.finish_ordered(ino, nth),
+            Op::Truncate { ino, size } => fs.truncate(ino, size),
+            Op::Evict { ino } => fs.evict(ino),
+            Op::Commit => fs.commit(),
+            Op::Unmount => unreachable!("handled above"),
+            Op::SetFreeSpace { data, meta } => {
+                fs.info.set_free_space(data, meta);
+                Outcome::Done
+            }
+            Op::FailNextReservation { kind } => {
+                fs.info.inject_fault(kind);
+                Outcome::Done
+            }
+            _ => self.apply_tree(op),
+        }
+    }
+
+    /// The extent-tree ops (SPEC §7) on the stand-alone tree. Only the `cached` ops see the
+    /// cursor; the others leave it as it is (it is a hint, and the tree checks it before use).
+    fn apply_tree(&self, op: &Op) -> Outcome {
+        let mut guard = lock(&self.tree);
+        let StandAloneTree {
+            tree,
+            hooks,
+            cursor,
+        } = &mut *guard;
+        match *op {
+            Op::SetBits {
+                start,
+                end,
+                bits,
+                exclusive,
+                cached,
+            } => {
+                match tree.set_bits(start, end, bits, exclusive, cached.then_some(cursor), hooks) {
+                    Ok(()) => Outcome::Done,
+                    Err(failed_start) => Outcome::Exists { failed_start },
+                }
+            }
+            Op::ClearBits {
+                start,
+                end,
+                bits,
+                wake,
+                delete,
+                cached,
+            } => {
+                tree.clear_bits(
+                    start,
+                    end,
+                    bits,
+                    wake,
+                    delete,
+                    cached.then_some(cursor),
+                    hooks,
+                );
+                Outcome::Done
+            }
+            Op::ConvertBits {
+                start,
+                end,
+                set,
+                clear,
+            } => {
+                tree.convert_bits(start, end, set, clear, None, hooks);
+                Outcome::Done
+            }
+            Op::SetDelalloc { start, end } => {
+                let res = tree.set_bits(
+                    start,
+                    end,
+                    Bits::DELALLOC | Bits::UPTODATE,
+                    Bits::NONE,
+                    None,
+                    hooks,
+                );
+                debug_assert!(res.is_ok());
+                Outcome::Done
+            }
+            // No other task exists to wait for: a conflict undoes and reports (SPEC §1).
+            Op::Lock { start, end } => match tree.try_lock(start, end, hooks) {
+                Ok(()) => Outcome::Done,
+                Err(failed_start) => Outcome::WouldBlock { failed_start },
+            },
+            Op::TryLock { start, end } => match tree.try_lock(start, end, hooks) {
+                Ok(()) => Outcome::Done,
+                Err(_) => Outcome::Busy,
+            },
+            Op::Unlock { start, end } => {
+                tree.unlock(start, end, hooks);
+                Outcome::Done
+            }
+            Op::TestRangeBit {
+                start,
+                end,
+                bits,
+                filled,
+            } => Outcome::Test {
+                result: tree.test_range_bit(start, end, bits, filled),
+            },
+            Op::CountRangeBits {
+                start,
+                end,
+                max_bytes,
+                bits,
+                contig,
+            } => {
+                let (bytes, first_start) =
+                    tree.count_range_bits(start, end, max_bytes, bits, contig);
+                Outcome::Count { bytes, first_start }
+            }
+            Op::FindFirstBit { start, bits } => Outcome::Found {
+                found: tree
+                    .find_first_bit(start, bits)
+                    .map(|r| (r.start, r.end, r.bits)),
+            },
+            Op::FindDelalloc { start, max_bytes } => {
+                let (found, start, end) = tree.find_delalloc_range(start, max_bytes);
+                Outcome::Delalloc { found, start, end }
+            }
+            _ => unreachable!("file-system ops are dispatched by apply_shared"),
+        }
+    }
+
+    /// The observable state. Meant for a quiescent model: it takes the locks one at a time in
+    /// the fixed order (stand-alone tree, inodes by number, then the fs-wide ones).
+    pub fn snapshot_shared(&self) -> Snapshot {
+        let mut s = Snapshot {
+            mounted: !self.unmounted.load(Ordering::SeqCst),
+            ..Snapshot::default()
+        };
+        {
+            let t = lock(&self.tree);
+            s.tree = TreeSnapshot {
+                records: t.tree.records().collect(),
+                outstanding_extents: t.hooks.outstanding_extents,
+                delalloc_bytes: t.hooks.delalloc_bytes,
+                defrag_bytes: t.hooks.defrag_bytes,
+            };
+        }
+        s.inodes = self
+            .fs
+            .inodes
+            .iter()
+            .map(|i| i.lock_inner().snapshot())
+            .collect();
+        self.fs.info.snapshot_into(&mut s);
+        s
+    }
+}
+
+impl Model for Optimized {
+    fn name(&self) -> &'static str {
+        "optimized"
+    }
+
+    fn apply(&mut self, op: &Op) -> Outcome {
+        self.apply_shared(op)
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        self.snapshot_shared()
+    }
+}

@@ -1,0 +1,561 @@
+//! The file-system paths of SPEC §6 (and finish_ordered_io of §5), each as the kernel function
+//! it models: lock the range, clear, set, unlock, passing one cached-state cursor along.
+//!
+//! A path touches one inode (unmount and commit visit them one at a time, in order). It holds the
+//! inode lock for non-blocking stretches and releases it for a reservation or a range-lock wait;
+//! the range lock (LOCKED) is what keeps other tasks out of the bytes it works on.
+//!
+//! Cost: each path is O((k + 1) log n) for the k records and ordered extents it touches; no path
+//! walks a whole tree or ordered list (writeback finds delalloc with find_first_bit and
+//! find_delalloc_range, finishing in a range looks up ordered extents by offset).
+
+use crate::extent_tree::Cursor;
+use crate::inode::{IMutexGuard, Inode, InodeInner};
+use crate::reservation::{
+    delayed_inode_reserve, hand_off, release_metadata, release_space, reserve_metadata,
+    reserve_space,
+};
+use crate::space::{FsInfo, Warning};
+use crate::sync::MutexGuard;
+use delalloc_contract::op::MAX_OFFSET;
+use delalloc_contract::{Bits, Ino, OrderedKind, Outcome};
+
+/// The last byte any range may address: the "EOF range" ends here.
+const EOF_END: u64 = MAX_OFFSET - 1;
+
+/// The mounted file system: fs_info and the inodes.
+#[derive(Debug)]
+pub struct FileSystem {
+    pub info: FsInfo,
+    pub inodes: Box<[Inode]>,
+}
+
+impl FileSystem {
+    pub fn mount(geo: &delalloc_contract::Geometry) -> FileSystem {
+        FileSystem {
+            info: FsInfo::mount(geo),
+            inodes: (0..geo.inodes).map(Inode::new).collect(),
+        }
+    }
+
+    fn inode(&self, ino: Ino) -> &Inode {
+        &self.inodes[usize::from(ino)]
+    }
+
+    // ---- ordered extents (SPEC §5) ----
+
+    /// btrfs_finish_ordered_io of the ordered extent starting at `start`: the inode-update
+    /// reservation, the allocation becomes used space, and the extent's metadata goes back.
+    fn finish_one(&self, g: &mut InodeInner, start: u64) {
+        let fs = &self.info;
+        delayed_inode_reserve(g, fs);
+        let Some(oe) = g.ordered.remove(&start) else {
+            debug_assert!(false, "no ordered extent at {start}");
+            return;
+        };
+        if oe.kind != OrderedKind::Nocow {
+            fs.data_written(oe.len);
+        }
+        release_metadata(&mut g.acct, fs, oe.len);
+    }
+
+    /// "Finish ordered in R" (btrfs_wait_ordered_range): every ordered extent overlapping
+    /// [start, end], by file offset. One lookup per extent.
+    fn finish_ordered_in(&self, g: &mut InodeInner, start: u64, end: u64) {
+        while let Some(s) = g.first_ordered_in(start, end) {
+            self.finish_one(g, s);
+        }
+    }
+
+    /// Every ordered extent of the inode, by offset.
+    fn finish_all_ordered(&self, g: &mut InodeInner) {
+        while let Some((&s, _)) = g.ordered.first_key_value() {
+            self.finish_one(g, s);
+        }
+    }
+
+    /// Lock [start, end] with no ordered extent in it: finish those first, lock, and if a racing
+    /// writeback created one while we waited for the range, unlock and go again (the "again:"
+    /// loops of lock_and_cleanup_extent_if_need and btrfs_page_mkwrite). A sequential run goes
+    /// round once.
+    fn lock_without_ordered<'a>(
+        &self,
+        inode: &'a Inode,
+        mut g: MutexGuard<'a, InodeInner>,
+        start: u64,
+        end: u64,
+        cached: &mut Cursor,
+    ) -> MutexGuard<'a, InodeInner> {
+        loop {
+            self.finish_ordered_in(&mut g, start, end);
+            g = inode.lock_extent(g, &self.info, start, end, cached);
+            if g.first_ordered_in(start, end).is_none() {
+                return g;
+            }
+            inode.unlock_extent(&mut g, &self.info, start, end, cached);
+        }
+    }
+
+    // ---- buffered write (SPEC §6, __btrfs_buffered_write of 3.15+, seed 003) ----
+
+    pub fn buffered_write(
+        &self,
+        ino: Ino,
+        pos: u64,
+        len: u64,
+        copied: u64,
+        nocow: bool,
+    ) -> Outcome {
+        let inode = self.inode(ino);
+        let i_mutex = inode.i_mutex();
+        self.buffered_write_locked(inode, &i_mutex, pos, len, copied, nocow)
+    }
+
+    /// The write itself, under the caller's i_mutex (a DIO fallback comes here with its own).
+    fn buffered_write_locked(
+        &self,
+        inode: &Inode,
+        i_mutex: &IMutexGuard<'_>,
+        pos: u64,
+        len: u64,
+        copied: u64,
+        nocow: bool,
+    ) -> Outcome {
+        let fs = &self.info;
+        let geo = &fs.geo;
+        let end = pos + len;
+        let mut cur = pos;
+        let mut copy_left = copied;
+        let mut written = 0;
+        while cur < end {
+            let first = cur == pos;
+            let off = cur & (geo.sectorsize - 1);
+            let chunk = (end - cur).min(geo.write_chunk - off);
+            let rsv = geo.round_up(off + chunk);
+            let a = cur - off;
+            let stopped = |failed: Outcome| {
+                if first {
+                    failed
+                } else {
+                    Outcome::Written { bytes: written }
+                }
+            };
+
+            // 1. Reserve; a NODATACOW inode may go on without data space (metadata only).
+            let only_meta = match fs.reserve_data(rsv) {
+                Ok(()) => false,
+                Err(_) if nocow => true,
+                Err(_) => return stopped(Outcome::Enospc),
+            };
+            if reserve_metadata(inode, i_mutex, fs, rsv).is_err() {
+                if !only_meta {
+                    fs.free_data(rsv);
+                }
+                return stopped(Outcome::Enospc);
+            }
+            let release = |g: &mut InodeInner, n: u64| {
+                if only_meta {
+                    release_metadata(&mut g.acct, fs, n);
+                } else {
+                    release_space(&mut g.acct, fs, n);
+                }
+            };
+
+            // 2. lock_and_cleanup_extent_if_need: inside i_size, older delalloc on these pages
+            // gives its reservation back, and the range stays locked until the new delalloc is
+            // set (seed 003: a DIO fallback must not clear it in between).
+            let mut cached = Cursor::new();
+            let mut g = inode.lock_inner();
+            let locked = a < g.i_size;
+            let lock_end = a + rsv - 1;
+            if locked {
+                g = self.lock_without_ordered(inode, g, a, lock_end, &mut cached);
+                let bits = Bits::DIRTY | Bits::DELALLOC | Bits::DO_ACCOUNTING | Bits::DEFRAG;
+                inode.clear_and_wake(&mut g, fs, a, lock_end, bits, false, Some(&mut cached));
+            }
+
+            // 3. The user copy.
+            let c = chunk.min(copy_left);
+            if c == 0 {
+                release(&mut g, rsv);
+                if locked {
+                    inode.unlock_extent(&mut g, fs, a, lock_end, &mut cached);
+                }
+                return stopped(Outcome::Fault);
+            }
+
+            // 4. Short copy: give back the pages not dirtied. Era A/B bumped outstanding first,
+            // because the tail's release drops an extent the dirtied part still needs.
+            let dirty = geo.round_up(off + c);
+            if dirty < rsv {
+                g.acct.outstanding_extents += 1;
+                release(&mut g, rsv - dirty);
+            }
+            let dirty_end = a + dirty - 1;
+            let bits = Bits::DELALLOC | Bits::UPTODATE | Bits::DIRTY;
+            g.set_bits(fs, a, dirty_end, bits, Some(&mut cached));
+            if only_meta {
+                g.set_bits(fs, a, dirty_end, Bits::NORESERVE, Some(&mut cached));
+            }
+            if locked {
+                inode.unlock_extent(&mut g, fs, a, lock_end, &mut cached);
+            }
+            hand_off(&mut g.acct, fs, dirty);
+
+            // 5.
+            g.i_size = g.i_size.max(cur + c);
+            drop(g);
+            written += c;
+            copy_left -= c;
+            if c < chunk {
+                break;
+            }
+            cur += chunk;
+        }
+        Outcome::Written { bytes: written }
+    }
+
+    // ---- O_DIRECT (SPEC §6, btrfs_direct_IO, seed 004) ----
+
+    pub fn direct_write(&self, ino: Ino, pos: u64, len: u64, fallback: bool) -> Outcome {
+        let inode = self.inode(ino);
+        let fs = &self.info;
+        let end = pos + len - 1;
+        // The aio_write path reserves under i_mutex. btrfs_direct_IO lets it go for an overwrite
+        // inside i_size, but an extending write keeps it: a buffered write at EOF does not lock
+        // its range (nothing past EOF is delalloc), so it must not run beside our transient
+        // DELALLOC there.
+        let i_mutex = inode.i_mutex();
+        if reserve_space(inode, &i_mutex, fs, len).is_err() {
+            return Outcome::Enospc;
+        }
+        let i_mutex = if pos + len > inode.lock_inner().i_size {
+            Some(i_mutex)
+        } else {
+            drop(i_mutex);
+            None
+        };
+        // lock_extent_direct: flush and wait, lock, and retry while a racing task left delalloc or
+        // an ordered extent in the range. A sequential run goes round once.
+        let mut cached = Cursor::new();
+        let mut g = loop {
+            self.writeback(inode, pos, len);
+            let mut g = inode.lock_inner();
+            self.finish_ordered_in(&mut g, pos, end);
+            g = inode.lock_extent(g, fs, pos, end, &mut cached);
+            if g.first_ordered_in(pos, end).is_none()
+                && !g.tree.test_range_bit(pos, end, Bits::DELALLOC, false)
+            {
+                break g;
+            }
+            inode.unlock_extent(&mut g, fs, pos, end, &mut cached);
+        };
+        // Seed 004: DELALLOC only; no page will ever clear DIRTY or UPTODATE here.
+        g.set_bits(fs, pos, end, Bits::DELALLOC, Some(&mut cached));
+        hand_off(&mut g.acct, fs, len);
+
+        if fallback {
+            // The extent must be written through the page cache: give the reservation back with
+            // the delalloc, unlock, and write buffered (which reserves again).
+            let bits = Bits::LOCKED | Bits::DELALLOC | Bits::DIRTY | Bits::DO_ACCOUNTING;
+            inode.clear_and_wake(&mut g, fs, pos, end, bits, false, Some(&mut cached));
+            drop(g);
+            let i_mutex = i_mutex.unwrap_or_else(|| inode.i_mutex());
+            return self.buffered_write_locked(inode, &i_mutex, pos, len, len, false);
+        }
+
+        // btrfs_get_blocks_direct: allocate, one ordered extent per max_extent, and the delalloc
+        // is consumed (no accounting) as the range is unlocked.
+        fs.alloc_data(len);
+        let mut off = pos;
+        while off <= end {
+            let piece = (end + 1 - off).min(fs.geo.max_extent);
+            let inner = &mut *g;
+            InodeInner::add_ordered(
+                fs,
+                &mut inner.acct,
+                &mut inner.ordered,
+                off,
+                piece,
+                OrderedKind::Direct,
+            );
+            off += piece;
+        }
+        inode.clear_and_wake(
+            &mut g,
+            fs,
+            pos,
+            end,
+            Bits::LOCKED | Bits::DELALLOC,
+            false,
+            Some(&mut cached),
+        );
+        g.i_size = g.i_size.max(pos + len);
+        Outcome::Written { bytes: len }
+    }
+
+    // ---- page_mkwrite (SPEC §6, btrfs_page_mkwrite, seed 000) ----
+
+    pub fn page_mkwrite(&self, ino: Ino, pos: u64) -> Outcome {
+        let inode = self.inode(ino);
+        let fs = &self.info;
+        let s = fs.geo.sectorsize;
+        {
+            let i_mutex = inode.i_mutex();
+            if reserve_space(inode, &i_mutex, fs, s).is_err() {
+                return Outcome::Enospc;
+            }
+        }
+        let mut g = inode.lock_inner();
+        if pos >= g.i_size {
+            release_space(&mut g.acct, fs, s);
+            return Outcome::Fault;
+        }
+        let end = pos + s - 1;
+        let mut cached = Cursor::new();
+        g = self.lock_without_ordered(inode, g, pos, end, &mut cached);
+        if pos >= g.i_size {
+            // Truncated while we waited for the range (the kernel re-checks the size under the
+            // page lock). Never in a sequential run.
+            inode.unlock_extent(&mut g, fs, pos, end, &mut cached);
+            release_space(&mut g.acct, fs, s);
+            return Outcome::Fault;
+        }
+        let clear = Bits::DELALLOC | Bits::DIRTY | Bits::DO_ACCOUNTING | Bits::DEFRAG;
+        inode.clear_and_wake(&mut g, fs, pos, end, clear, false, Some(&mut cached));
+        g.set_bits(
+            fs,
+            pos,
+            end,
+            Bits::DELALLOC | Bits::UPTODATE | Bits::DIRTY,
+            Some(&mut cached),
+        );
+        inode.unlock_extent(&mut g, fs, pos, end, &mut cached);
+        hand_off(&mut g.acct, fs, s);
+        Outcome::Done
+    }
+
+    // ---- defrag (SPEC §6, cluster_pages_for_defrag, seed 000) ----
+
+    pub fn defrag(&self, ino: Ino, start: u64, len: u64) -> Outcome {
+        let inode = self.inode(ino);
+        let fs = &self.info;
+        let geo = &fs.geo;
+        let a = geo.round_down(start);
+        let end_excl = geo
+            .round_up(start + len)
+            .min(geo.round_up(inode.lock_inner().i_size));
+        let mut cur = a;
+        while cur < end_excl {
+            // 4.x btrfs_defrag_file holds the inode lock around each cluster. The range is
+            // clamped to i_size again under it, in case a truncate ran between two chunks (only
+            // in a concurrent run: defrag never changes i_size), so that no delalloc is left past
+            // EOF, where a buffered write would not look for it.
+            let i_mutex = inode.i_mutex();
+            let limit = end_excl.min(geo.round_up(inode.lock_inner().i_size));
+            if cur >= limit {
+                break;
+            }
+            let clen = geo.write_chunk.min(limit - cur);
+            if reserve_space(inode, &i_mutex, fs, clen).is_err() {
+                return Outcome::Enospc;
+            }
+            let end = cur + clen - 1;
+            let mut cached = Cursor::new();
+            let mut g = self.lock_without_ordered(inode, inode.lock_inner(), cur, end, &mut cached);
+            let clear = Bits::DELALLOC | Bits::DO_ACCOUNTING | Bits::DEFRAG;
+            inode.clear_and_wake(&mut g, fs, cur, end, clear, false, Some(&mut cached));
+            g.set_bits(
+                fs,
+                cur,
+                end,
+                Bits::DELALLOC | Bits::UPTODATE | Bits::DEFRAG,
+                Some(&mut cached),
+            );
+            inode.unlock_extent(&mut g, fs, cur, end, &mut cached);
+            hand_off(&mut g.acct, fs, clen);
+            cur += clen;
+        }
+        Outcome::Done
+    }
+
+    // ---- writeback (SPEC §6, run_delalloc_range / cow_file_range, 4.8+ data accounting) ----
+
+    pub fn writeback_op(&self, ino: Ino, start: u64, len: u64) -> Outcome {
+        self.writeback(self.inode(ino), start, len);
+        Outcome::Done
+    }
+
+    /// Writes back the delalloc of [round_down(start), round_up(start + len) − 1], one locked
+    /// extent of at most max_extent at a time.
+    fn writeback(&self, inode: &Inode, start: u64, len: u64) {
+        let fs = &self.info;
+        let geo = &fs.geo;
+        let last = geo.round_up(start + len) - 1;
+        let mut cur = geo.round_down(start);
+        let mut g = inode.lock_inner();
+        while cur <= last {
+            // find_lock_delalloc_range: the next delalloc extent, capped.
+            let Some(rec) = g.tree.find_first_bit(cur, Bits::DELALLOC) else {
+                break;
+            };
+            if rec.start > last {
+                break;
+            }
+            let s = rec.start.max(cur);
+            let (_, _, found_end) = g.tree.find_delalloc_range(s, geo.max_extent);
+            let e = found_end.min(last).min(s + geo.max_extent - 1);
+            let mut cached = Cursor::new();
+            g = inode.lock_extent(g, fs, s, e, &mut cached);
+            if !g.tree.test_range_bit(s, e, Bits::DELALLOC, true) {
+                // It changed while we waited for the lock: look again.
+                inode.unlock_extent(&mut g, fs, s, e, &mut cached);
+                continue;
+            }
+            // cow_file_range / run_delalloc_nocow: one ordered extent per run of records with
+            // the same NORESERVE bit; a COW run is allocated first.
+            let inner = &mut *g;
+            let mut start_ordered = |start: u64, next: u64, nocow: bool| {
+                let kind = if nocow {
+                    OrderedKind::Nocow
+                } else {
+                    fs.alloc_data(next - start);
+                    OrderedKind::Cow
+                };
+                InodeInner::add_ordered(
+                    fs,
+                    &mut inner.acct,
+                    &mut inner.ordered,
+                    start,
+                    next - start,
+                    kind,
+                );
+            };
+            let mut run: Option<(u64, bool)> = None;
+            for r in inner.tree.records_in(s, e) {
+                let nocow = r.bits.intersects(Bits::NORESERVE);
+                let r_start = r.start.max(s);
+                match run {
+                    Some((_, n)) if n == nocow => {}
+                    Some((rs, n)) => {
+                        start_ordered(rs, r_start, n);
+                        run = Some((r_start, nocow));
+                    }
+                    None => run = Some((r_start, nocow)),
+                }
+            }
+            if let Some((rs, n)) = run {
+                start_ordered(rs, e + 1, n);
+            }
+            // The allocation consumed the data reservation: no DO_ACCOUNTING.
+            let clear = Bits::LOCKED | Bits::DELALLOC | Bits::DIRTY | Bits::DEFRAG;
+            inode.clear_and_wake(&mut g, fs, s, e, clear, false, Some(&mut cached));
+            cur = e + 1;
+        }
+    }
+
+    // ---- ordered completion, truncate, evict, commit (SPEC §5, §6) ----
+
+    pub fn finish_ordered(&self, ino: Ino, nth: u8) -> Outcome {
+        let mut g = self.inode(ino).lock_inner();
+        let n = g.ordered.len();
+        if n == 0 {
+            return Outcome::NoOrderedExtent;
+        }
+        let idx = usize::from(nth) % n;
+        // At most 255 steps; from whichever end is nearer.
+        let start = if idx <= n / 2 {
+            g.ordered.keys().nth(idx)
+        } else {
+            g.ordered.keys().nth_back(n - 1 - idx)
+        };
+        let start = *start.expect("index below the count");
+        self.finish_one(&mut g, start);
+        Outcome::Done
+    }
+
+    /// btrfs_setsize + truncate_pagecache.
+    pub fn truncate(&self, ino: Ino, size: u64) -> Outcome {
+        let inode = self.inode(ino);
+        let fs = &self.info;
+        let _i_mutex = inode.i_mutex();
+        let mut g = inode.lock_inner();
+        // truncate_setsize first, then the pages: a task that locked a page past the new size
+        // before we got to it re-checks i_size and backs off (page_mkwrite).
+        let old_size = std::mem::replace(&mut g.i_size, size);
+        if size < old_size {
+            let cut = fs.geo.round_up(size);
+            self.finish_ordered_in(&mut g, cut, u64::MAX);
+            if cut <= EOF_END {
+                // btrfs_invalidatepage locks what it drops, so a task holding part of the range
+                // is waited for rather than robbed of its lock.
+                let mut cached = Cursor::new();
+                g = inode.lock_extent(g, fs, cut, EOF_END, &mut cached);
+                inode.clear_and_wake(
+                    &mut g,
+                    fs,
+                    cut,
+                    EOF_END,
+                    Bits::DO_ACCOUNTING,
+                    true,
+                    Some(&mut cached),
+                );
+            }
+        }
+        Outcome::Done
+    }
+
+    /// btrfs_evict_inode + btrfs_destroy_inode.
+    pub fn evict(&self, ino: Ino) -> Outcome {
+        let inode = self.inode(ino);
+        let fs = &self.info;
+        let _i_mutex = inode.i_mutex();
+        let mut g = inode.lock_inner();
+        self.finish_all_ordered(&mut g);
+        let mut cached = Cursor::new();
+        g = inode.lock_extent(g, fs, 0, EOF_END, &mut cached);
+        inode.clear_and_wake(
+            &mut g,
+            fs,
+            0,
+            EOF_END,
+            Bits::DO_ACCOUNTING,
+            true,
+            Some(&mut cached),
+        );
+        if g.acct.leaks() {
+            fs.warn(Warning::EvictLeak);
+        }
+        // The kernel frees the inode; whatever leaked stays in the reservations.
+        g.acct = Default::default();
+        Outcome::Done
+    }
+
+    /// btrfs_commit_transaction: the delayed items run and give their reservations back, then
+    /// the global reserve is refilled.
+    pub fn commit(&self) -> Outcome {
+        for inode in self.inodes.iter() {
+            let bytes = std::mem::take(&mut inode.lock_inner().delayed_bytes_reserved);
+            self.info.release(crate::space::Rsv::Delayed, bytes);
+        }
+        self.info.refill_global();
+        Outcome::Done
+    }
+
+    /// close_ctree. The caller keeps every other op out.
+    pub fn unmount(&self) -> Outcome {
+        for inode in self.inodes.iter() {
+            self.writeback(inode, 0, MAX_OFFSET);
+            self.finish_all_ordered(&mut inode.lock_inner());
+        }
+        self.commit();
+        for inode in self.inodes.iter() {
+            self.evict(inode.ino);
+        }
+        self.info.release_global();
+        if self.info.leaks_at_unmount() {
+            self.info.warn(Warning::UnmountLeak);
+        }
+        Outcome::Done
+    }
+}

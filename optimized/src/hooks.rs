@@ -1,0 +1,169 @@
+//! The extent tree's state hooks (SPEC §2): btrfs_set_bit_hook, btrfs_clear_bit_hook,
+//! btrfs_merge_extent_hook and btrfs_split_extent_hook of era B.
+//!
+//! They keep the inode's counters incrementally, per record touched, the way the kernel does;
+//! nothing on an op path ever sums over the tree. The reference derives the same counters from
+//! its records, so the differential test checks these deltas against that derivation.
+
+use crate::extent_tree::StateHooks;
+use crate::inode::Accounting;
+use crate::reservation::release_metadata;
+use crate::space::FsInfo;
+use delalloc_contract::{Bits, Record};
+
+/// Whether `rec` goes from not having `bit` to having it when `bits` are set.
+fn gains(rec: &Record, bits: Bits, bit: Bits) -> bool {
+    bits.intersects(bit) && !rec.bits.intersects(bit)
+}
+
+/// Whether `rec` has `bit` and loses it when `bits` are cleared.
+fn loses(rec: &Record, bits: Bits, bit: Bits) -> bool {
+    bits.intersects(bit) && rec.bits.intersects(bit)
+}
+
+/// count(a) + count(b) − count(a + b): 0 or 1, the extent a split adds and a merge removes
+/// ("Btrfs: account merges/splits properly").
+fn extra_extent(max_extent: u64, a: u64, b: u64) -> u64 {
+    let count = |len: u64| len.div_ceil(max_extent);
+    count(a) + count(b) - count(a + b)
+}
+
+/// The hooks of an inode's io tree: its accounting, and through DO_ACCOUNTING clears the
+/// fs-wide space. Built for the length of one tree call, under the inode lock.
+pub struct InodeHooks<'a> {
+    pub acct: &'a mut Accounting,
+    pub fs: &'a FsInfo,
+}
+
+impl StateHooks for InodeHooks<'_> {
+    /// btrfs_set_bit_hook: a record newly DELALLOC is count(len) more outstanding extents (the
+    /// reservation's own count is handed off by the caller, SPEC §4) and len more delalloc bytes.
+    fn on_set(&mut self, rec: Record, bits: Bits) {
+        let len = rec.len();
+        if gains(&rec, bits, Bits::DELALLOC) {
+            self.acct.outstanding_extents += self.fs.count(len);
+            self.acct.delalloc_bytes += len;
+            self.fs.add_delalloc_bytes(len);
+        }
+        if gains(&rec, bits, Bits::DEFRAG) {
+            self.acct.defrag_bytes += len;
+        }
+    }
+
+    /// btrfs_clear_bit_hook: a record losing DELALLOC either gives its reservation back
+    /// (DO_ACCOUNTING: metadata, and data unless NORESERVE — 4.8's EXTENT_CLEAR_DATA_RESV), or
+    /// was consumed by an allocation (only its outstanding extents go).
+    fn on_clear(&mut self, rec: Record, bits: Bits) {
+        let len = rec.len();
+        if loses(&rec, bits, Bits::DEFRAG) {
+            self.acct.defrag_bytes = self.acct.defrag_bytes.saturating_sub(len);
+        }
+        if loses(&rec, bits, Bits::DELALLOC) {
+            if bits.intersects(Bits::DO_ACCOUNTING) {
+                release_metadata(self.acct, self.fs, len);
+                if !rec.bits.intersects(Bits::NORESERVE) {
+                    self.fs.free_data(len);
+                }
+            } else {
+                let n = self.fs.count(len);
+                self.acct.outstanding_extents = self.acct.outstanding_extents.saturating_sub(n);
+            }
+            self.acct.delalloc_bytes = self.acct.delalloc_bytes.saturating_sub(len);
+            self.fs.sub_delalloc_bytes(len);
+        }
+    }
+
+    /// btrfs_merge_extent_hook: two delalloc extents may become one.
+    fn on_merge(&mut self, survivor: Record, other: Record) {
+        if other.bits.intersects(Bits::DELALLOC) {
+            let n = extra_extent(self.fs.geo.max_extent, survivor.len(), other.len());
+            self.acct.outstanding_extents = self.acct.outstanding_extents.saturating_sub(n);
+        }
+    }
+
+    /// btrfs_split_extent_hook: one delalloc extent may become two.
+    fn on_split(&mut self, orig: Record, at: u64) {
+        if orig.bits.intersects(Bits::DELALLOC) {
+            let n = extra_extent(self.fs.geo.max_extent, at - orig.start, orig.end + 1 - at);
+            self.acct.outstanding_extents += n;
+        }
+    }
+}
+
+/// The stand-alone tree's hooks (SPEC §7: the self-tests' dummy inode): the same counters, no
+/// space. A DO_ACCOUNTING clear's release_metadata would drop count(len) outstanding extents
+/// just like a plain clear, and the dummy has nothing else to release.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DummyHooks {
+    pub max_extent: u64,
+    pub outstanding_extents: u64,
+    pub delalloc_bytes: u64,
+    pub defrag_bytes: u64,
+}
+
+impl DummyHooks {
+    pub fn new(max_extent: u64) -> DummyHooks {
+        DummyHooks {
+            max_extent,
+            outstanding_extents: 0,
+            delalloc_bytes: 0,
+            defrag_bytes: 0,
+        }
+    }
+}
+
+impl StateHooks for DummyHooks {
+    fn on_set(&mut self, rec: Record, bits: Bits) {
+        let len = rec.len();
+        if gains(&rec, bits, Bits::DELALLOC) {
+            self.outstanding_extents += len.div_ceil(self.max_extent);
+            self.delalloc_bytes += len;
+        }
+        if gains(&rec, bits, Bits::DEFRAG) {
+            self.defrag_bytes += len;
+        }
+    }
+
+    fn on_clear(&mut self, rec: Record, bits: Bits) {
+        let len = rec.len();
+        if loses(&rec, bits, Bits::DEFRAG) {
+            self.defrag_bytes = self.defrag_bytes.saturating_sub(len);
+        }
+        if loses(&rec, bits, Bits::DELALLOC) {
+            self.outstanding_extents = self
+                .outstanding_extents
+                .saturating_sub(len.div_ceil(self.max_extent));
+            self.delalloc_bytes = self.delalloc_bytes.saturating_sub(len);
+        }
+    }
+
+    fn on_merge(&mut self, survivor: Record, other: Record) {
+        if other.bits.intersects(Bits::DELALLOC) {
+            let n = extra_extent(self.max_extent, survivor.len(), other.len());
+            self.outstanding_extents = self.outstanding_extents.saturating_sub(n);
+        }
+    }
+
+    fn on_split(&mut self, orig: Record, at: u64) {
+        if orig.bits.intersects(Bits::DELALLOC) {
+            self.outstanding_extents +=
+                extra_extent(self.max_extent, at - orig.start, orig.end + 1 - at);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_and_merge_count_at_most_one_extent() {
+        let m = 128;
+        assert_eq!(extra_extent(m, 4, 4), 1);
+        assert_eq!(extra_extent(m, 128, 128), 0);
+        // [M+4][M+4] split/merge: ceil + ceil − ceil(2M+8) = 2 + 2 − 3.
+        assert_eq!(extra_extent(m, 132, 132), 1);
+        assert_eq!(extra_extent(m, 64, 64), 1);
+        assert_eq!(extra_extent(m, 64, 65), 0);
+    }
+}

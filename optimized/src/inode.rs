@@ -1,0 +1,275 @@
+//! Per-inode state: the btrfs_inode of era B (SPEC §2, §4, §5) and its three locks.
+//!
+//! - `i_mutex`: the inode's mutex (i_mutex / delalloc_mutex). Serialises the delalloc
+//!   reservations of the inode (seed 000): [`crate::reservation::reserve_metadata`] demands
+//!   proof of it ([`IMutexGuard`]). Buffered write, truncate and evict hold it for the whole op,
+//!   as their syscalls do; defrag for each chunk (4.x btrfs_defrag_file); O_DIRECT around the
+//!   reservation, and for the whole op when it extends the file (btrfs_direct_IO keeps it
+//!   then); page_mkwrite only around the reservation (seed 000).
+//! - `inner`: the inode's spin lock and its io tree's lock in one: the extent tree, the
+//!   accounting counters the hooks keep, the ordered extents, i_size and the delayed node.
+//!   Held for short, non-blocking stretches; released while a reservation asks the space info
+//!   for bytes (reserve_metadata drops it as the kernel drops BTRFS_I(inode)->lock), and while
+//!   waiting for an extent range lock.
+//! - the extent range lock: LOCKED bits in the tree, with a condition variable for the tasks
+//!   waiting for a range ([`Inode::lock_extent`], woken by [`Inode::unlock_extent`]).
+//!
+//! Lock order: i_mutex, then inner, then the fs-wide leaves of [`crate::space`]. Waiting for an
+//! extent range happens with i_mutex possibly held and inner released; no task holding a range
+//! lock ever waits for an i_mutex, so the two cannot deadlock.
+
+use crate::extent_tree::{Cursor, ExtentIoTree};
+use crate::hooks::InodeHooks;
+use crate::space::FsInfo;
+use crate::sync::{lock, wait, Condvar, Mutex, MutexGuard};
+use delalloc_contract::{Bits, Ino, InodeSnapshot, OrderedExtent, OrderedKind};
+use std::collections::BTreeMap;
+use std::ops::Bound::{Excluded, Included};
+
+/// The accounting fields of btrfs_inode (era B), kept incrementally by the hooks and the
+/// reservation code, never recomputed from the tree.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Accounting {
+    pub outstanding_extents: u64,
+    pub reserved_extents: u64,
+    pub csum_bytes: u64,
+    pub delalloc_bytes: u64,
+    pub defrag_bytes: u64,
+    /// BTRFS_INODE_DELALLOC_META_RESERVED: the inode-update item is reserved (seed 002).
+    pub meta_reserved: bool,
+}
+
+impl Accounting {
+    /// btrfs_destroy_inode's WARN_ONs: anything still accounted.
+    pub fn leaks(&self) -> bool {
+        *self != Accounting::default()
+    }
+}
+
+/// A pending ordered extent; its start is the key of [`InodeInner::ordered`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ordered {
+    pub len: u64,
+    pub kind: OrderedKind,
+}
+
+/// Everything the inode lock protects.
+#[derive(Debug, Default)]
+pub struct InodeInner {
+    pub tree: ExtentIoTree,
+    pub acct: Accounting,
+    /// Ordered extents by file offset; they never overlap (SPEC §5).
+    pub ordered: BTreeMap<u64, Ordered>,
+    pub i_size: u64,
+    /// The delayed node's reservation (node->bytes_reserved), released at commit.
+    pub delayed_bytes_reserved: u64,
+}
+
+impl InodeInner {
+    /// set_extent_bit without exclusive bits (it cannot fail), with the inode's hooks.
+    pub fn set_bits(
+        &mut self,
+        fs: &FsInfo,
+        start: u64,
+        end: u64,
+        bits: Bits,
+        cursor: Option<&mut Cursor>,
+    ) {
+        let mut hooks = InodeHooks {
+            acct: &mut self.acct,
+            fs,
+        };
+        let res = self
+            .tree
+            .set_bits(start, end, bits, Bits::NONE, cursor, &mut hooks);
+        debug_assert!(res.is_ok(), "a set without exclusive bits cannot conflict");
+    }
+
+    /// clear_extent_bit with the inode's hooks; returns whether LOCKED was cleared (waiters to
+    /// wake). Callers that may clear LOCKED use [`Inode::clear_and_wake`].
+    fn clear_bits(
+        &mut self,
+        fs: &FsInfo,
+        start: u64,
+        end: u64,
+        bits: Bits,
+        delete: bool,
+        cursor: Option<&mut Cursor>,
+    ) -> bool {
+        let mut hooks = InodeHooks {
+            acct: &mut self.acct,
+            fs,
+        };
+        self.tree
+            .clear_bits(start, end, bits, true, delete, cursor, &mut hooks)
+    }
+
+    /// The first ordered extent (by offset) overlapping [start, end]: the one containing start,
+    /// else the first starting inside the range. Two descents.
+    pub fn first_ordered_in(&self, start: u64, end: u64) -> Option<u64> {
+        if let Some((&s, oe)) = self.ordered.range(..=start).next_back() {
+            if s + oe.len > start {
+                return Some(s);
+            }
+        }
+        if start >= end {
+            return None;
+        }
+        self.ordered
+            .range((Excluded(start), Included(end)))
+            .next()
+            .map(|(&s, _)| s)
+    }
+
+    /// btrfs_add_ordered_extent: an ordered extent holds count(len) outstanding extents until it
+    /// finishes (SPEC §5). (A function of the two fields, so that writeback can add ordered
+    /// extents while it reads the tree.)
+    pub fn add_ordered(
+        fs: &FsInfo,
+        acct: &mut Accounting,
+        ordered: &mut BTreeMap<u64, Ordered>,
+        start: u64,
+        len: u64,
+        kind: OrderedKind,
+    ) {
+        debug_assert!(
+            !matches!(ordered.range(..start + len).next_back(), Some((&s, oe)) if s + oe.len > start),
+            "ordered extents overlap"
+        );
+        ordered.insert(start, Ordered { len, kind });
+        acct.outstanding_extents += fs.count(len);
+    }
+
+    pub fn snapshot(&self) -> InodeSnapshot {
+        let a = &self.acct;
+        InodeSnapshot {
+            i_size: self.i_size,
+            records: self.tree.records().collect(),
+            outstanding_extents: a.outstanding_extents,
+            reserved_extents: a.reserved_extents,
+            csum_bytes: a.csum_bytes,
+            delalloc_bytes: a.delalloc_bytes,
+            defrag_bytes: a.defrag_bytes,
+            delalloc_meta_reserved: a.meta_reserved,
+            delayed_bytes_reserved: self.delayed_bytes_reserved,
+            ordered: self
+                .ordered
+                .iter()
+                .map(|(&start, oe)| OrderedExtent {
+                    start,
+                    len: oe.len,
+                    kind: oe.kind,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Proof that the caller holds an inode's i_mutex.
+pub struct IMutexGuard<'a> {
+    _guard: MutexGuard<'a, ()>,
+    ino: Ino,
+}
+
+impl IMutexGuard<'_> {
+    pub fn ino(&self) -> Ino {
+        self.ino
+    }
+}
+
+/// One inode of the mounted file system.
+#[derive(Debug)]
+pub struct Inode {
+    pub ino: Ino,
+    i_mutex: Mutex<()>,
+    inner: Mutex<InodeInner>,
+    /// Tasks waiting for an extent range lock sleep here (the io tree's wait queue).
+    range_unlocked: Condvar,
+}
+
+impl Inode {
+    pub fn new(ino: Ino) -> Inode {
+        Inode {
+            ino,
+            i_mutex: Mutex::new(()),
+            inner: Mutex::new(InodeInner::default()),
+            range_unlocked: Condvar::new(),
+        }
+    }
+
+    pub fn i_mutex(&self) -> IMutexGuard<'_> {
+        IMutexGuard {
+            _guard: lock(&self.i_mutex),
+            ino: self.ino,
+        }
+    }
+
+    pub fn lock_inner(&self) -> MutexGuard<'_, InodeInner> {
+        lock(&self.inner)
+    }
+
+    /// lock_extent_bits (4.x): set LOCKED exclusively; on a conflict keep what is locked, sleep
+    /// until some range is unlocked, and go on from failed_start. Two tasks locking ranges
+    /// this way cannot deadlock: each holds a prefix of its own range and waits past it.
+    /// A sequential program never waits (no op leaves a range locked).
+    pub fn lock_extent<'a>(
+        &'a self,
+        mut g: MutexGuard<'a, InodeInner>,
+        fs: &FsInfo,
+        start: u64,
+        end: u64,
+        cursor: &mut Cursor,
+    ) -> MutexGuard<'a, InodeInner> {
+        let mut from = start;
+        loop {
+            let inner = &mut *g;
+            let mut hooks = InodeHooks {
+                acct: &mut inner.acct,
+                fs,
+            };
+            match inner.tree.set_bits(
+                from,
+                end,
+                Bits::LOCKED,
+                Bits::LOCKED,
+                Some(&mut *cursor),
+                &mut hooks,
+            ) {
+                Ok(()) => return g,
+                Err(failed_start) => {
+                    from = failed_start;
+                    g = wait(&self.range_unlocked, g);
+                }
+            }
+        }
+    }
+
+    /// clear_extent_bit that wakes the range-lock waiters when it clears LOCKED.
+    #[allow(clippy::too_many_arguments)]
+    pub fn clear_and_wake(
+        &self,
+        g: &mut InodeInner,
+        fs: &FsInfo,
+        start: u64,
+        end: u64,
+        bits: Bits,
+        delete: bool,
+        cursor: Option<&mut Cursor>,
+    ) {
+        if g.clear_bits(fs, start, end, bits, delete, cursor) {
+            self.range_unlocked.notify_all();
+        }
+    }
+
+    /// unlock_extent_cached: clear LOCKED (dropping the cached state) and wake waiters.
+    pub fn unlock_extent(
+        &self,
+        g: &mut InodeInner,
+        fs: &FsInfo,
+        start: u64,
+        end: u64,
+        cursor: &mut Cursor,
+    ) {
+        self.clear_and_wake(g, fs, start, end, Bits::LOCKED, false, Some(cursor));
+    }
+}

@@ -1,0 +1,290 @@
+//! Delalloc reservations (SPEC §4, era B btrfs_delalloc_reserve_metadata and friends) and the
+//! inode-update reservation of the delayed inode (SPEC §5, seed 002).
+//!
+//! Everything here that changes an inode's accounting runs under its inode lock; the fs-wide
+//! side goes through [`FsInfo`]'s leaf locks. [`reserve_metadata`] is the one function that
+//! drops the inode lock in the middle (while the space info is asked for bytes), which is why a
+//! release can race with it and why its failure path has two branches.
+
+use crate::inode::{Accounting, IMutexGuard, Inode, InodeInner};
+use crate::space::{Enospc, FsInfo, Rsv, Warning};
+
+impl Accounting {
+    /// calc_csum_metadata_size(n, reserve = 1): csum_bytes += n; the bytes of the checksum
+    /// leaves this adds.
+    pub fn csum_reserve(&mut self, fs: &FsInfo, n: u64) -> u64 {
+        let old = fs.geo.csum_leaves(self.csum_bytes);
+        self.csum_bytes += n;
+        fs.trans(fs.geo.csum_leaves(self.csum_bytes) - old)
+    }
+
+    /// calc_csum_metadata_size(n, reserve = 0): csum_bytes −= n; the bytes of the checksum
+    /// leaves this frees.
+    pub fn csum_release(&mut self, fs: &FsInfo, n: u64) -> u64 {
+        let old = fs.geo.csum_leaves(self.csum_bytes);
+        self.csum_bytes = self.csum_bytes.saturating_sub(n);
+        fs.trans(old - fs.geo.csum_leaves(self.csum_bytes))
+    }
+
+    /// drop_outstanding_extent(n): outstanding −= count(n); the last one takes the inode-update
+    /// item with it; reserved extents beyond the outstanding ones are dropped. Returns the items
+    /// whose reservation can go.
+    pub fn drop_outstanding_extent(&mut self, fs: &FsInfo, n: u64) -> u64 {
+        self.outstanding_extents = self.outstanding_extents.saturating_sub(fs.count(n));
+        let mut dropped = 0;
+        if self.outstanding_extents == 0 && self.meta_reserved {
+            self.meta_reserved = false;
+            dropped = 1;
+        }
+        if self.outstanding_extents < self.reserved_extents {
+            dropped += self.reserved_extents - self.outstanding_extents;
+            self.reserved_extents = self.outstanding_extents;
+        }
+        dropped
+    }
+}
+
+/// btrfs_delalloc_release_metadata(n): under the inode lock (it is also called from the clear
+/// hook, inside a tree operation).
+pub fn release_metadata(acct: &mut Accounting, fs: &FsInfo, n: u64) {
+    let dropped = acct.drop_outstanding_extent(fs, n);
+    let to_free = acct.csum_release(fs, n) + fs.trans(dropped);
+    fs.release(Rsv::Delalloc, to_free);
+}
+
+/// btrfs_delalloc_release_space(n): metadata, then data (SPEC §4).
+pub fn release_space(acct: &mut Accounting, fs: &FsInfo, n: u64) {
+    release_metadata(acct, fs, n);
+    fs.free_data(n);
+}
+
+/// The hand-off (SPEC §4): the reservation counted count(n) outstanding extents for the extent
+/// the caller just marked DELALLOC, whose set hook counted its records; drop the reservation's
+/// count so that each extent is counted once. Era A/B did this with EXTENT_FIRST_DELALLOC.
+pub fn hand_off(acct: &mut Accounting, fs: &FsInfo, n: u64) {
+    acct.outstanding_extents = acct.outstanding_extents.saturating_sub(fs.count(n));
+}
+
+/// btrfs_delalloc_reserve_metadata(n), era B with seeds 000 and 002.
+///
+/// The caller holds the inode's i_mutex, so no other reservation of this inode runs meanwhile;
+/// releases (writeback completion, a DO_ACCOUNTING clear) can, since they take only the inode
+/// lock, which is dropped while the space info is asked.
+pub fn reserve_metadata(
+    inode: &Inode,
+    i_mutex: &IMutexGuard<'_>,
+    fs: &FsInfo,
+    n: u64,
+) -> Result<(), Enospc> {
+    debug_assert_eq!(
+        i_mutex.ino(),
+        inode.ino,
+        "reservation under another inode's i_mutex"
+    );
+    // Steps 1-3, under the inode lock.
+    let mut g = inode.lock_inner();
+    let acct = &mut g.acct;
+    acct.outstanding_extents += fs.count(n);
+    let extent_items = acct
+        .outstanding_extents
+        .saturating_sub(acct.reserved_extents);
+    // Seed 002: one more item for the inode update at ordered completion, unless held already.
+    let inode_item = !acct.meta_reserved;
+    let to_reserve = fs.trans(extent_items + u64::from(inode_item)) + acct.csum_reserve(fs, n);
+    let csum_bytes = acct.csum_bytes;
+    drop(g);
+
+    // Step 4: the space info, without the inode lock (the kernel drops its spin lock here).
+    let res = fs.block_rsv_add(Rsv::Delalloc, to_reserve);
+
+    let mut g = inode.lock_inner();
+    let acct = &mut g.acct;
+    match res {
+        Ok(()) => {
+            // Seed 000: reserved_extents grows only once the bytes are really reserved.
+            if inode_item {
+                acct.meta_reserved = true;
+            }
+            acct.reserved_extents += extent_items;
+            Ok(())
+        }
+        Err(Enospc) => {
+            // Step 5.
+            let dropped = acct.drop_outstanding_extent(fs, n);
+            let to_free = if acct.csum_bytes == csum_bytes {
+                // Nobody released meanwhile: our csum bytes were never reserved, just forget them.
+                acct.csum_bytes = acct.csum_bytes.saturating_sub(n);
+                0
+            } else {
+                csum_after_racing_release(acct, fs, csum_bytes, n)
+            };
+            drop(g);
+            fs.release(Rsv::Delalloc, to_free + fs.trans(dropped));
+            Err(Enospc)
+        }
+    }
+}
+
+/// The failure path of a reservation that raced with releases (seed 000 case 1; the out_fail
+/// arithmetic of btrfs_delalloc_reserve_metadata, 3.10-4.14). `reserved_csum` is csum_bytes as
+/// this reservation left it (including its own n bytes); the releases since then lowered it to
+/// the current value. They freed leaves computed against a count inflated by our n bytes, which
+/// were never really reserved; free now what they would have freed without the inflation, less
+/// what they did free. Leaves csum_bytes as if our n bytes had never been added. Returns the
+/// bytes to free.
+fn csum_after_racing_release(
+    acct: &mut Accounting,
+    fs: &FsInfo,
+    reserved_csum: u64,
+    n: u64,
+) -> u64 {
+    let now = acct.csum_bytes;
+    let released = reserved_csum.saturating_sub(now);
+    // What the racing releases freed, counted from the inflated csum_bytes.
+    acct.csum_bytes = reserved_csum;
+    let freed = acct.csum_release(fs, released);
+    // What they would have freed from the true csum_bytes.
+    acct.csum_bytes = reserved_csum.saturating_sub(n);
+    let owed = acct.csum_release(fs, released);
+    acct.csum_bytes = now.saturating_sub(n);
+    owed.saturating_sub(freed)
+}
+
+/// btrfs_delalloc_reserve_space(n): data, then metadata; a metadata failure gives the data back.
+pub fn reserve_space(
+    inode: &Inode,
+    i_mutex: &IMutexGuard<'_>,
+    fs: &FsInfo,
+    n: u64,
+) -> Result<(), Enospc> {
+    fs.reserve_data(n)?;
+    reserve_metadata(inode, i_mutex, fs, n).inspect_err(|_| fs.free_data(n))
+}
+
+/// btrfs_delayed_inode_reserve_metadata with the delalloc reserve as the transaction's (SPEC §5,
+/// seed 002): give the inode's delayed node trans(1) bytes for the inode item update.
+pub fn delayed_inode_reserve(inner: &mut InodeInner, fs: &FsInfo) {
+    if inner.delayed_bytes_reserved != 0 {
+        return;
+    }
+    let num = fs.trans(1);
+    let reserved = if inner.acct.meta_reserved {
+        // The item reserved at delalloc time: move its bytes. Migrate moves bytes, not size, so
+        // the delalloc reserve's size is released separately, migrate or not.
+        inner.acct.meta_reserved = false;
+        let ok = fs.migrate(Rsv::Delalloc, Rsv::Delayed, num).is_ok() || steal_from_global(fs, num);
+        fs.release(Rsv::Delalloc, num);
+        ok
+    } else {
+        fs.block_rsv_add(Rsv::Delayed, num).is_ok()
+            || fs.migrate(Rsv::Delalloc, Rsv::Delayed, num).is_ok()
+            || steal_from_global(fs, num)
+    };
+    if reserved {
+        inner.delayed_bytes_reserved = num;
+    }
+}
+
+/// The last resort of the steal chain: WARN_ON(1) and take it from the global reserve; if even
+/// that fails the update goes unreserved (the kernel would abort the transaction).
+fn steal_from_global(fs: &FsInfo, num: u64) -> bool {
+    fs.warn(Warning::GlobalRsvSteal);
+    if fs.migrate(Rsv::Global, Rsv::Delayed, num).is_ok() {
+        true
+    } else {
+        fs.warn(Warning::UnreservedInodeUpdate);
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use delalloc_contract::Geometry;
+
+    fn fs() -> FsInfo {
+        FsInfo::mount(&Geometry::default())
+    }
+
+    #[test]
+    fn csum_leaves_are_charged_when_crossed() {
+        let fs = fs();
+        let mut a = Accounting::default();
+        let leaf = fs.trans(1);
+        assert_eq!(a.csum_reserve(&fs, 4096), leaf);
+        assert_eq!(a.csum_reserve(&fs, 4096), 0);
+        assert_eq!(a.csum_release(&fs, 4096), 0);
+        assert_eq!(a.csum_release(&fs, 4096), leaf);
+        assert_eq!(a.csum_bytes, 0);
+    }
+
+    #[test]
+    fn drop_outstanding_extent_takes_the_inode_item_with_the_last_extent() {
+        let fs = fs();
+        let mut a = Accounting {
+            outstanding_extents: 2,
+            reserved_extents: 2,
+            meta_reserved: true,
+            ..Default::default()
+        };
+        assert_eq!(a.drop_outstanding_extent(&fs, 4096), 1);
+        assert_eq!(
+            (a.outstanding_extents, a.reserved_extents, a.meta_reserved),
+            (1, 1, true)
+        );
+        assert_eq!(a.drop_outstanding_extent(&fs, 4096), 2);
+        assert_eq!(
+            (a.outstanding_extents, a.reserved_extents, a.meta_reserved),
+            (0, 0, false)
+        );
+    }
+
+    #[test]
+    fn a_racing_release_is_settled_by_the_failed_reservation() {
+        // One leaf holds 561 sectors. Before: 560 sectors of csum (1 leaf). Our reservation of
+        // 2 sectors takes csum_bytes to 562 sectors (2 leaves, one leaf charged). A racing
+        // release of 2 sectors computes from 562: 2 leaves -> 1 leaf, frees a leaf that was
+        // only ours. Without us: 560 -> 558 frees nothing. So the failed reservation owes
+        // nothing more; the racing release already over-freed by... our leaf, which we never
+        // got: the kernel's arithmetic answers max(0, owed - freed) = 0.
+        let fs = fs();
+        let s = fs.geo.sectorsize;
+        let mut a = Accounting {
+            csum_bytes: 560 * s,
+            ..Default::default()
+        };
+        let reserved_csum = 562 * s;
+        a.csum_bytes = reserved_csum - 2 * s; // the racing release
+        assert_eq!(
+            csum_after_racing_release(&mut a, &fs, reserved_csum, 2 * s),
+            0
+        );
+        assert_eq!(a.csum_bytes, 558 * s);
+
+        // Before: 562 sectors (2 leaves); we add 1 (563, 2 leaves, nothing charged). A release
+        // of 2 sectors from 563 -> 561: 2 -> 1 leaf, frees one. Without us 562 -> 560: 2 -> 1,
+        // frees one too. Nothing owed.
+        let mut a = Accounting {
+            csum_bytes: 561 * s,
+            ..Default::default()
+        };
+        assert_eq!(csum_after_racing_release(&mut a, &fs, 563 * s, s), 0);
+        assert_eq!(a.csum_bytes, 560 * s);
+
+        // Before: 563 sectors; we add 560 (1123 sectors: 2 -> 3 leaves, one charged). A release
+        // of 2 sectors: 1123 -> 1121 stays 2 leaves... (1121/561 = 1.998 -> 2): frees 3 -> 2 =
+        // one leaf. Without us: 563 -> 561: 2 -> 1 frees one. Owed 1 - freed 1 = 0.
+        // And when the release frees nothing but would have freed a leaf without us:
+        // before 562 (2 leaves), we add 600 (1162: 3 leaves). Release 2: 1162 -> 1160: 3 -> 3,
+        // frees nothing; without us 562 -> 560: 2 -> 1, one leaf owed.
+        let mut a = Accounting {
+            csum_bytes: 1160 * s,
+            ..Default::default()
+        };
+        assert_eq!(
+            csum_after_racing_release(&mut a, &fs, 1162 * s, 600 * s),
+            fs.trans(1)
+        );
+        assert_eq!(a.csum_bytes, 560 * s);
+    }
+}
