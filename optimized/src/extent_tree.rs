@@ -108,6 +108,10 @@ impl<'a> CacheSlot<'a> {
             done: false,
         }
     }
+    /// Whether an offer could still be taken: callers skip the record lookup otherwise.
+    fn wants(&self) -> bool {
+        !self.done && self.cursor.is_some()
+    }
     fn offer(&mut self, rec: Record) {
         if self.done || !rec.bits.intersects(CACHEABLE) {
             return;
@@ -171,15 +175,29 @@ impl ExtentIoTree {
     /// tree_search: the start of the record containing `pos`, or else of the first record after
     /// it. None when no record ends at or after `pos`.
     fn search(&self, pos: u64) -> Option<u64> {
+        self.search_rec(pos).map(|r| r.start)
+    }
+
+    /// `search`, returning the whole record: the caller needs its end and bits, and looking
+    /// them up again by start would be a second descent.
+    fn search_rec(&self, pos: u64) -> Option<Record> {
         if let Some((&s, st)) = self.map.range(..=pos).next_back() {
             if st.end >= pos {
-                return Some(s);
+                return Some(Record {
+                    start: s,
+                    end: st.end,
+                    bits: st.bits,
+                });
             }
         }
         self.map
             .range((Excluded(pos), Unbounded))
             .next()
-            .map(|(&s, _)| s)
+            .map(|(&s, st)| Record {
+                start: s,
+                end: st.end,
+                bits: st.bits,
+            })
     }
 
     /// Records in order from the one `search(pos)` finds: one descent, then in-order steps.
@@ -195,11 +213,15 @@ impl ExtentIoTree {
     }
 
     /// Where a walk for `pos` may begin without searching: the cursor's record, if it still
-    /// exists and contains `pos`.
-    fn cursor_hit(&self, cursor: Option<&Cursor>, pos: u64) -> Option<u64> {
+    /// exists and contains `pos`. Returned whole, since the walk needs its end and bits.
+    fn cursor_rec(&self, cursor: Option<&Cursor>, pos: u64) -> Option<Record> {
         let s = cursor?.start?;
         let st = self.map.get(&s)?;
-        (s <= pos && pos <= st.end).then_some(s)
+        (s <= pos && pos <= st.end).then_some(Record {
+            start: s,
+            end: st.end,
+            bits: st.bits,
+        })
     }
 
     // ---- the four primitives ----
@@ -207,10 +229,23 @@ impl ExtentIoTree {
     /// set_state_bits: the record at `start` gains the stored part of `bits`. The hook sees the
     /// record with its old bits and the caller's bits, control bits included, and runs even
     /// when nothing changes (the accounting hook decides what is new).
-    fn set_state_bits<H: StateHooks>(&mut self, start: u64, bits: Bits, hooks: &mut H) {
-        let rec = self.record(start);
-        hooks.on_set(rec, bits);
-        self.state_mut(start).bits = rec.bits.union(bits.stored());
+    /// One descent (`get_mut`); returns the record as it now is.
+    fn set_state_bits<H: StateHooks>(&mut self, start: u64, bits: Bits, hooks: &mut H) -> Record {
+        let st = self.state_mut(start);
+        hooks.on_set(
+            Record {
+                start,
+                end: st.end,
+                bits: st.bits,
+            },
+            bits,
+        );
+        st.bits = st.bits.union(bits.stored());
+        Record {
+            start,
+            end: st.end,
+            bits: st.bits,
+        }
     }
 
     /// clear_state_bit: the record at `start` loses `bits`. A record left with no bits is
@@ -222,15 +257,27 @@ impl ExtentIoTree {
         bits: Bits,
         hooks: &mut H,
     ) -> Option<u64> {
-        let rec = self.record(start);
-        hooks.on_clear(rec, bits);
-        let left = rec.bits.minus(bits);
+        let st = self.state_mut(start);
+        hooks.on_clear(
+            Record {
+                start,
+                end: st.end,
+                bits: st.bits,
+            },
+            bits,
+        );
+        let left = st.bits.minus(bits);
         if left.is_empty() {
             self.map.remove(&start);
             None
         } else {
-            self.state_mut(start).bits = left;
-            Some(self.merge_state(start, hooks))
+            st.bits = left;
+            let rec = Record {
+                start,
+                end: st.end,
+                bits: left,
+            };
+            Some(self.merge_state(rec, hooks))
         }
     }
 
@@ -257,9 +304,31 @@ impl ExtentIoTree {
     /// absorbing an adjacent predecessor and then an adjacent successor with identical bits.
     /// Records with a NO_MERGE bit stay as they are: locked and writeback ranges are handed out
     /// by boundary (and cached), so their edges must not move. Returns the survivor's start.
-    fn merge_state<H: StateHooks>(&mut self, start: u64, hooks: &mut H) -> u64 {
-        let mut rec = self.record(start);
+    fn merge_state<H: StateHooks>(&mut self, mut rec: Record, hooks: &mut H) -> u64 {
+        let start = rec.start;
         if rec.bits.intersects(Bits::NO_MERGE) {
+            return start;
+        }
+        // One descent: the records around rec, by stepping back from the end+1 edge.
+        let (prev, next) = {
+            let mut it = self.map.range(..=rec.end.saturating_add(1));
+            let mut next = None;
+            let mut prev = None;
+            while let Some((&s, st)) = it.next_back() {
+                if s > start {
+                    next = Some((s, *st));
+                } else if s < start {
+                    prev = Some((s, *st));
+                    break;
+                }
+            }
+            (prev, next)
+        };
+        let prev_adjacent =
+            prev.is_some_and(|(_, p)| p.end.checked_add(1) == Some(start) && p.bits == rec.bits);
+        let next_adjacent =
+            next.is_some_and(|(s, n)| rec.end.checked_add(1) == Some(s) && n.bits == rec.bits);
+        if !prev_adjacent && !next_adjacent {
             return start;
         }
         // The survivor is `rec`; with a BTreeMap keyed by start, absorbing the predecessor is
@@ -323,7 +392,12 @@ impl ExtentIoTree {
                 bits: bits.stored(),
             },
         );
-        Some(self.merge_state(start, hooks))
+        let rec = Record {
+            start,
+            end,
+            bits: bits.stored(),
+        };
+        Some(self.merge_state(rec, hooks))
     }
 
     // ---- range operations ----
@@ -345,22 +419,27 @@ impl ExtentIoTree {
         hooks: &mut H,
     ) -> Result<(), u64> {
         debug_assert!(start <= end);
-        let mut hint = self.cursor_hit(cursor.as_deref(), start);
+        let mut hint = self.cursor_rec(cursor.as_deref(), start);
         let mut cache = CacheSlot::new(cursor.take());
         let mut cur = start;
         loop {
-            let Some(rs) = hint.take().or_else(|| self.search(cur)) else {
+            let Some(found) = hint.take().or_else(|| self.search_rec(cur)) else {
                 // Nothing at or after cur: the rest of the range is one hole.
                 if let Some(s) = self.insert_state(cur, end, bits, hooks) {
-                    cache.offer(self.record(s));
+                    if cache.wants() {
+                        cache.offer(self.record(s));
+                    }
                 }
                 return Ok(());
             };
+            let rs = found.start;
             if rs > cur {
                 // A hole before the next record: fill up to it (or to end), then look again.
                 let this_end = end.min(rs - 1);
                 if let Some(s) = self.insert_state(cur, this_end, bits, hooks) {
-                    cache.offer(self.record(s));
+                    if cache.wants() {
+                        cache.offer(self.record(s));
+                    }
                 }
                 if this_end == end {
                     return Ok(());
@@ -370,8 +449,9 @@ impl ExtentIoTree {
             }
             // The record covers cur. If it starts at cur, its start is cur; if before, the
             // kernel reports start. Either way failed_start is cur.
-            let st_end = self.record(rs).end;
-            if self.record(rs).bits.intersects(exclusive) {
+            let rec = found;
+            let st_end = rec.end;
+            if rec.bits.intersects(exclusive) {
                 return Err(cur);
             }
             if rs < cur {
@@ -380,14 +460,14 @@ impl ExtentIoTree {
             if st_end > end {
                 // Runs past end: set only the part in range.
                 self.split_state(cur, end + 1, hooks);
-                self.set_state_bits(cur, bits, hooks);
-                cache.offer(self.record(cur));
-                self.merge_state(cur, hooks);
+                let r = self.set_state_bits(cur, bits, hooks);
+                cache.offer(r);
+                self.merge_state(r, hooks);
                 return Ok(());
             }
-            self.set_state_bits(cur, bits, hooks);
-            cache.offer(self.record(cur));
-            self.merge_state(cur, hooks);
+            let r = self.set_state_bits(cur, bits, hooks);
+            cache.offer(r);
+            self.merge_state(r, hooks);
             if st_end >= end {
                 return Ok(());
             }
@@ -425,7 +505,7 @@ impl ExtentIoTree {
         if bits.intersects(Bits::DELALLOC) {
             bits = bits.union(Bits::NORESERVE);
         }
-        let mut hint = self.cursor_hit(cursor.as_deref(), start);
+        let mut hint = self.cursor_rec(cursor.as_deref(), start);
         if bits.intersects(CACHEABLE) {
             if let Some(c) = cursor {
                 c.clear();
@@ -434,10 +514,11 @@ impl ExtentIoTree {
         let mut woke = false;
         let mut cur = start;
         loop {
-            let Some(rs) = hint.take().or_else(|| self.search(cur)) else {
+            let Some(found) = hint.take().or_else(|| self.search_rec(cur)) else {
                 return woke;
             };
-            let rec = self.record(rs);
+            let rec = found;
+            let rs = rec.start;
             if rec.start > end {
                 return woke;
             }
@@ -482,14 +563,15 @@ impl ExtentIoTree {
             !set.union(clear).intersects(Bits::LOCKED),
             "convert_bits never converts LOCKED"
         );
-        let mut hint = self.cursor_hit(cursor.as_deref(), start);
+        let mut hint = self.cursor_rec(cursor.as_deref(), start);
         let mut cache = CacheSlot::new(cursor.take());
         let mut cur = start;
         loop {
-            let Some(rs) = hint.take().or_else(|| self.search(cur)) else {
+            let Some(found) = hint.take().or_else(|| self.search_rec(cur)) else {
                 self.insert_converted(cur, end, set, &mut cache, hooks);
                 return;
             };
+            let rs = found.start;
             if rs > cur {
                 let this_end = end.min(rs - 1);
                 self.insert_converted(cur, this_end, set, &mut cache, hooks);
@@ -499,7 +581,7 @@ impl ExtentIoTree {
                 cur = this_end + 1;
                 continue;
             }
-            let st_end = self.record(rs).end;
+            let st_end = found.end;
             if rs < cur {
                 self.split_state(rs, cur, hooks);
             }
@@ -508,7 +590,9 @@ impl ExtentIoTree {
             }
             self.set_state_bits(cur, set, hooks);
             if let Some(s) = self.clear_state_bit(cur, clear, hooks) {
-                cache.offer(self.record(s));
+                if cache.wants() {
+                    cache.offer(self.record(s));
+                }
             }
             if st_end >= end {
                 return;
@@ -545,8 +629,17 @@ impl ExtentIoTree {
                 bits: set.stored(),
             },
         );
-        let s = self.merge_state(start, hooks);
-        cache.offer(self.record(s));
+        let s = self.merge_state(
+            Record {
+                start,
+                end,
+                bits: set.stored(),
+            },
+            hooks,
+        );
+        if cache.wants() {
+            cache.offer(self.record(s));
+        }
     }
 
     /// try_lock_extent: lock [start, end] unless some of it is locked already. On a conflict
@@ -1436,7 +1529,7 @@ mod tests {
                 let before = bytes(&t);
                 let mut expect = before.clone();
                 let use_cursor = rng.below(2) == 0;
-                if use_cursor && t.cursor_hit(Some(&cursor), s).is_some() {
+                if use_cursor && t.cursor_rec(Some(&cursor), s).is_some() {
                     cursor_hits += 1;
                 }
                 let cur = if use_cursor { Some(&mut cursor) } else { None };
