@@ -63,6 +63,9 @@ pub struct InodeInner {
     pub i_size: u64,
     /// The delayed node's reservation (node->bytes_reserved), released at commit.
     pub delayed_bytes_reserved: u64,
+    /// Tasks asleep in `lock_extent`. Unlocking wakes only when there are some, as the kernel
+    /// checks waitqueue_active: a Condvar notify is a futex syscall even with nobody waiting.
+    range_waiters: u32,
 }
 
 impl InodeInner {
@@ -238,7 +241,9 @@ impl Inode {
                 Ok(()) => return g,
                 Err(failed_start) => {
                     from = failed_start;
+                    g.range_waiters += 1;
                     g = wait(&self.range_unlocked, g);
+                    g.range_waiters -= 1;
                 }
             }
         }
@@ -256,7 +261,7 @@ impl Inode {
         delete: bool,
         cursor: Option<&mut Cursor>,
     ) {
-        if g.clear_bits(fs, start, end, bits, delete, cursor) {
+        if g.clear_bits(fs, start, end, bits, delete, cursor) && g.range_waiters > 0 {
             self.range_unlocked.notify_all();
         }
     }
