@@ -1,1 +1,336 @@
-fn main(){}
+//! The command line: `delalloc-fuzz fuzz | replay | minimize`.
+//!
+//! Exit codes: 0 all good; 1 a divergence was found or a replayed program failed; 2 the
+//! command could not run (bad flags, unreadable or malformed input, a file in the way).
+
+use clap::{Parser, Subcommand, ValueEnum};
+use delalloc_contract::text::{parse_program, print_program};
+use delalloc_contract::Program;
+use delalloc_fuzz::engine::{self, Campaign, Config};
+use delalloc_fuzz::generate::Level;
+use delalloc_fuzz::oracle::{self, Verdict};
+use delalloc_fuzz::{minimize, report};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "delalloc-fuzz",
+    version,
+    about = "Differential fuzzing of btrfs delalloc space accounting: reference vs optimized"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run generated programs through both models until time runs out or they diverge.
+    Fuzz {
+        /// How long to fuzz.
+        #[arg(long, default_value_t = 60, value_name = "N")]
+        seconds: u64,
+        /// Campaign seed; program i uses seed S+i (default: from the clock, printed).
+        #[arg(long, value_name = "S")]
+        seed: Option<u64>,
+        /// Worker threads.
+        #[arg(long, default_value_t = 1, value_name = "J", value_parser = clap::value_parser!(u64).range(1..=256))]
+        jobs: u64,
+        /// Which ops programs use.
+        #[arg(long, value_enum, default_value_t = LevelArg::Mixed, value_name = "L")]
+        level: LevelArg,
+        /// Where findings are written.
+        #[arg(long, default_value = "findings", value_name = "DIR")]
+        out: PathBuf,
+        /// Print the summary (and any finding) as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run program files (directories: every *.txt below, reports excluded); PASS if the models agree.
+    Replay {
+        #[arg(required = true, value_name = "FILE|DIR")]
+        paths: Vec<PathBuf>,
+        /// Print the results as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Shrink a diverging program file to a small one diverging the same way.
+    Minimize {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Where to write the result (default: FILE with `.min.txt`).
+        #[arg(long, short, value_name = "OUT")]
+        output: Option<PathBuf>,
+        /// Overwrite OUT if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LevelArg {
+    Tree,
+    Fs,
+    Mixed,
+}
+
+impl From<LevelArg> for Level {
+    fn from(l: LevelArg) -> Level {
+        match l {
+            LevelArg::Tree => Level::Tree,
+            LevelArg::Fs => Level::Fs,
+            LevelArg::Mixed => Level::Mixed,
+        }
+    }
+}
+
+const FAILED: u8 = 1;
+const ERROR: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    oracle::quiet_model_panics();
+    let code = match cli.command {
+        Command::Fuzz {
+            seconds,
+            seed,
+            jobs,
+            level,
+            out,
+            json,
+        } => {
+            if out.exists() && !out.is_dir() {
+                eprintln!(
+                    "error: --out {}: exists and is not a directory",
+                    out.display()
+                );
+                return ExitCode::from(ERROR);
+            }
+            let config = Config {
+                seconds,
+                seed: seed.unwrap_or_else(Config::clock_seed),
+                jobs: usize::try_from(jobs).unwrap_or(1),
+                level: level.into(),
+                out,
+                progress: true,
+            };
+            fuzz(&config, json)
+        }
+        Command::Replay { paths, json } => replay(&paths, json),
+        Command::Minimize {
+            file,
+            output,
+            force,
+        } => minimize_file(&file, output, force),
+    };
+    ExitCode::from(code)
+}
+
+fn fuzz(config: &Config, json: bool) -> u8 {
+    match engine::campaign(config, oracle::run) {
+        Err(e) => {
+            eprintln!("error: fuzzing failed: {e}");
+            ERROR
+        }
+        Ok(Campaign::Clean(summary)) => {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&json!({ "summary": summary }))
+                        .unwrap_or_default()
+                );
+            } else {
+                print!("{}", summary.text());
+            }
+            0
+        }
+        Ok(Campaign::Diverged(summary, finding)) => {
+            if json {
+                let v = json!({
+                    "summary": summary,
+                    "finding": {
+                        "index": finding.index,
+                        "generator_seed": config.seed.wrapping_add(finding.index),
+                        "ops_before": finding.minimized.ops_before,
+                        "ops_after": finding.minimized.ops_after,
+                        "files": finding.files,
+                        "report": report::json_value(&finding.minimized.divergence),
+                    }
+                });
+                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            } else {
+                print!("{}", engine::finding_text(config, &finding));
+                println!();
+                print!("{}", summary.text());
+            }
+            FAILED
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// replay
+// ---------------------------------------------------------------------------------------------
+
+/// Program files under `paths`: files as given, directories walked for `*.txt` (not reports).
+fn collect(paths: &[PathBuf]) -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            // Unreadable: let the read fail and be reported as a FAIL.
+            out.push(dir.to_path_buf());
+            return;
+        };
+        let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        entries.sort();
+        for p in entries {
+            if p.is_dir() {
+                walk(&p, out);
+            } else if is_program_file(&p) {
+                out.push(p);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            walk(p, &mut out);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    out
+}
+
+/// `*.txt` except the engine's `*.report.txt`.
+fn is_program_file(p: &Path) -> bool {
+    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    name.ends_with(".txt") && !name.ends_with(".report.txt")
+}
+
+/// Reads and parses a program file; the error names file:line:column.
+fn load(path: &Path) -> Result<Program, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    parse_program(&text)
+        .map_err(|e| format!("{}:{}:{}: {}", path.display(), e.line, e.column, e.message))
+}
+
+fn replay(paths: &[PathBuf], json: bool) -> u8 {
+    let files = collect(paths);
+    let (mut passed, mut failed) = (0usize, 0usize);
+    let mut results = Vec::new();
+    for f in &files {
+        let (ok, detail, report_json) = match load(f) {
+            Err(e) => (false, e, None),
+            Ok(p) => match oracle::run(&p) {
+                Verdict::Agree(s) => (true, format!("{} ops", s.ops), None),
+                Verdict::Diverged(d) => (false, report::text(&d), Some(report::json_value(&d))),
+            },
+        };
+        if ok {
+            passed += 1;
+        } else {
+            failed += 1;
+        }
+        if json {
+            results.push(json!({
+                "file": f,
+                "status": if ok { "pass" } else { "fail" },
+                "detail": detail,
+                "divergence": report_json,
+            }));
+        } else if ok {
+            println!("PASS {} ({detail})", f.display());
+        } else if report_json.is_some() {
+            println!("FAIL {}: diverged\n{}", f.display(), indent(&detail));
+        } else {
+            println!("FAIL {detail}");
+        }
+    }
+    if json {
+        let v = json!({ "results": results, "passed": passed, "failed": failed });
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+    } else {
+        if files.is_empty() {
+            println!("no program files (*.txt) found");
+        }
+        println!("{passed} passed, {failed} failed");
+    }
+    if failed > 0 {
+        FAILED
+    } else {
+        0
+    }
+}
+
+fn indent(s: &str) -> String {
+    s.lines().map(|l| format!("    {l}\n")).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// minimize
+// ---------------------------------------------------------------------------------------------
+
+/// `dir/foo.txt` -> `dir/foo.min.txt`; `dir/foo` -> `dir/foo.min.txt`.
+fn default_output(file: &Path) -> PathBuf {
+    let name = file
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("program");
+    let stem = name.strip_suffix(".txt").unwrap_or(name);
+    file.with_file_name(format!("{stem}.min.txt"))
+}
+
+fn minimize_file(file: &Path, output: Option<PathBuf>, force: bool) -> u8 {
+    let out = output.unwrap_or_else(|| default_output(file));
+    if out.exists() && !force {
+        eprintln!(
+            "error: {} already exists (pass --force to overwrite it)",
+            out.display()
+        );
+        return ERROR;
+    }
+    let program = match load(file) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ERROR;
+        }
+    };
+    let Some(m) = minimize::minimize(&program) else {
+        eprintln!(
+            "error: {} does not diverge: the models agree on it, nothing to minimize",
+            file.display()
+        );
+        return FAILED;
+    };
+    let text = format!(
+        "# minimized from {} ({} ops) by `delalloc-fuzz minimize`\n# {}\n{}",
+        file.display(),
+        m.ops_before,
+        report::headline(&m.divergence),
+        print_program(&m.program)
+    );
+    let written = if force {
+        std::fs::write(&out, &text)
+    } else {
+        engine::write_new(&out, &text)
+    };
+    if let Err(e) = written {
+        eprintln!("error: cannot write {}: {e}", out.display());
+        return ERROR;
+    }
+    println!(
+        "{}: {} ops -> {} ops ({} oracle runs)",
+        file.display(),
+        m.ops_before,
+        m.ops_after,
+        m.runs
+    );
+    println!("wrote {}", out.display());
+    println!();
+    print!("{}", report::text(&m.divergence));
+    0
+}

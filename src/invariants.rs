@@ -1,0 +1,554 @@
+//! SPEC §8: the invariants every snapshot satisfies after every op, whatever the op was.
+//!
+//! [`check`] answers the first broken invariant as a [`Violation`]: its name (stable, used by the
+//! minimizer to recognise "the same bug") and a message with the numbers, e.g.
+//! `inodes[1]: outstanding_extents 3 != Σ count over DELALLOC records (1) + ordered extents (1)`.
+//!
+//! The checks never trust the snapshot: a record with end < start, or counters near u64::MAX
+//! from a model that underflowed, are reported, not panicked on (sums are u128).
+
+use delalloc_contract::{
+    Bits, Geometry, InodeSnapshot, OrderedKind, Record, Snapshot, TreeSnapshot,
+};
+use serde::Serialize;
+use std::fmt;
+
+/// A broken invariant: which one (`"8.3 outstanding_extents"`) and why, with the numbers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    pub invariant: &'static str,
+    pub message: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[§{}] {}", self.invariant, self.message)
+    }
+}
+
+/// Every SPEC §8 invariant on `s`; the first broken one. Unmounted snapshots must also have
+/// released everything (§8.6: the oracle unmounts at the end of every program).
+pub fn check(s: &Snapshot, g: &Geometry) -> Result<(), Violation> {
+    // The models' own WARN_ONs first: they name the op class that leaked.
+    no_leaks(s)?;
+    if !s.mounted {
+        released(s)?;
+    }
+    tree_is_canonical("tree", &s.tree.records, false)?;
+    tree_counters(&s.tree, g)?;
+    for (i, inode) in s.inodes.iter().enumerate() {
+        let name = format!("inodes[{i}]");
+        tree_is_canonical(&name, &inode.records, true)?;
+        inode_counters(&name, inode, g)?;
+    }
+    fs_wide(s)?;
+    if s.mounted {
+        reservations(s, g)?;
+    }
+    Ok(())
+}
+
+/// [`check`] with the violation rendered as one line.
+pub fn check_str(s: &Snapshot, g: &Geometry) -> Result<(), String> {
+    check(s, g).map_err(|v| v.to_string())
+}
+
+fn fail<T>(invariant: &'static str, message: String) -> Result<T, Violation> {
+    Err(Violation { invariant, message })
+}
+
+fn len(r: &Record) -> u128 {
+    u128::from(r.end) - u128::from(r.start) + 1
+}
+
+fn count(g: &Geometry, len: u128) -> u128 {
+    len.div_ceil(u128::from(g.max_extent))
+}
+
+fn trans(g: &Geometry, items: u128) -> u128 {
+    u128::from(g.nodesize) * u128::from(Geometry::MAX_LEVEL) * 2 * items
+}
+
+fn leaves(g: &Geometry, bytes: u128) -> u128 {
+    (bytes / u128::from(g.sectorsize)).div_ceil(u128::from(g.csums_per_leaf()))
+}
+
+/// Σ f(record) over records having `bits`.
+fn sum_over(records: &[Record], bits: Bits, f: impl Fn(&Record) -> u128) -> u128 {
+    records
+        .iter()
+        .filter(|r| r.bits.contains(bits))
+        .map(f)
+        .sum()
+}
+
+/// §8.1: sorted, disjoint, non-empty stored bits, no two adjacent mergeable records with equal
+/// bits; no LOCKED record in an inode tree (every fs op unlocks what it locked).
+fn tree_is_canonical(name: &str, records: &[Record], inode: bool) -> Result<(), Violation> {
+    const INV: &str = "8.1 canonical tree";
+    for (i, r) in records.iter().enumerate() {
+        if r.end < r.start {
+            return fail(
+                INV,
+                format!("{name}.records[{i}]: end {} < start {}", r.end, r.start),
+            );
+        }
+        if r.bits.is_empty() {
+            return fail(
+                INV,
+                format!(
+                    "{name}.records[{i}] {}..={}: no bits (empty records are erased)",
+                    r.start, r.end
+                ),
+            );
+        }
+        if r.bits.stored() != r.bits {
+            return fail(
+                INV,
+                format!(
+                    "{name}.records[{i}] {}..={}: stores non-storable bits {}",
+                    r.start, r.end, r.bits
+                ),
+            );
+        }
+        if inode && r.bits.contains(Bits::LOCKED) {
+            return fail(
+                "8.1 no LOCKED inode record",
+                format!(
+                    "{name}.records[{i}] {}..={} {} is still LOCKED after the op",
+                    r.start, r.end, r.bits
+                ),
+            );
+        }
+        if i > 0 {
+            let p = &records[i - 1];
+            if p.end >= r.start {
+                return fail(
+                    INV,
+                    format!(
+                        "{name}.records[{}] {}..={} and [{i}] {}..={} overlap or are out of order",
+                        i - 1,
+                        p.start,
+                        p.end,
+                        r.start,
+                        r.end
+                    ),
+                );
+            }
+            if p.end + 1 == r.start && p.bits == r.bits && !r.bits.intersects(Bits::NO_MERGE) {
+                return fail(
+                    INV,
+                    format!(
+                        "{name}.records[{}] {}..={} and [{i}] {}..={} are adjacent with equal bits {} but not merged",
+                        i - 1,
+                        p.start,
+                        p.end,
+                        r.start,
+                        r.end,
+                        r.bits
+                    ),
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Compares a counter with what the records (and ordered extents) say it must be.
+fn expect(
+    invariant: &'static str,
+    name: &str,
+    field: &str,
+    have: u64,
+    want: u128,
+    why: String,
+) -> Result<(), Violation> {
+    if u128::from(have) != want {
+        return fail(invariant, format!("{name}: {field} {have} != {why}"));
+    }
+    Ok(())
+}
+
+/// §8.2: the stand-alone tree's hook counters.
+fn tree_counters(t: &TreeSnapshot, g: &Geometry) -> Result<(), Violation> {
+    let n = sum_over(&t.records, Bits::DELALLOC, |r| count(g, len(r)));
+    expect(
+        "8.2 tree outstanding_extents",
+        "tree",
+        "outstanding_extents",
+        t.outstanding_extents,
+        n,
+        format!("Σ count over DELALLOC records ({n})"),
+    )?;
+    let d = sum_over(&t.records, Bits::DELALLOC, len);
+    expect(
+        "8.2 tree delalloc_bytes",
+        "tree",
+        "delalloc_bytes",
+        t.delalloc_bytes,
+        d,
+        format!("Σ len of DELALLOC records ({d})"),
+    )?;
+    let f = sum_over(&t.records, Bits::DEFRAG, len);
+    expect(
+        "8.2 tree defrag_bytes",
+        "tree",
+        "defrag_bytes",
+        t.defrag_bytes,
+        f,
+        format!("Σ len of DEFRAG records ({f})"),
+    )
+}
+
+/// §8.3: one inode's counters against its records and ordered extents.
+fn inode_counters(name: &str, i: &InodeSnapshot, g: &Geometry) -> Result<(), Violation> {
+    for (k, w) in i.ordered.windows(2).enumerate() {
+        if w[0]
+            .start
+            .checked_add(w[0].len)
+            .is_none_or(|end| end > w[1].start)
+        {
+            return fail(
+                "8.3 ordered extents sorted and disjoint",
+                format!(
+                    "{name}.ordered[{k}] {}+{} and [{}] {}+{} overlap or are out of order",
+                    w[0].start,
+                    w[0].len,
+                    k + 1,
+                    w[1].start,
+                    w[1].len
+                ),
+            );
+        }
+    }
+    if let Some((k, o)) = i.ordered.iter().enumerate().find(|(_, o)| o.len == 0) {
+        return fail(
+            "8.3 ordered extents sorted and disjoint",
+            format!("{name}.ordered[{k}] at {} is empty", o.start),
+        );
+    }
+    let by_records = sum_over(&i.records, Bits::DELALLOC, |r| count(g, len(r)));
+    let by_ordered: u128 = i.ordered.iter().map(|o| count(g, u128::from(o.len))).sum();
+    expect(
+        "8.3 outstanding_extents",
+        name,
+        "outstanding_extents",
+        i.outstanding_extents,
+        by_records + by_ordered,
+        format!("Σ count over DELALLOC records ({by_records}) + ordered extents ({by_ordered})"),
+    )?;
+    let d = sum_over(&i.records, Bits::DELALLOC, len);
+    expect(
+        "8.3 delalloc_bytes",
+        name,
+        "delalloc_bytes",
+        i.delalloc_bytes,
+        d,
+        format!("Σ len of DELALLOC records ({d})"),
+    )?;
+    let f = sum_over(&i.records, Bits::DEFRAG, len);
+    expect(
+        "8.3 defrag_bytes",
+        name,
+        "defrag_bytes",
+        i.defrag_bytes,
+        f,
+        format!("Σ len of DEFRAG records ({f})"),
+    )?;
+    let o: u128 = i.ordered.iter().map(|o| u128::from(o.len)).sum();
+    expect(
+        "8.3 csum_bytes",
+        name,
+        "csum_bytes",
+        i.csum_bytes,
+        u128::from(i.delalloc_bytes) + o,
+        format!(
+            "delalloc_bytes ({}) + Σ ordered len ({o})",
+            i.delalloc_bytes
+        ),
+    )
+}
+
+/// §8.4: fs-wide sums.
+fn fs_wide(s: &Snapshot) -> Result<(), Violation> {
+    let d: u128 = s.inodes.iter().map(|i| u128::from(i.delalloc_bytes)).sum();
+    expect(
+        "8.4 fs_delalloc_bytes",
+        "fs",
+        "fs_delalloc_bytes",
+        s.fs_delalloc_bytes,
+        d,
+        format!("Σ inode delalloc_bytes ({d})"),
+    )?;
+    let may_use: u128 = s
+        .inodes
+        .iter()
+        .flat_map(|i| &i.records)
+        .filter(|r| r.bits.contains(Bits::DELALLOC) && !r.bits.contains(Bits::NORESERVE))
+        .map(len)
+        .sum();
+    expect(
+        "8.4 data bytes_may_use",
+        "fs",
+        "data.bytes_may_use",
+        s.data.bytes_may_use,
+        may_use,
+        format!("Σ len of inode DELALLOC records without NORESERVE ({may_use})"),
+    )?;
+    let reserved: u128 = s
+        .inodes
+        .iter()
+        .flat_map(|i| &i.ordered)
+        .filter(|o| matches!(o.kind, OrderedKind::Cow | OrderedKind::Direct))
+        .map(|o| u128::from(o.len))
+        .sum();
+    expect(
+        "8.4 data bytes_reserved",
+        "fs",
+        "data.bytes_reserved",
+        s.data.bytes_reserved,
+        reserved,
+        format!("Σ len of Cow and Direct ordered extents ({reserved})"),
+    )
+}
+
+/// §8.5: the metadata reservations, while mounted.
+fn reservations(s: &Snapshot, g: &Geometry) -> Result<(), Violation> {
+    let rsvs = u128::from(s.delalloc_rsv.reserved)
+        + u128::from(s.delayed_rsv.reserved)
+        + u128::from(s.global_rsv.reserved);
+    expect(
+        "8.5 metadata bytes_may_use",
+        "fs",
+        "meta.bytes_may_use",
+        s.meta.bytes_may_use,
+        rsvs,
+        format!(
+            "delalloc_rsv.reserved ({}) + delayed_rsv.reserved ({}) + global_rsv.reserved ({})",
+            s.delalloc_rsv.reserved, s.delayed_rsv.reserved, s.global_rsv.reserved
+        ),
+    )?;
+    let mut items = 0u128;
+    let mut leaf_count = 0u128;
+    for i in &s.inodes {
+        items += u128::from(i.reserved_extents) + u128::from(i.delalloc_meta_reserved);
+        leaf_count += leaves(g, u128::from(i.csum_bytes));
+    }
+    let size = trans(g, items) + trans(g, leaf_count);
+    expect(
+        "8.5 delalloc_rsv.size",
+        "fs",
+        "delalloc_rsv.size",
+        s.delalloc_rsv.size,
+        size,
+        format!(
+            "trans(Σ reserved_extents + META_RESERVED = {items}) + trans(Σ csum leaves = {leaf_count}) = {size}"
+        ),
+    )?;
+    if s.delalloc_rsv.reserved > s.delalloc_rsv.size {
+        return fail(
+            "8.5 delalloc_rsv.reserved <= size",
+            format!(
+                "fs: delalloc_rsv.reserved {} > delalloc_rsv.size {}",
+                s.delalloc_rsv.reserved, s.delalloc_rsv.size
+            ),
+        );
+    }
+    let delayed: u128 = s
+        .inodes
+        .iter()
+        .map(|i| u128::from(i.delayed_bytes_reserved))
+        .sum();
+    let why = format!("Σ inode delayed_bytes_reserved ({delayed})");
+    expect(
+        "8.5 delayed_rsv",
+        "fs",
+        "delayed_rsv.size",
+        s.delayed_rsv.size,
+        delayed,
+        why.clone(),
+    )?;
+    expect(
+        "8.5 delayed_rsv",
+        "fs",
+        "delayed_rsv.reserved",
+        s.delayed_rsv.reserved,
+        delayed,
+        why,
+    )
+}
+
+/// §8.6: no WARN_ON of a leak.
+fn no_leaks(s: &Snapshot) -> Result<(), Violation> {
+    if s.warnings.evict_leaks != 0 {
+        return fail(
+            "8.6 no evict leaks",
+            format!("fs: warnings.evict_leaks = {}", s.warnings.evict_leaks),
+        );
+    }
+    if s.warnings.unmount_leaks != 0 {
+        return fail(
+            "8.6 no unmount leaks",
+            format!("fs: warnings.unmount_leaks = {}", s.warnings.unmount_leaks),
+        );
+    }
+    Ok(())
+}
+
+/// §8.6 after unmount: every reservation and accounting field back to zero (the oracle names the
+/// field; the model's own `unmount_leaks` only says that something leaked).
+fn released(s: &Snapshot) -> Result<(), Violation> {
+    const INV: &str = "8.6 released at unmount";
+    let fs = [
+        ("data.bytes_may_use", s.data.bytes_may_use),
+        ("data.bytes_reserved", s.data.bytes_reserved),
+        ("meta.bytes_may_use", s.meta.bytes_may_use),
+        ("meta.bytes_reserved", s.meta.bytes_reserved),
+        ("delalloc_rsv.size", s.delalloc_rsv.size),
+        ("delalloc_rsv.reserved", s.delalloc_rsv.reserved),
+        ("delayed_rsv.size", s.delayed_rsv.size),
+        ("delayed_rsv.reserved", s.delayed_rsv.reserved),
+        ("global_rsv.size", s.global_rsv.size),
+        ("global_rsv.reserved", s.global_rsv.reserved),
+        ("fs_delalloc_bytes", s.fs_delalloc_bytes),
+    ];
+    if let Some((field, v)) = fs.iter().find(|(_, v)| *v != 0) {
+        return fail(INV, format!("fs: {field} = {v} after unmount"));
+    }
+    for (k, i) in s.inodes.iter().enumerate() {
+        let fields = [
+            ("outstanding_extents", i.outstanding_extents),
+            ("reserved_extents", i.reserved_extents),
+            ("csum_bytes", i.csum_bytes),
+            ("delalloc_bytes", i.delalloc_bytes),
+            ("defrag_bytes", i.defrag_bytes),
+            (
+                "delalloc_meta_reserved",
+                u64::from(i.delalloc_meta_reserved),
+            ),
+            ("delayed_bytes_reserved", i.delayed_bytes_reserved),
+            ("ordered extents", i.ordered.len() as u64),
+            ("records", i.records.len() as u64),
+        ];
+        if let Some((field, v)) = fields.iter().find(|(_, v)| *v != 0) {
+            return fail(INV, format!("inodes[{k}]: {field} = {v} after unmount"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use delalloc_contract::{BlockRsv, OrderedExtent, SpaceInfo};
+
+    fn mounted(g: &Geometry) -> Snapshot {
+        Snapshot {
+            mounted: true,
+            inodes: vec![InodeSnapshot::default(); usize::from(g.inodes)],
+            data: SpaceInfo {
+                total: g.data_bytes,
+                ..Default::default()
+            },
+            meta: SpaceInfo {
+                total: g.meta_bytes,
+                bytes_may_use: g.global_rsv,
+                ..Default::default()
+            },
+            global_rsv: BlockRsv {
+                size: g.global_rsv,
+                reserved: g.global_rsv,
+            },
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_fresh_mount_and_a_clean_unmount_pass() {
+        let g = Geometry::default();
+        assert_eq!(check(&mounted(&g), &g), Ok(()));
+        let mut s = mounted(&g);
+        s.mounted = false;
+        s.meta.bytes_may_use = 0;
+        s.global_rsv = BlockRsv::default();
+        assert_eq!(check(&s, &g), Ok(()));
+    }
+
+    #[test]
+    fn a_consistent_inode_passes_and_each_counter_is_named() {
+        let g = Geometry {
+            max_extent: 8192,
+            ..Geometry::default()
+        };
+        let mut s = mounted(&g);
+        let i = &mut s.inodes[1];
+        i.records = vec![Record {
+            start: 0,
+            end: 12287,
+            bits: Bits::DELALLOC | Bits::DIRTY,
+        }];
+        i.ordered = vec![OrderedExtent {
+            start: 16384,
+            len: 4096,
+            kind: OrderedKind::Cow,
+        }];
+        i.outstanding_extents = 3;
+        i.delalloc_bytes = 12288;
+        i.csum_bytes = 16384;
+        i.reserved_extents = 3;
+        i.delalloc_meta_reserved = true;
+        s.fs_delalloc_bytes = 12288;
+        s.data.bytes_may_use = 12288;
+        s.data.bytes_reserved = 4096;
+        s.delalloc_rsv = BlockRsv {
+            size: g.trans_metadata_size(5),
+            reserved: g.trans_metadata_size(5),
+        };
+        s.meta.bytes_may_use += g.trans_metadata_size(5);
+        assert_eq!(check(&s, &g), Ok(()));
+
+        s.inodes[1].outstanding_extents = 2;
+        let v = check(&s, &g).unwrap_err();
+        assert_eq!(v.invariant, "8.3 outstanding_extents");
+        assert_eq!(
+            v.message,
+            "inodes[1]: outstanding_extents 2 != Σ count over DELALLOC records (2) + ordered extents (1)"
+        );
+    }
+
+    #[test]
+    fn malformed_records_are_reported_not_panicked_on() {
+        let g = Geometry::default();
+        let mut s = mounted(&g);
+        s.tree.records = vec![Record {
+            start: 10,
+            end: 5,
+            bits: Bits::DIRTY,
+        }];
+        assert!(check(&s, &g)
+            .unwrap_err()
+            .message
+            .contains("end 5 < start 10"));
+        s.tree.records = vec![
+            Record {
+                start: 0,
+                end: 4095,
+                bits: Bits::DIRTY,
+            },
+            Record {
+                start: 4096,
+                end: 8191,
+                bits: Bits::DIRTY,
+            },
+        ];
+        assert!(check(&s, &g).unwrap_err().message.contains("not merged"));
+        s.tree.records[1].bits = Bits::DIRTY | Bits::LOCKED;
+        s.tree.records[0].bits = Bits::DIRTY | Bits::LOCKED;
+        assert_eq!(check(&s, &g), Ok(()));
+        s.inodes[0].records = s.tree.records.clone();
+        assert_eq!(
+            check(&s, &g).unwrap_err().invariant,
+            "8.1 no LOCKED inode record"
+        );
+    }
+}

@@ -1,0 +1,164 @@
+//! The command line, run as a user would: exit codes, PASS/FAIL summaries, refusing to
+//! overwrite, errors that name file, line and column, and a short fuzz campaign.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn cli(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_delalloc-fuzz"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+const GOOD: &str = "# a write, written back and completed\nbuffered_write ino=0 pos=0 len=8K\nwriteback ino=0 start=0 len=8K\nfinish_ordered ino=0 nth=0\n";
+const MALFORMED: &str = "buffered_write ino=0 pos=0 len=4K\nwriteback ino=0 start=0 lne=4K\n";
+
+#[test]
+fn replay_reports_pass_fail_and_a_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("corpus/sub")).unwrap();
+    std::fs::write(d.join("corpus/good.txt"), GOOD).unwrap();
+    std::fs::write(d.join("corpus/sub/also-good.txt"), "commit\n").unwrap();
+    // Not programs: skipped in directories.
+    std::fs::write(d.join("corpus/x.report.txt"), "DIVERGENCE ...").unwrap();
+    std::fs::write(d.join("corpus/notes.md"), "# notes").unwrap();
+
+    let o = cli(&["replay", "corpus"], d);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("PASS corpus/good.txt"), "{out}");
+    assert!(out.contains("PASS corpus/sub/also-good.txt"), "{out}");
+    assert!(out.trim_end().ends_with("2 passed, 0 failed"), "{out}");
+
+    std::fs::write(d.join("bad.txt"), MALFORMED).unwrap();
+    let o = cli(&["replay", "corpus", "bad.txt", "missing.txt"], d);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    assert!(out.contains("FAIL bad.txt:2:25: "), "{out}");
+    assert!(out.contains("`lne`"), "{out}");
+    assert!(out.contains("FAIL missing.txt: cannot read"), "{out}");
+    assert!(out.trim_end().ends_with("2 passed, 2 failed"), "{out}");
+
+    let o = cli(&["replay", "--json", "corpus", "bad.txt"], d);
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json");
+    assert_eq!(
+        (v["passed"].as_u64(), v["failed"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(v["results"][2]["status"], "fail");
+}
+
+#[test]
+fn replay_needs_a_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = cli(&["replay"], dir.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("FILE|DIR"), "{}", stderr(&o));
+}
+
+#[test]
+fn minimize_refuses_to_overwrite_and_explains_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("p.txt"), GOOD).unwrap();
+    std::fs::write(d.join("p.min.txt"), "keep me\n").unwrap();
+
+    let o = cli(&["minimize", "p.txt"], d);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("p.min.txt already exists (pass --force"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        std::fs::read_to_string(d.join("p.min.txt")).unwrap(),
+        "keep me\n"
+    );
+
+    let o = cli(&["minimize", "p.txt", "--output", "elsewhere.txt"], d);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stderr(&o).contains("p.txt does not diverge"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!d.join("elsewhere.txt").exists());
+
+    std::fs::write(d.join("bad.txt"), MALFORMED).unwrap();
+    let o = cli(&["minimize", "bad.txt"], d);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("bad.txt:2:25:"), "{}", stderr(&o));
+}
+
+#[test]
+fn fuzz_runs_a_short_campaign_and_summarizes() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = cli(
+        &["fuzz", "--seconds", "2", "--seed", "1", "--out", "findings"],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    assert!(out.starts_with("seed 1 level mixed jobs 1: "), "{out}");
+    assert!(
+        out.contains("0 divergence(s)") && out.contains("op kinds (") && out.contains("outcomes:"),
+        "{out}"
+    );
+    assert!(stderr(&o).contains("seed 1"), "{}", stderr(&o));
+    assert!(!dir.path().join("findings").exists());
+
+    let o = cli(
+        &[
+            "fuzz",
+            "--seconds",
+            "1",
+            "--seed",
+            "2",
+            "--jobs",
+            "2",
+            "--level",
+            "tree",
+            "--json",
+        ],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json");
+    assert_eq!(v["summary"]["level"], "tree");
+    assert!(v["summary"]["stats"]["programs"].as_u64().unwrap() > 0);
+    assert_eq!(v["summary"]["stats"]["per_kind"]["buffered_write"], 0);
+}
+
+#[test]
+fn bad_flags_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a-file"), "").unwrap();
+    for (args, needle) in [
+        (
+            &["fuzz", "--out", "a-file"][..],
+            "--out a-file: exists and is not a directory",
+        ),
+        (&["fuzz", "--jobs", "0"][..], "--jobs"),
+        (&["fuzz", "--level", "disk"][..], "disk"),
+        (&["fuzz", "--seconds", "soon"][..], "soon"),
+        (&["fuzz", "--seed", "-1"][..], "-1"),
+        (&["frobnicate"][..], "frobnicate"),
+    ] {
+        let o = cli(args, dir.path());
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&o).contains(needle), "{args:?}: {}", stderr(&o));
+        assert!(!stderr(&o).contains("panicked"), "{args:?}: {}", stderr(&o));
+    }
+}

@@ -1,0 +1,104 @@
+//! The built-in engine with a deliberately wrong model: stops at the first divergence,
+//! minimizes it, writes the three files under a fresh name every time, and reproduces from
+//! (seed, index) whatever the number of jobs.
+
+mod common;
+
+use common::{run_wrong, Bug};
+use delalloc_contract::text::parse_program;
+use delalloc_fuzz::engine::{campaign, Campaign, Config};
+use delalloc_fuzz::generate::{program_from_seed, Level};
+
+fn config(out: &std::path::Path, jobs: usize) -> Config {
+    Config {
+        seconds: 30,
+        seed: 42,
+        jobs,
+        level: Level::Fs,
+        out: out.to_path_buf(),
+        progress: false,
+    }
+}
+
+#[test]
+fn a_finding_is_minimized_and_written_without_overwriting() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |p: &_| run_wrong(p, Bug::ReservedExtentsPlusOne);
+    let Campaign::Diverged(summary, f) = campaign(&config(dir.path(), 1), run).unwrap() else {
+        panic!("clean")
+    };
+    assert_eq!(summary.divergences, 1);
+    assert_eq!(
+        summary.stats.programs, f.index,
+        "programs before the finding all agreed"
+    );
+    assert_eq!(f.original, program_from_seed(42 + f.index, Level::Fs));
+    assert!(f.minimized.ops_after <= 3);
+
+    let names: Vec<String> = f
+        .files
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    let base = format!("fs-42-{}", f.index);
+    assert_eq!(
+        names,
+        [
+            format!("{base}.txt"),
+            format!("{base}.report.txt"),
+            format!("{base}.json")
+        ]
+    );
+    let text = std::fs::read_to_string(&f.files[0]).unwrap();
+    assert!(
+        text.starts_with("# found by `delalloc-fuzz fuzz --seed 42 --level fs`"),
+        "{text}"
+    );
+    let replayed = parse_program(&text).expect("the finding parses");
+    assert_eq!(replayed, f.minimized.program);
+    assert!(std::fs::read_to_string(&f.files[1])
+        .unwrap()
+        .contains("inodes[0].reserved_extents"));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&f.files[2]).unwrap()).unwrap();
+    assert_eq!(json["kind"]["kind"], "state_differs");
+
+    // The same campaign again, with more jobs: same finding, a fresh name.
+    let Campaign::Diverged(_, g) = campaign(&config(dir.path(), 2), run).unwrap() else {
+        panic!("clean")
+    };
+    assert_eq!(g.index, f.index);
+    assert_eq!(g.minimized.program, f.minimized.program);
+    assert_eq!(
+        g.files[0].file_name().unwrap().to_string_lossy(),
+        format!("{base}-2.txt")
+    );
+    assert_eq!(
+        std::fs::read_to_string(&f.files[0]).unwrap(),
+        text,
+        "first finding untouched"
+    );
+}
+
+#[test]
+fn a_clean_campaign_summarizes() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = Config {
+        seconds: 1,
+        ..config(dir.path(), 2)
+    };
+    let Campaign::Clean(s) = campaign(&cfg, delalloc_fuzz::oracle::run).unwrap() else {
+        panic!("diverged")
+    };
+    assert!(s.stats.programs > 0 && s.stats.ops > 0);
+    assert_eq!(s.divergences, 0);
+    let text = s.text();
+    assert!(
+        text.contains("op kinds (") && text.contains("buffered_write"),
+        "{text}"
+    );
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+        "nothing written"
+    );
+}
