@@ -12,6 +12,7 @@
 //! | [`invariants`] | SPEC §8 on one snapshot |
 //! | [`minimize`] | a diverging program → a small one diverging the same way |
 //! | [`report`] | a divergence → human text or JSON |
+//! | [`trace`] | a program → each op's outcome and the fields it changed |
 //! | [`engine`] | the built-in campaign: threads, seeds, progress, findings on disk |
 //!
 //! Where an op is generated: `generate::Gen::op`; where it is compared: `oracle::Run::step`.
@@ -43,3 +44,4 @@ pub mod invariants;
 pub mod minimize;
 pub mod oracle;
 pub mod report;
+pub mod trace;

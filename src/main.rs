@@ -1,4 +1,4 @@
-//! The command line: `delalloc-fuzz fuzz | replay | minimize`.
+//! The command line: `delalloc-fuzz fuzz | replay | trace | minimize`.
 //!
 //! Exit codes: 0 all good; 1 a divergence was found or a replayed program failed; 2 the
 //! command could not run (bad flags, unreadable or malformed input, a file in the way).
@@ -53,6 +53,15 @@ enum Command {
         #[arg(required = true, value_name = "FILE|DIR")]
         paths: Vec<PathBuf>,
         /// Print the results as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show what a program file does: each op's outcome and the fields it changed (reference
+    /// model), then the oracle's verdict.
+    Trace {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Print the steps as JSON on stdout.
         #[arg(long)]
         json: bool,
     },
@@ -119,6 +128,7 @@ fn main() -> ExitCode {
             fuzz(&config, json)
         }
         Command::Replay { paths, json } => replay(&paths, json),
+        Command::Trace { file, json } => trace_file(&file, json),
         Command::Minimize {
             file,
             output,
@@ -215,6 +225,26 @@ fn load(path: &Path) -> Result<Program, String> {
         .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
     parse_program(&text)
         .map_err(|e| format!("{}:{}:{}: {}", path.display(), e.line, e.column, e.message))
+}
+
+fn trace_file(path: &Path, json: bool) -> u8 {
+    let program = match load(path) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ERROR;
+        }
+    };
+    if json {
+        let steps = delalloc_fuzz::trace::trace(&program).steps;
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&steps).unwrap_or_default()
+        );
+    } else {
+        print!("{}", delalloc_fuzz::trace::text(&program));
+    }
+    0
 }
 
 fn replay(paths: &[PathBuf], json: bool) -> u8 {
