@@ -37,9 +37,9 @@ pub fn check(s: &Snapshot, g: &Geometry) -> Result<(), Violation> {
     tree_is_canonical("tree", &s.tree.records, false)?;
     tree_counters(&s.tree, g)?;
     for (i, inode) in s.inodes.iter().enumerate() {
-        let name = format!("inodes[{i}]");
-        tree_is_canonical(&name, &inode.records, true)?;
-        inode_counters(&name, inode, g)?;
+        let name = InodeName(i);
+        tree_is_canonical(name, &inode.records, true)?;
+        inode_counters(name, inode, g)?;
     }
     fs_wide(s)?;
     if s.mounted {
@@ -51,6 +51,16 @@ pub fn check(s: &Snapshot, g: &Geometry) -> Result<(), Violation> {
 /// [`check`] with the violation rendered as one line.
 pub fn check_str(s: &Snapshot, g: &Geometry) -> Result<(), String> {
     check(s, g).map_err(|v| v.to_string())
+}
+
+/// `inodes[i]`, rendered only into a failure message.
+#[derive(Clone, Copy)]
+struct InodeName(usize);
+
+impl std::fmt::Display for InodeName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "inodes[{}]", self.0)
+    }
 }
 
 fn fail<T>(invariant: &'static str, message: String) -> Result<T, Violation> {
@@ -84,7 +94,11 @@ fn sum_over(records: &[Record], bits: Bits, f: impl Fn(&Record) -> u128) -> u128
 
 /// §8.1: sorted, disjoint, non-empty stored bits, no two adjacent mergeable records with equal
 /// bits; no LOCKED record in an inode tree (every fs op unlocks what it locked).
-fn tree_is_canonical(name: &str, records: &[Record], inode: bool) -> Result<(), Violation> {
+fn tree_is_canonical(
+    name: impl std::fmt::Display,
+    records: &[Record],
+    inode: bool,
+) -> Result<(), Violation> {
     const INV: &str = "8.1 canonical tree";
     for (i, r) in records.iter().enumerate() {
         if r.end < r.start {
@@ -155,16 +169,18 @@ fn tree_is_canonical(name: &str, records: &[Record], inode: bool) -> Result<(), 
 }
 
 /// Compares a counter with what the records (and ordered extents) say it must be.
+/// `why` is only rendered on failure: these checks run after every op of every program, and
+/// building their messages eagerly was a quarter of the oracle's time on tree programs.
 fn expect(
     invariant: &'static str,
-    name: &str,
+    name: impl std::fmt::Display,
     field: &str,
     have: u64,
     want: u128,
-    why: String,
+    why: impl FnOnce() -> String,
 ) -> Result<(), Violation> {
     if u128::from(have) != want {
-        return fail(invariant, format!("{name}: {field} {have} != {why}"));
+        return fail(invariant, format!("{name}: {field} {have} != {}", why()));
     }
     Ok(())
 }
@@ -178,7 +194,7 @@ fn tree_counters(t: &TreeSnapshot, g: &Geometry) -> Result<(), Violation> {
         "outstanding_extents",
         t.outstanding_extents,
         n,
-        format!("Σ count over DELALLOC records ({n})"),
+        || format!("Σ count over DELALLOC records ({n})"),
     )?;
     let d = sum_over(&t.records, Bits::DELALLOC, len);
     expect(
@@ -187,7 +203,7 @@ fn tree_counters(t: &TreeSnapshot, g: &Geometry) -> Result<(), Violation> {
         "delalloc_bytes",
         t.delalloc_bytes,
         d,
-        format!("Σ len of DELALLOC records ({d})"),
+        || format!("Σ len of DELALLOC records ({d})"),
     )?;
     let f = sum_over(&t.records, Bits::DEFRAG, len);
     expect(
@@ -196,12 +212,12 @@ fn tree_counters(t: &TreeSnapshot, g: &Geometry) -> Result<(), Violation> {
         "defrag_bytes",
         t.defrag_bytes,
         f,
-        format!("Σ len of DEFRAG records ({f})"),
+        || format!("Σ len of DEFRAG records ({f})"),
     )
 }
 
 /// §8.3: one inode's counters against its records and ordered extents.
-fn inode_counters(name: &str, i: &InodeSnapshot, g: &Geometry) -> Result<(), Violation> {
+fn inode_counters(name: InodeName, i: &InodeSnapshot, g: &Geometry) -> Result<(), Violation> {
     for (k, w) in i.ordered.windows(2).enumerate() {
         if w[0]
             .start
@@ -235,7 +251,7 @@ fn inode_counters(name: &str, i: &InodeSnapshot, g: &Geometry) -> Result<(), Vio
         "outstanding_extents",
         i.outstanding_extents,
         by_records + by_ordered,
-        format!("Σ count over DELALLOC records ({by_records}) + ordered extents ({by_ordered})"),
+        || format!("Σ count over DELALLOC records ({by_records}) + ordered extents ({by_ordered})"),
     )?;
     let d = sum_over(&i.records, Bits::DELALLOC, len);
     expect(
@@ -244,7 +260,7 @@ fn inode_counters(name: &str, i: &InodeSnapshot, g: &Geometry) -> Result<(), Vio
         "delalloc_bytes",
         i.delalloc_bytes,
         d,
-        format!("Σ len of DELALLOC records ({d})"),
+        || format!("Σ len of DELALLOC records ({d})"),
     )?;
     let f = sum_over(&i.records, Bits::DEFRAG, len);
     expect(
@@ -253,7 +269,7 @@ fn inode_counters(name: &str, i: &InodeSnapshot, g: &Geometry) -> Result<(), Vio
         "defrag_bytes",
         i.defrag_bytes,
         f,
-        format!("Σ len of DEFRAG records ({f})"),
+        || format!("Σ len of DEFRAG records ({f})"),
     )?;
     let o: u128 = i.ordered.iter().map(|o| u128::from(o.len)).sum();
     expect(
@@ -262,10 +278,12 @@ fn inode_counters(name: &str, i: &InodeSnapshot, g: &Geometry) -> Result<(), Vio
         "csum_bytes",
         i.csum_bytes,
         u128::from(i.delalloc_bytes) + o,
-        format!(
-            "delalloc_bytes ({}) + Σ ordered len ({o})",
-            i.delalloc_bytes
-        ),
+        || {
+            format!(
+                "delalloc_bytes ({}) + Σ ordered len ({o})",
+                i.delalloc_bytes
+            )
+        },
     )
 }
 
@@ -278,7 +296,7 @@ fn fs_wide(s: &Snapshot) -> Result<(), Violation> {
         "fs_delalloc_bytes",
         s.fs_delalloc_bytes,
         d,
-        format!("Σ inode delalloc_bytes ({d})"),
+        || format!("Σ inode delalloc_bytes ({d})"),
     )?;
     let may_use: u128 = s
         .inodes
@@ -293,7 +311,7 @@ fn fs_wide(s: &Snapshot) -> Result<(), Violation> {
         "data.bytes_may_use",
         s.data.bytes_may_use,
         may_use,
-        format!("Σ len of inode DELALLOC records without NORESERVE ({may_use})"),
+        || format!("Σ len of inode DELALLOC records without NORESERVE ({may_use})"),
     )?;
     let reserved: u128 = s
         .inodes
@@ -308,7 +326,7 @@ fn fs_wide(s: &Snapshot) -> Result<(), Violation> {
         "data.bytes_reserved",
         s.data.bytes_reserved,
         reserved,
-        format!("Σ len of Cow and Direct ordered extents ({reserved})"),
+        || format!("Σ len of Cow and Direct ordered extents ({reserved})"),
     )
 }
 
@@ -323,10 +341,12 @@ fn reservations(s: &Snapshot, g: &Geometry) -> Result<(), Violation> {
         "meta.bytes_may_use",
         s.meta.bytes_may_use,
         rsvs,
-        format!(
-            "delalloc_rsv.reserved ({}) + delayed_rsv.reserved ({}) + global_rsv.reserved ({})",
-            s.delalloc_rsv.reserved, s.delayed_rsv.reserved, s.global_rsv.reserved
-        ),
+        || {
+            format!(
+                "delalloc_rsv.reserved ({}) + delayed_rsv.reserved ({}) + global_rsv.reserved ({})",
+                s.delalloc_rsv.reserved, s.delayed_rsv.reserved, s.global_rsv.reserved
+            )
+        },
     )?;
     let mut items = 0u128;
     let mut leaf_count = 0u128;
@@ -341,9 +361,11 @@ fn reservations(s: &Snapshot, g: &Geometry) -> Result<(), Violation> {
         "delalloc_rsv.size",
         s.delalloc_rsv.size,
         size,
-        format!(
+        || {
+            format!(
             "trans(Σ reserved_extents + META_RESERVED = {items}) + trans(Σ csum leaves = {leaf_count}) = {size}"
-        ),
+        )
+        },
     )?;
     if s.delalloc_rsv.reserved > s.delalloc_rsv.size {
         return fail(
@@ -359,14 +381,14 @@ fn reservations(s: &Snapshot, g: &Geometry) -> Result<(), Violation> {
         .iter()
         .map(|i| u128::from(i.delayed_bytes_reserved))
         .sum();
-    let why = format!("Σ inode delayed_bytes_reserved ({delayed})");
+    let why = || format!("Σ inode delayed_bytes_reserved ({delayed})");
     expect(
         "8.5 delayed_rsv",
         "fs",
         "delayed_rsv.size",
         s.delayed_rsv.size,
         delayed,
-        why.clone(),
+        why,
     )?;
     expect(
         "8.5 delayed_rsv",

@@ -171,14 +171,27 @@ fn trace_shows_each_op_and_what_it_changed() {
     let o = cli(&["trace", "good.txt"], d);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let out = stdout(&o);
-    assert!(out.contains("   0  buffered_write ino=0 pos=0 len=8K  => written(8192)"), "{out}");
-    assert!(out.contains("inodes[0].outstanding_extents: 0 -> 1"), "{out}");
+    assert!(
+        out.contains("   0  buffered_write ino=0 pos=0 len=8K  => written(8192)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("inodes[0].outstanding_extents: 0 -> 1"),
+        "{out}"
+    );
     assert!(out.contains(" end  unmount  => done"), "{out}");
-    assert!(out.trim_end().ends_with("verdict: the models agree"), "{out}");
+    assert!(
+        out.trim_end().ends_with("verdict: the models agree"),
+        "{out}"
+    );
 
     let o = cli(&["trace", "--json", "good.txt"], d);
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json");
-    assert_eq!(v.as_array().map(Vec::len), Some(4), "three ops and the closing unmount");
+    assert_eq!(
+        v.as_array().map(Vec::len),
+        Some(4),
+        "three ops and the closing unmount"
+    );
 
     std::fs::write(d.join("bad.txt"), MALFORMED).unwrap();
     let o = cli(&["trace", "bad.txt"], d);
