@@ -89,7 +89,11 @@ pub fn program_from_seed(seed: u64, level: Level) -> Program {
 
 /// A valid program of `level` read from `u`.
 pub fn program(u: &mut Unstructured, level: Level) -> Result<Program> {
-    let geometry = geometry(u)?;
+    let mut geometry = geometry(u)?;
+    if level == Level::Tree {
+        // Tree ops never address an inode; every extra one is only snapshot work for the oracle.
+        geometry.inodes = 1;
+    }
     let swarm = Swarm::draw(u, level)?;
     let mut gen = Gen::new(geometry);
     // Short programs are most of the bugs (CrashMonkey: three ops or fewer) and shrink well;

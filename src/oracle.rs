@@ -176,6 +176,9 @@ pub fn run_models(program: &Program, left: &mut dyn Model, right: &mut dyn Model
         left,
         right,
         trace: Vec::with_capacity(program.ops.len() + 1),
+        ls: Snapshot::default(),
+        rs: Snapshot::default(),
+        checked: None,
     };
     match run.all() {
         Ok(stats) => Verdict::Agree(stats),
@@ -188,6 +191,11 @@ struct Run<'a> {
     left: &'a mut dyn Model,
     right: &'a mut dyn Model,
     trace: Vec<Step>,
+    /// The snapshots after the current op; kept across ops so their vectors are reused.
+    ls: Snapshot,
+    rs: Snapshot,
+    /// The last snapshot that passed the invariants: unchanged parts need no new check.
+    checked: Option<Snapshot>,
 }
 
 impl Run<'_> {
@@ -228,21 +236,33 @@ impl Run<'_> {
                 .into(),
             ));
         }
-        let ls = guarded(|| self.left.snapshot())
+        guarded(|| self.left.snapshot_into(&mut self.ls))
             .map_err(|m| self.diverged(index, op, Panic(self.left.name(), m)))?;
-        let rs = guarded(|| self.right.snapshot())
+        guarded(|| self.right.snapshot_into(&mut self.rs))
             .map_err(|m| self.diverged(index, op, Panic(self.right.name(), m)))?;
-        if ls != rs {
+        if self.ls != self.rs {
+            let (ls, rs) = (self.ls.clone(), self.rs.clone());
             return Err(self.diverged_with(index, op, DivergenceKind::StateDiffers, ls, rs));
         }
         // Equal snapshots: one check speaks for both models.
-        if let Err(v) = invariants::check(&ls, &self.program.geometry) {
+        let g = &self.program.geometry;
+        let verdict = match &self.checked {
+            Some(prev) => invariants::check_since(prev, &self.ls, g),
+            None => invariants::check(&self.ls, g),
+        };
+        if let Err(v) = verdict {
             let kind = DivergenceKind::InvariantBroken {
                 model: "both",
                 invariant: v.invariant,
                 message: v.message,
             };
+            let (ls, rs) = (self.ls.clone(), self.rs.clone());
             return Err(self.diverged_with(index, op, kind, ls, rs));
+        }
+        // The checked snapshot becomes `prev`; its old buffers take the next snapshot.
+        match &mut self.checked {
+            Some(prev) => std::mem::swap(prev, &mut self.ls),
+            None => self.checked = Some(self.ls.clone()),
         }
         Ok(lo)
     }

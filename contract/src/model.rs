@@ -11,4 +11,10 @@ pub trait Model {
     fn name(&self) -> &'static str;
     fn apply(&mut self, op: &Op) -> Outcome;
     fn snapshot(&self) -> Snapshot;
+    /// The same snapshot, written into `out` so that its vectors' allocations are reused: the
+    /// oracle takes two snapshots after every op, and allocating them afresh cost more than
+    /// the models' own work on extent-tree programs.
+    fn snapshot_into(&self, out: &mut Snapshot) {
+        *out = self.snapshot();
+    }
 }

@@ -143,28 +143,26 @@ impl InodeInner {
         acct.outstanding_extents += fs.count(len);
     }
 
-    pub fn snapshot(&self) -> InodeSnapshot {
+    /// Writes the inode's observable state into `out`, reusing its vectors.
+    pub fn snapshot_into(&self, out: &mut InodeSnapshot) {
         let a = &self.acct;
-        InodeSnapshot {
-            i_size: self.i_size,
-            records: self.tree.records().collect(),
-            outstanding_extents: a.outstanding_extents,
-            reserved_extents: a.reserved_extents,
-            csum_bytes: a.csum_bytes,
-            delalloc_bytes: a.delalloc_bytes,
-            defrag_bytes: a.defrag_bytes,
-            delalloc_meta_reserved: a.meta_reserved,
-            delayed_bytes_reserved: self.delayed_bytes_reserved,
-            ordered: self
-                .ordered
-                .iter()
-                .map(|(&start, oe)| OrderedExtent {
-                    start,
-                    len: oe.len,
-                    kind: oe.kind,
-                })
-                .collect(),
-        }
+        out.i_size = self.i_size;
+        out.records.clear();
+        out.records.extend(self.tree.records());
+        out.outstanding_extents = a.outstanding_extents;
+        out.reserved_extents = a.reserved_extents;
+        out.csum_bytes = a.csum_bytes;
+        out.delalloc_bytes = a.delalloc_bytes;
+        out.defrag_bytes = a.defrag_bytes;
+        out.delalloc_meta_reserved = a.meta_reserved;
+        out.delayed_bytes_reserved = self.delayed_bytes_reserved;
+        out.ordered.clear();
+        out.ordered
+            .extend(self.ordered.iter().map(|(&start, oe)| OrderedExtent {
+                start,
+                len: oe.len,
+                kind: oe.kind,
+            }));
     }
 }
 

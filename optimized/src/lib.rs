@@ -26,7 +26,7 @@ use crate::extent_tree::{Cursor, ExtentIoTree};
 use crate::fs::FileSystem;
 use crate::hooks::DummyHooks;
 use crate::sync::{lock, read, write, AtomicBool, Mutex, Ordering, RwLock};
-use delalloc_contract::{Bits, Geometry, Model, Op, Outcome, Snapshot, TreeSnapshot};
+use delalloc_contract::{Bits, Geometry, InodeSnapshot, Model, Op, Outcome, Snapshot};
 
 /// The program's stand-alone tree (SPEC §7): the self-tests' dummy inode, and the cursor the
 /// `cached` tree ops pass along.
@@ -224,28 +224,31 @@ impl Optimized {
 
     /// The observable state. Meant for a quiescent model: it takes the locks one at a time in
     /// the fixed order (stand-alone tree, inodes by number, then the fs-wide ones).
+    /// The snapshot. Takes the locks one at a time in
+    /// the fixed order (stand-alone tree, inodes by number, then space): meant for quiescent use.
     pub fn snapshot_shared(&self) -> Snapshot {
-        let mut s = Snapshot {
-            mounted: !self.unmounted.load(Ordering::SeqCst),
-            ..Snapshot::default()
-        };
+        let mut s = Snapshot::default();
+        self.snapshot_shared_into(&mut s);
+        s
+    }
+
+    /// [`Optimized::snapshot_shared`], written into `s` (reusing its vectors).
+    pub fn snapshot_shared_into(&self, s: &mut Snapshot) {
+        s.mounted = !self.unmounted.load(Ordering::SeqCst);
         {
             let t = lock(&self.tree);
-            s.tree = TreeSnapshot {
-                records: t.tree.records().collect(),
-                outstanding_extents: t.hooks.outstanding_extents,
-                delalloc_bytes: t.hooks.delalloc_bytes,
-                defrag_bytes: t.hooks.defrag_bytes,
-            };
+            s.tree.records.clear();
+            s.tree.records.extend(t.tree.records());
+            s.tree.outstanding_extents = t.hooks.outstanding_extents;
+            s.tree.delalloc_bytes = t.hooks.delalloc_bytes;
+            s.tree.defrag_bytes = t.hooks.defrag_bytes;
         }
-        s.inodes = self
-            .fs
-            .inodes
-            .iter()
-            .map(|i| i.lock_inner().snapshot())
-            .collect();
-        self.fs.info.snapshot_into(&mut s);
-        s
+        s.inodes
+            .resize_with(self.fs.inodes.len(), InodeSnapshot::default);
+        for (out, i) in s.inodes.iter_mut().zip(&self.fs.inodes) {
+            i.lock_inner().snapshot_into(out);
+        }
+        self.fs.info.snapshot_into(s);
     }
 }
 
@@ -260,5 +263,9 @@ impl Model for Optimized {
 
     fn snapshot(&self) -> Snapshot {
         self.snapshot_shared()
+    }
+
+    fn snapshot_into(&self, out: &mut Snapshot) {
+        self.snapshot_shared_into(out);
     }
 }

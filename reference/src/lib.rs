@@ -12,7 +12,7 @@ mod fs;
 mod space;
 pub mod tree;
 
-use delalloc_contract::{Bits, Geometry, InodeSnapshot, Model, Op, Outcome, Snapshot, TreeSnapshot};
+use delalloc_contract::{Bits, Geometry, InodeSnapshot, Model, Op, Outcome, Snapshot};
 use fs::Fs;
 use tree::Tree;
 
@@ -122,39 +122,40 @@ impl Model for Reference {
     }
 
     fn snapshot(&self) -> Snapshot {
+        let mut s = Snapshot::default();
+        self.snapshot_into(&mut s);
+        s
+    }
+
+    fn snapshot_into(&self, s: &mut Snapshot) {
         let (fs, g) = (&self.fs, &self.fs.g);
-        let inodes: Vec<InodeSnapshot> = fs
-            .inodes
-            .iter()
-            .map(|i| InodeSnapshot {
-                i_size: i.i_size,
-                records: i.tree.records().to_vec(),
-                outstanding_extents: i.outstanding_extents(g),
-                reserved_extents: i.reserved_extents,
-                csum_bytes: i.csum_bytes,
-                delalloc_bytes: i.tree.bytes_with(Bits::DELALLOC),
-                defrag_bytes: i.tree.bytes_with(Bits::DEFRAG),
-                delalloc_meta_reserved: i.meta_reserved,
-                delayed_bytes_reserved: i.delayed_bytes,
-                ordered: i.ordered.clone(),
-            })
-            .collect();
-        Snapshot {
-            mounted: fs.mounted,
-            tree: TreeSnapshot {
-                records: self.tree.records().to_vec(),
-                outstanding_extents: self.tree.outstanding_extents(g),
-                delalloc_bytes: self.tree.bytes_with(Bits::DELALLOC),
-                defrag_bytes: self.tree.bytes_with(Bits::DEFRAG),
-            },
-            fs_delalloc_bytes: inodes.iter().map(|i| i.delalloc_bytes).sum(),
-            inodes,
-            data: fs.space.data,
-            meta: fs.space.meta,
-            delalloc_rsv: fs.space.delalloc,
-            delayed_rsv: fs.space.delayed,
-            global_rsv: fs.space.global,
-            warnings: fs.warnings,
+        s.inodes.resize_with(fs.inodes.len(), InodeSnapshot::default);
+        for (out, i) in s.inodes.iter_mut().zip(&fs.inodes) {
+            out.i_size = i.i_size;
+            out.records.clear();
+            out.records.extend_from_slice(i.tree.records());
+            out.outstanding_extents = i.outstanding_extents(g);
+            out.reserved_extents = i.reserved_extents;
+            out.csum_bytes = i.csum_bytes;
+            out.delalloc_bytes = i.tree.bytes_with(Bits::DELALLOC);
+            out.defrag_bytes = i.tree.bytes_with(Bits::DEFRAG);
+            out.delalloc_meta_reserved = i.meta_reserved;
+            out.delayed_bytes_reserved = i.delayed_bytes;
+            out.ordered.clear();
+            out.ordered.extend_from_slice(&i.ordered);
         }
+        s.mounted = fs.mounted;
+        s.tree.records.clear();
+        s.tree.records.extend_from_slice(self.tree.records());
+        s.tree.outstanding_extents = self.tree.outstanding_extents(g);
+        s.tree.delalloc_bytes = self.tree.bytes_with(Bits::DELALLOC);
+        s.tree.defrag_bytes = self.tree.bytes_with(Bits::DEFRAG);
+        s.fs_delalloc_bytes = s.inodes.iter().map(|i| i.delalloc_bytes).sum();
+        s.data = fs.space.data;
+        s.meta = fs.space.meta;
+        s.delalloc_rsv = fs.space.delalloc;
+        s.delayed_rsv = fs.space.delayed;
+        s.global_rsv = fs.space.global;
+        s.warnings = fs.warnings;
     }
 }
