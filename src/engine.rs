@@ -335,6 +335,10 @@ impl Summary {
         for (name, n) in st.outcome_counts().filter(|&(_, n)| n > 0) {
             let _ = writeln!(s, "  {name:<22}{n:>10}  {:>5.1}%", pct(n));
         }
+        let _ = writeln!(s, "programs reaching a WARN path:");
+        for (name, n) in st.warn_path_counts() {
+            let _ = writeln!(s, "  {name:<22}{n:>10}");
+        }
         s
     }
 }

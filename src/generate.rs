@@ -102,6 +102,11 @@ pub fn program(u: &mut Unstructured, level: Level) -> Result<Program> {
     let len = u.int_in_range(1..=cap)?;
     let mut ops = Vec::with_capacity(len);
     while ops.len() < len && !u.is_empty() {
+        if level != Level::Tree && ops.len() + EPISODE_MAX_OPS <= MAX_OPS && chance(u, 1, 64)? {
+            let episode = gen.steal_chain_episode(u)?;
+            ops.extend(episode);
+            continue;
+        }
         let kind = swarm.pick(u)?;
         let op = gen.op(u, kind)?;
         debug_assert!(
@@ -119,6 +124,9 @@ pub fn program(u: &mut Unstructured, level: Level) -> Result<Program> {
     debug_assert_eq!(p.validate(), Ok(()));
     Ok(p)
 }
+
+/// The most ops [`Gen::steal_chain_episode`] emits.
+const EPISODE_MAX_OPS: usize = 22;
 
 /// True with probability `num / den`; false when the bytes have run out (unlike
 /// `Unstructured::ratio`, which then says true), so that exhausted input picks the common case.
@@ -493,6 +501,48 @@ impl Gen {
 
     fn ino(&mut self, u: &mut Unstructured) -> Result<u8> {
         u.int_in_range(0..=self.g.inodes - 1)
+    }
+
+    /// Seed 002's last resort: the inode update stealing from the global reserve. Independent
+    /// random ops practically never compose it (measured: 0 of ~230,000 fs programs), because
+    /// it needs all of this at once: one reservation split by partial writebacks into n ordered
+    /// extents (outstanding n, reserved_extents 1), no free metadata, and n inode updates with a
+    /// commit (and the space taken away again) between them, until the delalloc reserve is dry.
+    /// The shape is fixed; inode, offset, piece size and n come from the input.
+    fn steal_chain_episode(&mut self, u: &mut Unstructured) -> Result<Vec<Op>> {
+        // n <= 5 keeps it within EPISODE_MAX_OPS = 1 + n + 1 + 3n.
+        let ino = self.ino(u)?;
+        let s = self.g.sectorsize;
+        let n: u64 = u.int_in_range(2..=5)?;
+        let piece = s * u.int_in_range(1..=4)?;
+        let at = self.offset(u)?;
+        let pos = self.g.round_down(at).min(MAX_OFFSET - n * piece);
+        let drain = Op::SetFreeSpace {
+            data: self.g.data_bytes,
+            meta: 0,
+        };
+        let mut ops = vec![Op::BufferedWrite {
+            ino,
+            pos,
+            len: n * piece,
+            copied: n * piece,
+            nocow: false,
+        }];
+        ops.extend((0..n).map(|k| Op::Writeback {
+            ino,
+            start: pos + k * piece,
+            len: piece,
+        }));
+        ops.push(drain.clone());
+        for _ in 0..n {
+            ops.extend([Op::FinishOrdered { ino, nth: 0 }, Op::Commit, drain.clone()]);
+        }
+        let i = usize::from(ino);
+        self.i_size[i] = self.i_size[i].max(pos + n * piece);
+        for op in &ops {
+            self.remember(op);
+        }
+        Ok(ops)
     }
 
     /// `pos + len` ending at or below 2^50, at most `MAX_PIECES` pieces of `piece` bytes.

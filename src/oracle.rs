@@ -211,6 +211,9 @@ impl Run<'_> {
         if !self.program.ops.iter().any(|op| matches!(op, Op::Unmount)) {
             self.step(None, &Op::Unmount)?;
         }
+        if let Some(last) = &self.checked {
+            stats.count_warn_paths(last);
+        }
         Ok(stats)
     }
 
@@ -417,7 +420,13 @@ pub struct Stats {
     pub per_kind: [u64; OpKind::ALL.len()],
     /// Indexed by [`outcome_index`].
     pub outcomes: [u64; OUTCOME_NAMES.len()],
+    /// Programs that reached each of the rare, legitimate WARN paths ([`WARN_PATHS`]): no op
+    /// outcome shows them, so without this count a campaign could miss them unnoticed.
+    pub warn_paths: [u64; WARN_PATHS.len()],
 }
+
+/// The WARN paths a correct run may reach (SPEC §5), as the summary names them.
+pub const WARN_PATHS: [&str; 2] = ["global_rsv_steal", "unreserved_inode_update"];
 
 impl Stats {
     pub fn count(&mut self, kind: OpKind, outcome: &Outcome) {
@@ -435,6 +444,25 @@ impl Stats {
         for (a, b) in self.outcomes.iter_mut().zip(other.outcomes) {
             *a += b;
         }
+        for (a, b) in self.warn_paths.iter_mut().zip(other.warn_paths) {
+            *a += b;
+        }
+    }
+
+    /// Counts the WARN paths a finished program's last snapshot shows it reached.
+    fn count_warn_paths(&mut self, last: &Snapshot) {
+        let w = &last.warnings;
+        for (n, hit) in self
+            .warn_paths
+            .iter_mut()
+            .zip([w.global_rsv_steals, w.unreserved_inode_updates])
+        {
+            *n += u64::from(hit > 0);
+        }
+    }
+
+    pub fn warn_path_counts(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        WARN_PATHS.into_iter().zip(self.warn_paths)
     }
 
     /// Kinds run at least once.
@@ -465,7 +493,7 @@ impl Serialize for Stats {
                 m.end()
             }
         }
-        let mut st = s.serialize_struct("Stats", 4)?;
+        let mut st = s.serialize_struct("Stats", 5)?;
         st.serialize_field("programs", &self.programs)?;
         st.serialize_field("ops", &self.ops)?;
         st.serialize_field(
@@ -477,6 +505,10 @@ impl Serialize for Stats {
         st.serialize_field(
             "outcomes",
             &Map(OUTCOME_NAMES.into_iter().zip(self.outcomes)),
+        )?;
+        st.serialize_field(
+            "warn_paths",
+            &Map(WARN_PATHS.into_iter().zip(self.warn_paths)),
         )?;
         st.end()
     }
