@@ -1,6 +1,6 @@
 //! Per-operation cost of the extent io tree at 10^3 … 10^6 records, three implementations side
 //! by side:
-//! - `optimized`: `delalloc_optimized::extent_tree::ExtentIoTree` with `NoHooks` (BTreeMap);
+//! - `optimized`: `delalloc_optimized::extent_tree::ExtentIoTree` with `NoHooks` (arena B+ tree);
 //! - `reference`: the reference model's tree (`delalloc_reference::tree::Tree`, a sorted `Vec`
 //!   rewritten by every change: linear per op);
 //! - `baseline`: a straightforward extent-bit tree on `rangemap::RangeMap` (`baseline/mod.rs`).

@@ -16,14 +16,20 @@
 //! successor's part (the kernel re-searches and finds the merged record starting before its
 //! cursor). Those detours are visible to the hooks, so they are kept.
 //!
-//! Cost: every walk step is one descent of the BTreeMap (the kernel's rb_next is O(1) amortised,
-//! but std's BTreeMap has no stable cursor that survives mutation), and every split, insert or
-//! erase is one more. A mutating operation is thus O(k log n) for k records touched; a query is
-//! one descent plus an in-order iteration, O(log n + k). Nothing ever scans the whole map.
+//! Storage: an [`ExtentMap`], an arena B+ tree whose positions ([`Pos`]: leaf, slot) name a
+//! record without searching. An operation descends once, to the record its walk begins at (or
+//! not at all when its cursor is still valid); from there every primitive works on positions:
+//! reading and changing a record is O(1), its neighbours (for merging) are O(1) steps along the
+//! leaf links, and the walk's next record is found by stepping from the record just processed
+//! instead of searching again (the kernel's rb_next). Splits insert right after the record in
+//! its leaf and erases remove in place, each O(leaf size); only the rare insertion at a leaf's
+//! edge or into a full leaf, or a removal that empties a leaf, descends again. A mutating
+//! operation is thus O(log n + k) for k records touched, a query O(log n + k). Nothing ever
+//! scans the whole map.
 
+use crate::extent_map::{ExtentMap, Pos, State};
 use delalloc_contract::{Bits, Record};
-use std::collections::BTreeMap;
-use std::ops::Bound::{Excluded, Unbounded};
+use std::fmt;
 
 /// Callbacks the tree makes while it changes, in the kernel's order. Default: do nothing.
 pub trait StateHooks {
@@ -49,18 +55,41 @@ impl StateHooks for NoHooks {}
 const CACHEABLE: Bits = Bits(Bits::LOCKED.0 | Bits::BOUNDARY.0);
 
 /// The kernel's `cached_state`: the start of a record a previous operation left LOCKED or
-/// BOUNDARY, typically the record an unlock of the same range will begin at.
+/// BOUNDARY, typically the record an unlock of the same range will begin at, and where that
+/// record was in the map when it was cached.
 ///
-/// An operation given a cursor checks that a record with that start still exists and contains
-/// the operation's start (one `get`); if so it begins its walk there, else it searches as usual.
-/// It never changes a result, only where the walk begins. What it saves is the initial range
-/// descent (one or two `range` probes). In the kernel that is an rb-tree walk under the tree's
-/// spinlock; here a BTreeMap `get` is itself a descent, so the saving is modest: one probe
-/// instead of up to two. It is kept because the operation language passes cursors along, and a
-/// cursor that is wrong must be harmless — which the tests check.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// An operation given a cursor checks that the remembered position still holds a record with
+/// that start ([`ExtentMap::holds`]: one slot compared, O(1), no search) — or, if the record
+/// has moved since (a split or insertion shifted or split its leaf), that a record with that
+/// start still exists (one descent) — and that it contains the operation's start; if so it
+/// begins its walk there, else it searches as usual. It never changes a result, only where the
+/// walk begins. What it saves is the operation's initial descent, as the kernel's cached_state
+/// saves the rb-tree search: with the position still valid — the usual case for lock, then work
+/// on the range, then unlock — the operation does not search the tree at all. A cursor that is
+/// wrong or stale must be harmless, which the tests check.
+///
+/// Equality and `Debug` consider the record start only: the position is a hint.
+#[derive(Clone, Copy, Default)]
 pub struct Cursor {
     start: Option<u64>,
+    /// Where the record at `start` was, meaningful only while `start` is set.
+    pos: Pos,
+}
+
+impl PartialEq for Cursor {
+    fn eq(&self, other: &Cursor) -> bool {
+        self.start == other.start
+    }
+}
+
+impl Eq for Cursor {}
+
+impl fmt::Debug for Cursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cursor")
+            .field("start", &self.start)
+            .finish()
+    }
 }
 
 impl Cursor {
@@ -80,17 +109,17 @@ impl Cursor {
     }
 }
 
-/// What the tree stores per record; the start is the map key.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct State {
-    end: u64,
-    bits: Bits,
-}
-
 /// The extent io tree. See the module documentation.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ExtentIoTree {
-    map: BTreeMap<u64, State>,
+    map: ExtentMap,
+}
+
+/// What clear_state_bit left: the record, now at this position (merged or not), or nothing —
+/// the record was erased — with the position of its predecessor, if any.
+enum Cleared {
+    Kept(Pos),
+    Erased(Option<Pos>),
 }
 
 /// Remembers the first cacheable record an operation leaves behind, replacing whatever the
@@ -112,12 +141,14 @@ impl<'a> CacheSlot<'a> {
     fn wants(&self) -> bool {
         !self.done && self.cursor.is_some()
     }
-    fn offer(&mut self, rec: Record) {
+    /// Offers the record `rec`, at `pos`.
+    fn offer(&mut self, rec: Record, pos: Pos) {
         if self.done || !rec.bits.intersects(CACHEABLE) {
             return;
         }
         if let Some(c) = self.cursor.as_deref_mut() {
             c.start = Some(rec.start);
+            c.pos = pos;
             self.done = true;
         }
     }
@@ -139,7 +170,7 @@ impl ExtentIoTree {
 
     /// Every record, in order.
     pub fn records(&self) -> impl Iterator<Item = Record> + '_ {
-        self.map.iter().map(|(&start, st)| Record {
+        self.map.iter().map(|(start, st)| Record {
             start,
             end: st.end,
             bits: st.bits,
@@ -153,12 +184,10 @@ impl ExtentIoTree {
 
     // ---- lookup helpers ----
 
-    /// The record starting at `start`, which must exist.
-    fn record(&self, start: u64) -> Record {
-        let st = self
-            .map
-            .get(&start)
-            .expect("extent tree: no record at this start");
+    /// The record at `p`, which must be a valid position.
+    #[inline]
+    fn rec_at(&self, p: Pos) -> Record {
+        let (start, st) = self.map.entry(p);
         Record {
             start,
             end: st.end,
@@ -166,46 +195,46 @@ impl ExtentIoTree {
         }
     }
 
-    fn state_mut(&mut self, start: u64) -> &mut State {
-        self.map
-            .get_mut(&start)
-            .expect("extent tree: no record at this start")
+    /// `p` and its record, for the walks.
+    #[inline]
+    fn found(&self, p: Pos) -> (Pos, Record) {
+        (p, self.rec_at(p))
     }
 
-    /// tree_search: the start of the record containing `pos`, or else of the first record after
-    /// it. None when no record ends at or after `pos`.
-    fn search(&self, pos: u64) -> Option<u64> {
-        self.search_rec(pos).map(|r| r.start)
-    }
-
-    /// `search`, returning the whole record: the caller needs its end and bits, and looking
-    /// them up again by start would be a second descent.
-    fn search_rec(&self, pos: u64) -> Option<Record> {
-        if let Some((&s, st)) = self.map.range(..=pos).next_back() {
-            if st.end >= pos {
-                return Some(Record {
-                    start: s,
-                    end: st.end,
-                    bits: st.bits,
-                });
-            }
+    /// tree_search: the record containing `pos`, or else the first record after it, with its
+    /// position. None when no record ends at or after `pos`. One descent.
+    fn search_rec(&self, pos: u64) -> Option<(Pos, Record)> {
+        match self.map.last_le(pos) {
+            Some(p) => self.search_after(Some(p), pos),
+            None => self.map.first().map(|p| self.found(p)),
         }
-        self.map
-            .range((Excluded(pos), Unbounded))
-            .next()
-            .map(|(&s, st)| Record {
-                start: s,
-                end: st.end,
-                bits: st.bits,
-            })
+    }
+
+    /// What `search_rec(pos)` finds, without a descent, given `anchor`: the position of the
+    /// last record starting before `pos` (or at it) such that the record after it starts at
+    /// `pos` or later; None if no record starts before `pos`. The answer is the anchor if it
+    /// reaches `pos`, else the record after it. This is how a walk steps on (the kernel's
+    /// rb_next) after processing the record that ends just before `pos`.
+    #[inline]
+    fn search_after(&self, anchor: Option<Pos>, pos: u64) -> Option<(Pos, Record)> {
+        let next = match anchor {
+            None => self.map.first(),
+            Some(p) => {
+                let rec = self.rec_at(p);
+                if rec.end >= pos {
+                    return Some((p, rec));
+                }
+                self.map.next(p)
+            }
+        };
+        next.map(|p| self.found(p))
     }
 
     /// Records in order from the one `search(pos)` finds: one descent, then in-order steps.
     fn iter_from(&self, pos: u64) -> impl Iterator<Item = Record> + '_ {
-        self.search(pos)
-            .into_iter()
-            .flat_map(move |first| self.map.range(first..))
-            .map(|(&start, st)| Record {
+        self.map
+            .iter_from(self.search_rec(pos).map(|(p, _)| p))
+            .map(|(start, st)| Record {
                 start,
                 end: st.end,
                 bits: st.bits,
@@ -213,167 +242,138 @@ impl ExtentIoTree {
     }
 
     /// Where a walk for `pos` may begin without searching: the cursor's record, if it still
-    /// exists and contains `pos`. Returned whole, since the walk needs its end and bits.
-    fn cursor_rec(&self, cursor: Option<&Cursor>, pos: u64) -> Option<Record> {
-        let s = cursor?.start?;
-        let st = self.map.get(&s)?;
-        (s <= pos && pos <= st.end).then_some(Record {
-            start: s,
-            end: st.end,
-            bits: st.bits,
-        })
+    /// exists and contains `pos`. Returned whole with its position, since the walk needs its
+    /// end and bits. O(1) when the cursor's position still holds its record, else one descent.
+    fn cursor_rec(&self, cursor: Option<&Cursor>, pos: u64) -> Option<(Pos, Record)> {
+        let c = cursor?;
+        let s = c.start?;
+        let p = if self.map.holds(c.pos, s) {
+            c.pos
+        } else {
+            self.map.get(s)?
+        };
+        let rec = self.rec_at(p);
+        (s <= pos && pos <= rec.end).then_some((p, rec))
     }
 
     // ---- the four primitives ----
 
-    /// set_state_bits: the record at `start` gains the stored part of `bits`. The hook sees the
+    /// set_state_bits: the record at `p` gains the stored part of `bits`. The hook sees the
     /// record with its old bits and the caller's bits, control bits included, and runs even
     /// when nothing changes (the accounting hook decides what is new).
-    /// One descent (`get_mut`); returns the record as it now is.
-    fn set_state_bits<H: StateHooks>(&mut self, start: u64, bits: Bits, hooks: &mut H) -> Record {
-        let st = self.state_mut(start);
-        hooks.on_set(
-            Record {
-                start,
-                end: st.end,
-                bits: st.bits,
-            },
-            bits,
-        );
-        st.bits = st.bits.union(bits.stored());
-        Record {
-            start,
-            end: st.end,
-            bits: st.bits,
-        }
+    /// O(1); returns the record as it now is (still at `p`).
+    fn set_state_bits<H: StateHooks>(&mut self, p: Pos, bits: Bits, hooks: &mut H) -> Record {
+        let mut rec = self.rec_at(p);
+        hooks.on_set(rec, bits);
+        rec.bits = rec.bits.union(bits.stored());
+        self.map.set_bits(p, rec.bits);
+        rec
     }
 
-    /// clear_state_bit: the record at `start` loses `bits`. A record left with no bits is
-    /// erased (a stored record is never empty); otherwise it may now equal a neighbour, so it is
-    /// merged. Returns the start of the surviving record, if any.
-    fn clear_state_bit<H: StateHooks>(
-        &mut self,
-        start: u64,
-        bits: Bits,
-        hooks: &mut H,
-    ) -> Option<u64> {
-        let st = self.state_mut(start);
-        hooks.on_clear(
-            Record {
-                start,
-                end: st.end,
-                bits: st.bits,
-            },
-            bits,
-        );
-        let left = st.bits.minus(bits);
+    /// clear_state_bit: the record at `p` loses `bits`. A record left with no bits is erased
+    /// (a stored record is never empty); otherwise it may now equal a neighbour, so it is
+    /// merged. Returns where the surviving record is, or, if erased, where its predecessor is
+    /// (positions before an erased one survive the erase).
+    fn clear_state_bit<H: StateHooks>(&mut self, p: Pos, bits: Bits, hooks: &mut H) -> Cleared {
+        let mut rec = self.rec_at(p);
+        hooks.on_clear(rec, bits);
+        let left = rec.bits.minus(bits);
         if left.is_empty() {
-            self.map.remove(&start);
-            None
+            let before = self.map.prev(p);
+            self.map.remove_at(p);
+            Cleared::Erased(before)
         } else {
-            st.bits = left;
-            let rec = Record {
-                start,
-                end: st.end,
-                bits: left,
-            };
-            Some(self.merge_state(rec, hooks))
+            self.map.set_bits(p, left);
+            rec.bits = left;
+            Cleared::Kept(self.merge_state(p, rec, hooks))
         }
     }
 
-    /// split_state: cut the record at `start` into [start, at-1] and [at, end], both with its
+    /// split_state: cut the record at `p` into [start, at-1] and [at, end], both with its
     /// bits. The hook sees the whole record first (a delalloc record becomes two extents).
-    fn split_state<H: StateHooks>(&mut self, start: u64, at: u64, hooks: &mut H) {
-        let orig = self.record(start);
+    /// Returns the positions of the two pieces. O(1) plus a shift in the leaf, unless the new
+    /// piece falls at a leaf's edge or into a full leaf (then one descent).
+    fn split_state<H: StateHooks>(&mut self, p: Pos, at: u64, hooks: &mut H) -> (Pos, Pos) {
+        let orig = self.rec_at(p);
         debug_assert!(
             orig.start < at && at <= orig.end,
             "split point outside the record"
         );
         hooks.on_split(orig, at);
-        self.state_mut(start).end = at - 1;
-        self.map.insert(
+        self.map.set_end(p, at - 1);
+        let right = self.map.insert_after(
+            p,
             at,
             State {
                 end: orig.end,
                 bits: orig.bits,
             },
         );
+        // The insertion may have moved the left piece (a leaf split); it is right before.
+        let left = self
+            .map
+            .prev(right)
+            .expect("the left piece precedes the right");
+        (left, right)
     }
 
-    /// merge_state: keep the tree canonical after the record at `start` changed or appeared, by
-    /// absorbing an adjacent predecessor and then an adjacent successor with identical bits.
+    /// merge_state: keep the tree canonical after the record `rec` at `p` changed or appeared,
+    /// by absorbing an adjacent predecessor and then an adjacent successor with identical bits.
     /// Records with a NO_MERGE bit stay as they are: locked and writeback ranges are handed out
-    /// by boundary (and cached), so their edges must not move. Returns the survivor's start.
-    fn merge_state<H: StateHooks>(&mut self, mut rec: Record, hooks: &mut H) -> u64 {
-        let start = rec.start;
+    /// by boundary (and cached), so their edges must not move. Returns the survivor's
+    /// position. The neighbours are O(1) steps away; each absorbed one is removed in place.
+    fn merge_state<H: StateHooks>(&mut self, p: Pos, mut rec: Record, hooks: &mut H) -> Pos {
         if rec.bits.intersects(Bits::NO_MERGE) {
-            return start;
+            return p;
         }
-        // One descent: the records around rec, by stepping back from the end+1 edge.
-        let (prev, next) = {
-            let mut it = self.map.range(..=rec.end.saturating_add(1));
-            let mut next = None;
-            let mut prev = None;
-            while let Some((&s, st)) = it.next_back() {
-                if s > start {
-                    next = Some((s, *st));
-                } else if s < start {
-                    prev = Some((s, *st));
-                    break;
-                }
-            }
-            (prev, next)
-        };
-        let prev_adjacent =
-            prev.is_some_and(|(_, p)| p.end.checked_add(1) == Some(start) && p.bits == rec.bits);
-        let next_adjacent =
-            next.is_some_and(|(s, n)| rec.end.checked_add(1) == Some(s) && n.bits == rec.bits);
-        if !prev_adjacent && !next_adjacent {
-            return start;
+        let start = rec.start;
+        let prev = self
+            .map
+            .prev(p)
+            .map(|q| (q, self.rec_at(q)))
+            .filter(|(_, o)| o.end.checked_add(1) == Some(start) && o.bits == rec.bits);
+        let next_adjacent = self.map.next(p).is_some_and(|q| {
+            let o = self.rec_at(q);
+            rec.end.checked_add(1) == Some(o.start) && o.bits == rec.bits
+        });
+        if prev.is_none() && !next_adjacent {
+            return p;
         }
-        // The survivor is `rec`; with a BTreeMap keyed by start, absorbing the predecessor is
-        // done by growing the predecessor's entry and dropping ours.
-        if let Some((&ps, prev)) = self.map.range(..start).next_back() {
-            if prev.end.checked_add(1) == Some(start) && prev.bits == rec.bits {
-                let other = Record {
-                    start: ps,
-                    end: prev.end,
-                    bits: prev.bits,
-                };
-                hooks.on_merge(rec, other);
-                self.map.remove(&start);
-                self.state_mut(ps).end = rec.end;
-                rec.start = ps;
-            }
+        // The survivor is `rec`; with the map keyed by start, absorbing the predecessor is done
+        // by growing the predecessor's entry and dropping ours.
+        let mut survivor = p;
+        if let Some((q, other)) = prev {
+            hooks.on_merge(rec, other);
+            // q precedes p, so removing p leaves q where it is.
+            self.map.remove_at(p);
+            self.map.set_end(q, rec.end);
+            rec.start = other.start;
+            survivor = q;
         }
-        if let Some(ns) = rec.end.checked_add(1) {
-            if let Some(&next) = self.map.get(&ns) {
-                if next.bits == rec.bits {
-                    let other = Record {
-                        start: ns,
-                        end: next.end,
-                        bits: next.bits,
-                    };
-                    hooks.on_merge(rec, other);
-                    self.map.remove(&ns);
-                    self.state_mut(rec.start).end = next.end;
-                }
-            }
+        if next_adjacent {
+            // The successor's position may have shifted with the removal: step again.
+            let q = self.map.next(survivor).expect("the adjacent successor");
+            let other = self.rec_at(q);
+            hooks.on_merge(rec, other);
+            self.map.remove_at(q);
+            self.map.set_end(survivor, other.end);
         }
-        rec.start
+        survivor
     }
 
     /// insert_state: fill the hole [start, end] with a record of `bits` (hook first, with empty
     /// bits, as for a record that existed with none), then merge it. A hole gets nothing if
-    /// `bits` has no storable bit, since a stored record is never empty. Returns the start of
-    /// the merged record.
+    /// `bits` has no storable bit, since a stored record is never empty. `next` is the record
+    /// right after the hole, if the caller knows it: the new record goes right before it
+    /// without a descent when that is inside a leaf. Returns the merged record's position.
     fn insert_state<H: StateHooks>(
         &mut self,
         start: u64,
         end: u64,
         bits: Bits,
+        next: Option<Pos>,
         hooks: &mut H,
-    ) -> Option<u64> {
+    ) -> Option<Pos> {
         if bits.stored().is_empty() {
             return None;
         }
@@ -385,19 +385,20 @@ impl ExtentIoTree {
             },
             bits,
         );
-        self.map.insert(
-            start,
-            State {
-                end,
-                bits: bits.stored(),
-            },
-        );
+        let st = State {
+            end,
+            bits: bits.stored(),
+        };
+        let p = match next {
+            Some(n) => self.map.insert_before(n, start, st),
+            None => self.map.insert(start, st),
+        };
         let rec = Record {
             start,
             end,
             bits: bits.stored(),
         };
-        Some(self.merge_state(rec, hooks))
+        Some(self.merge_state(p, rec, hooks))
     }
 
     // ---- range operations ----
@@ -419,15 +420,21 @@ impl ExtentIoTree {
         hooks: &mut H,
     ) -> Result<(), u64> {
         debug_assert!(start <= end);
-        let mut hint = self.cursor_rec(cursor.as_deref(), start);
+        // What searching for `cur` finds, when already known (the cursor's record, or a step
+        // from the record just processed); else a descent finds it.
+        let mut hint = self.cursor_rec(cursor.as_deref(), start).map(Some);
         let mut cache = CacheSlot::new(cursor.take());
         let mut cur = start;
         loop {
-            let Some(found) = hint.take().or_else(|| self.search_rec(cur)) else {
+            let found = match hint.take() {
+                Some(found) => found,
+                None => self.search_rec(cur),
+            };
+            let Some((fp, found)) = found else {
                 // Nothing at or after cur: the rest of the range is one hole.
-                if let Some(s) = self.insert_state(cur, end, bits, hooks) {
+                if let Some(p) = self.insert_state(cur, end, bits, None, hooks) {
                     if cache.wants() {
-                        cache.offer(self.record(s));
+                        cache.offer(self.rec_at(p), p);
                     }
                 }
                 return Ok(());
@@ -436,44 +443,51 @@ impl ExtentIoTree {
             if rs > cur {
                 // A hole before the next record: fill up to it (or to end), then look again.
                 let this_end = end.min(rs - 1);
-                if let Some(s) = self.insert_state(cur, this_end, bits, hooks) {
+                let filled = self.insert_state(cur, this_end, bits, Some(fp), hooks);
+                if let Some(p) = filled {
                     if cache.wants() {
-                        cache.offer(self.record(s));
+                        cache.offer(self.rec_at(p), p);
                     }
                 }
                 if this_end == end {
                     return Ok(());
                 }
                 cur = this_end + 1;
+                // The filled record (however merged) is the last one starting before cur.
+                if filled.is_some() {
+                    hint = Some(self.search_after(filled, cur));
+                }
                 continue;
             }
             // The record covers cur. If it starts at cur, its start is cur; if before, the
             // kernel reports start. Either way failed_start is cur.
-            let rec = found;
-            let st_end = rec.end;
-            if rec.bits.intersects(exclusive) {
+            let st_end = found.end;
+            if found.bits.intersects(exclusive) {
                 return Err(cur);
             }
+            let mut p = fp;
             if rs < cur {
-                self.split_state(rs, cur, hooks);
+                p = self.split_state(p, cur, hooks).1;
             }
             if st_end > end {
                 // Runs past end: set only the part in range.
-                self.split_state(cur, end + 1, hooks);
-                let r = self.set_state_bits(cur, bits, hooks);
-                cache.offer(r);
-                self.merge_state(r, hooks);
+                p = self.split_state(p, end + 1, hooks).0;
+                let r = self.set_state_bits(p, bits, hooks);
+                cache.offer(r, p);
+                self.merge_state(p, r, hooks);
                 return Ok(());
             }
-            let r = self.set_state_bits(cur, bits, hooks);
-            cache.offer(r);
-            self.merge_state(r, hooks);
+            let r = self.set_state_bits(p, bits, hooks);
+            cache.offer(r, p);
+            let survivor = self.merge_state(p, r, hooks);
             if st_end >= end {
                 return Ok(());
             }
             // Continue after the record as it was; if it merged with its successor, the next
-            // search finds the merged record starting before cur and splits it again.
+            // step finds the merged record starting before cur and splits it again (as the
+            // kernel's re-search does).
             cur = st_end + 1;
+            hint = Some(self.search_after(Some(survivor), cur));
         }
     }
 
@@ -505,7 +519,7 @@ impl ExtentIoTree {
         if bits.intersects(Bits::DELALLOC) {
             bits = bits.union(Bits::NORESERVE);
         }
-        let mut hint = self.cursor_rec(cursor.as_deref(), start);
+        let mut hint = self.cursor_rec(cursor.as_deref(), start).map(Some);
         if bits.intersects(CACHEABLE) {
             if let Some(c) = cursor {
                 c.clear();
@@ -514,25 +528,32 @@ impl ExtentIoTree {
         let mut woke = false;
         let mut cur = start;
         loop {
-            let Some(found) = hint.take().or_else(|| self.search_rec(cur)) else {
+            let found = match hint.take() {
+                Some(found) => found,
+                None => self.search_rec(cur),
+            };
+            let Some((fp, rec)) = found else {
                 return woke;
             };
-            let rec = found;
             let rs = rec.start;
-            if rec.start > end {
+            if rs > end {
                 return woke;
             }
+            // The last record starting before the next cur, once this one is dealt with.
+            let mut anchor = Some(fp);
             if rec.bits.intersects(bits) {
-                let mut piece = rs;
+                let mut p = fp;
                 if rs < cur {
-                    self.split_state(rs, cur, hooks);
-                    piece = cur;
+                    p = self.split_state(p, cur, hooks).1;
                 }
                 if rec.end > end {
-                    self.split_state(piece, end + 1, hooks);
+                    p = self.split_state(p, end + 1, hooks).0;
                 }
                 woke |= rec.bits.intersects(Bits::LOCKED) && bits.intersects(Bits::LOCKED);
-                self.clear_state_bit(piece, bits, hooks);
+                anchor = match self.clear_state_bit(p, bits, hooks) {
+                    Cleared::Kept(q) => Some(q),
+                    Cleared::Erased(before) => before,
+                };
             }
             // A record without the bits is skipped whole. If the cleared piece merged with its
             // successor, the successor has none of the bits either and is skipped on the next
@@ -541,6 +562,7 @@ impl ExtentIoTree {
                 return woke;
             }
             cur = rec.end + 1;
+            hint = Some(self.search_after(anchor, cur));
         }
     }
 
@@ -563,85 +585,75 @@ impl ExtentIoTree {
             !set.union(clear).intersects(Bits::LOCKED),
             "convert_bits never converts LOCKED"
         );
-        let mut hint = self.cursor_rec(cursor.as_deref(), start);
+        let mut hint = self.cursor_rec(cursor.as_deref(), start).map(Some);
         let mut cache = CacheSlot::new(cursor.take());
         let mut cur = start;
         loop {
-            let Some(found) = hint.take().or_else(|| self.search_rec(cur)) else {
-                self.insert_converted(cur, end, set, &mut cache, hooks);
+            let found = match hint.take() {
+                Some(found) => found,
+                None => self.search_rec(cur),
+            };
+            let Some((fp, found)) = found else {
+                self.insert_converted(cur, end, set, None, &mut cache, hooks);
                 return;
             };
             let rs = found.start;
             if rs > cur {
                 let this_end = end.min(rs - 1);
-                self.insert_converted(cur, this_end, set, &mut cache, hooks);
+                let filled = self.insert_converted(cur, this_end, set, Some(fp), &mut cache, hooks);
                 if this_end == end {
                     return;
                 }
                 cur = this_end + 1;
+                if filled.is_some() {
+                    hint = Some(self.search_after(filled, cur));
+                }
                 continue;
             }
             let st_end = found.end;
+            let mut p = fp;
             if rs < cur {
-                self.split_state(rs, cur, hooks);
+                p = self.split_state(p, cur, hooks).1;
             }
             if st_end > end {
-                self.split_state(cur, end + 1, hooks);
+                p = self.split_state(p, end + 1, hooks).0;
             }
-            self.set_state_bits(cur, set, hooks);
-            if let Some(s) = self.clear_state_bit(cur, clear, hooks) {
-                if cache.wants() {
-                    cache.offer(self.record(s));
+            self.set_state_bits(p, set, hooks);
+            let anchor = match self.clear_state_bit(p, clear, hooks) {
+                Cleared::Kept(q) => {
+                    if cache.wants() {
+                        cache.offer(self.rec_at(q), q);
+                    }
+                    Some(q)
                 }
-            }
+                Cleared::Erased(before) => before,
+            };
             if st_end >= end {
                 return;
             }
             cur = st_end + 1;
+            hint = Some(self.search_after(anchor, cur));
         }
     }
 
     /// A hole of convert_bits gets a record of `set` only, as the kernel's insert_state with the
     /// set bits: `clear` applies to existing records, never to a hole (it has nothing to clear).
+    /// `next` as for insert_state. Returns the merged record's position.
     fn insert_converted<H: StateHooks>(
         &mut self,
         start: u64,
         end: u64,
         set: Bits,
+        next: Option<Pos>,
         cache: &mut CacheSlot<'_>,
         hooks: &mut H,
-    ) {
-        if set.stored().is_empty() {
-            return;
-        }
-        hooks.on_set(
-            Record {
-                start,
-                end,
-                bits: Bits::NONE,
-            },
-            set,
-        );
-        self.map.insert(
-            start,
-            State {
-                end,
-                bits: set.stored(),
-            },
-        );
-        let s = self.merge_state(
-            Record {
-                start,
-                end,
-                bits: set.stored(),
-            },
-            hooks,
-        );
+    ) -> Option<Pos> {
+        let p = self.insert_state(start, end, set, next, hooks)?;
         if cache.wants() {
-            cache.offer(self.record(s));
+            cache.offer(self.rec_at(p), p);
         }
+        Some(p)
     }
-
     /// try_lock_extent: lock [start, end] unless some of it is locked already. On a conflict
     /// the part this call did lock, [start, failed_start-1], is unlocked again, so the tree is
     /// as before, and Err(failed_start) says where the conflict is.
@@ -1408,12 +1420,18 @@ mod tests {
         });
         assert!(c.is_empty());
         // A stale cursor: its record is gone.
-        let mut stale = Cursor { start: Some(5) };
+        let mut stale = Cursor {
+            start: Some(5),
+            ..Cursor::new()
+        };
         let t = same_with_cursor(&t, &mut stale, |t, c, h| {
             t.clear_bits(0, 40, D | U, false, false, c, h)
         });
         assert_eq!(recs(&t), []);
-        let mut stale = Cursor { start: Some(5) };
+        let mut stale = Cursor {
+            start: Some(5),
+            ..Cursor::new()
+        };
         let _ = same_with_cursor(&t, &mut stale, |t, c, h| t.set_bits(5, 30, B, NONE, c, h));
         assert_eq!(stale.start(), Some(5));
     }
@@ -1511,6 +1529,135 @@ mod tests {
             }
         }
         v
+    }
+
+    /// Many records: the map's leaves hold 63, so a tree of hundreds of records exercises
+    /// splits and erases at leaf edges, leaves emptied and freed, positions that move between
+    /// leaves, and cursors whose remembered position went stale while their record survived.
+    #[test]
+    fn random_ops_on_many_records_agree_with_a_byte_model_and_the_cursorless_twin() {
+        const M: u64 = 4096;
+        let mut rng = XorShift(0x5EED_1234_5678_9ABD);
+        let mut t = ExtentIoTree::new();
+        let mut twin = ExtentIoTree::new();
+        let mut model = vec![NONE; M as usize];
+        let (mut hooks, mut twin_hooks) = (Log::default(), Log::default());
+        let mut cursors = [Cursor::new(); 4];
+        let mut most = 0;
+        let (mut cursor_fast, mut cursor_moved) = (0, 0);
+        for step in 0..6000 {
+            let s = rng.below(M);
+            let len = if rng.below(50) == 0 {
+                M
+            } else {
+                1 + rng.below(40)
+            };
+            let e = (s + len - 1).min(M - 1);
+            let c = &mut cursors[rng.below(4) as usize];
+            if let Some(cs) = c.start {
+                if t.map.holds(c.pos, cs) {
+                    cursor_fast += 1;
+                } else if t.map.get(cs).is_some() {
+                    cursor_moved += 1;
+                }
+            }
+            let cur = if rng.below(3) > 0 {
+                Some(&mut *c)
+            } else {
+                None
+            };
+            let ctx = format!("step {step} [{s}, {e}]");
+            let range = s as usize..=e as usize;
+            match rng.below(8) {
+                0..=2 => {
+                    let bits = rng.bits();
+                    let res = t.set_bits(s, e, bits, NONE, cur, &mut hooks);
+                    let res2 = twin.set_bits(s, e, bits, NONE, None, &mut twin_hooks);
+                    assert_eq!((res, res2), (Ok(()), Ok(())), "{ctx}");
+                    for b in &mut model[range] {
+                        *b = *b | bits.stored();
+                    }
+                }
+                3 | 4 => {
+                    let bits = rng.bits();
+                    let delete = rng.below(10) == 0;
+                    let woke = t.clear_bits(s, e, bits, true, delete, cur, &mut hooks);
+                    let woke2 = twin.clear_bits(s, e, bits, true, delete, None, &mut twin_hooks);
+                    assert_eq!(woke, woke2, "{ctx}");
+                    let mut mask = if delete { Bits::STORABLE } else { bits };
+                    if mask.intersects(D) {
+                        mask = mask | NR;
+                    }
+                    for b in &mut model[range] {
+                        *b = b.minus(mask);
+                    }
+                }
+                5 => {
+                    let set = rng.bits().minus(L);
+                    let set = if set.is_empty() { U } else { set };
+                    let clr = rng.bits().minus(L);
+                    t.convert_bits(s, e, set, clr, cur, &mut hooks);
+                    twin.convert_bits(s, e, set, clr, None, &mut twin_hooks);
+                    for b in &mut model[range] {
+                        *b = if b.is_empty() {
+                            set
+                        } else {
+                            (*b | set).minus(clr)
+                        };
+                    }
+                }
+                6 => {
+                    let res = t.set_bits(s, e, L, L, cur, &mut hooks);
+                    assert_eq!(
+                        res,
+                        twin.set_bits(s, e, L, L, None, &mut twin_hooks),
+                        "{ctx}"
+                    );
+                    let stop = res.err().unwrap_or(e + 1);
+                    for b in &mut model[s as usize..stop as usize] {
+                        *b = *b | L;
+                    }
+                }
+                _ => {
+                    let woke = t.unlock(s, e, &mut hooks);
+                    assert_eq!(woke, twin.unlock(s, e, &mut twin_hooks), "{ctx}");
+                    for b in &mut model[range] {
+                        *b = b.minus(L);
+                    }
+                }
+            }
+            assert_eq!(
+                hooks.0, twin_hooks.0,
+                "{ctx}: the cursor changed the hook calls"
+            );
+            hooks.0.clear();
+            twin_hooks.0.clear();
+            if step % 10 == 0 {
+                t.check_invariants()
+                    .unwrap_or_else(|m| panic!("{ctx}: {m}"));
+                assert_eq!(t, twin, "{ctx}: the cursor changed the records");
+                let mut bytes = vec![NONE; M as usize];
+                for rec in t.records() {
+                    for b in &mut bytes[rec.start as usize..=rec.end as usize] {
+                        *b = rec.bits;
+                    }
+                }
+                assert_eq!(bytes, model, "{ctx}");
+                let q = rng.below(M);
+                assert_eq!(
+                    t.find_first_bit(q, D).map(|r| r.start.max(q)),
+                    (q..M).find(|&p| model[p as usize].intersects(D)),
+                    "{ctx}"
+                );
+            }
+            most = most.max(t.len());
+        }
+        assert!(most > 400, "only {most} records at most");
+        // Cursors found where they were, and cursors whose record had moved.
+        assert!(
+            cursor_fast > 500 && cursor_moved > 50,
+            "{cursor_fast} cursors in place, {cursor_moved} moved"
+        );
     }
 
     #[test]

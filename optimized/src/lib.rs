@@ -14,6 +14,7 @@
 //! inner lock → a space info lock → a block reservation lock. The stand-alone tree's lock is
 //! never held with another. An extent range wait releases the inner lock (see [`inode`]).
 
+pub mod extent_map;
 pub mod extent_tree;
 pub mod fs;
 pub mod hooks;
