@@ -12,7 +12,9 @@
 //! - `lock_unlock`: lock one record's range, then unlock it.
 //!
 //! The record of each iteration comes from a fixed xorshift sequence of 2^16 positions over the
-//! N records: neither sequential (cache-friendly) nor a single hot spot. Each iteration is TWO
+//! N records: neither sequential (cache-friendly) nor a single hot spot. The `*_sweep` groups
+//! run the same pairs on records in file order, separating the tree's growth with N from the
+//! memory latency every cold random access pays at 10^6 records. Each iteration is TWO
 //! ops and the throughput is declared as `Elements(2)`: criterion's `time` is per pair, its
 //! `thrpt` is ops/s, so one op costs time/2 = 1/thrpt.
 //!
@@ -354,19 +356,33 @@ impl Pair {
     }
 }
 
-/// Measures `pair` on `tree` (of n records), walking the position sequence.
+/// Which record each iteration works on.
+#[derive(Clone, Copy)]
+enum Access<'a> {
+    /// The fixed pseudo-random sequence: every op starts cold at large sizes.
+    Random(&'a [(u64, u64)]),
+    /// Record 0, 1, 2, ... n-1, 0, ...: how a file is usually written and written back. Each op
+    /// still searches from the top; the caches hold the path, so the growth with n is the
+    /// tree's own, without the memory latency of a cold random access.
+    Sweep,
+}
+
+/// Measures `pair` on `tree` (of n records) with the given access pattern.
 fn measure<T: BenchTree>(
     group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
     name: &str,
     pair: Pair,
     n: usize,
     tree: &mut T,
-    pos: &[(u64, u64)],
+    access: Access<'_>,
 ) {
     let mut k = 0usize;
     group.bench_function(BenchmarkId::new(name, n), |b| {
         b.iter(|| {
-            let (s, e) = pos[k & (POSITIONS - 1)];
+            let (s, e) = match access {
+                Access::Random(pos) => pos[k & (POSITIONS - 1)],
+                Access::Sweep => record(k % n),
+            };
             k = k.wrapping_add(1);
             pair.run(black_box(&mut *tree), black_box(s), black_box(e));
         })
@@ -402,8 +418,9 @@ fn extent_tree(c: &mut Criterion) {
             group
                 .sample_size(30)
                 .measurement_time(Duration::from_secs(2));
-            measure(&mut group, "optimized", pair, n, &mut t.optimized, pos);
-            measure(&mut group, "baseline", pair, n, &mut t.baseline, pos);
+            let random = Access::Random(pos);
+            measure(&mut group, "optimized", pair, n, &mut t.optimized, random);
+            measure(&mut group, "baseline", pair, n, &mut t.baseline, random);
             if let Some(r) = t.reference.as_mut() {
                 // Linear per op: ~1 ms per pair at 10^5, so fewer samples there.
                 if n >= 100_000 {
@@ -411,8 +428,32 @@ fn extent_tree(c: &mut Criterion) {
                         .sample_size(10)
                         .measurement_time(Duration::from_secs(3));
                 }
-                measure(&mut group, "reference", pair, n, r, pos);
+                measure(&mut group, "reference", pair, n, r, random);
             }
+        }
+        group.finish();
+        // The same pairs in file order, for the two trees meant to be fast (the reference's
+        // cost is its linear rewrite either way).
+        let mut group = c.benchmark_group(format!("{}_sweep", pair.name()));
+        group.throughput(Throughput::Elements(2));
+        for (t, _) in &mut sizes {
+            let n = t.n;
+            measure(
+                &mut group,
+                "optimized",
+                pair,
+                n,
+                &mut t.optimized,
+                Access::Sweep,
+            );
+            measure(
+                &mut group,
+                "baseline",
+                pair,
+                n,
+                &mut t.baseline,
+                Access::Sweep,
+            );
         }
         group.finish();
     }
