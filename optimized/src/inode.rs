@@ -148,6 +148,7 @@ impl InodeInner {
         let a = &self.acct;
         out.i_size = self.i_size;
         out.records.clear();
+        out.records.reserve(self.tree.len());
         out.records.extend(self.tree.records());
         out.outstanding_extents = a.outstanding_extents;
         out.reserved_extents = a.reserved_extents;

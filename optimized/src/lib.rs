@@ -239,6 +239,9 @@ impl Optimized {
         {
             let t = lock(&self.tree);
             s.tree.records.clear();
+            // The records iterator gives no size hint; without this, every program's first
+            // snapshots grow the vector step by step.
+            s.tree.records.reserve(t.tree.len());
             s.tree.records.extend(t.tree.records());
             s.tree.outstanding_extents = t.hooks.outstanding_extents;
             s.tree.delalloc_bytes = t.hooks.delalloc_bytes;
