@@ -140,13 +140,34 @@ fn leaves(g: &Geometry, bytes: u128) -> u128 {
     (bytes / u128::from(g.sectorsize)).div_ceil(u128::from(g.csums_per_leaf()))
 }
 
-/// Σ f(record) over records having `bits`.
-fn sum_over(records: &[Record], bits: Bits, f: impl Fn(&Record) -> u128) -> u128 {
-    records
-        .iter()
-        .filter(|r| r.bits.contains(bits))
-        .map(f)
-        .sum()
+/// What a tree's records say its hook counters must be (SPEC §8.2, §8.3).
+struct RecordSums {
+    /// Σ count_max_extents(len) over DELALLOC records.
+    extents: u128,
+    /// Σ len over DELALLOC records.
+    delalloc: u128,
+    /// Σ len over DEFRAG records.
+    defrag: u128,
+}
+
+/// [`RecordSums`] in one pass: this runs after every op that changes a tree.
+fn record_sums(records: &[Record], g: &Geometry) -> RecordSums {
+    let mut s = RecordSums {
+        extents: 0,
+        delalloc: 0,
+        defrag: 0,
+    };
+    for r in records {
+        let l = len(r);
+        if r.bits.contains(Bits::DELALLOC) {
+            s.extents += count(g, l);
+            s.delalloc += l;
+        }
+        if r.bits.contains(Bits::DEFRAG) {
+            s.defrag += l;
+        }
+    }
+    s
 }
 
 /// §8.1: sorted, disjoint, non-empty stored bits, no two adjacent mergeable records with equal
@@ -244,7 +265,11 @@ fn expect(
 
 /// §8.2: the stand-alone tree's hook counters.
 fn tree_counters(t: &TreeSnapshot, g: &Geometry) -> Result<(), Violation> {
-    let n = sum_over(&t.records, Bits::DELALLOC, |r| count(g, len(r)));
+    let RecordSums {
+        extents: n,
+        delalloc: d,
+        defrag: f,
+    } = record_sums(&t.records, g);
     expect(
         "8.2 tree outstanding_extents",
         "tree",
@@ -253,7 +278,6 @@ fn tree_counters(t: &TreeSnapshot, g: &Geometry) -> Result<(), Violation> {
         n,
         || format!("Σ count over DELALLOC records ({n})"),
     )?;
-    let d = sum_over(&t.records, Bits::DELALLOC, len);
     expect(
         "8.2 tree delalloc_bytes",
         "tree",
@@ -262,7 +286,6 @@ fn tree_counters(t: &TreeSnapshot, g: &Geometry) -> Result<(), Violation> {
         d,
         || format!("Σ len of DELALLOC records ({d})"),
     )?;
-    let f = sum_over(&t.records, Bits::DEFRAG, len);
     expect(
         "8.2 tree defrag_bytes",
         "tree",
@@ -300,7 +323,11 @@ fn inode_counters(name: InodeName, i: &InodeSnapshot, g: &Geometry) -> Result<()
             format!("{name}.ordered[{k}] at {} is empty", o.start),
         );
     }
-    let by_records = sum_over(&i.records, Bits::DELALLOC, |r| count(g, len(r)));
+    let RecordSums {
+        extents: by_records,
+        delalloc: d,
+        defrag: f,
+    } = record_sums(&i.records, g);
     let by_ordered: u128 = i.ordered.iter().map(|o| count(g, u128::from(o.len))).sum();
     expect(
         "8.3 outstanding_extents",
@@ -310,7 +337,6 @@ fn inode_counters(name: InodeName, i: &InodeSnapshot, g: &Geometry) -> Result<()
         by_records + by_ordered,
         || format!("Σ count over DELALLOC records ({by_records}) + ordered extents ({by_ordered})"),
     )?;
-    let d = sum_over(&i.records, Bits::DELALLOC, len);
     expect(
         "8.3 delalloc_bytes",
         name,
@@ -319,7 +345,6 @@ fn inode_counters(name: InodeName, i: &InodeSnapshot, g: &Geometry) -> Result<()
         d,
         || format!("Σ len of DELALLOC records ({d})"),
     )?;
-    let f = sum_over(&i.records, Bits::DEFRAG, len);
     expect(
         "8.3 defrag_bytes",
         name,

@@ -31,8 +31,13 @@ pub struct Inode {
 
 impl Inode {
     pub fn outstanding_extents(&self, g: &Geometry) -> u64 {
+        self.tree.outstanding_extents(g) + self.outstanding_beyond_records(g)
+    }
+
+    /// The part of outstanding_extents no record carries: ordered extents and `pending`.
+    pub fn outstanding_beyond_records(&self, g: &Geometry) -> u64 {
         let ordered: u64 = self.ordered.iter().map(|o| g.count_max_extents(o.len)).sum();
-        self.tree.outstanding_extents(g) + ordered + self.pending
+        ordered + self.pending
     }
 
     /// Whether any accounting field of btrfs_destroy_inode's WARN_ONs is non-zero.

@@ -134,11 +134,12 @@ impl Model for Reference {
             out.i_size = i.i_size;
             out.records.clear();
             out.records.extend_from_slice(i.tree.records());
-            out.outstanding_extents = i.outstanding_extents(g);
+            let (extents, delalloc, defrag) = i.tree.hook_counters(g);
+            out.outstanding_extents = extents + i.outstanding_beyond_records(g);
             out.reserved_extents = i.reserved_extents;
             out.csum_bytes = i.csum_bytes;
-            out.delalloc_bytes = i.tree.bytes_with(Bits::DELALLOC);
-            out.defrag_bytes = i.tree.bytes_with(Bits::DEFRAG);
+            out.delalloc_bytes = delalloc;
+            out.defrag_bytes = defrag;
             out.delalloc_meta_reserved = i.meta_reserved;
             out.delayed_bytes_reserved = i.delayed_bytes;
             out.ordered.clear();
@@ -147,9 +148,7 @@ impl Model for Reference {
         s.mounted = fs.mounted;
         s.tree.records.clear();
         s.tree.records.extend_from_slice(self.tree.records());
-        s.tree.outstanding_extents = self.tree.outstanding_extents(g);
-        s.tree.delalloc_bytes = self.tree.bytes_with(Bits::DELALLOC);
-        s.tree.defrag_bytes = self.tree.bytes_with(Bits::DEFRAG);
+        (s.tree.outstanding_extents, s.tree.delalloc_bytes, s.tree.defrag_bytes) = self.tree.hook_counters(g);
         s.fs_delalloc_bytes = s.inodes.iter().map(|i| i.delalloc_bytes).sum();
         s.data = fs.space.data;
         s.meta = fs.space.meta;

@@ -63,6 +63,22 @@ impl Tree {
         self.with_bits(bit).map(|r| r.len()).sum()
     }
 
+    /// The three counters at once, for the snapshot taken after every op: (outstanding-extent
+    /// share, delalloc_bytes, defrag_bytes), the same sums as the two functions above.
+    pub fn hook_counters(&self, g: &Geometry) -> (u64, u64, u64) {
+        let (mut extents, mut delalloc, mut defrag) = (0, 0, 0);
+        for r in &self.records {
+            if r.bits.contains(Bits::DELALLOC) {
+                extents += g.count_max_extents(r.len());
+                delalloc += r.len();
+            }
+            if r.bits.contains(Bits::DEFRAG) {
+                defrag += r.len();
+            }
+        }
+        (extents, delalloc, defrag)
+    }
+
     fn with_bits(&self, bit: Bits) -> impl Iterator<Item = &Record> + '_ {
         self.records.iter().filter(move |r| r.bits.contains(bit))
     }
