@@ -923,13 +923,14 @@ impl<const B: usize, const I: usize> Iterator for Iter<'_, B, I> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::collections::BTreeMap;
 
-    struct XorShift(u64);
+    /// A seeded xorshift64 for the randomized tests of this crate (deterministic, no dependency).
+    pub(crate) struct XorShift(pub(crate) u64);
     impl XorShift {
-        fn next(&mut self) -> u64 {
+        pub(crate) fn next(&mut self) -> u64 {
             let mut x = self.0;
             x ^= x << 13;
             x ^= x >> 7;
@@ -937,7 +938,7 @@ mod tests {
             self.0 = x;
             x
         }
-        fn below(&mut self, n: u64) -> u64 {
+        pub(crate) fn below(&mut self, n: u64) -> u64 {
             self.next() % n
         }
     }

@@ -1438,19 +1438,13 @@ mod tests {
 
     // ---- randomized ----
 
-    struct XorShift(u64);
-    impl XorShift {
-        fn next(&mut self) -> u64 {
-            let mut x = self.0;
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            self.0 = x;
-            x
-        }
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
+    use crate::extent_map::tests::XorShift;
+
+    /// Random bits for the tree tests, on the map tests' xorshift.
+    trait RandomBits {
+        fn bits(&mut self) -> Bits;
+    }
+    impl RandomBits for XorShift {
         fn bits(&mut self) -> Bits {
             const PALETTE: [Bits; 8] = [D, U, L, B, W, NR, DF, Bits::DIRTY];
             let mut b = PALETTE[self.below(8) as usize];
