@@ -119,6 +119,7 @@ fn main() -> ExitCode {
             }
             let config = Config {
                 seconds,
+                max_programs: None,
                 seed: seed.unwrap_or_else(Config::clock_seed),
                 jobs: usize::try_from(jobs).unwrap_or(1),
                 level: level.into(),
