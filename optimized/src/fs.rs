@@ -9,13 +9,14 @@
 //! walks a whole tree or ordered list (writeback finds delalloc with find_first_bit and
 //! find_delalloc_range, finishing in a range looks up ordered extents by offset).
 
+use crate::bugs::{Bug, BugSet};
 use crate::extent_tree::Cursor;
 use crate::inode::{IMutexGuard, Inode, InodeInner};
 use crate::reservation::{
     delayed_inode_reserve, hand_off, release_metadata, release_space, reserve_metadata,
     reserve_space,
 };
-use crate::space::{FsInfo, Warning};
+use crate::space::{FsInfo, Rsv, Warning};
 use crate::sync::MutexGuard;
 use delalloc_contract::op::MAX_OFFSET;
 use delalloc_contract::{Bits, Ino, OrderedKind, Outcome};
@@ -32,9 +33,14 @@ pub struct FileSystem {
 
 impl FileSystem {
     pub fn mount(geo: &delalloc_contract::Geometry) -> FileSystem {
+        FileSystem::mount_with_bugs(geo, BugSet::NONE)
+    }
+
+    /// [`FileSystem::mount`] with `bugs` re-introduced.
+    pub fn mount_with_bugs(geo: &delalloc_contract::Geometry, bugs: BugSet) -> FileSystem {
         FileSystem {
-            info: FsInfo::mount(geo),
-            inodes: (0..geo.inodes).map(Inode::new).collect(),
+            info: FsInfo::mount_with_bugs(geo, bugs),
+            inodes: (0..geo.inodes).map(|ino| Inode::new(ino, bugs)).collect(),
         }
     }
 
@@ -166,12 +172,17 @@ impl FileSystem {
             // set (seed 003: a DIO fallback must not clear it in between).
             let mut cached = Cursor::new();
             let mut g = inode.lock_inner();
-            let locked = a < g.i_size;
+            let mut locked = a < g.i_size;
             let lock_end = a + rsv - 1;
             if locked {
                 g = self.lock_without_ordered(inode, g, a, lock_end, &mut cached);
                 let bits = Bits::DIRTY | Bits::DELALLOC | Bits::DO_ACCOUNTING | Bits::DEFRAG;
                 inode.clear_and_wake(&mut g, fs, a, lock_end, bits, false, Some(&mut cached));
+                if fs.bugs.contains(Bug::UnlockBeforeSetDelalloc) {
+                    // The pre-376cc685cb3b prepare_pages: unlocked once cleaned.
+                    inode.unlock_extent(&mut g, fs, a, lock_end, &mut cached);
+                    locked = false;
+                }
             }
 
             // 3. The user copy.
@@ -188,7 +199,9 @@ impl FileSystem {
             // because the tail's release drops an extent the dirtied part still needs.
             let dirty = geo.round_up(off + c);
             if dirty < rsv {
-                g.acct.outstanding_extents += 1;
+                if !fs.bugs.contains(Bug::ShortCopyNoExtentBump) {
+                    g.acct.outstanding_extents += 1;
+                }
                 release(&mut g, rsv - dirty);
             }
             let dirty_end = a + dirty - 1;
@@ -251,13 +264,22 @@ impl FileSystem {
             inode.unlock_extent(&mut g, fs, pos, end, &mut cached);
         };
         // Seed 004: DELALLOC only; no page will ever clear DIRTY or UPTODATE here.
-        g.set_bits(fs, pos, end, Bits::DELALLOC, Some(&mut cached));
+        let bits = if fs.bugs.contains(Bug::DioSetsDirtyUptodate) {
+            Bits::DELALLOC | Bits::DIRTY | Bits::UPTODATE
+        } else {
+            Bits::DELALLOC
+        };
+        g.set_bits(fs, pos, end, bits, Some(&mut cached));
         hand_off(&mut g.acct, fs, len);
 
         if fallback {
             // The extent must be written through the page cache: give the reservation back with
             // the delalloc, unlock, and write buffered (which reserves again).
-            let bits = Bits::LOCKED | Bits::DELALLOC | Bits::DIRTY | Bits::DO_ACCOUNTING;
+            let mut bits = Bits::LOCKED | Bits::DELALLOC | Bits::DIRTY | Bits::DO_ACCOUNTING;
+            if fs.bugs.contains(Bug::DioFallbackKeepsReservation) {
+                // Pre-50745b0a7f46: the unused reservation of the failed DIO stays.
+                bits = bits.minus(Bits::DO_ACCOUNTING);
+            }
             inode.clear_and_wake(&mut g, fs, pos, end, bits, false, Some(&mut cached));
             drop(g);
             let i_mutex = i_mutex.unwrap_or_else(|| inode.i_mutex());
@@ -308,7 +330,7 @@ impl FileSystem {
         }
         let mut g = inode.lock_inner();
         if pos >= g.i_size {
-            release_space(&mut g.acct, fs, s);
+            mkwrite_give_back(&mut g, fs, s);
             return Outcome::Fault;
         }
         let end = pos + s - 1;
@@ -318,7 +340,7 @@ impl FileSystem {
             // Truncated while we waited for the range (the kernel re-checks the size under the
             // page lock). Never in a sequential run.
             inode.unlock_extent(&mut g, fs, pos, end, &mut cached);
-            release_space(&mut g.acct, fs, s);
+            mkwrite_give_back(&mut g, fs, s);
             return Outcome::Fault;
         }
         let clear = Bits::DELALLOC | Bits::DIRTY | Bits::DO_ACCOUNTING | Bits::DEFRAG;
@@ -557,5 +579,17 @@ impl FileSystem {
             self.info.warn(Warning::UnmountLeak);
         }
         Outcome::Done
+    }
+}
+
+/// page_mkwrite's exit when its page is past EOF: the whole reservation goes back.
+fn mkwrite_give_back(g: &mut InodeInner, fs: &FsInfo, n: u64) {
+    if fs.bugs.contains(Bug::ErrorPathKeepsExtent) {
+        // As before 44db1216efe3: the bytes go back, the outstanding extent does not.
+        let to_free = g.acct.csum_release(fs, n);
+        fs.release(Rsv::Delalloc, to_free);
+        fs.free_data(n);
+    } else {
+        release_space(&mut g.acct, fs, n);
     }
 }

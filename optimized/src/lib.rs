@@ -6,6 +6,7 @@
 //! - [`reservation`]: delalloc reservations and the delayed-inode steal chain (§4, §5);
 //! - [`inode`]: per-inode state and its locks, including the waiting extent range lock;
 //! - [`fs`]: the file-system paths (§6);
+//! - [`bugs`]: historical bugs that can be re-introduced, chosen at construction (off by default);
 //! - this file: the [`Model`], the stand-alone tree of the extent-tree ops (§7), unmount.
 //!
 //! Thread safety: [`Optimized::apply_shared`] takes `&self`; ops on different inodes share no
@@ -14,6 +15,7 @@
 //! inner lock → a space info lock → a block reservation lock. The stand-alone tree's lock is
 //! never held with another. An extent range wait releases the inner lock (see [`inode`]).
 
+pub mod bugs;
 pub mod extent_map;
 pub mod extent_tree;
 pub mod fs;
@@ -24,6 +26,7 @@ pub mod space;
 pub mod stamp;
 pub mod sync;
 
+use crate::bugs::BugSet;
 use crate::extent_tree::{Cursor, ExtentIoTree};
 use crate::fs::FileSystem;
 use crate::hooks::DummyHooks;
@@ -60,11 +63,16 @@ const _: fn() = assert_send_sync::<Optimized>;
 impl Optimized {
     /// Mounts a file system of `geometry` (validated by the caller).
     pub fn new(geometry: &Geometry) -> Optimized {
+        Optimized::with_bugs(geometry, BugSet::NONE)
+    }
+
+    /// [`Optimized::new`] with the historical bugs of `bugs` re-introduced ([`bugs`]).
+    pub fn with_bugs(geometry: &Geometry, bugs: BugSet) -> Optimized {
         Optimized {
-            fs: FileSystem::mount(geometry),
+            fs: FileSystem::mount_with_bugs(geometry, bugs),
             tree: Mutex::new(StandAloneTree {
-                tree: ExtentIoTree::new(),
-                hooks: DummyHooks::new(geometry.max_extent),
+                tree: ExtentIoTree::with_bugs(bugs),
+                hooks: DummyHooks::with_bugs(geometry.max_extent, bugs),
                 cursor: Cursor::new(),
             }),
             tree_stamp: Stamp::default(),
