@@ -15,8 +15,9 @@ use crate::reservation::{
     delayed_inode_reserve, hand_off, release_metadata, release_space, reserve_metadata,
     reserve_space,
 };
+use crate::race_bugs::RaceBug;
 use crate::space::{FsInfo, Warning};
-use crate::sync::MutexGuard;
+use crate::sync::{yield_point, MutexGuard};
 use delalloc_contract::op::MAX_OFFSET;
 use delalloc_contract::{Bits, Ino, OrderedKind, Outcome};
 
@@ -153,6 +154,8 @@ impl FileSystem {
                 }
                 return stopped(Outcome::Enospc);
             }
+            // prepare_pages: finding and locking the pages may sleep.
+            yield_point();
             let release = |g: &mut InodeInner, n: u64| {
                 if only_meta {
                     release_metadata(&mut g.acct, fs, n);
@@ -166,13 +169,21 @@ impl FileSystem {
             // set (seed 003: a DIO fallback must not clear it in between).
             let mut cached = Cursor::new();
             let mut g = inode.lock_inner();
-            let locked = a < g.i_size;
+            let mut locked = a < g.i_size;
             let lock_end = a + rsv - 1;
             if locked {
                 g = self.lock_without_ordered(inode, g, a, lock_end, &mut cached);
                 let bits = Bits::DIRTY | Bits::DELALLOC | Bits::DO_ACCOUNTING | Bits::DEFRAG;
                 inode.clear_and_wake(&mut g, fs, a, lock_end, bits, false, Some(&mut cached));
+                if fs.races.contains(RaceBug::UnlockBeforeSetDelalloc) {
+                    // Seed 003's race, re-created on request: the old prepare_pages unlocked here.
+                    inode.unlock_extent(&mut g, fs, a, lock_end, &mut cached);
+                    locked = false;
+                }
             }
+            // btrfs_copy_from_user may fault in the user's pages and sleep; the fixed kernel
+            // keeps the range locked across it (seed 003), the inode lock is given up.
+            let mut g = inode.yield_unlocked(g);
 
             // 3. The user copy.
             let c = chunk.min(copy_left);
@@ -233,6 +244,8 @@ impl FileSystem {
             Some(i_mutex)
         } else {
             drop(i_mutex);
+            // btrfs_direct_IO has let i_mutex go: a buffered writer may get in (seed 003).
+            yield_point();
             None
         };
         // lock_extent_direct: flush and wait, lock, and retry while a racing task left delalloc or
@@ -256,7 +269,9 @@ impl FileSystem {
 
         if fallback {
             // The extent must be written through the page cache: give the reservation back with
-            // the delalloc, unlock, and write buffered (which reserves again).
+            // the delalloc, unlock, and write buffered (which reserves again). Between mapping
+            // and falling back the kernel returns up the DIO path (seed 003's window).
+            let mut g = inode.yield_unlocked(g);
             let bits = Bits::LOCKED | Bits::DELALLOC | Bits::DIRTY | Bits::DO_ACCOUNTING;
             inode.clear_and_wake(&mut g, fs, pos, end, bits, false, Some(&mut cached));
             drop(g);
@@ -306,6 +321,8 @@ impl FileSystem {
                 return Outcome::Enospc;
             }
         }
+        // i_mutex is let go after the reservation (seed 000); lock_page may sleep.
+        yield_point();
         let mut g = inode.lock_inner();
         if pos >= g.i_size {
             release_space(&mut g.acct, fs, s);
@@ -485,12 +502,14 @@ impl FileSystem {
         let old_size = std::mem::replace(&mut g.i_size, size);
         if size < old_size {
             let cut = fs.geo.round_up(size);
-            self.finish_ordered_in(&mut g, cut, u64::MAX);
-            if cut <= EOF_END {
+            if cut > EOF_END {
+                self.finish_ordered_in(&mut g, cut, u64::MAX);
+            } else {
                 // btrfs_invalidatepage locks what it drops, so a task holding part of the range
-                // is waited for rather than robbed of its lock.
+                // is waited for rather than robbed of its lock, and it looks for ordered extents
+                // again once it holds the range (a racing writeback may have made one).
                 let mut cached = Cursor::new();
-                g = inode.lock_extent(g, fs, cut, EOF_END, &mut cached);
+                g = self.lock_without_ordered(inode, g, cut, EOF_END, &mut cached);
                 inode.clear_and_wake(
                     &mut g,
                     fs,
@@ -510,10 +529,9 @@ impl FileSystem {
         let inode = self.inode(ino);
         let fs = &self.info;
         let _i_mutex = inode.i_mutex();
-        let mut g = inode.lock_inner();
-        self.finish_all_ordered(&mut g);
+        let g = inode.lock_inner();
         let mut cached = Cursor::new();
-        g = inode.lock_extent(g, fs, 0, EOF_END, &mut cached);
+        let mut g = self.lock_without_ordered(inode, g, 0, EOF_END, &mut cached);
         inode.clear_and_wake(
             &mut g,
             fs,

@@ -22,6 +22,8 @@ use crate::extent_tree::{Cursor, ExtentIoTree};
 use crate::hooks::InodeHooks;
 use crate::space::FsInfo;
 use crate::sync::{lock, wait, Condvar, Mutex, MutexGuard};
+#[cfg(feature = "shuttle")]
+use crate::sync::yield_point;
 use delalloc_contract::{Bits, Ino, InodeSnapshot, OrderedExtent, OrderedKind};
 use std::collections::BTreeMap;
 use std::ops::Bound::{Excluded, Included};
@@ -210,6 +212,25 @@ impl Inode {
         lock(&self.inner)
     }
 
+    /// A yield point (SPEC §10) with the inode lock given up meanwhile, as where the kernel
+    /// drops its spin lock and may sleep. Under shuttle the schedule may run another task here;
+    /// the std build returns `g` untouched (no lock round trip: the default build pays nothing,
+    /// and a real thread can still get in wherever the path really waits).
+    #[inline(always)]
+    pub fn yield_unlocked<'a>(
+        &'a self,
+        g: MutexGuard<'a, InodeInner>,
+    ) -> MutexGuard<'a, InodeInner> {
+        #[cfg(feature = "shuttle")]
+        {
+            drop(g);
+            yield_point();
+            lock(&self.inner)
+        }
+        #[cfg(not(feature = "shuttle"))]
+        g
+    }
+
     /// lock_extent_bits (4.x): set LOCKED exclusively; on a conflict keep what is locked, sleep
     /// until some range is unlocked, and go on from failed_start. Two tasks locking ranges
     /// this way cannot deadlock: each holds a prefix of its own range and waits past it.
@@ -223,6 +244,8 @@ impl Inode {
         cursor: &mut Cursor,
     ) -> MutexGuard<'a, InodeInner> {
         let mut from = start;
+        // lock_extent_bits may sleep: another task may go first.
+        g = self.yield_unlocked(g);
         loop {
             let inner = &mut *g;
             let mut hooks = InodeHooks {

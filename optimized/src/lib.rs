@@ -19,6 +19,7 @@ pub mod extent_tree;
 pub mod fs;
 pub mod hooks;
 pub mod inode;
+pub mod race_bugs;
 pub mod reservation;
 pub mod space;
 pub mod sync;
@@ -26,6 +27,7 @@ pub mod sync;
 use crate::extent_tree::{Cursor, ExtentIoTree};
 use crate::fs::FileSystem;
 use crate::hooks::DummyHooks;
+use crate::race_bugs::RaceBugs;
 use crate::sync::{lock, read, write, AtomicBool, Mutex, Ordering, RwLock};
 use delalloc_contract::{Bits, Geometry, InodeSnapshot, Model, Op, Outcome, Snapshot};
 
@@ -56,8 +58,15 @@ const _: fn() = assert_send_sync::<Optimized>;
 impl Optimized {
     /// Mounts a file system of `geometry` (validated by the caller).
     pub fn new(geometry: &Geometry) -> Optimized {
+        Optimized::with_race_bugs(geometry, RaceBugs::NONE)
+    }
+
+    /// Mounts a file system of `geometry` with the historical races `races` re-created (SPEC §10).
+    pub fn with_race_bugs(geometry: &Geometry, races: RaceBugs) -> Optimized {
+        let mut fs = FileSystem::mount(geometry);
+        fs.info.races = races;
         Optimized {
-            fs: FileSystem::mount(geometry),
+            fs,
             tree: Mutex::new(StandAloneTree {
                 tree: ExtentIoTree::new(),
                 hooks: DummyHooks::new(geometry.max_extent),

@@ -7,7 +7,9 @@
 //! release can race with it and why its failure path has two branches.
 
 use crate::inode::{Accounting, IMutexGuard, Inode, InodeInner};
+use crate::race_bugs::RaceBug;
 use crate::space::{Enospc, FsInfo, Rsv, Warning};
+use crate::sync::yield_point;
 
 impl Accounting {
     /// calc_csum_metadata_size(n, reserve = 1): csum_bytes += n; the bytes of the checksum
@@ -92,9 +94,16 @@ pub fn reserve_metadata(
     let inode_item = !acct.meta_reserved;
     let to_reserve = fs.trans(extent_items + u64::from(inode_item)) + acct.csum_reserve(fs, n);
     let csum_bytes = acct.csum_bytes;
+    // The race of seed 000, re-created on request: counted as reserved before it is.
+    let early = fs.races.contains(RaceBug::ReservedExtentsBeforeSuccess);
+    if early {
+        acct.reserved_extents += extent_items;
+    }
     drop(g);
 
-    // Step 4: the space info, without the inode lock (the kernel drops its spin lock here).
+    // Step 4: the space info, without the inode lock (the kernel drops its spin lock here, and
+    // reserve_metadata_bytes may sleep: a release of this inode can run meanwhile).
+    yield_point();
     let res = fs.block_rsv_add(Rsv::Delalloc, to_reserve);
 
     let mut g = inode.lock_inner();
@@ -105,10 +114,15 @@ pub fn reserve_metadata(
             if inode_item {
                 acct.meta_reserved = true;
             }
-            acct.reserved_extents += extent_items;
+            if !early {
+                acct.reserved_extents += extent_items;
+            }
             Ok(())
         }
         Err(Enospc) => {
+            if early {
+                acct.reserved_extents = acct.reserved_extents.saturating_sub(extent_items);
+            }
             // Step 5.
             let dropped = acct.drop_outstanding_extent(fs, n);
             let to_free = if acct.csum_bytes == csum_bytes {

@@ -13,6 +13,7 @@
 //! Every decrement saturates at zero (SPEC §3): the kernel would WARN or BUG, the model goes on
 //! so that the oracle reports the divergence.
 
+use crate::race_bugs::RaceBugs;
 use crate::sync::{atomic_sub_saturating, lock, AtomicBool, AtomicU64, Mutex, Ordering};
 use delalloc_contract::{BlockRsv as RsvCounters, FaultKind, Geometry, SpaceInfo as SpaceCounters};
 use delalloc_contract::{Snapshot, Warnings};
@@ -146,6 +147,8 @@ pub struct FsInfo {
     /// without any shared lock.
     delalloc_bytes: AtomicU64,
     warnings: [AtomicU64; 4],
+    /// Races re-created on request ([`crate::race_bugs`]); none by default.
+    pub races: RaceBugs,
 }
 
 impl FsInfo {
@@ -162,6 +165,7 @@ impl FsInfo {
             fail_meta: AtomicBool::new(false),
             delalloc_bytes: AtomicU64::new(0),
             warnings: Default::default(),
+            races: RaceBugs::NONE,
         }
     }
 
