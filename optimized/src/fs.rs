@@ -11,11 +11,11 @@
 
 use crate::extent_tree::Cursor;
 use crate::inode::{IMutexGuard, Inode, InodeInner};
+use crate::race_bugs::RaceBug;
 use crate::reservation::{
     delayed_inode_reserve, hand_off, release_metadata, release_space, reserve_metadata,
     reserve_space,
 };
-use crate::race_bugs::RaceBug;
 use crate::space::{FsInfo, Warning};
 use crate::sync::{yield_point, MutexGuard};
 use delalloc_contract::op::MAX_OFFSET;

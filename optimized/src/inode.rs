@@ -21,9 +21,9 @@
 use crate::extent_tree::{Cursor, ExtentIoTree};
 use crate::hooks::InodeHooks;
 use crate::space::FsInfo;
-use crate::sync::{lock, wait, Condvar, Mutex, MutexGuard};
 #[cfg(feature = "shuttle")]
 use crate::sync::yield_point;
+use crate::sync::{lock, wait, Condvar, Mutex, MutexGuard};
 use delalloc_contract::{Bits, Ino, InodeSnapshot, OrderedExtent, OrderedKind};
 use std::collections::BTreeMap;
 use std::ops::Bound::{Excluded, Included};
