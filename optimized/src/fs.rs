@@ -243,6 +243,9 @@ impl FileSystem {
         let i_mutex = if pos + len > inode.lock_inner().i_size {
             Some(i_mutex)
         } else {
+            // Truncate waits for us from here on (inode_dio_wait), since it cannot wait for
+            // i_mutex.
+            inode.dio_begin(&mut inode.lock_inner());
             drop(i_mutex);
             // btrfs_direct_IO has let i_mutex go: a buffered writer may get in (seed 003).
             yield_point();
@@ -274,6 +277,9 @@ impl FileSystem {
             let mut g = inode.yield_unlocked(g);
             let bits = Bits::LOCKED | Bits::DELALLOC | Bits::DIRTY | Bits::DO_ACCOUNTING;
             inode.clear_and_wake(&mut g, fs, pos, end, bits, false, Some(&mut cached));
+            if i_mutex.is_none() {
+                inode.dio_end(&mut g);
+            }
             drop(g);
             let i_mutex = i_mutex.unwrap_or_else(|| inode.i_mutex());
             return self.buffered_write_locked(inode, &i_mutex, pos, len, len, false);
@@ -306,6 +312,9 @@ impl FileSystem {
             Some(&mut cached),
         );
         g.i_size = g.i_size.max(pos + len);
+        if i_mutex.is_none() {
+            inode.dio_end(&mut g);
+        }
         Outcome::Written { bytes: len }
     }
 
@@ -496,7 +505,7 @@ impl FileSystem {
         let inode = self.inode(ino);
         let fs = &self.info;
         let _i_mutex = inode.i_mutex();
-        let mut g = inode.lock_inner();
+        let mut g = inode.dio_wait(inode.lock_inner());
         // truncate_setsize first, then the pages: a task that locked a page past the new size
         // before we got to it re-checks i_size and backs off (page_mkwrite).
         let old_size = std::mem::replace(&mut g.i_size, size);
@@ -529,7 +538,7 @@ impl FileSystem {
         let inode = self.inode(ino);
         let fs = &self.info;
         let _i_mutex = inode.i_mutex();
-        let g = inode.lock_inner();
+        let g = inode.dio_wait(inode.lock_inner());
         let mut cached = Cursor::new();
         let mut g = self.lock_without_ordered(inode, g, 0, EOF_END, &mut cached);
         inode.clear_and_wake(

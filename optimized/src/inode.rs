@@ -68,6 +68,9 @@ pub struct InodeInner {
     /// Tasks asleep in `lock_extent`. Unlocking wakes only when there are some, as the kernel
     /// checks waitqueue_active: a Condvar notify is a futex syscall even with nobody waiting.
     range_waiters: u32,
+    /// O_DIRECT writes running without i_mutex (inode->i_dio_count): truncate and evict wait for
+    /// them ([`Inode::dio_wait`]), as btrfs_setsize's inode_dio_wait does.
+    dio_in_flight: u32,
 }
 
 impl InodeInner {
@@ -269,6 +272,31 @@ impl Inode {
                 }
             }
         }
+    }
+
+    /// inode_dio_begin: an O_DIRECT write goes on without i_mutex.
+    pub fn dio_begin(&self, g: &mut InodeInner) {
+        g.dio_in_flight += 1;
+    }
+
+    /// inode_dio_end: wakes whoever waits in [`Inode::dio_wait`] (they share the range-lock
+    /// wait queue, and re-check what they wait for).
+    pub fn dio_end(&self, g: &mut InodeInner) {
+        g.dio_in_flight -= 1;
+        if g.dio_in_flight == 0 && g.range_waiters > 0 {
+            self.range_unlocked.notify_all();
+        }
+    }
+
+    /// inode_dio_wait: under i_mutex (so that no new O_DIRECT write starts), sleep until the
+    /// running ones are done. A sequential program never waits.
+    pub fn dio_wait<'a>(&'a self, mut g: MutexGuard<'a, InodeInner>) -> MutexGuard<'a, InodeInner> {
+        while g.dio_in_flight > 0 {
+            g.range_waiters += 1;
+            g = wait(&self.range_unlocked, g);
+            g.range_waiters -= 1;
+        }
+        g
     }
 
     /// clear_extent_bit that wakes the range-lock waiters when it clears LOCKED.

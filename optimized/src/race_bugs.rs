@@ -2,11 +2,15 @@
 //! can show it finds them (SPEC §10). Each is invisible to a sequential program: it only opens a
 //! window in which another task sees a half-done operation.
 //!
-//! - [`RaceBug::ReservedExtentsBeforeSuccess`] (seed 000, 660d3f6cde55 reverted):
-//!   btrfs_delalloc_reserve_metadata raises reserved_extents before reserve_metadata_bytes
-//!   succeeds (and takes it back on failure). A release racing in the window (finish_ordered_io,
-//!   a DO_ACCOUNTING clear) sees the raised count, drops "reserved" extents that were never
-//!   reserved and frees their bytes: "releasing bytes we didn't reserve".
+//! - [`RaceBug::RacingReleaseIgnored`] (seed 000, the racing-release half of 660d3f6cde55):
+//!   btrfs_delalloc_reserve_metadata adds its bytes to csum_bytes and drops the inode lock while
+//!   reserve_metadata_bytes runs. A release in that window (finish_ordered_io, a DO_ACCOUNTING
+//!   clear) computes the checksum leaves it frees from the inflated count; if the reservation then
+//!   fails, it must free what the release could not. The re-creation treats every failure as
+//!   unraced (forget our csum bytes, free nothing): the leaves the release left behind stay
+//!   reserved and leak. (The other half of the commit, raising reserved_extents only on
+//!   success, is visible to a sequential program through the ENOSPC path: it is a sequential
+//!   injected bug, not a race.)
 //! - [`RaceBug::UnlockBeforeSetDelalloc`] (seed 003, 376cc685cb3b reverted): the buffered write
 //!   unlocks its extent range right after cleaning it (the old prepare_pages), before the user
 //!   copy and set_extent_delalloc. A DIO falling back to buffered locks the range in between and
@@ -19,22 +23,22 @@
 /// One re-created race.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RaceBug {
-    /// Seed 000: reserved_extents raised before the reservation succeeds.
-    ReservedExtentsBeforeSuccess,
+    /// Seed 000: a failed reservation ignores a release that raced with it.
+    RacingReleaseIgnored,
     /// Seed 003: the buffered write's extent range unlocked before its delalloc is set.
     UnlockBeforeSetDelalloc,
 }
 
 impl RaceBug {
     pub const ALL: [RaceBug; 2] = [
-        RaceBug::ReservedExtentsBeforeSuccess,
+        RaceBug::RacingReleaseIgnored,
         RaceBug::UnlockBeforeSetDelalloc,
     ];
 
     /// The name used on the command line and in reports.
     pub fn name(self) -> &'static str {
         match self {
-            RaceBug::ReservedExtentsBeforeSuccess => "race-000-reserved-extents-before-success",
+            RaceBug::RacingReleaseIgnored => "race-000-racing-release-ignored",
             RaceBug::UnlockBeforeSetDelalloc => "race-003-unlock-before-set-delalloc",
         }
     }
@@ -46,7 +50,7 @@ impl RaceBug {
     /// The seed commit the race comes from.
     pub fn seed(self) -> &'static str {
         match self {
-            RaceBug::ReservedExtentsBeforeSuccess => "000",
+            RaceBug::RacingReleaseIgnored => "000",
             RaceBug::UnlockBeforeSetDelalloc => "003",
         }
     }

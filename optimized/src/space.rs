@@ -97,6 +97,11 @@ impl BlockRsv {
         }
     }
 
+    /// The size grows by n, the reserved bytes do not: the reserve is owed n bytes.
+    fn grow(&self, n: u64) {
+        lock(&self.0).size += n;
+    }
+
     /// The destination half of block_rsv_release_bytes: take up to n bytes while below the size
     /// (the kernel's `!dest->full`). Returns what was taken.
     fn top_up(&self, n: u64) -> u64 {
@@ -275,6 +280,14 @@ impl FsInfo {
         }
         if excess > 0 {
             self.meta.sub_may_use(excess);
+        }
+    }
+
+    /// The reserve `r` is sized for n more bytes than it holds (a failed reservation settling a
+    /// racing release that freed leaves it never had, see reservation::Settlement).
+    pub fn grow_size(&self, r: Rsv, n: u64) {
+        if n > 0 {
+            self.rsv(r).grow(n);
         }
     }
 
