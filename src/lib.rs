@@ -38,10 +38,17 @@
 //! }
 //! ```
 
+pub mod concurrent_minimize;
+pub mod concurrent_oracle;
+pub mod concurrent_report;
+pub mod concurrent_run;
 pub mod engine;
 pub mod generate;
+pub mod generate_concurrent;
 pub mod invariants;
+pub mod linearize;
 pub mod minimize;
 pub mod oracle;
 pub mod report;
+pub mod schedule;
 pub mod trace;
