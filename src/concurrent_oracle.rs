@@ -15,7 +15,7 @@ use crate::concurrent_run::{self, RunRecord};
 use crate::invariants;
 use crate::linearize::{self, Nearest, Search};
 use delalloc_contract::{ConcurrentProgram, Model, OpKind, Outcome, Snapshot};
-use delalloc_optimized_shuttle::race_bugs::RaceBugs;
+use delalloc_optimized_shuttle::bugs::BugSet;
 use delalloc_reference::Reference;
 use serde::Serialize;
 
@@ -149,12 +149,12 @@ impl ConcurrentDivergence {
 
 /// The oracle with the fixed model.
 pub fn run(p: &ConcurrentProgram) -> ConcurrentVerdict {
-    run_with(p, RaceBugs::NONE)
+    run_with(p, BugSet::NONE)
 }
 
-/// The oracle with the races `races` re-created in the model.
-pub fn run_with(p: &ConcurrentProgram, races: RaceBugs) -> ConcurrentVerdict {
-    let record = concurrent_run::run(p, races);
+/// The oracle with the bugs `bugs` re-introduced in the model.
+pub fn run_with(p: &ConcurrentProgram, bugs: BugSet) -> ConcurrentVerdict {
+    let record = concurrent_run::run(p, bugs);
     judge(p, record)
 }
 

@@ -9,7 +9,7 @@
 use crate::schedule::ByteScheduler;
 use delalloc_contract::op::MAX_OFFSET;
 use delalloc_contract::{ConcurrentProgram, Geometry, Op, Outcome, Snapshot};
-use delalloc_optimized_shuttle::race_bugs::RaceBugs;
+use delalloc_optimized_shuttle::bugs::BugSet;
 use delalloc_optimized_shuttle::Optimized;
 use serde::Serialize;
 use shuttle::scheduler::{Schedule, Scheduler, Task, TaskId};
@@ -71,8 +71,8 @@ fn locked(log: &Mutex<Log>) -> std::sync::MutexGuard<'_, Log> {
     log.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Runs `p` with the races `races` re-created in the model.
-pub fn run(p: &ConcurrentProgram, races: RaceBugs) -> RunRecord {
+/// Runs `p` with the bugs `bugs` re-introduced in the model.
+pub fn run(p: &ConcurrentProgram, bugs: BugSet) -> RunRecord {
     quiet_panics();
     let program = Arc::new(p.clone());
     let log = Arc::new(Mutex::new(Log {
@@ -84,7 +84,7 @@ pub fn run(p: &ConcurrentProgram, races: RaceBugs) -> RunRecord {
     }));
     let body = {
         let (program, log) = (Arc::clone(&program), Arc::clone(&log));
-        move || execute(&program, &log, races)
+        move || execute(&program, &log, bugs)
     };
     let mut config = Config::new();
     config.failure_persistence = FailurePersistence::None;
@@ -115,8 +115,8 @@ pub fn run(p: &ConcurrentProgram, races: RaceBugs) -> RunRecord {
 }
 
 /// The body of the shuttle execution.
-fn execute(p: &Arc<ConcurrentProgram>, log: &Arc<Mutex<Log>>, races: RaceBugs) {
-    let model = Arc::new(Optimized::with_race_bugs(&p.geometry, races));
+fn execute(p: &Arc<ConcurrentProgram>, log: &Arc<Mutex<Log>>, bugs: BugSet) {
+    let model = Arc::new(Optimized::with_bugs(&p.geometry, bugs));
     for op in &p.setup {
         let o = model.apply_shared(op);
         locked(log).record.setup_outcomes.push(o);

@@ -26,6 +26,9 @@ use std::time::{Duration, Instant};
 #[derive(Clone, Debug)]
 pub struct Config {
     pub seconds: u64,
+    /// Also stop after this many programs: a deterministic budget, whatever the machine's
+    /// speed (tests). `None`: only the time limit.
+    pub max_programs: Option<u64>,
     pub seed: u64,
     pub jobs: usize,
     pub level: Level,
@@ -83,8 +86,51 @@ struct Live {
     divergences: AtomicU64,
 }
 
-/// Runs a campaign with `run` as the oracle ([`oracle::run`] for the real models).
+/// What [`search`] did: the summary, and the first diverging program with its index, if any.
+#[derive(Clone, Debug)]
+pub struct Search {
+    pub summary: Summary,
+    pub found: Option<(u64, Program)>,
+}
+
+/// Runs a campaign with `run` as the oracle ([`oracle::run`] for the real models): [`search`],
+/// then a divergence is minimized and written out.
 pub fn campaign(config: &Config, run: impl Fn(&Program) -> Verdict + Sync) -> io::Result<Campaign> {
+    let Search { summary, found } = search(config, &run);
+    let Some((index, original)) = found else {
+        return Ok(Campaign::Clean(summary));
+    };
+    if config.progress {
+        eprintln!(
+            "divergence in program {index} (seed {}); minimizing...",
+            config.seed.wrapping_add(index)
+        );
+    }
+    let minimized = minimize::minimize_with(&original, &run).ok_or_else(|| {
+        io::Error::other(format!(
+            "program {index} diverged once and then agreed: a nondeterministic model?"
+        ))
+    })?;
+    let files = write_finding(config, index, &minimized).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("writing the finding to {}: {e}", config.out.display()),
+        )
+    })?;
+    Ok(Campaign::Diverged(
+        summary,
+        Box::new(Finding {
+            index,
+            original,
+            minimized,
+            files,
+        }),
+    ))
+}
+
+/// Runs generated programs through `run` until the first divergence, the time limit or the
+/// program budget. The summary's `seconds` is the time to that point (no minimization).
+pub fn search(config: &Config, run: &(impl Fn(&Program) -> Verdict + Sync)) -> Search {
     oracle::quiet_model_panics();
     let start = Instant::now();
     // `--seconds` beyond what an Instant can hold means "until a divergence".
@@ -107,6 +153,9 @@ pub fn campaign(config: &Config, run: impl Fn(&Program) -> Verdict + Sync) -> io
                 let mut local = Stats::default();
                 while !stop.load(Relaxed) && deadline.is_none_or(|d| Instant::now() < d) {
                     let i = next.fetch_add(1, Relaxed);
+                    if config.max_programs.is_some_and(|max| i >= max) {
+                        break;
+                    }
                     let program =
                         generate::program_from_seed(config.seed.wrapping_add(i), config.level);
                     match run(&program) {
@@ -151,35 +200,10 @@ pub fn campaign(config: &Config, run: impl Fn(&Program) -> Verdict + Sync) -> io
         stats: totals.into_inner().unwrap_or_else(|e| e.into_inner()),
         divergences: live.divergences.load(Relaxed),
     };
-    let Some((index, original)) = found.into_inner().unwrap_or_else(|e| e.into_inner()) else {
-        return Ok(Campaign::Clean(summary));
-    };
-    if config.progress {
-        eprintln!(
-            "divergence in program {index} (seed {}); minimizing...",
-            config.seed.wrapping_add(index)
-        );
-    }
-    let minimized = minimize::minimize_with(&original, &run).ok_or_else(|| {
-        io::Error::other(format!(
-            "program {index} diverged once and then agreed: a nondeterministic model?"
-        ))
-    })?;
-    let files = write_finding(config, index, &minimized).map_err(|e| {
-        io::Error::new(
-            e.kind(),
-            format!("writing the finding to {}: {e}", config.out.display()),
-        )
-    })?;
-    Ok(Campaign::Diverged(
+    Search {
         summary,
-        Box::new(Finding {
-            index,
-            original,
-            minimized,
-            files,
-        }),
-    ))
+        found: found.into_inner().unwrap_or_else(|e| e.into_inner()),
+    }
 }
 
 struct OnDrop<F: FnMut()>(F);

@@ -14,6 +14,7 @@
 //! | [`report`] | a divergence → human text or JSON |
 //! | [`trace`] | a program → each op's outcome and the fields it changed |
 //! | [`engine`] | the built-in campaign: threads, seeds, progress, findings on disk |
+//! | [`mutants`] | the scoreboard: campaigns against each re-introduced historical bug |
 //!
 //! Where an op is generated: `generate::Gen::op`; where it is compared: `oracle::Run::step`.
 //!
@@ -48,6 +49,7 @@ pub mod generate_concurrent;
 pub mod invariants;
 pub mod linearize;
 pub mod minimize;
+pub mod mutants;
 pub mod oracle;
 pub mod report;
 pub mod schedule;

@@ -1,4 +1,4 @@
-//! The command line: `delalloc-fuzz fuzz | replay | trace | minimize`.
+//! The command line: `delalloc-fuzz fuzz | replay | trace | minimize | mutants`.
 //!
 //! Exit codes: 0 all good; 1 a divergence was found or a replayed program failed; 2 the
 //! command could not run (bad flags, unreadable or malformed input, a file in the way).
@@ -9,7 +9,8 @@ use delalloc_contract::Program;
 use delalloc_fuzz::engine::{self, Campaign, Config};
 use delalloc_fuzz::generate::Level;
 use delalloc_fuzz::oracle::{self, Verdict};
-use delalloc_fuzz::{minimize, report};
+use delalloc_fuzz::{minimize, mutants, report};
+use delalloc_optimized::bugs::{Bug, BugSet};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -76,6 +77,50 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// The scoreboard: campaigns against the optimized model with each historical bug
+    /// re-introduced, until the first divergence; exits 1 if a non-race bug is missed.
+    Mutants {
+        /// Time limit of each campaign.
+        #[arg(long, default_value_t = 10, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        seconds_per_bug: u64,
+        /// Independent campaigns per bug.
+        #[arg(long, default_value_t = 5, value_name = "R", value_parser = clap::value_parser!(u32).range(1..=1000))]
+        runs: u32,
+        /// Which fuzz engine runs the campaigns.
+        #[arg(long, value_enum, default_value_t = EngineArg::Builtin, value_name = "E")]
+        engine: EngineArg,
+        /// Only these bugs (repeatable, or comma-separated); default: all.
+        #[arg(long = "bug", value_name = "NAME", num_args = 1.., value_parser = parse_bugs)]
+        bugs: Vec<BugSet>,
+        /// Also stop each campaign after this many programs (a budget independent of speed).
+        #[arg(long, value_name = "P", value_parser = clap::value_parser!(u64).range(1..))]
+        programs_per_bug: Option<u64>,
+        /// Base seed of the campaigns' seeds (default: from the clock, printed).
+        #[arg(long, value_name = "S")]
+        seed: Option<u64>,
+        /// Worker threads per campaign.
+        #[arg(long, default_value_t = 1, value_name = "J", value_parser = clap::value_parser!(u64).range(1..=256))]
+        jobs: u64,
+        /// Print the scoreboard as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+        /// Also write each bug's minimized reproducer as DIR/<bug>.txt (never overwriting).
+        #[arg(long, value_name = "DIR")]
+        reproducers: Option<PathBuf>,
+    },
+}
+
+fn parse_bugs(s: &str) -> Result<BugSet, String> {
+    match s.parse::<BugSet>() {
+        Ok(set) if set.is_empty() => Err("names no bug".into()),
+        other => other.map_err(|e| e.to_string()),
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum EngineArg {
+    Builtin,
+    Libfuzzer,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -119,6 +164,7 @@ fn main() -> ExitCode {
             }
             let config = Config {
                 seconds,
+                max_programs: None,
                 seed: seed.unwrap_or_else(Config::clock_seed),
                 jobs: usize::try_from(jobs).unwrap_or(1),
                 level: level.into(),
@@ -134,8 +180,92 @@ fn main() -> ExitCode {
             output,
             force,
         } => minimize_file(&file, output, force),
+        Command::Mutants {
+            seconds_per_bug,
+            programs_per_bug,
+            runs,
+            engine,
+            bugs,
+            seed,
+            jobs,
+            json,
+            reproducers,
+        } => {
+            let chosen = bugs.into_iter().fold(BugSet::NONE, BugSet::union);
+            let config = mutants::Config {
+                seconds_per_bug,
+                max_programs: programs_per_bug,
+                runs,
+                base_seed: seed.unwrap_or_else(Config::clock_seed),
+                jobs: usize::try_from(jobs).unwrap_or(1),
+                engine: match engine {
+                    EngineArg::Builtin => mutants::Engine::Builtin,
+                    EngineArg::Libfuzzer => mutants::Engine::Libfuzzer,
+                },
+                bugs: if chosen.is_empty() {
+                    Bug::ALL.to_vec()
+                } else {
+                    chosen.iter().collect()
+                },
+            };
+            mutants_cmd(&config, json, reproducers.as_deref())
+        }
     };
     ExitCode::from(code)
+}
+
+fn mutants_cmd(config: &mutants::Config, json: bool, reproducers: Option<&Path>) -> u8 {
+    if config.engine != mutants::Engine::Builtin {
+        eprintln!("error: {}", mutants::EngineUnavailable(config.engine));
+        return ERROR;
+    }
+    eprintln!(
+        "mutants: base seed {} (--seed {0} repeats it), {} bug(s), {} campaign(s) each, {} s limit",
+        config.base_seed,
+        config.bugs.len(),
+        config.runs,
+        config.seconds_per_bug
+    );
+    let total = config.bugs.len();
+    let mut done = 0;
+    let board = mutants::scoreboard(config, |row| {
+        done += 1;
+        let what = if row.bug.is_race() {
+            "race, not run".to_string()
+        } else {
+            format!("found {}/{}", row.found(), row.campaigns.len())
+        };
+        eprintln!("[{done}/{total}] {}: {what}", row.bug.name());
+    });
+    let board = match board {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ERROR;
+        }
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&board.json()).unwrap_or_default()
+        );
+    } else {
+        print!("{}", board.text());
+    }
+    if let Some(dir) = reproducers {
+        match mutants::write_reproducers(&board, dir) {
+            Ok(files) => eprintln!("wrote {} reproducer(s) to {}", files.len(), dir.display()),
+            Err(e) => {
+                eprintln!("error: writing reproducers: {e}");
+                return ERROR;
+            }
+        }
+    }
+    if board.missed().is_empty() {
+        0
+    } else {
+        FAILED
+    }
 }
 
 fn fuzz(config: &Config, json: bool) -> u8 {

@@ -41,12 +41,27 @@ pub fn minimize(program: &Program) -> Option<Minimized> {
 
 /// Minimizes against any oracle (tests use deliberately wrong models).
 pub fn minimize_with(program: &Program, run: impl FnMut(&Program) -> Verdict) -> Option<Minimized> {
+    let signature = std::cell::OnceCell::new();
+    minimize_by(program, run, |first, candidate| {
+        *signature.get_or_init(|| first.signature()) == candidate.signature()
+    })
+}
+
+/// [`minimize_with`], keeping a candidate when `same_bug(first, candidate)` says its divergence
+/// is the first one's bug, where the caller knows better than the signature (a model with one
+/// injected bug: every divergence in the fields that bug changes is that bug).
+pub fn minimize_by(
+    program: &Program,
+    run: impl FnMut(&Program) -> Verdict,
+    same_bug: impl Fn(&Divergence, &Divergence) -> bool,
+) -> Option<Minimized> {
     let mut run = run;
     let Verdict::Diverged(first) = run(program) else {
         return None;
     };
     let mut m = Minimizer {
-        signature: first.signature(),
+        first: first.clone(),
+        same_bug,
         best: program.clone(),
         best_div: first,
         runs: 1,
@@ -72,15 +87,17 @@ pub fn minimize_with(program: &Program, run: impl FnMut(&Program) -> Verdict) ->
     })
 }
 
-struct Minimizer<F> {
-    signature: String,
+struct Minimizer<F, S> {
+    /// The divergence of the program as given.
+    first: Box<Divergence>,
+    same_bug: S,
     best: Program,
     best_div: Box<Divergence>,
     runs: usize,
     run: F,
 }
 
-impl<F: FnMut(&Program) -> Verdict> Minimizer<F> {
+impl<F: FnMut(&Program) -> Verdict, S: Fn(&Divergence, &Divergence) -> bool> Minimizer<F, S> {
     /// Keeps `candidate` if it is valid and diverges the same way.
     fn try_candidate(&mut self, candidate: Program) -> bool {
         if self.runs >= MAX_RUNS || candidate == self.best || candidate.validate().is_err() {
@@ -88,7 +105,7 @@ impl<F: FnMut(&Program) -> Verdict> Minimizer<F> {
         }
         self.runs += 1;
         match (self.run)(&candidate) {
-            Verdict::Diverged(d) if d.signature() == self.signature => {
+            Verdict::Diverged(d) if (self.same_bug)(&self.first, &d) => {
                 self.best = candidate;
                 self.best_div = d;
                 self.truncate();

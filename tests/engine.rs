@@ -12,6 +12,7 @@ use delalloc_fuzz::generate::{program_from_seed, Level};
 fn config(out: &std::path::Path, jobs: usize) -> Config {
     Config {
         seconds: 30,
+        max_programs: None,
         seed: 42,
         jobs,
         level: Level::Fs,

@@ -27,6 +27,7 @@
 //! operation is thus O(log n + k) for k records touched, a query O(log n + k). Nothing ever
 //! scans the whole map.
 
+use crate::bugs::{Bug, BugSet};
 use crate::extent_map::{ExtentMap, Pos, State};
 use delalloc_contract::{Bits, Record};
 use std::fmt;
@@ -113,6 +114,8 @@ impl Cursor {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ExtentIoTree {
     map: ExtentMap,
+    /// The re-introduced bugs of [`crate::bugs`] that live in the tree; none by default.
+    bugs: BugSet,
 }
 
 /// What clear_state_bit left: the record, now at this position (merged or not), or nothing —
@@ -157,6 +160,14 @@ impl<'a> CacheSlot<'a> {
 impl ExtentIoTree {
     pub fn new() -> ExtentIoTree {
         ExtentIoTree::default()
+    }
+
+    /// An empty tree with the tree bugs of `bugs` re-introduced (the others are ignored).
+    pub fn with_bugs(bugs: BugSet) -> ExtentIoTree {
+        ExtentIoTree {
+            bugs,
+            ..ExtentIoTree::default()
+        }
     }
 
     /// Number of records.
@@ -299,7 +310,10 @@ impl ExtentIoTree {
             orig.start < at && at <= orig.end,
             "split point outside the record"
         );
-        hooks.on_split(orig, at);
+        let hook_after_cut = self.bugs.contains(Bug::SplitHookAfterCut);
+        if !hook_after_cut {
+            hooks.on_split(orig, at);
+        }
         self.map.set_end(p, at - 1);
         let right = self.map.insert_after(
             p,
@@ -309,6 +323,12 @@ impl ExtentIoTree {
                 bits: orig.bits,
             },
         );
+        if hook_after_cut {
+            // Bug::SplitHookAfterCut: the hook runs on the record as it now is at `orig`'s
+            // place in the kernel's split_state, the right piece.
+            let right_piece = Record { start: at, ..orig };
+            hooks.on_split(right_piece, at);
+        }
         // The insertion may have moved the left piece (a leaf split); it is right before.
         let left = self
             .map
@@ -323,7 +343,13 @@ impl ExtentIoTree {
     /// by boundary (and cached), so their edges must not move. Returns the survivor's
     /// position. The neighbours are O(1) steps away; each absorbed one is removed in place.
     fn merge_state<H: StateHooks>(&mut self, p: Pos, mut rec: Record, hooks: &mut H) -> Pos {
-        if rec.bits.intersects(Bits::NO_MERGE) {
+        let no_merge = if self.bugs.contains(Bug::MergeIgnoresBoundary) {
+            // Bug::MergeIgnoresBoundary: EXTENT_IOBITS alone.
+            Bits(Bits::LOCKED.0 | Bits::WRITEBACK.0)
+        } else {
+            Bits::NO_MERGE
+        };
+        if rec.bits.intersects(no_merge) {
             return p;
         }
         let start = rec.start;
@@ -462,7 +488,9 @@ impl ExtentIoTree {
             // The record covers cur. If it starts at cur, its start is cur; if before, the
             // kernel reports start. Either way failed_start is cur.
             let st_end = found.end;
-            if found.bits.intersects(exclusive) {
+            // Bug::ExclusiveMissesStraddler: only records starting at cur are tested.
+            let straddler_unchecked = rs < cur && self.bugs.contains(Bug::ExclusiveMissesStraddler);
+            if found.bits.intersects(exclusive) && !straddler_unchecked {
                 return Err(cur);
             }
             let mut p = fp;
@@ -666,7 +694,8 @@ impl ExtentIoTree {
         match self.set_bits(start, end, Bits::LOCKED, Bits::LOCKED, None, hooks) {
             Ok(()) => Ok(()),
             Err(failed_start) => {
-                if failed_start > start {
+                // Bug::TryLockKeepsPrefix: no undo, as lock_extent_bits (which then waits).
+                if failed_start > start && !self.bugs.contains(Bug::TryLockKeepsPrefix) {
                     self.clear_bits(
                         start,
                         failed_start - 1,
@@ -798,8 +827,14 @@ impl ExtentIoTree {
         if it.peek().is_none() {
             return (false, start, u64::MAX);
         }
+        // Bug::FindDelallocIgnoresBoundary: a BOUNDARY record does not end the run.
+        let boundary = if self.bugs.contains(Bug::FindDelallocIgnoresBoundary) {
+            Bits::NONE
+        } else {
+            Bits::BOUNDARY
+        };
         for rec in it {
-            if found && (rec.start != cur || rec.bits.intersects(Bits::BOUNDARY)) {
+            if found && (rec.start != cur || rec.bits.intersects(boundary)) {
                 break;
             }
             if !rec.bits.intersects(Bits::DELALLOC) {

@@ -9,14 +9,14 @@
 //! walks a whole tree or ordered list (writeback finds delalloc with find_first_bit and
 //! find_delalloc_range, finishing in a range looks up ordered extents by offset).
 
+use crate::bugs::{Bug, BugSet};
 use crate::extent_tree::Cursor;
 use crate::inode::{IMutexGuard, Inode, InodeInner};
-use crate::race_bugs::RaceBug;
 use crate::reservation::{
     delayed_inode_reserve, hand_off, release_metadata, release_space, reserve_metadata,
     reserve_space,
 };
-use crate::space::{FsInfo, Warning};
+use crate::space::{FsInfo, Rsv, Warning};
 use crate::sync::{yield_point, MutexGuard};
 use delalloc_contract::op::MAX_OFFSET;
 use delalloc_contract::{Bits, Ino, OrderedKind, Outcome};
@@ -33,9 +33,14 @@ pub struct FileSystem {
 
 impl FileSystem {
     pub fn mount(geo: &delalloc_contract::Geometry) -> FileSystem {
+        FileSystem::mount_with_bugs(geo, BugSet::NONE)
+    }
+
+    /// [`FileSystem::mount`] with `bugs` re-introduced.
+    pub fn mount_with_bugs(geo: &delalloc_contract::Geometry, bugs: BugSet) -> FileSystem {
         FileSystem {
-            info: FsInfo::mount(geo),
-            inodes: (0..geo.inodes).map(Inode::new).collect(),
+            info: FsInfo::mount_with_bugs(geo, bugs),
+            inodes: (0..geo.inodes).map(|ino| Inode::new(ino, bugs)).collect(),
         }
     }
 
@@ -175,8 +180,8 @@ impl FileSystem {
                 g = self.lock_without_ordered(inode, g, a, lock_end, &mut cached);
                 let bits = Bits::DIRTY | Bits::DELALLOC | Bits::DO_ACCOUNTING | Bits::DEFRAG;
                 inode.clear_and_wake(&mut g, fs, a, lock_end, bits, false, Some(&mut cached));
-                if fs.races.contains(RaceBug::UnlockBeforeSetDelalloc) {
-                    // Seed 003's race, re-created on request: the old prepare_pages unlocked here.
+                if fs.bugs.contains(Bug::UnlockBeforeSetDelalloc) {
+                    // The pre-376cc685cb3b prepare_pages: unlocked once cleaned.
                     inode.unlock_extent(&mut g, fs, a, lock_end, &mut cached);
                     locked = false;
                 }
@@ -199,7 +204,9 @@ impl FileSystem {
             // because the tail's release drops an extent the dirtied part still needs.
             let dirty = geo.round_up(off + c);
             if dirty < rsv {
-                g.acct.outstanding_extents += 1;
+                if !fs.bugs.contains(Bug::ShortCopyNoExtentBump) {
+                    g.acct.outstanding_extents += 1;
+                }
                 release(&mut g, rsv - dirty);
             }
             let dirty_end = a + dirty - 1;
@@ -267,7 +274,12 @@ impl FileSystem {
             inode.unlock_extent(&mut g, fs, pos, end, &mut cached);
         };
         // Seed 004: DELALLOC only; no page will ever clear DIRTY or UPTODATE here.
-        g.set_bits(fs, pos, end, Bits::DELALLOC, Some(&mut cached));
+        let bits = if fs.bugs.contains(Bug::DioSetsDirtyUptodate) {
+            Bits::DELALLOC | Bits::DIRTY | Bits::UPTODATE
+        } else {
+            Bits::DELALLOC
+        };
+        g.set_bits(fs, pos, end, bits, Some(&mut cached));
         hand_off(&mut g.acct, fs, len);
 
         if fallback {
@@ -275,7 +287,11 @@ impl FileSystem {
             // the delalloc, unlock, and write buffered (which reserves again). Between mapping
             // and falling back the kernel returns up the DIO path (seed 003's window).
             let mut g = inode.yield_unlocked(g);
-            let bits = Bits::LOCKED | Bits::DELALLOC | Bits::DIRTY | Bits::DO_ACCOUNTING;
+            let mut bits = Bits::LOCKED | Bits::DELALLOC | Bits::DIRTY | Bits::DO_ACCOUNTING;
+            if fs.bugs.contains(Bug::DioFallbackKeepsReservation) {
+                // Pre-50745b0a7f46: the unused reservation of the failed DIO stays.
+                bits = bits.minus(Bits::DO_ACCOUNTING);
+            }
             inode.clear_and_wake(&mut g, fs, pos, end, bits, false, Some(&mut cached));
             if i_mutex.is_none() {
                 inode.dio_end(&mut g);
@@ -334,7 +350,7 @@ impl FileSystem {
         yield_point();
         let mut g = inode.lock_inner();
         if pos >= g.i_size {
-            release_space(&mut g.acct, fs, s);
+            mkwrite_give_back(&mut g, fs, s);
             return Outcome::Fault;
         }
         let end = pos + s - 1;
@@ -344,7 +360,7 @@ impl FileSystem {
             // Truncated while we waited for the range (the kernel re-checks the size under the
             // page lock). Never in a sequential run.
             inode.unlock_extent(&mut g, fs, pos, end, &mut cached);
-            release_space(&mut g.acct, fs, s);
+            mkwrite_give_back(&mut g, fs, s);
             return Outcome::Fault;
         }
         let clear = Bits::DELALLOC | Bits::DIRTY | Bits::DO_ACCOUNTING | Bits::DEFRAG;
@@ -584,5 +600,17 @@ impl FileSystem {
             self.info.warn(Warning::UnmountLeak);
         }
         Outcome::Done
+    }
+}
+
+/// page_mkwrite's exit when its page is past EOF: the whole reservation goes back.
+fn mkwrite_give_back(g: &mut InodeInner, fs: &FsInfo, n: u64) {
+    if fs.bugs.contains(Bug::ErrorPathKeepsExtent) {
+        // As before 44db1216efe3: the bytes go back, the outstanding extent does not.
+        let to_free = g.acct.csum_release(fs, n);
+        fs.release(Rsv::Delalloc, to_free);
+        fs.free_data(n);
+    } else {
+        release_space(&mut g.acct, fs, n);
     }
 }

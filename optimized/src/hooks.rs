@@ -5,6 +5,7 @@
 //! nothing on an op path ever sums over the tree. The reference derives the same counters from
 //! its records, so the differential test checks these deltas against that derivation.
 
+use crate::bugs::{Bug, BugSet};
 use crate::extent_tree::StateHooks;
 use crate::inode::Accounting;
 use crate::reservation::release_metadata;
@@ -26,6 +27,45 @@ fn loses(rec: &Record, bits: Bits, bit: Bits) -> bool {
 fn extra_extent(max_extent: u64, a: u64, b: u64) -> u64 {
     let count = |len: u64| len.div_ceil(max_extent);
     count(a) + count(b) - count(a + b)
+}
+
+/// The outstanding extents btrfs_merge_extent_hook drops when records of `a` and `b` bytes
+/// merge: [`extra_extent`], unless `bugs` brings back an older version of the hook.
+#[inline]
+fn merge_drops(bugs: BugSet, max_extent: u64, a: u64, b: u64) -> u64 {
+    if bugs.is_empty() {
+        return extra_extent(max_extent, a, b);
+    }
+    let count = |len: u64| len.div_ceil(max_extent);
+    if bugs.contains(Bug::MergeHookEraA) {
+        1
+    } else if bugs.contains(Bug::MergeSplitMaxCount) {
+        // "fix merge delalloc logic": small merges drop one; larger ones keep their extents
+        // when the merged count exceeds the larger side's.
+        u64::from(a + b <= max_extent || count(a + b) <= count(a).max(count(b)))
+    } else {
+        extra_extent(max_extent, a, b)
+    }
+}
+
+/// The outstanding extents btrfs_split_extent_hook adds when a record splits into pieces of
+/// `a` and `b` bytes: [`extra_extent`], unless `bugs` brings back an older version of the hook.
+#[inline]
+fn split_adds(bugs: BugSet, max_extent: u64, a: u64, b: u64) -> u64 {
+    if bugs.is_empty() {
+        return extra_extent(max_extent, a, b);
+    }
+    let count = |len: u64| len.div_ceil(max_extent);
+    if bugs.contains(Bug::SplitHookEraA) {
+        1
+    } else if bugs.contains(Bug::MergeSplitMaxCount) {
+        // "fix merge delalloc logic": a large record adds one only if its larger piece still
+        // needs as many extents as the whole did.
+        let size = a + b;
+        u64::from(size <= max_extent || count(a.max(b)) >= count(size))
+    } else {
+        extra_extent(max_extent, a, b)
+    }
 }
 
 /// The hooks of an inode's io tree: its accounting, and through DO_ACCOUNTING clears the
@@ -59,14 +99,23 @@ impl StateHooks for InodeHooks<'_> {
             self.acct.defrag_bytes = self.acct.defrag_bytes.saturating_sub(len);
         }
         if loses(&rec, bits, Bits::DELALLOC) {
+            let bugs = self.fs.bugs;
             if bits.intersects(Bits::DO_ACCOUNTING) {
                 release_metadata(self.acct, self.fs, len);
-                if !rec.bits.intersects(Bits::NORESERVE) {
+                // Bug::NoreserveDataFreed: the NORESERVE test missing.
+                if !rec.bits.intersects(Bits::NORESERVE) || bugs.contains(Bug::NoreserveDataFreed) {
                     self.fs.free_data(len);
                 }
             } else {
                 let n = self.fs.count(len);
                 self.acct.outstanding_extents = self.acct.outstanding_extents.saturating_sub(n);
+                // Bug::WritebackFreesDataTwice: the pre-4.8 hook frees data on any DELALLOC
+                // clear, after the allocation already took it out of bytes_may_use.
+                if bugs.contains(Bug::WritebackFreesDataTwice)
+                    && !rec.bits.intersects(Bits::NORESERVE)
+                {
+                    self.fs.free_data(len);
+                }
             }
             self.acct.delalloc_bytes = self.acct.delalloc_bytes.saturating_sub(len);
             self.fs.sub_delalloc_bytes(len);
@@ -76,7 +125,8 @@ impl StateHooks for InodeHooks<'_> {
     /// btrfs_merge_extent_hook: two delalloc extents may become one.
     fn on_merge(&mut self, survivor: Record, other: Record) {
         if other.bits.intersects(Bits::DELALLOC) {
-            let n = extra_extent(self.fs.geo.max_extent, survivor.len(), other.len());
+            let max = self.fs.geo.max_extent;
+            let n = merge_drops(self.fs.bugs, max, survivor.len(), other.len());
             self.acct.outstanding_extents = self.acct.outstanding_extents.saturating_sub(n);
         }
     }
@@ -84,7 +134,8 @@ impl StateHooks for InodeHooks<'_> {
     /// btrfs_split_extent_hook: one delalloc extent may become two.
     fn on_split(&mut self, orig: Record, at: u64) {
         if orig.bits.intersects(Bits::DELALLOC) {
-            let n = extra_extent(self.fs.geo.max_extent, at - orig.start, orig.end + 1 - at);
+            let max = self.fs.geo.max_extent;
+            let n = split_adds(self.fs.bugs, max, at - orig.start, orig.end + 1 - at);
             self.acct.outstanding_extents += n;
         }
     }
@@ -99,15 +150,22 @@ pub struct DummyHooks {
     pub outstanding_extents: u64,
     pub delalloc_bytes: u64,
     pub defrag_bytes: u64,
+    /// The dummy inode runs the same merge/split hooks, bugs included.
+    pub bugs: BugSet,
 }
 
 impl DummyHooks {
     pub fn new(max_extent: u64) -> DummyHooks {
+        DummyHooks::with_bugs(max_extent, BugSet::NONE)
+    }
+
+    pub fn with_bugs(max_extent: u64, bugs: BugSet) -> DummyHooks {
         DummyHooks {
             max_extent,
             outstanding_extents: 0,
             delalloc_bytes: 0,
             defrag_bytes: 0,
+            bugs,
         }
     }
 }
@@ -139,15 +197,19 @@ impl StateHooks for DummyHooks {
 
     fn on_merge(&mut self, survivor: Record, other: Record) {
         if other.bits.intersects(Bits::DELALLOC) {
-            let n = extra_extent(self.max_extent, survivor.len(), other.len());
+            let n = merge_drops(self.bugs, self.max_extent, survivor.len(), other.len());
             self.outstanding_extents = self.outstanding_extents.saturating_sub(n);
         }
     }
 
     fn on_split(&mut self, orig: Record, at: u64) {
         if orig.bits.intersects(Bits::DELALLOC) {
-            self.outstanding_extents +=
-                extra_extent(self.max_extent, at - orig.start, orig.end + 1 - at);
+            self.outstanding_extents += split_adds(
+                self.bugs,
+                self.max_extent,
+                at - orig.start,
+                orig.end + 1 - at,
+            );
         }
     }
 }

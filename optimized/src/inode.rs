@@ -18,6 +18,7 @@
 //! extent range happens with i_mutex possibly held and inner released; no task holding a range
 //! lock ever waits for an i_mutex, so the two cannot deadlock.
 
+use crate::bugs::BugSet;
 use crate::extent_tree::{Cursor, ExtentIoTree};
 use crate::hooks::InodeHooks;
 use crate::space::FsInfo;
@@ -195,11 +196,15 @@ pub struct Inode {
 }
 
 impl Inode {
-    pub fn new(ino: Ino) -> Inode {
+    /// An empty inode whose io tree carries the tree bugs of `bugs`.
+    pub fn new(ino: Ino, bugs: BugSet) -> Inode {
         Inode {
             ino,
             i_mutex: Mutex::new(()),
-            inner: Mutex::new(InodeInner::default()),
+            inner: Mutex::new(InodeInner {
+                tree: ExtentIoTree::with_bugs(bugs),
+                ..InodeInner::default()
+            }),
             range_unlocked: Condvar::new(),
         }
     }

@@ -6,6 +6,7 @@
 //! - [`reservation`]: delalloc reservations and the delayed-inode steal chain (§4, §5);
 //! - [`inode`]: per-inode state and its locks, including the waiting extent range lock;
 //! - [`fs`]: the file-system paths (§6);
+//! - [`bugs`]: historical bugs that can be re-introduced, chosen at construction (off by default);
 //! - this file: the [`Model`], the stand-alone tree of the extent-tree ops (§7), unmount.
 //!
 //! Thread safety: [`Optimized::apply_shared`] takes `&self`; ops on different inodes share no
@@ -14,20 +15,20 @@
 //! inner lock → a space info lock → a block reservation lock. The stand-alone tree's lock is
 //! never held with another. An extent range wait releases the inner lock (see [`inode`]).
 
+pub mod bugs;
 pub mod extent_map;
 pub mod extent_tree;
 pub mod fs;
 pub mod hooks;
 pub mod inode;
-pub mod race_bugs;
 pub mod reservation;
 pub mod space;
 pub mod sync;
 
+use crate::bugs::BugSet;
 use crate::extent_tree::{Cursor, ExtentIoTree};
 use crate::fs::FileSystem;
 use crate::hooks::DummyHooks;
-use crate::race_bugs::RaceBugs;
 use crate::sync::{lock, read, write, AtomicBool, Mutex, Ordering, RwLock};
 use delalloc_contract::{Bits, Geometry, InodeSnapshot, Model, Op, Outcome, Snapshot};
 
@@ -58,18 +59,16 @@ const _: fn() = assert_send_sync::<Optimized>;
 impl Optimized {
     /// Mounts a file system of `geometry` (validated by the caller).
     pub fn new(geometry: &Geometry) -> Optimized {
-        Optimized::with_race_bugs(geometry, RaceBugs::NONE)
+        Optimized::with_bugs(geometry, BugSet::NONE)
     }
 
-    /// Mounts a file system of `geometry` with the historical races `races` re-created (SPEC §10).
-    pub fn with_race_bugs(geometry: &Geometry, races: RaceBugs) -> Optimized {
-        let mut fs = FileSystem::mount(geometry);
-        fs.info.races = races;
+    /// [`Optimized::new`] with the historical bugs of `bugs` re-introduced ([`bugs`]).
+    pub fn with_bugs(geometry: &Geometry, bugs: BugSet) -> Optimized {
         Optimized {
-            fs,
+            fs: FileSystem::mount_with_bugs(geometry, bugs),
             tree: Mutex::new(StandAloneTree {
-                tree: ExtentIoTree::new(),
-                hooks: DummyHooks::new(geometry.max_extent),
+                tree: ExtentIoTree::with_bugs(bugs),
+                hooks: DummyHooks::with_bugs(geometry.max_extent, bugs),
                 cursor: Cursor::new(),
             }),
             s_umount: RwLock::new(()),

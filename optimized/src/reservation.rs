@@ -6,8 +6,8 @@
 //! drops the inode lock in the middle (while the space info is asked for bytes), which is why a
 //! release can race with it and why its failure path has two branches.
 
+use crate::bugs::Bug;
 use crate::inode::{Accounting, IMutexGuard, Inode, InodeInner};
-use crate::race_bugs::RaceBug;
 use crate::space::{Enospc, FsInfo, Rsv, Warning};
 use crate::sync::yield_point;
 
@@ -34,7 +34,10 @@ impl Accounting {
     pub fn drop_outstanding_extent(&mut self, fs: &FsInfo, n: u64) -> u64 {
         self.outstanding_extents = self.outstanding_extents.saturating_sub(fs.count(n));
         let mut dropped = 0;
-        if self.outstanding_extents == 0 && self.meta_reserved {
+        if self.outstanding_extents == 0
+            && self.meta_reserved
+            && !fs.bugs.contains(Bug::MetaReservedNeverDropped)
+        {
             self.meta_reserved = false;
             dropped = 1;
         }
@@ -91,9 +94,15 @@ pub fn reserve_metadata(
         .outstanding_extents
         .saturating_sub(acct.reserved_extents);
     // Seed 002: one more item for the inode update at ordered completion, unless held already.
-    let inode_item = !acct.meta_reserved;
+    let inode_item = !acct.meta_reserved && !fs.bugs.contains(Bug::NoInodeUpdateItem);
     let to_reserve = fs.trans(extent_items + u64::from(inode_item)) + acct.csum_reserve(fs, n);
     let csum_bytes = acct.csum_bytes;
+    let early = fs.bugs.contains(Bug::ReserveBeforeSuccess);
+    if early {
+        // Before 660d3f6cde55: counted as reserved while the bytes are still being asked for.
+        acct.reserved_extents += extent_items;
+        acct.meta_reserved |= inode_item;
+    }
     drop(g);
 
     // Step 4: the space info, without the inode lock (the kernel drops its spin lock here, and
@@ -104,6 +113,18 @@ pub fn reserve_metadata(
     let mut g = inode.lock_inner();
     let acct = &mut g.acct;
     match res {
+        Ok(()) if early => Ok(()),
+        Err(Enospc) if early => {
+            // The pre-660d3f6cde55 failure path: release as if everything had been reserved,
+            // less what this call asked for. The u64 subtraction is the kernel's; it wraps
+            // when drop_outstanding_extent gives back less than was counted (the inode item
+            // stays when other extents are outstanding), and the release saturates (SPEC §3).
+            let dropped = acct.drop_outstanding_extent(fs, n);
+            let to_free = acct.csum_release(fs, n) + fs.trans(dropped);
+            drop(g);
+            fs.release(Rsv::Delalloc, to_free.wrapping_sub(to_reserve));
+            Err(Enospc)
+        }
         Ok(()) => {
             // Seed 000: reserved_extents grows only once the bytes are really reserved.
             if inode_item {
@@ -117,7 +138,7 @@ pub fn reserve_metadata(
             let dropped = acct.drop_outstanding_extent(fs, n);
             // Seed 000's race, re-created on request: a racing release goes unnoticed.
             let unraced =
-                acct.csum_bytes == csum_bytes || fs.races.contains(RaceBug::RacingReleaseIgnored);
+                acct.csum_bytes == csum_bytes || fs.bugs.contains(Bug::RacingReleaseIgnored);
             let settled = if unraced {
                 // Nobody released meanwhile: our csum bytes were never reserved, just forget them.
                 acct.csum_bytes = acct.csum_bytes.saturating_sub(n);
@@ -191,7 +212,15 @@ pub fn delayed_inode_reserve(inner: &mut InodeInner, fs: &FsInfo) {
         return;
     }
     let num = fs.trans(1);
-    let reserved = if inner.acct.meta_reserved {
+    let reserved = if fs.bugs.contains(Bug::NoInodeUpdateItem) {
+        // Before seed 002: nothing was set aside for this update; steal it from the delalloc
+        // reserve, or go without (the kernel's ENOSPC in finish_ordered_io).
+        let ok = fs.migrate(Rsv::Delalloc, Rsv::Delayed, num).is_ok();
+        if !ok {
+            fs.warn(Warning::UnreservedInodeUpdate);
+        }
+        ok
+    } else if inner.acct.meta_reserved {
         // The item reserved at delalloc time: move its bytes. Migrate moves bytes, not size, so
         // the delalloc reserve's size is released separately, migrate or not.
         inner.acct.meta_reserved = false;

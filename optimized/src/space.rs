@@ -13,7 +13,7 @@
 //! Every decrement saturates at zero (SPEC §3): the kernel would WARN or BUG, the model goes on
 //! so that the oracle reports the divergence.
 
-use crate::race_bugs::RaceBugs;
+use crate::bugs::BugSet;
 use crate::sync::{atomic_sub_saturating, lock, AtomicBool, AtomicU64, Mutex, Ordering};
 use delalloc_contract::{BlockRsv as RsvCounters, FaultKind, Geometry, SpaceInfo as SpaceCounters};
 use delalloc_contract::{Snapshot, Warnings};
@@ -152,13 +152,19 @@ pub struct FsInfo {
     /// without any shared lock.
     delalloc_bytes: AtomicU64,
     warnings: [AtomicU64; 4],
-    /// Races re-created on request ([`crate::race_bugs`]); none by default.
-    pub races: RaceBugs,
+    /// The re-introduced bugs ([`crate::bugs`]); every layer that holds the fs_info reads them
+    /// here. None by default.
+    pub bugs: BugSet,
 }
 
 impl FsInfo {
     /// Mount (SPEC §3): totals from the geometry, the global reserve filled from metadata.
     pub fn mount(geo: &Geometry) -> FsInfo {
+        FsInfo::mount_with_bugs(geo, BugSet::NONE)
+    }
+
+    /// [`FsInfo::mount`] with `bugs` re-introduced.
+    pub fn mount_with_bugs(geo: &Geometry, bugs: BugSet) -> FsInfo {
         FsInfo {
             geo: *geo,
             data: SpaceInfo::new(geo.data_bytes, 0),
@@ -170,7 +176,7 @@ impl FsInfo {
             fail_meta: AtomicBool::new(false),
             delalloc_bytes: AtomicU64::new(0),
             warnings: Default::default(),
-            races: RaceBugs::NONE,
+            bugs,
         }
     }
 

@@ -1,0 +1,223 @@
+//! The re-introducible historical bugs (`delalloc_optimized::bugs`) against the suite:
+//! - each reproducer under corpus/regressions/mutants/ diverges with its bug on the field its
+//!   header names, and agrees on the correct model (tests/regressions.rs replays them clean too);
+//! - every bug a sequential program can see has a reproducer, and every file names a real bug;
+//! - the race bugs stay invisible to sequential programs (else they are not race-only);
+//! - the built-in engine finds every non-race bug within a fixed budget of programs from fixed
+//!   seeds, so that a generator change that loses a bug fails here, not in a scoreboard run.
+
+use delalloc_contract::text::parse_program;
+use delalloc_contract::Program;
+use delalloc_fuzz::engine::{self, Search};
+use delalloc_fuzz::generate::{program_from_seed, Level};
+use delalloc_fuzz::mutants::{self, first_field, run_with_bugs, ReproducerHeader};
+use delalloc_fuzz::oracle::{self, Verdict};
+use delalloc_fuzz::{minimize, report};
+use delalloc_optimized::bugs::{Bug, BugSet};
+use std::path::{Path, PathBuf};
+
+/// The acceptance bound on a reproducer's length.
+const MAX_REPRODUCER_OPS: usize = 10;
+
+fn corpus() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/regressions")
+}
+
+/// Every `*.txt` under `dir`, recursively, sorted.
+fn programs(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            out.extend(programs(&p));
+        } else if p.extension().is_some_and(|e| e == "txt") {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// The reproducers: each file with its header and program.
+fn reproducers() -> Vec<(PathBuf, ReproducerHeader, Program)> {
+    programs(&corpus().join("mutants"))
+        .into_iter()
+        .map(|f| {
+            let text = std::fs::read_to_string(&f).unwrap();
+            let header =
+                ReproducerHeader::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+            let program = parse_program(&text).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+            (f, header, program)
+        })
+        .collect()
+}
+
+#[test]
+fn each_reproducer_diverges_on_its_field_with_its_bug_and_agrees_without() {
+    oracle::quiet_model_panics();
+    let all = reproducers();
+    assert!(!all.is_empty());
+    for (f, h, p) in &all {
+        let name = f.display();
+        assert!(
+            p.ops.len() <= MAX_REPRODUCER_OPS,
+            "{name}: {} ops",
+            p.ops.len()
+        );
+        assert!(
+            h.bug.expects(&h.expect),
+            "{name}: `# expect: {}` is not one of {}'s fields {:?}",
+            h.expect,
+            h.bug,
+            h.bug.expected_fields()
+        );
+        match run_with_bugs(p, h.bug.into()) {
+            Verdict::Diverged(d) => assert_eq!(
+                first_field(&d),
+                h.expect,
+                "{name}: {}",
+                report::headline(&d)
+            ),
+            Verdict::Agree(_) => panic!("{name}: no divergence with {} injected", h.bug),
+        }
+        if let Verdict::Diverged(d) = oracle::run(p) {
+            panic!(
+                "{name}: the correct model diverges: {}",
+                report::headline(&d)
+            );
+        }
+    }
+}
+
+#[test]
+fn every_sequential_bug_has_a_reproducer_and_every_file_names_a_real_bug() {
+    let all = reproducers();
+    for bug in Bug::ALL {
+        let file = corpus().join(format!("mutants/{}.txt", bug.name()));
+        if bug.is_race() {
+            // A sequential reproducer would prove the bug is not race-only.
+            assert!(
+                all.iter().all(|(_, h, _)| h.bug != bug),
+                "{bug} is marked race-only but has a sequential reproducer"
+            );
+            continue;
+        }
+        let (_, h, _) = all
+            .iter()
+            .find(|(f, _, _)| *f == file)
+            .unwrap_or_else(|| panic!("{bug} has no reproducer {}", file.display()));
+        assert_eq!(h.bug, bug, "{} names another bug", file.display());
+    }
+    // Every file is `<its bug>.txt` or `<its bug>.<variant>.txt`.
+    for (f, h, _) in &all {
+        let stem = f.file_name().unwrap().to_str().unwrap();
+        let named = stem
+            .strip_prefix(h.bug.name())
+            .is_some_and(|rest| rest == ".txt" || rest.starts_with('.'));
+        assert!(named, "{} holds a reproducer of {}", f.display(), h.bug);
+    }
+}
+
+#[test]
+fn race_bugs_are_invisible_to_sequential_programs() {
+    oracle::quiet_model_panics();
+    let races: Vec<Bug> = Bug::ALL.into_iter().filter(|b| b.is_race()).collect();
+    let corpus_programs: Vec<Program> = programs(&corpus())
+        .iter()
+        .map(|f| parse_program(&std::fs::read_to_string(f).unwrap()).unwrap())
+        .collect();
+    for bug in races {
+        let generated = (0..300).map(|i| program_from_seed(0x7ace_0000 + i, Level::Fs));
+        for (i, p) in corpus_programs.iter().cloned().chain(generated).enumerate() {
+            if let Verdict::Diverged(d) = run_with_bugs(&p, bug.into()) {
+                panic!(
+                    "{bug} (race-only) diverges in a sequential program (#{i}):\n{}",
+                    report::text(&d)
+                );
+            }
+        }
+    }
+}
+
+/// The budget: programs per campaign, campaigns per bug. Fixed, so that the result does not
+/// depend on the machine; generous against what the engine needs today (a few hundred programs
+/// at most, a median of a few dozen), tight enough that losing a bug's path shows.
+const BUDGET_PROGRAMS: u64 = 2_000;
+const BUDGET_CAMPAIGNS: u32 = 3;
+const BUDGET_SEED: u64 = 0x00b0_0c5e_ed00;
+
+#[test]
+fn the_builtin_engine_finds_every_sequential_bug_within_a_fixed_budget() {
+    oracle::quiet_model_panics();
+    let mut missed = Vec::new();
+    for bug in Bug::ALL.into_iter().filter(|b| !b.is_race()) {
+        let bugs = BugSet::from(bug);
+        let run = move |p: &Program| run_with_bugs(p, bugs);
+        for r in 0..BUDGET_CAMPAIGNS {
+            let config = engine::Config {
+                // The program budget decides; the time limit only guards against a hang.
+                seconds: 3_600,
+                max_programs: Some(BUDGET_PROGRAMS),
+                seed: mutants::campaign_seed(BUDGET_SEED, bug, r),
+                jobs: 1,
+                level: mutants::LEVEL,
+                out: PathBuf::new(),
+                progress: false,
+            };
+            let Search { summary, found } = engine::search(&config, &run);
+            let Some((index, program)) = found else {
+                missed.push(format!(
+                    "{bug}: campaign {r} (seed {}) ran {} programs without a divergence",
+                    config.seed, summary.stats.programs
+                ));
+                continue;
+            };
+            // The first campaign's finding also minimizes to a short program in an expected
+            // field, as the scoreboard reports it.
+            if r == 0 {
+                let m = minimize::minimize_by(&program, run, |a, b| mutants::same_bug(bug, a, b))
+                    .expect("the finding diverges again");
+                let field = first_field(&m.divergence);
+                assert!(
+                    m.ops_after <= MAX_REPRODUCER_OPS && bug.expects(&field),
+                    "{bug}: program {index} of seed {} minimized to {} ops, first field {field}",
+                    config.seed,
+                    m.ops_after
+                );
+            }
+        }
+    }
+    assert!(missed.is_empty(), "{}", missed.join("\n"));
+}
+
+#[test]
+fn a_campaign_without_budget_left_misses_and_the_row_says_so() {
+    let config = mutants::Config {
+        seconds_per_bug: 3_600,
+        max_programs: Some(1),
+        runs: 2,
+        base_seed: 3,
+        jobs: 1,
+        engine: mutants::Engine::Builtin,
+        bugs: vec![Bug::NoreserveDataFreed, Bug::UnlockBeforeSetDelalloc],
+    };
+    let board = mutants::scoreboard(&config, |_| {}).unwrap();
+    let [row, race] = &board.rows[..] else {
+        panic!("two rows")
+    };
+    assert_eq!((row.found(), row.campaigns.len()), (0, 2));
+    assert!(row.missed() && row.detection_seconds().is_none());
+    assert!(race.campaigns.is_empty() && !race.missed());
+    assert_eq!(board.missed(), [Bug::NoreserveDataFreed]);
+    assert!(board.text().contains("missed: noreserve-data-freed"));
+
+    let libfuzzer = mutants::Config {
+        engine: mutants::Engine::Libfuzzer,
+        ..config
+    };
+    let e = mutants::scoreboard(&libfuzzer, |_| {}).unwrap_err();
+    assert!(e.to_string().contains("needs the cargo-fuzz crate"), "{e}");
+}
