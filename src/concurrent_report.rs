@@ -4,10 +4,12 @@
 //! program. Text ([`text`]) and JSON ([`json_value`]) carry the same content.
 
 use crate::concurrent_oracle::{ConcurrentDivergence, ConcurrentDivergenceKind};
+use crate::concurrent_run::RunRecord;
 use crate::linearize::Mismatch;
 use crate::report::outcome;
 use delalloc_contract::concurrent_text::print_concurrent_program;
 use delalloc_contract::text::print_op;
+use delalloc_contract::ConcurrentProgram;
 use serde_json::json;
 use std::fmt::Write as _;
 
@@ -59,11 +61,10 @@ pub fn headline(d: &ConcurrentDivergence) -> String {
     format!("{}: {detail}", d.kind.name())
 }
 
-/// The interleaving: one column per task, one line per event.
-pub fn timeline(d: &ConcurrentDivergence) -> String {
-    let p = &d.program;
+/// The interleaving of a run: one column per task, one line per event.
+pub fn timeline(p: &ConcurrentProgram, run: &RunRecord) -> String {
     let mut events = Vec::new();
-    for (t, recs) in d.run.ops.iter().enumerate() {
+    for (t, recs) in run.ops.iter().enumerate() {
         for (i, r) in recs.iter().enumerate() {
             let op = print_op(&p.tasks[t][i]);
             events.push((r.invoked, t, format!("> {op}")));
@@ -118,7 +119,7 @@ pub fn text(d: &ConcurrentDivergence) -> String {
         }
     }
     let _ = writeln!(s, "timeline (> invoked, < returned):");
-    s.push_str(&timeline(d));
+    s.push_str(&timeline(&d.program, &d.run));
     if let Some(n) = &d.nearest {
         let order: Vec<String> = n.order.iter().map(|(t, i)| format!("t{t}.{i}")).collect();
         let _ = writeln!(
@@ -198,7 +199,7 @@ pub fn json_value(d: &ConcurrentDivergence) -> serde_json::Value {
         "summary": headline(d),
         "kind": d.kind,
         "signature": d.signature(),
-        "timeline": timeline(d),
+        "timeline": timeline(&d.program, &d.run),
         "run": d.run,
         "nearest": d.nearest,
         "program": print_concurrent_program(&d.program),

@@ -78,6 +78,31 @@ pub fn concurrent_program(u: &mut Unstructured) -> Result<ConcurrentProgram> {
     Ok(p)
 }
 
+/// A program for the stress mode: the same hot zone and op mix as [`concurrent_program`], but
+/// exactly `tasks` tasks of `ops` ops each and no schedule (real threads choose).
+pub fn stress_program(u: &mut Unstructured, tasks: usize, ops: usize) -> Result<ConcurrentProgram> {
+    let geometry = geometry(u)?;
+    let mut gen = TaskGen {
+        g: geometry,
+        hot_ino: u.int_in_range(0..=geometry.inodes - 1)?,
+    };
+    let setup = gen.setup(u)?;
+    let mut all = Vec::with_capacity(tasks);
+    for _ in 0..tasks {
+        let mut task = Vec::with_capacity(ops);
+        for _ in 0..ops {
+            task.push(gen.task_op(u)?);
+        }
+        all.push(task);
+    }
+    Ok(ConcurrentProgram {
+        geometry,
+        setup,
+        tasks: all,
+        schedule: Vec::new(),
+    })
+}
+
 /// Seed 000's window, which independent ops would practically never compose: a reservation
 /// that fails (an injected fault) while a release of the same inode runs, with csum_bytes near
 /// a checksum-leaf boundary so that what the release frees depends on the failing

@@ -39,6 +39,7 @@
 //! }
 //! ```
 
+pub mod concurrent_engine;
 pub mod concurrent_minimize;
 pub mod concurrent_oracle;
 pub mod concurrent_report;
@@ -53,4 +54,5 @@ pub mod mutants;
 pub mod oracle;
 pub mod report;
 pub mod schedule;
+pub mod stress;
 pub mod trace;

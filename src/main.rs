@@ -1,4 +1,4 @@
-//! The command line: `delalloc-fuzz fuzz | replay | trace | minimize | mutants`.
+//! The command line: `delalloc-fuzz fuzz | replay | trace | minimize | mutants | stress`.
 //!
 //! Exit codes: 0 all good; 1 a divergence was found or a replayed program failed; 2 the
 //! command could not run (bad flags, unreadable or malformed input, a file in the way).
@@ -14,6 +14,8 @@ use delalloc_optimized::bugs::{Bug, BugSet};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+mod cli_concurrent;
 
 #[derive(Parser)]
 #[command(
@@ -46,6 +48,32 @@ enum Command {
         #[arg(long, default_value = "findings", value_name = "DIR")]
         out: PathBuf,
         /// Print the summary (and any finding) as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+        /// Concurrent programs (tasks and a schedule) through the concurrent oracle (SPEC §10).
+        #[arg(long)]
+        concurrent: bool,
+        /// Re-introduce these bugs in the optimized model (repeatable, or comma-separated).
+        #[arg(long = "bug", value_name = "NAME", num_args = 1.., value_parser = parse_bugs)]
+        bugs: Vec<BugSet>,
+    },
+    /// Concurrent programs on real threads (the std build, no scheduler), checking SPEC §8 at
+    /// quiescence and that nothing leaks after the unmount.
+    Stress {
+        #[arg(long, default_value_t = 60, value_name = "N")]
+        seconds: u64,
+        /// Threads (one task each).
+        #[arg(long, default_value_t = 2, value_name = "T", value_parser = clap::value_parser!(u64).range(1..=4))]
+        threads: u64,
+        /// How many times each thread runs its task's ops per iteration.
+        #[arg(long, default_value_t = 8, value_name = "R", value_parser = clap::value_parser!(u64).range(1..=10_000))]
+        rounds: u64,
+        /// Seed; iteration i uses S+i (default: from the clock, printed).
+        #[arg(long, value_name = "S")]
+        seed: Option<u64>,
+        /// Where a failing program is written (never overwriting).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
         #[arg(long)]
         json: bool,
     },
@@ -154,6 +182,8 @@ fn main() -> ExitCode {
             level,
             out,
             json,
+            concurrent,
+            bugs,
         } => {
             if out.exists() && !out.is_dir() {
                 eprintln!(
@@ -171,7 +201,36 @@ fn main() -> ExitCode {
                 out,
                 progress: true,
             };
-            fuzz(&config, json)
+            let bugs = bugs.into_iter().fold(BugSet::NONE, BugSet::union);
+            if concurrent {
+                let config = delalloc_fuzz::concurrent_engine::ConcurrentConfig {
+                    seconds: config.seconds,
+                    max_programs: None,
+                    seed: config.seed,
+                    jobs: config.jobs,
+                    out: config.out,
+                    bugs: cli_concurrent::shuttle_bugs(bugs),
+                    progress: true,
+                };
+                return ExitCode::from(cli_concurrent::fuzz(&config, json));
+            }
+            fuzz(&config, bugs, json)
+        }
+        Command::Stress {
+            seconds,
+            threads,
+            rounds,
+            seed,
+            out,
+            json,
+        } => {
+            let config = delalloc_fuzz::stress::StressConfig {
+                seconds,
+                threads: usize::try_from(threads).unwrap_or(2),
+                rounds: usize::try_from(rounds).unwrap_or(8),
+                seed: seed.unwrap_or_else(Config::clock_seed),
+            };
+            cli_concurrent::stress_cmd(&config, out, json)
         }
         Command::Replay { paths, json } => replay(&paths, json),
         Command::Trace { file, json } => trace_file(&file, json),
@@ -268,8 +327,8 @@ fn mutants_cmd(config: &mutants::Config, json: bool, reproducers: Option<&Path>)
     }
 }
 
-fn fuzz(config: &Config, json: bool) -> u8 {
-    match engine::campaign(config, oracle::run) {
+fn fuzz(config: &Config, bugs: BugSet, json: bool) -> u8 {
+    match engine::campaign(config, |p| mutants::run_with_bugs(p, bugs)) {
         Err(e) => {
             eprintln!("error: fuzzing failed: {e}");
             ERROR
@@ -357,7 +416,16 @@ fn load(path: &Path) -> Result<Program, String> {
         .map_err(|e| format!("{}:{}:{}: {}", path.display(), e.line, e.column, e.message))
 }
 
+/// The text of a concurrent program file (one with `setup`, `task` or `schedule` lines).
+fn concurrent_text(path: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    delalloc_contract::concurrent_text::is_concurrent_text(&text).then_some(text)
+}
+
 fn trace_file(path: &Path, json: bool) -> u8 {
+    if let Some(text) = concurrent_text(path) {
+        return cli_concurrent::trace(path, &text, json);
+    }
     let program = match load(path) {
         Ok(p) => p,
         Err(e) => {
@@ -382,11 +450,14 @@ fn replay(paths: &[PathBuf], json: bool) -> u8 {
     let (mut passed, mut failed) = (0usize, 0usize);
     let mut results = Vec::new();
     for f in &files {
-        let (ok, detail, report_json) = match load(f) {
-            Err(e) => (false, e, None),
-            Ok(p) => match oracle::run(&p) {
-                Verdict::Agree(s) => (true, format!("{} ops", s.ops), None),
-                Verdict::Diverged(d) => (false, report::text(&d), Some(report::json_value(&d))),
+        let (ok, detail, report_json) = match concurrent_text(f) {
+            Some(text) => cli_concurrent::replay_one(f, &text),
+            None => match load(f) {
+                Err(e) => (false, e, None),
+                Ok(p) => match oracle::run(&p) {
+                    Verdict::Agree(s) => (true, format!("{} ops", s.ops), None),
+                    Verdict::Diverged(d) => (false, report::text(&d), Some(report::json_value(&d))),
+                },
             },
         };
         if ok {
@@ -451,6 +522,9 @@ fn minimize_file(file: &Path, output: Option<PathBuf>, force: bool) -> u8 {
             out.display()
         );
         return ERROR;
+    }
+    if let Some(text) = concurrent_text(file) {
+        return cli_concurrent::minimize(file, &text, &out, force);
     }
     let program = match load(file) {
         Ok(p) => p,
