@@ -270,7 +270,7 @@ fn parse_schedule(toks: &[Tok<'_>], line: usize) -> Result<Vec<u8>, ParseError> 
             ),
         ));
     }
-    if chars.len() % 2 != 0 {
+    if !chars.len().is_multiple_of(2) {
         return Err(err(
             line,
             tok.col + chars.len() - 1,
