@@ -55,4 +55,5 @@ pub mod oracle;
 pub mod report;
 pub mod schedule;
 pub mod stress;
+pub mod targets_concurrent;
 pub mod trace;
