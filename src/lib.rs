@@ -15,6 +15,7 @@
 //! | [`trace`] | a program → each op's outcome and the fields it changed |
 //! | [`engine`] | the built-in campaign: threads, seeds, progress, findings on disk |
 //! | [`fuzz_input`] | an engine's bytes ↔ a [`Program`](delalloc_contract::Program) (generated or literal mode) |
+//! | [`mutate`] | structure-aware mutation of fuzz inputs (libFuzzer's custom mutator) |
 //! | [`targets`] | the fuzz target bodies every engine calls: fs level, tree level, text parser |
 //! | [`injected`] | deliberately wrong behaviours behind `DELALLOC_FUZZ_BUGS`, to test the pipeline |
 //!
@@ -43,6 +44,7 @@ pub mod generate;
 pub mod injected;
 pub mod invariants;
 pub mod minimize;
+pub mod mutate;
 pub mod oracle;
 pub mod report;
 pub mod targets;
