@@ -15,6 +15,8 @@
 //! | [`trace`] | a program → each op's outcome and the fields it changed |
 //! | [`engine`] | the built-in campaign: threads, seeds, progress, findings on disk |
 //! | [`fuzz_input`] | an engine's bytes ↔ a [`Program`](delalloc_contract::Program) (generated or literal mode) |
+//! | [`artifact`] | a fuzz engine's crash input → a program (as the target decoded it) → a regression |
+//! | [`corpus`] | the fuzz targets' seed corpora, generated from readable programs |
 //! | [`mutate`] | structure-aware mutation of fuzz inputs (libFuzzer's custom mutator) |
 //! | [`targets`] | the fuzz target bodies every engine calls: fs level, tree level, text parser |
 //! | [`injected`] | deliberately wrong behaviours behind `DELALLOC_FUZZ_BUGS`, to test the pipeline |
@@ -38,6 +40,8 @@
 //! }
 //! ```
 
+pub mod artifact;
+pub mod corpus;
 pub mod engine;
 pub mod fuzz_input;
 pub mod generate;
