@@ -1,4 +1,4 @@
-//! The command line: `delalloc-fuzz fuzz | replay | trace | minimize | mutants | stress`.
+//! The command line: `delalloc-fuzz fuzz | replay | trace | minimize | mutants | stress | import | corpus`.
 //!
 //! Exit codes: 0 all good; 1 a divergence was found or a replayed program failed; 2 the
 //! command could not run (bad flags, unreadable or malformed input, a file in the way).
@@ -6,8 +6,10 @@
 use clap::{Parser, Subcommand, ValueEnum};
 use delalloc_contract::text::{parse_program, print_program};
 use delalloc_contract::Program;
+use delalloc_fuzz::artifact::{self, Decoding};
 use delalloc_fuzz::engine::{self, Campaign, Config};
 use delalloc_fuzz::generate::Level;
+use delalloc_fuzz::injected;
 use delalloc_fuzz::oracle::{self, Verdict};
 use delalloc_fuzz::{minimize, mutants, report};
 use delalloc_optimized::bugs::{Bug, BugSet};
@@ -77,13 +79,46 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Run program files (directories: every *.txt below, reports excluded); PASS if the models agree.
+    /// Run program files or raw fuzz artifacts (directories: every *.txt below, reports
+    /// excluded, and crash-*/id:* artifacts); PASS if the models agree.
     Replay {
         #[arg(required = true, value_name = "FILE|DIR")]
         paths: Vec<PathBuf>,
         /// Print the results as JSON on stdout.
         #[arg(long)]
         json: bool,
+        /// Level to decode raw fuzz inputs at (default: from a fs_level/ or tree_level/ folder
+        /// on the path).
+        #[arg(long, value_enum, value_name = "L")]
+        level: Option<LevelArg>,
+    },
+    /// Turn libFuzzer/AFL crash inputs into readable, minimized regression programs.
+    Import {
+        #[arg(required = true, value_name = "ARTIFACT")]
+        artifacts: Vec<PathBuf>,
+        /// Level the target decoded them at (default: from a fs_level/ or tree_level/ folder
+        /// on the path).
+        #[arg(long, value_enum, value_name = "L")]
+        level: Option<LevelArg>,
+        /// Where to write (default: corpus/regressions/imported, or corpus/injected/<bugs> with
+        /// DELALLOC_FUZZ_BUGS set).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Overwrite an existing regression file of the same name.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Regenerate the fuzz targets' seed corpora corpus/<target>/ from corpus/programs/.
+    Corpus {
+        /// Change nothing; exit 1 if a corpus file is missing, out of date or from no program.
+        #[arg(long)]
+        check: bool,
+        /// Also remove files in the corpus folders that no seed program produces.
+        #[arg(long)]
+        prune: bool,
+        /// The repository root.
+        #[arg(long, default_value = ".", value_name = "DIR")]
+        root: PathBuf,
     },
     /// Show what a program file does: each op's outcome and the fields it changed (reference
     /// model), then the oracle's verdict.
@@ -232,7 +267,14 @@ fn main() -> ExitCode {
             };
             cli_concurrent::stress_cmd(&config, out, json)
         }
-        Command::Replay { paths, json } => replay(&paths, json),
+        Command::Replay { paths, json, level } => replay(&paths, json, level.map(Level::from)),
+        Command::Import {
+            artifacts,
+            level,
+            out,
+            force,
+        } => import(&artifacts, level.map(Level::from), out, force),
+        Command::Corpus { check, prune, root } => corpus(&root, check, prune),
         Command::Trace { file, json } => trace_file(&file, json),
         Command::Minimize {
             file,
@@ -386,7 +428,7 @@ fn collect(paths: &[PathBuf]) -> Vec<PathBuf> {
         for p in entries {
             if p.is_dir() {
                 walk(&p, out);
-            } else if is_program_file(&p) {
+            } else if is_program_file(&p) || is_artifact(&p) {
                 out.push(p);
             }
         }
@@ -406,6 +448,25 @@ fn collect(paths: &[PathBuf]) -> Vec<PathBuf> {
 fn is_program_file(p: &Path) -> bool {
     let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
     name.ends_with(".txt") && !name.ends_with(".report.txt")
+}
+
+fn is_artifact(p: &Path) -> bool {
+    p.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(artifact::is_artifact_name)
+}
+
+/// The injected bugs of DELALLOC_FUZZ_BUGS, announced on stderr; the error is the message.
+fn bugs_from_env() -> Result<injected::BugSet, String> {
+    let bugs = injected::BugSet::from_env()?;
+    if !bugs.is_empty() {
+        eprintln!(
+            "note: {}={}: the optimized model runs with injected bugs",
+            injected::ENV,
+            bugs.names()
+        );
+    }
+    Ok(bugs)
 }
 
 /// Reads and parses a program file; the error names file:line:column.
@@ -445,19 +506,45 @@ fn trace_file(path: &Path, json: bool) -> u8 {
     0
 }
 
-fn replay(paths: &[PathBuf], json: bool) -> u8 {
+fn replay(paths: &[PathBuf], json: bool, level: Option<Level>) -> u8 {
+    let bugs = match bugs_from_env() {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ERROR;
+        }
+    };
     let files = collect(paths);
-    let (mut passed, mut failed) = (0usize, 0usize);
+    let (mut passed, mut failed, mut bad_input) = (0usize, 0usize, 0usize);
     let mut results = Vec::new();
     for f in &files {
         let (ok, detail, report_json) = match concurrent_text(f) {
-            Some(text) => cli_concurrent::replay_one(f, &text),
-            None => match load(f) {
-                Err(e) => (false, e, None),
-                Ok(p) => match oracle::run(&p) {
-                    Verdict::Agree(s) => (true, format!("{} ops", s.ops), None),
-                    Verdict::Diverged(d) => (false, report::text(&d), Some(report::json_value(&d))),
-                },
+            Some(text) => {
+                let r = cli_concurrent::replay_one(f, &text);
+                if !r.0 && r.2.is_none() {
+                    bad_input += 1;
+                }
+                r
+            }
+            None => match artifact::load(f, level) {
+                Err(e) => {
+                    bad_input += 1;
+                    (false, e, None)
+                }
+                Ok((p, decoding)) => {
+                    let how = match decoding {
+                        Decoding::Text => String::new(),
+                        d => format!("; {d}"),
+                    };
+                    match injected::run(&p, bugs) {
+                        Verdict::Agree(s) => (true, format!("{} ops{how}", s.ops), None),
+                        Verdict::Diverged(d) => (
+                            false,
+                            format!("{}{}", report::text(&d), how.trim_start_matches("; ")),
+                            Some(report::json_value(&d)),
+                        ),
+                    }
+                }
             },
         };
         if ok {
@@ -485,13 +572,163 @@ fn replay(paths: &[PathBuf], json: bool) -> u8 {
         println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
     } else {
         if files.is_empty() {
-            println!("no program files (*.txt) found");
+            println!("no program files (*.txt) or fuzz artifacts found");
         }
         println!("{passed} passed, {failed} failed");
     }
-    if failed > 0 {
+    // Input that could not be read is the command failing to run, not a finding.
+    if bad_input > 0 {
+        ERROR
+    } else if failed > 0 {
         FAILED
     } else {
+        0
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// import, corpus
+// ---------------------------------------------------------------------------------------------
+
+fn import(artifacts: &[PathBuf], level: Option<Level>, out: Option<PathBuf>, force: bool) -> u8 {
+    let bugs = match bugs_from_env() {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ERROR;
+        }
+    };
+    let out = out.unwrap_or_else(|| artifact::default_out(bugs));
+    let mut code = 0;
+    for a in artifacts {
+        let result = import_one(a, level, &out, force, bugs);
+        if let Err((c, e)) = result {
+            eprintln!("error: {e}");
+            code = code.max(c);
+        }
+    }
+    code
+}
+
+fn import_one(
+    a: &Path,
+    level: Option<Level>,
+    out: &Path,
+    force: bool,
+    bugs: injected::BugSet,
+) -> Result<(), (u8, String)> {
+    if a.is_dir() {
+        return Err((
+            ERROR,
+            format!("{}: is a directory, not an artifact", a.display()),
+        ));
+    }
+    let (program, decoding) = artifact::load(a, level).map_err(|e| (ERROR, e))?;
+    let path = out.join(artifact::regression_name(a));
+    if path.exists() && !force {
+        return Err((
+            ERROR,
+            format!(
+                "{} already exists (pass --force to overwrite it)",
+                path.display()
+            ),
+        ));
+    }
+    let Some(r) = artifact::regression(&program, bugs, a, decoding) else {
+        return Err((
+            FAILED,
+            format!(
+                "{} does not diverge ({decoding}, {} ops): the models agree on it{}; not imported",
+                a.display(),
+                program.ops.len(),
+                if bugs.is_empty() {
+                    ""
+                } else {
+                    " even with the injected bugs"
+                }
+            ),
+        ));
+    };
+    std::fs::create_dir_all(out)
+        .map_err(|e| (ERROR, format!("{}: cannot create: {e}", out.display())))?;
+    let written = if force {
+        std::fs::write(&path, &r.text)
+    } else {
+        engine::write_new(&path, &r.text)
+    };
+    written.map_err(|e| (ERROR, format!("cannot write {}: {e}", path.display())))?;
+    let m = &r.minimized;
+    println!(
+        "{} ({decoding}): {} ops -> {} ops\n  {}\nwrote {}",
+        a.display(),
+        m.ops_before,
+        m.ops_after,
+        report::headline(&m.divergence),
+        path.display()
+    );
+    Ok(())
+}
+
+fn corpus(root: &Path, check: bool, prune: bool) -> u8 {
+    use delalloc_fuzz::corpus::{plan, stale, write};
+    let seeds = match plan(root) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ERROR;
+        }
+    };
+    let result = if check {
+        Ok(stale(root, &seeds))
+    } else {
+        write(root, &seeds, prune)
+    };
+    let before = match result {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ERROR;
+        }
+    };
+    for s in &before {
+        // Regenerating lists only what it leaves behind; a check lists everything stale.
+        if check || matches!(s, delalloc_fuzz::corpus::Stale::Extra(_)) {
+            println!("{s}");
+        }
+    }
+    let count = |t: &str| seeds.iter().filter(|s| s.target == t).count();
+    let targets = "fs_level, tree_level, parse_text";
+    let counts = format!(
+        "{}, {}, {}",
+        count("fs_level"),
+        count("tree_level"),
+        count("parse_text")
+    );
+    if check {
+        if before.is_empty() {
+            println!("corpus up to date: {counts} inputs ({targets})");
+            0
+        } else {
+            println!(
+                "corpus is stale ({} files): run `delalloc-fuzz corpus`{}",
+                before.len(),
+                if before
+                    .iter()
+                    .any(|s| matches!(s, delalloc_fuzz::corpus::Stale::Extra(_)))
+                {
+                    " (with --prune to remove files from no seed program)"
+                } else {
+                    ""
+                }
+            );
+            FAILED
+        }
+    } else {
+        let changed = before
+            .iter()
+            .filter(|s| !matches!(s, delalloc_fuzz::corpus::Stale::Extra(_)))
+            .count();
+        println!("corpus written: {counts} inputs ({targets}), {changed} new or updated");
         0
     }
 }
