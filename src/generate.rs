@@ -80,11 +80,17 @@ impl FromStr for Level {
 
 /// A program generated from `seed`: the seed's RNG bytes fed to [`program`]. Deterministic.
 pub fn program_from_seed(seed: u64, level: Level) -> Program {
-    let mut bytes = vec![0u8; SEED_BYTES];
-    SmallRng::seed_from_u64(seed).fill_bytes(&mut bytes);
+    let bytes = seed_bytes(seed);
     let mut u = Unstructured::new(&bytes);
     // `program` only fails if arbitrary itself does; an empty program is still a valid answer.
     program(&mut u, level).unwrap_or_default()
+}
+
+/// The [`SEED_BYTES`] bytes of RNG output that [`program_from_seed`] generates from.
+pub fn seed_bytes(seed: u64) -> Vec<u8> {
+    let mut bytes = vec![0u8; SEED_BYTES];
+    SmallRng::seed_from_u64(seed).fill_bytes(&mut bytes);
+    bytes
 }
 
 /// A valid program of `level` read from `u`.
@@ -307,8 +313,9 @@ const PALETTE: [Bits; 9] = [
 const POOL: usize = 32;
 
 /// No single op may run more than this many reservation chunks or create more ordered extents:
-/// keeps a program's cost bounded with a 512-byte max_extent.
-const MAX_PIECES: u64 = 1024;
+/// keeps a program's cost bounded with a 512-byte max_extent. The literal fuzz input format
+/// (`fuzz_input`) clamps to the same bounds.
+pub const MAX_PIECES: u64 = 1024;
 
 /// Generation state: the geometry, offsets the program already used, and an estimate of each
 /// inode's i_size (the generator does not run a model; the estimate only biases choices).
@@ -590,13 +597,20 @@ impl Gen {
             .min(MAX_PIECES * g.max_extent)
             .min(MAX_OFFSET - pos)
             .min(MAX_OFFSET - s);
+        let fallback = chance(u, 1, 4)?;
+        // A fallback writes buffered, in write_chunk pieces: bound those too.
+        let len = if fallback {
+            len.min(MAX_PIECES * g.write_chunk)
+        } else {
+            len
+        };
         let i = usize::from(ino);
         self.i_size[i] = self.i_size[i].max(pos + len);
         Ok(Op::DirectWrite {
             ino,
             pos,
             len,
-            fallback: chance(u, 1, 4)?,
+            fallback,
         })
     }
 
@@ -717,8 +731,9 @@ impl Gen {
         Ok(v.max(1))
     }
 
-    /// Keeps the offsets an op used for later ops to hit again.
-    fn remember(&mut self, op: &Op) {
+    /// Keeps the offsets an op used for later ops to hit again (the structure-aware mutator
+    /// primes a generator with an existing program's ops this way).
+    pub fn remember(&mut self, op: &Op) {
         let mut add = |v: u64| self.push(v);
         match *op {
             Op::SetBits { start, end, .. }

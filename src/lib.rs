@@ -15,18 +15,20 @@
 //! | [`trace`] | a program → each op's outcome and the fields it changed |
 //! | [`engine`] | the built-in campaign: threads, seeds, progress, findings on disk |
 //! | [`mutants`] | the scoreboard: campaigns against each re-introduced historical bug |
+//! | [`fuzz_input`] | an engine's bytes ↔ a [`Program`](delalloc_contract::Program) (generated or literal mode) |
+//! | [`artifact`] | a fuzz engine's crash input → a program (as the target decoded it) → a regression |
+//! | [`corpus`] | the fuzz targets' seed corpora, generated from readable programs |
+//! | [`mutate`] | structure-aware mutation of fuzz inputs (libFuzzer's custom mutator) |
+//! | [`targets`] | the fuzz target bodies every engine calls: fs level, tree level, text parser |
+//! | [`injected`] | deliberately wrong behaviours behind `DELALLOC_FUZZ_BUGS`, to test the pipeline |
 //!
 //! Where an op is generated: `generate::Gen::op`; where it is compared: `oracle::Run::step`.
 //!
-//! A cargo-fuzz target is this much glue (the same bytes drive the built-in engine's programs):
+//! A cargo-fuzz target (`fuzz/fuzz_targets/`) is this much glue; [`fuzz_input`] says how its bytes
+//! become a program:
 //!
 //! ```text
-//! fuzz_target!(|data: &[u8]| {
-//!     let mut u = arbitrary::Unstructured::new(data);
-//!     if let Ok(program) = delalloc_fuzz::generate::program(&mut u, Level::Mixed) {
-//!         delalloc_fuzz::oracle::assert_agree(&program);
-//!     }
-//! });
+//! fuzz_target!(|data: &[u8]| delalloc_fuzz::targets::fs_level(data));
 //! ```
 //!
 //! and a seeded one, as the engine runs it:
@@ -39,11 +41,27 @@
 //! }
 //! ```
 
+pub mod artifact;
+pub mod concurrent_engine;
+pub mod concurrent_minimize;
+pub mod concurrent_oracle;
+pub mod concurrent_report;
+pub mod concurrent_run;
+pub mod corpus;
 pub mod engine;
+pub mod fuzz_input;
 pub mod generate;
+pub mod generate_concurrent;
+pub mod injected;
 pub mod invariants;
+pub mod linearize;
 pub mod minimize;
 pub mod mutants;
+pub mod mutate;
 pub mod oracle;
 pub mod report;
+pub mod schedule;
+pub mod stress;
+pub mod targets;
+pub mod targets_concurrent;
 pub mod trace;

@@ -1,4 +1,4 @@
-//! The command line: `delalloc-fuzz fuzz | replay | trace | minimize | mutants`.
+//! The command line: `delalloc-fuzz fuzz | replay | trace | minimize | mutants | stress | import | corpus`.
 //!
 //! Exit codes: 0 all good; 1 a divergence was found or a replayed program failed; 2 the
 //! command could not run (bad flags, unreadable or malformed input, a file in the way).
@@ -6,14 +6,18 @@
 use clap::{Parser, Subcommand, ValueEnum};
 use delalloc_contract::text::{parse_program, print_program};
 use delalloc_contract::Program;
+use delalloc_fuzz::artifact::{self, Decoding};
 use delalloc_fuzz::engine::{self, Campaign, Config};
 use delalloc_fuzz::generate::Level;
+use delalloc_fuzz::injected;
 use delalloc_fuzz::oracle::{self, Verdict};
 use delalloc_fuzz::{minimize, mutants, report};
 use delalloc_optimized::bugs::{Bug, BugSet};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+mod cli_concurrent;
 
 #[derive(Parser)]
 #[command(
@@ -48,14 +52,73 @@ enum Command {
         /// Print the summary (and any finding) as JSON on stdout.
         #[arg(long)]
         json: bool,
+        /// Concurrent programs (tasks and a schedule) through the concurrent oracle (SPEC §10).
+        #[arg(long)]
+        concurrent: bool,
+        /// Re-introduce these bugs in the optimized model (repeatable, or comma-separated).
+        #[arg(long = "bug", value_name = "NAME", num_args = 1.., value_parser = parse_bugs)]
+        bugs: Vec<BugSet>,
     },
-    /// Run program files (directories: every *.txt below, reports excluded); PASS if the models agree.
+    /// Concurrent programs on real threads (the std build, no scheduler), checking SPEC §8 at
+    /// quiescence and that nothing leaks after the unmount.
+    Stress {
+        #[arg(long, default_value_t = 60, value_name = "N")]
+        seconds: u64,
+        /// Threads (one task each).
+        #[arg(long, default_value_t = 2, value_name = "T", value_parser = clap::value_parser!(u64).range(1..=4))]
+        threads: u64,
+        /// How many times each thread runs its task's ops per iteration.
+        #[arg(long, default_value_t = 8, value_name = "R", value_parser = clap::value_parser!(u64).range(1..=10_000))]
+        rounds: u64,
+        /// Seed; iteration i uses S+i (default: from the clock, printed).
+        #[arg(long, value_name = "S")]
+        seed: Option<u64>,
+        /// Where a failing program is written (never overwriting).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run program files or raw fuzz artifacts (directories: every *.txt below, reports
+    /// excluded, and crash-*/id:* artifacts); PASS if the models agree.
     Replay {
         #[arg(required = true, value_name = "FILE|DIR")]
         paths: Vec<PathBuf>,
         /// Print the results as JSON on stdout.
         #[arg(long)]
         json: bool,
+        /// Level to decode raw fuzz inputs at (default: from a fs_level/ or tree_level/ folder
+        /// on the path).
+        #[arg(long, value_enum, value_name = "L")]
+        level: Option<LevelArg>,
+    },
+    /// Turn libFuzzer/AFL crash inputs into readable, minimized regression programs.
+    Import {
+        #[arg(required = true, value_name = "ARTIFACT")]
+        artifacts: Vec<PathBuf>,
+        /// Level the target decoded them at (default: from a fs_level/ or tree_level/ folder
+        /// on the path).
+        #[arg(long, value_enum, value_name = "L")]
+        level: Option<LevelArg>,
+        /// Where to write (default: corpus/regressions/imported, or corpus/injected/<bugs> with
+        /// DELALLOC_FUZZ_BUGS set).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Overwrite an existing regression file of the same name.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Regenerate the fuzz targets' seed corpora corpus/<target>/ from corpus/programs/.
+    Corpus {
+        /// Change nothing; exit 1 if a corpus file is missing, out of date or from no program.
+        #[arg(long)]
+        check: bool,
+        /// Also remove files in the corpus folders that no seed program produces.
+        #[arg(long)]
+        prune: bool,
+        /// The repository root.
+        #[arg(long, default_value = ".", value_name = "DIR")]
+        root: PathBuf,
     },
     /// Show what a program file does: each op's outcome and the fields it changed (reference
     /// model), then the oracle's verdict.
@@ -154,6 +217,8 @@ fn main() -> ExitCode {
             level,
             out,
             json,
+            concurrent,
+            bugs,
         } => {
             if out.exists() && !out.is_dir() {
                 eprintln!(
@@ -171,9 +236,45 @@ fn main() -> ExitCode {
                 out,
                 progress: true,
             };
-            fuzz(&config, json)
+            let bugs = bugs.into_iter().fold(BugSet::NONE, BugSet::union);
+            if concurrent {
+                let config = delalloc_fuzz::concurrent_engine::ConcurrentConfig {
+                    seconds: config.seconds,
+                    max_programs: None,
+                    seed: config.seed,
+                    jobs: config.jobs,
+                    out: config.out,
+                    bugs: cli_concurrent::shuttle_bugs(bugs),
+                    progress: true,
+                };
+                return ExitCode::from(cli_concurrent::fuzz(&config, json));
+            }
+            fuzz(&config, bugs, json)
         }
-        Command::Replay { paths, json } => replay(&paths, json),
+        Command::Stress {
+            seconds,
+            threads,
+            rounds,
+            seed,
+            out,
+            json,
+        } => {
+            let config = delalloc_fuzz::stress::StressConfig {
+                seconds,
+                threads: usize::try_from(threads).unwrap_or(2),
+                rounds: usize::try_from(rounds).unwrap_or(8),
+                seed: seed.unwrap_or_else(Config::clock_seed),
+            };
+            cli_concurrent::stress_cmd(&config, out, json)
+        }
+        Command::Replay { paths, json, level } => replay(&paths, json, level.map(Level::from)),
+        Command::Import {
+            artifacts,
+            level,
+            out,
+            force,
+        } => import(&artifacts, level.map(Level::from), out, force),
+        Command::Corpus { check, prune, root } => corpus(&root, check, prune),
         Command::Trace { file, json } => trace_file(&file, json),
         Command::Minimize {
             file,
@@ -268,8 +369,8 @@ fn mutants_cmd(config: &mutants::Config, json: bool, reproducers: Option<&Path>)
     }
 }
 
-fn fuzz(config: &Config, json: bool) -> u8 {
-    match engine::campaign(config, oracle::run) {
+fn fuzz(config: &Config, bugs: BugSet, json: bool) -> u8 {
+    match engine::campaign(config, |p| mutants::run_with_bugs(p, bugs)) {
         Err(e) => {
             eprintln!("error: fuzzing failed: {e}");
             ERROR
@@ -327,7 +428,7 @@ fn collect(paths: &[PathBuf]) -> Vec<PathBuf> {
         for p in entries {
             if p.is_dir() {
                 walk(&p, out);
-            } else if is_program_file(&p) {
+            } else if is_program_file(&p) || is_artifact(&p) {
                 out.push(p);
             }
         }
@@ -349,6 +450,25 @@ fn is_program_file(p: &Path) -> bool {
     name.ends_with(".txt") && !name.ends_with(".report.txt")
 }
 
+fn is_artifact(p: &Path) -> bool {
+    p.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(artifact::is_artifact_name)
+}
+
+/// The injected bugs of DELALLOC_FUZZ_BUGS, announced on stderr; the error is the message.
+fn bugs_from_env() -> Result<injected::BugSet, String> {
+    let bugs = injected::BugSet::from_env()?;
+    if !bugs.is_empty() {
+        eprintln!(
+            "note: {}={}: the optimized model runs with injected bugs",
+            injected::ENV,
+            bugs.names()
+        );
+    }
+    Ok(bugs)
+}
+
 /// Reads and parses a program file; the error names file:line:column.
 fn load(path: &Path) -> Result<Program, String> {
     let text = std::fs::read_to_string(path)
@@ -357,7 +477,16 @@ fn load(path: &Path) -> Result<Program, String> {
         .map_err(|e| format!("{}:{}:{}: {}", path.display(), e.line, e.column, e.message))
 }
 
+/// The text of a concurrent program file (one with `setup`, `task` or `schedule` lines).
+fn concurrent_text(path: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    delalloc_contract::concurrent_text::is_concurrent_text(&text).then_some(text)
+}
+
 fn trace_file(path: &Path, json: bool) -> u8 {
+    if let Some(text) = concurrent_text(path) {
+        return cli_concurrent::trace(path, &text, json);
+    }
     let program = match load(path) {
         Ok(p) => p,
         Err(e) => {
@@ -377,16 +506,45 @@ fn trace_file(path: &Path, json: bool) -> u8 {
     0
 }
 
-fn replay(paths: &[PathBuf], json: bool) -> u8 {
+fn replay(paths: &[PathBuf], json: bool, level: Option<Level>) -> u8 {
+    let bugs = match bugs_from_env() {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ERROR;
+        }
+    };
     let files = collect(paths);
-    let (mut passed, mut failed) = (0usize, 0usize);
+    let (mut passed, mut failed, mut bad_input) = (0usize, 0usize, 0usize);
     let mut results = Vec::new();
     for f in &files {
-        let (ok, detail, report_json) = match load(f) {
-            Err(e) => (false, e, None),
-            Ok(p) => match oracle::run(&p) {
-                Verdict::Agree(s) => (true, format!("{} ops", s.ops), None),
-                Verdict::Diverged(d) => (false, report::text(&d), Some(report::json_value(&d))),
+        let (ok, detail, report_json) = match concurrent_text(f) {
+            Some(text) => {
+                let r = cli_concurrent::replay_one(f, &text);
+                if !r.0 && r.2.is_none() {
+                    bad_input += 1;
+                }
+                r
+            }
+            None => match artifact::load(f, level) {
+                Err(e) => {
+                    bad_input += 1;
+                    (false, e, None)
+                }
+                Ok((p, decoding)) => {
+                    let how = match decoding {
+                        Decoding::Text => String::new(),
+                        d => format!("; {d}"),
+                    };
+                    match injected::run(&p, bugs) {
+                        Verdict::Agree(s) => (true, format!("{} ops{how}", s.ops), None),
+                        Verdict::Diverged(d) => (
+                            false,
+                            format!("{}{}", report::text(&d), how.trim_start_matches("; ")),
+                            Some(report::json_value(&d)),
+                        ),
+                    }
+                }
             },
         };
         if ok {
@@ -414,13 +572,163 @@ fn replay(paths: &[PathBuf], json: bool) -> u8 {
         println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
     } else {
         if files.is_empty() {
-            println!("no program files (*.txt) found");
+            println!("no program files (*.txt) or fuzz artifacts found");
         }
         println!("{passed} passed, {failed} failed");
     }
-    if failed > 0 {
+    // Input that could not be read is the command failing to run, not a finding.
+    if bad_input > 0 {
+        ERROR
+    } else if failed > 0 {
         FAILED
     } else {
+        0
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// import, corpus
+// ---------------------------------------------------------------------------------------------
+
+fn import(artifacts: &[PathBuf], level: Option<Level>, out: Option<PathBuf>, force: bool) -> u8 {
+    let bugs = match bugs_from_env() {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ERROR;
+        }
+    };
+    let out = out.unwrap_or_else(|| artifact::default_out(bugs));
+    let mut code = 0;
+    for a in artifacts {
+        let result = import_one(a, level, &out, force, bugs);
+        if let Err((c, e)) = result {
+            eprintln!("error: {e}");
+            code = code.max(c);
+        }
+    }
+    code
+}
+
+fn import_one(
+    a: &Path,
+    level: Option<Level>,
+    out: &Path,
+    force: bool,
+    bugs: injected::BugSet,
+) -> Result<(), (u8, String)> {
+    if a.is_dir() {
+        return Err((
+            ERROR,
+            format!("{}: is a directory, not an artifact", a.display()),
+        ));
+    }
+    let (program, decoding) = artifact::load(a, level).map_err(|e| (ERROR, e))?;
+    let path = out.join(artifact::regression_name(a));
+    if path.exists() && !force {
+        return Err((
+            ERROR,
+            format!(
+                "{} already exists (pass --force to overwrite it)",
+                path.display()
+            ),
+        ));
+    }
+    let Some(r) = artifact::regression(&program, bugs, a, decoding) else {
+        return Err((
+            FAILED,
+            format!(
+                "{} does not diverge ({decoding}, {} ops): the models agree on it{}; not imported",
+                a.display(),
+                program.ops.len(),
+                if bugs.is_empty() {
+                    ""
+                } else {
+                    " even with the injected bugs"
+                }
+            ),
+        ));
+    };
+    std::fs::create_dir_all(out)
+        .map_err(|e| (ERROR, format!("{}: cannot create: {e}", out.display())))?;
+    let written = if force {
+        std::fs::write(&path, &r.text)
+    } else {
+        engine::write_new(&path, &r.text)
+    };
+    written.map_err(|e| (ERROR, format!("cannot write {}: {e}", path.display())))?;
+    let m = &r.minimized;
+    println!(
+        "{} ({decoding}): {} ops -> {} ops\n  {}\nwrote {}",
+        a.display(),
+        m.ops_before,
+        m.ops_after,
+        report::headline(&m.divergence),
+        path.display()
+    );
+    Ok(())
+}
+
+fn corpus(root: &Path, check: bool, prune: bool) -> u8 {
+    use delalloc_fuzz::corpus::{plan, stale, write};
+    let seeds = match plan(root) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ERROR;
+        }
+    };
+    let result = if check {
+        Ok(stale(root, &seeds))
+    } else {
+        write(root, &seeds, prune)
+    };
+    let before = match result {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ERROR;
+        }
+    };
+    for s in &before {
+        // Regenerating lists only what it leaves behind; a check lists everything stale.
+        if check || matches!(s, delalloc_fuzz::corpus::Stale::Extra(_)) {
+            println!("{s}");
+        }
+    }
+    let count = |t: &str| seeds.iter().filter(|s| s.target == t).count();
+    let targets = "fs_level, tree_level, parse_text";
+    let counts = format!(
+        "{}, {}, {}",
+        count("fs_level"),
+        count("tree_level"),
+        count("parse_text")
+    );
+    if check {
+        if before.is_empty() {
+            println!("corpus up to date: {counts} inputs ({targets})");
+            0
+        } else {
+            println!(
+                "corpus is stale ({} files): run `delalloc-fuzz corpus`{}",
+                before.len(),
+                if before
+                    .iter()
+                    .any(|s| matches!(s, delalloc_fuzz::corpus::Stale::Extra(_)))
+                {
+                    " (with --prune to remove files from no seed program)"
+                } else {
+                    ""
+                }
+            );
+            FAILED
+        }
+    } else {
+        let changed = before
+            .iter()
+            .filter(|s| !matches!(s, delalloc_fuzz::corpus::Stale::Extra(_)))
+            .count();
+        println!("corpus written: {counts} inputs ({targets}), {changed} new or updated");
         0
     }
 }
@@ -451,6 +759,9 @@ fn minimize_file(file: &Path, output: Option<PathBuf>, force: bool) -> u8 {
             out.display()
         );
         return ERROR;
+    }
+    if let Some(text) = concurrent_text(file) {
+        return cli_concurrent::minimize(file, &text, &out, force);
     }
     let program = match load(file) {
         Ok(p) => p,

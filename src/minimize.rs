@@ -413,7 +413,7 @@ pub fn simpler(op: &Op, g: &Geometry) -> Vec<Op> {
 
 /// Offers the [`simpler`] versions of `op` to `take`, in order, until it takes one (returns
 /// true); the versions after that one are never built.
-fn try_simpler(op: &Op, g: &Geometry, take: impl FnMut(Op) -> bool) -> bool {
+pub(crate) fn try_simpler(op: &Op, g: &Geometry, take: impl FnMut(Op) -> bool) -> bool {
     let Ok(Value::Object(form)) = serde_json::to_value(op) else {
         return false;
     };

@@ -43,7 +43,8 @@ fn replay_reports_pass_fail_and_a_summary() {
 
     std::fs::write(d.join("bad.txt"), MALFORMED).unwrap();
     let o = cli(&["replay", "corpus", "bad.txt", "missing.txt"], d);
-    assert_eq!(o.status.code(), Some(1));
+    // Input that cannot be read or parsed: the command could not do its job (2), not a finding.
+    assert_eq!(o.status.code(), Some(2));
     let out = stdout(&o);
     assert!(out.contains("FAIL bad.txt:2:25: "), "{out}");
     assert!(out.contains("`lne`"), "{out}");
@@ -51,7 +52,7 @@ fn replay_reports_pass_fail_and_a_summary() {
     assert!(out.trim_end().ends_with("2 passed, 2 failed"), "{out}");
 
     let o = cli(&["replay", "--json", "corpus", "bad.txt"], d);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2));
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json");
     assert_eq!(
         (v["passed"].as_u64(), v["failed"].as_u64()),

@@ -5,6 +5,8 @@
 //! Nothing here decides accounting: the rules live in SPEC.md and in the two models.
 
 pub mod bits;
+pub mod concurrent;
+pub mod concurrent_text;
 pub mod geometry;
 pub mod model;
 pub mod op;
@@ -13,6 +15,7 @@ pub mod snapshot;
 pub mod text;
 
 pub use bits::Bits;
+pub use concurrent::ConcurrentProgram;
 pub use geometry::Geometry;
 pub use model::{Model, PartStamps};
 pub use op::{FaultKind, Ino, Op, OpKind, Program};

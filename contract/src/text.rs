@@ -72,7 +72,7 @@ pub fn print_program(p: &Program) -> String {
     s
 }
 
-fn print_geometry(g: &Geometry) -> String {
+pub(crate) fn print_geometry(g: &Geometry) -> String {
     format!(
         "geometry sectorsize={} nodesize={} max_extent={} write_chunk={} data={} meta={} global_rsv={} inodes={}",
         num(g.sectorsize),
@@ -301,7 +301,7 @@ pub fn parse_op(line: &str, g: &Geometry) -> Result<Op, ParseError> {
     parse_op_tokens(&toks, g, 1)
 }
 
-fn err(line: usize, column: usize, message: String) -> ParseError {
+pub(crate) fn err(line: usize, column: usize, message: String) -> ParseError {
     ParseError {
         line,
         column,
@@ -310,9 +310,9 @@ fn err(line: usize, column: usize, message: String) -> ParseError {
 }
 
 /// A whitespace-separated word and the 1-based character column it starts at.
-struct Tok<'a> {
-    s: &'a str,
-    col: usize,
+pub(crate) struct Tok<'a> {
+    pub(crate) s: &'a str,
+    pub(crate) col: usize,
 }
 
 impl Tok<'_> {
@@ -320,13 +320,13 @@ impl Tok<'_> {
     fn col_at(&self, off: usize) -> usize {
         self.col + self.s.get(..off).map_or(0, |p| p.chars().count())
     }
-    fn end_col(&self) -> usize {
+    pub(crate) fn end_col(&self) -> usize {
         self.col + self.s.chars().count()
     }
 }
 
 /// Splits a line into words, dropping everything from the first `#`.
-fn tokenize(line: &str) -> Vec<Tok<'_>> {
+pub(crate) fn tokenize(line: &str) -> Vec<Tok<'_>> {
     let mut toks = Vec::new();
     let mut start: Option<(usize, usize)> = None;
     let mut end = line.len();
@@ -830,7 +830,7 @@ fn parse_bits(s: &str, col: usize, line: usize) -> Result<Bits, ParseError> {
     Ok(bits)
 }
 
-fn parse_geometry(toks: &[Tok<'_>], line: usize) -> Result<Geometry, ParseError> {
+pub(crate) fn parse_geometry(toks: &[Tok<'_>], line: usize) -> Result<Geometry, ParseError> {
     let a = parse_args(toks, "geometry", &GEOMETRY_SPEC, line)?;
     let d = Geometry::default();
     let g = Geometry {
@@ -853,7 +853,11 @@ fn parse_geometry(toks: &[Tok<'_>], line: usize) -> Result<Geometry, ParseError>
     Ok(g)
 }
 
-fn parse_op_tokens(toks: &[Tok<'_>], g: &Geometry, line: usize) -> Result<Op, ParseError> {
+pub(crate) fn parse_op_tokens(
+    toks: &[Tok<'_>],
+    g: &Geometry,
+    line: usize,
+) -> Result<Op, ParseError> {
     let Some(head) = toks.first() else {
         return Err(err(line, 1, "empty line: expected an op".into()));
     };

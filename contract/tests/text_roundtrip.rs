@@ -833,3 +833,116 @@ fn parse_op_errors() {
     let e = parse_op("direct_write ino=0 pos=0 len=4K", &bad).unwrap_err();
     assert!(e.message.contains("invalid geometry"), "{e}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Concurrent programs (setup, tasks, schedule)
+// ---------------------------------------------------------------------------------------------
+
+use delalloc_contract::concurrent_text::{
+    is_concurrent_text, parse_concurrent_program, print_concurrent_program,
+};
+use delalloc_contract::ConcurrentProgram;
+
+fn concurrent_program() -> impl Strategy<Value = ConcurrentProgram> {
+    geometry().prop_flat_map(|g| {
+        (
+            proptest::collection::vec(op(g), 0..6),
+            proptest::collection::vec(proptest::collection::vec(op(g), 0..7), 1..=4),
+            proptest::collection::vec(any::<u8>(), 0..40),
+        )
+            .prop_map(move |(setup, tasks, schedule)| ConcurrentProgram {
+                geometry: g,
+                setup,
+                tasks,
+                schedule,
+            })
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn concurrent_print_parse_roundtrip(p in concurrent_program()) {
+        prop_assert_eq!(p.validate(), Ok(()), "strategy made an invalid program");
+        let text = print_concurrent_program(&p);
+        prop_assert!(is_concurrent_text(&text));
+        prop_assert_eq!(parse_concurrent_program(&text), Ok(p.clone()), "text:\n{}", text);
+    }
+
+    #[test]
+    fn sequential_programs_read_as_one_task(p in program()) {
+        let text = print_program(&p);
+        prop_assert!(!is_concurrent_text(&text));
+        let c = parse_concurrent_program(&text).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(c.as_sequential(), Some(p.clone()));
+        prop_assert_eq!(c, ConcurrentProgram::from_sequential(&p));
+    }
+
+    #[test]
+    fn edited_concurrent_programs_never_panic(
+        p in concurrent_program(),
+        edits in proptest::collection::vec((any::<prop::sample::Index>(), 0u8..3, any::<u8>()), 1..8),
+    ) {
+        let mut bytes = print_concurrent_program(&p).into_bytes();
+        for (at, how, b) in edits {
+            let i = at.index(bytes.len() + 1);
+            match how {
+                0 if i < bytes.len() => bytes[i] = b,
+                1 if i < bytes.len() => { bytes.remove(i); }
+                _ => bytes.insert(i, b),
+            }
+        }
+        let s = String::from_utf8_lossy(&bytes);
+        match parse_concurrent_program(&s) {
+            Ok(q) => prop_assert_eq!(q.validate(), Ok(())),
+            Err(e) => prop_assert!(e.line >= 1 && e.column >= 1 && !e.message.is_empty()),
+        }
+    }
+}
+
+fn concurrent_err(text: &str, line: usize, column: usize, needle: &str) {
+    match parse_concurrent_program(text) {
+        Ok(p) => panic!("{text:?} parsed: {p:?}"),
+        Err(e) => {
+            assert_eq!((e.line, e.column), (line, column), "{text:?}: {e}");
+            assert!(e.message.contains(needle), "{text:?}: {e}");
+        }
+    }
+}
+
+#[test]
+fn concurrent_example_and_errors() {
+    let text = "geometry inodes=1\nsetup\n  buffered_write ino=0 pos=0 len=16K\ntask 0\n  direct_write ino=0 pos=0 len=8K fallback\ntask 1\n  buffered_write ino=0 pos=4K len=4K\nschedule 01ff3a\n";
+    let p = parse_concurrent_program(text).unwrap();
+    assert_eq!(p.setup.len(), 1);
+    assert_eq!(p.tasks.len(), 2);
+    assert_eq!(p.schedule, vec![0x01, 0xff, 0x3a]);
+    assert_eq!(
+        parse_concurrent_program(&print_concurrent_program(&p)),
+        Ok(p)
+    );
+
+    concurrent_err("task 0\ncommit\ntask 2\n", 3, 6, "expected task 1");
+    concurrent_err("task\n", 1, 5, "missing task number");
+    concurrent_err("task x\n", 1, 6, "bad task number `x`");
+    concurrent_err(
+        "task 0\ntask 1\ntask 2\ntask 3\ntask 4\n",
+        5,
+        1,
+        "at most 4",
+    );
+    concurrent_err("commit\ntask 0\n", 1, 1, "op outside a section");
+    concurrent_err("task 0\nsetup\n", 2, 1, "before the first task");
+    concurrent_err("task 0\nschedule 0g\n", 2, 11, "bad schedule digit `g`");
+    concurrent_err("task 0\nschedule 012\n", 2, 12, "odd number of hex digits");
+    concurrent_err("task 0\nschedule\nschedule\n", 3, 1, "duplicate schedule");
+    concurrent_err("schedule 00\n", 1, 1, "no `task` section");
+    concurrent_err("task 0\n  evict ino=9\n", 2, 9, "ino 9");
+    concurrent_err(
+        "task 0\ngeometry inodes=1\n",
+        2,
+        1,
+        "geometry line must come first",
+    );
+}

@@ -105,6 +105,15 @@ pub enum Bug {
     /// This crate's own extent-tree bug (query): find_delalloc_range runs on past a BOUNDARY
     /// record that is not the first of the run.
     FindDelallocIgnoresBoundary,
+    /// Seed 000's racing-release half (660d3f6cde55's out_fail branch for a changed csum_bytes)
+    /// missing: btrfs_delalloc_reserve_metadata adds its bytes to csum_bytes and drops the inode
+    /// lock while reserve_metadata_bytes runs; a release in that window (finish_ordered_io, a
+    /// DO_ACCOUNTING clear) computes the checksum leaves it frees from the inflated count. When
+    /// the reservation then fails it must settle with the release; this one treats every
+    /// failure as unraced (forget its csum bytes, free nothing), so the reserve keeps leaves
+    /// nobody holds, or misses one the release took. Only a racing release can get into that
+    /// window (added by issue 5's concurrent mode).
+    RacingReleaseIgnored,
 }
 
 /// What is known about a bug, as data (the scoreboard, the tests and `--bug` read it).
@@ -141,7 +150,7 @@ const OUTSTANDING: &[&str] = &[
 
 impl Bug {
     /// Every bug, in declaration order (the order of tables and of [`BugSet`]'s bits).
-    pub const ALL: [Bug; 18] = [
+    pub const ALL: [Bug; 19] = [
         Bug::ReserveBeforeSuccess,
         Bug::NoInodeUpdateItem,
         Bug::MetaReservedNeverDropped,
@@ -160,6 +169,7 @@ impl Bug {
         Bug::ExclusiveMissesStraddler,
         Bug::TryLockKeepsPrefix,
         Bug::FindDelallocIgnoresBoundary,
+        Bug::RacingReleaseIgnored,
     ];
 
     pub fn info(self) -> &'static BugInfo {
@@ -338,6 +348,13 @@ const INFO: [BugInfo; Bug::ALL.len()] = [
         commit: "none: an extent-tree bug of this suite's own (query)",
         race: false,
         expected_fields: &["outcome"],
+    },
+    BugInfo {
+        name: "racing-release-ignored",
+        description: "a failed reservation ignores a release that raced with it (csum leaves)",
+        commit: "660d3f6cde55 Btrfs: fix how we do delalloc reservations and how we free reservations on error (seed 000, its racing-release branch)",
+        race: true,
+        expected_fields: &[],
     },
 ];
 

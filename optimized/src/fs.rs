@@ -17,7 +17,7 @@ use crate::reservation::{
     reserve_space,
 };
 use crate::space::{FsInfo, Rsv, Warning};
-use crate::sync::MutexGuard;
+use crate::sync::{yield_point, MutexGuard};
 use delalloc_contract::op::MAX_OFFSET;
 use delalloc_contract::{Bits, Ino, OrderedKind, Outcome};
 
@@ -159,6 +159,8 @@ impl FileSystem {
                 }
                 return stopped(Outcome::Enospc);
             }
+            // prepare_pages: finding and locking the pages may sleep.
+            yield_point();
             let release = |g: &mut InodeInner, n: u64| {
                 if only_meta {
                     release_metadata(&mut g.acct, fs, n);
@@ -184,6 +186,9 @@ impl FileSystem {
                     locked = false;
                 }
             }
+            // btrfs_copy_from_user may fault in the user's pages and sleep; the fixed kernel
+            // keeps the range locked across it (seed 003), the inode lock is given up.
+            let mut g = inode.yield_unlocked(g);
 
             // 3. The user copy.
             let c = chunk.min(copy_left);
@@ -245,7 +250,12 @@ impl FileSystem {
         let i_mutex = if pos + len > inode.lock_inner().i_size {
             Some(i_mutex)
         } else {
+            // Truncate waits for us from here on (inode_dio_wait), since it cannot wait for
+            // i_mutex.
+            inode.dio_begin(&mut inode.lock_inner());
             drop(i_mutex);
+            // btrfs_direct_IO has let i_mutex go: a buffered writer may get in (seed 003).
+            yield_point();
             None
         };
         // lock_extent_direct: flush and wait, lock, and retry while a racing task left delalloc or
@@ -274,13 +284,18 @@ impl FileSystem {
 
         if fallback {
             // The extent must be written through the page cache: give the reservation back with
-            // the delalloc, unlock, and write buffered (which reserves again).
+            // the delalloc, unlock, and write buffered (which reserves again). Between mapping
+            // and falling back the kernel returns up the DIO path (seed 003's window).
+            let mut g = inode.yield_unlocked(g);
             let mut bits = Bits::LOCKED | Bits::DELALLOC | Bits::DIRTY | Bits::DO_ACCOUNTING;
             if fs.bugs.contains(Bug::DioFallbackKeepsReservation) {
                 // Pre-50745b0a7f46: the unused reservation of the failed DIO stays.
                 bits = bits.minus(Bits::DO_ACCOUNTING);
             }
             inode.clear_and_wake(&mut g, fs, pos, end, bits, false, Some(&mut cached));
+            if i_mutex.is_none() {
+                inode.dio_end(&mut g);
+            }
             drop(g);
             let i_mutex = i_mutex.unwrap_or_else(|| inode.i_mutex());
             return self.buffered_write_locked(inode, &i_mutex, pos, len, len, false);
@@ -313,6 +328,9 @@ impl FileSystem {
             Some(&mut cached),
         );
         g.i_size = g.i_size.max(pos + len);
+        if i_mutex.is_none() {
+            inode.dio_end(&mut g);
+        }
         Outcome::Written { bytes: len }
     }
 
@@ -328,6 +346,8 @@ impl FileSystem {
                 return Outcome::Enospc;
             }
         }
+        // i_mutex is let go after the reservation (seed 000); lock_page may sleep.
+        yield_point();
         let mut g = inode.lock_inner();
         if pos >= g.i_size {
             mkwrite_give_back(&mut g, fs, s);
@@ -501,18 +521,20 @@ impl FileSystem {
         let inode = self.inode(ino);
         let fs = &self.info;
         let _i_mutex = inode.i_mutex();
-        let mut g = inode.lock_inner();
+        let mut g = inode.dio_wait(inode.lock_inner());
         // truncate_setsize first, then the pages: a task that locked a page past the new size
         // before we got to it re-checks i_size and backs off (page_mkwrite).
         let old_size = std::mem::replace(&mut g.i_size, size);
         if size < old_size {
             let cut = fs.geo.round_up(size);
-            self.finish_ordered_in(&mut g, cut, u64::MAX);
-            if cut <= EOF_END {
+            if cut > EOF_END {
+                self.finish_ordered_in(&mut g, cut, u64::MAX);
+            } else {
                 // btrfs_invalidatepage locks what it drops, so a task holding part of the range
-                // is waited for rather than robbed of its lock.
+                // is waited for rather than robbed of its lock, and it looks for ordered extents
+                // again once it holds the range (a racing writeback may have made one).
                 let mut cached = Cursor::new();
-                g = inode.lock_extent(g, fs, cut, EOF_END, &mut cached);
+                g = self.lock_without_ordered(inode, g, cut, EOF_END, &mut cached);
                 inode.clear_and_wake(
                     &mut g,
                     fs,
@@ -532,10 +554,9 @@ impl FileSystem {
         let inode = self.inode(ino);
         let fs = &self.info;
         let _i_mutex = inode.i_mutex();
-        let mut g = inode.lock_inner();
-        self.finish_all_ordered(&mut g);
+        let g = inode.dio_wait(inode.lock_inner());
         let mut cached = Cursor::new();
-        g = inode.lock_extent(g, fs, 0, EOF_END, &mut cached);
+        let mut g = self.lock_without_ordered(inode, g, 0, EOF_END, &mut cached);
         inode.clear_and_wake(
             &mut g,
             fs,

@@ -23,6 +23,8 @@ use crate::extent_tree::{Cursor, ExtentIoTree};
 use crate::hooks::InodeHooks;
 use crate::space::FsInfo;
 use crate::stamp::Stamp;
+#[cfg(feature = "shuttle")]
+use crate::sync::yield_point;
 use crate::sync::{lock, wait, Condvar, Mutex, MutexGuard};
 use delalloc_contract::{Bits, Ino, InodeSnapshot, OrderedExtent, OrderedKind};
 use std::collections::BTreeMap;
@@ -68,6 +70,9 @@ pub struct InodeInner {
     /// Tasks asleep in `lock_extent`. Unlocking wakes only when there are some, as the kernel
     /// checks waitqueue_active: a Condvar notify is a futex syscall even with nobody waiting.
     range_waiters: u32,
+    /// O_DIRECT writes running without i_mutex (inode->i_dio_count): truncate and evict wait for
+    /// them ([`Inode::dio_wait`]), as btrfs_setsize's inode_dio_wait does.
+    dio_in_flight: u32,
 }
 
 impl InodeInner {
@@ -233,6 +238,25 @@ impl Inode {
         lock(&self.inner).snapshot_into(out);
     }
 
+    /// A yield point (SPEC §10) with the inode lock given up meanwhile, as where the kernel
+    /// drops its spin lock and may sleep. Under shuttle the schedule may run another task here;
+    /// the std build returns `g` untouched (no lock round trip: the default build pays nothing,
+    /// and a real thread can still get in wherever the path really waits).
+    #[inline(always)]
+    pub fn yield_unlocked<'a>(
+        &'a self,
+        g: MutexGuard<'a, InodeInner>,
+    ) -> MutexGuard<'a, InodeInner> {
+        #[cfg(feature = "shuttle")]
+        {
+            drop(g);
+            yield_point();
+            lock(&self.inner)
+        }
+        #[cfg(not(feature = "shuttle"))]
+        g
+    }
+
     /// lock_extent_bits (4.x): set LOCKED exclusively; on a conflict keep what is locked, sleep
     /// until some range is unlocked, and go on from failed_start. Two tasks locking ranges
     /// this way cannot deadlock: each holds a prefix of its own range and waits past it.
@@ -246,6 +270,8 @@ impl Inode {
         cursor: &mut Cursor,
     ) -> MutexGuard<'a, InodeInner> {
         let mut from = start;
+        // lock_extent_bits may sleep: another task may go first.
+        g = self.yield_unlocked(g);
         loop {
             let inner = &mut *g;
             let mut hooks = InodeHooks {
@@ -269,6 +295,31 @@ impl Inode {
                 }
             }
         }
+    }
+
+    /// inode_dio_begin: an O_DIRECT write goes on without i_mutex.
+    pub fn dio_begin(&self, g: &mut InodeInner) {
+        g.dio_in_flight += 1;
+    }
+
+    /// inode_dio_end: wakes whoever waits in [`Inode::dio_wait`] (they share the range-lock
+    /// wait queue, and re-check what they wait for).
+    pub fn dio_end(&self, g: &mut InodeInner) {
+        g.dio_in_flight -= 1;
+        if g.dio_in_flight == 0 && g.range_waiters > 0 {
+            self.range_unlocked.notify_all();
+        }
+    }
+
+    /// inode_dio_wait: under i_mutex (so that no new O_DIRECT write starts), sleep until the
+    /// running ones are done. A sequential program never waits.
+    pub fn dio_wait<'a>(&'a self, mut g: MutexGuard<'a, InodeInner>) -> MutexGuard<'a, InodeInner> {
+        while g.dio_in_flight > 0 {
+            g.range_waiters += 1;
+            g = wait(&self.range_unlocked, g);
+            g.range_waiters -= 1;
+        }
+        g
     }
 
     /// clear_extent_bit that wakes the range-lock waiters when it clears LOCKED.

@@ -126,6 +126,11 @@ impl BlockRsv {
         }
     }
 
+    /// The size grows by n, the reserved bytes do not: the reserve is owed n bytes.
+    fn grow(&self, n: u64) {
+        self.update().size += n;
+    }
+
     /// The destination half of block_rsv_release_bytes: take up to n bytes while below the size
     /// (the kernel's `!dest->full`). Returns what was taken.
     fn top_up(&self, n: u64) -> u64 {
@@ -313,6 +318,14 @@ impl FsInfo {
         }
     }
 
+    /// The reserve `r` is sized for n more bytes than it holds (a failed reservation settling a
+    /// racing release that freed leaves it never had, see reservation::Settlement).
+    pub fn grow_size(&self, r: Rsv, n: u64) {
+        if n > 0 {
+            self.rsv(r).grow(n);
+        }
+    }
+
     /// update_global_block_rsv at commit: refill the global reserve from free metadata space up
     /// to its size. Space info lock, then the reservation's lock.
     pub fn refill_global(&self) {
@@ -376,6 +389,12 @@ impl FsInfo {
                 &self.global_rsv.stamp,
             ])
             .fold(0, |sum: u64, s| sum.wrapping_add(s.get()))
+    }
+
+    /// Fills the fs-wide fields of a snapshot. Quiescent use only: each lock is taken alone.
+    pub fn snapshot_into(&self, s: &mut Snapshot) {
+        self.snapshot_locked_into(s);
+        self.snapshot_counters_into(s);
     }
 
     /// The fs-wide fields of a snapshot under the space infos' and block reservations' locks,

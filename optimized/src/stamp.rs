@@ -10,8 +10,14 @@
 
 use crate::sync::{AtomicU64, Ordering};
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Stamp(AtomicU64);
+
+impl Default for Stamp {
+    fn default() -> Stamp {
+        Stamp(AtomicU64::new(0))
+    }
+}
 
 impl Stamp {
     /// Records a change. Call with the guarding lock held: writers are serialized by it, so a

@@ -1,15 +1,38 @@
 //! The synchronisation primitives of the crate, in one place.
 //!
-//! Every other module takes its locks and atomics from here and nowhere else, so that a later
-//! `cfg` can swap std's types for a deterministic scheduler's (shuttle has the same API: Mutex,
-//! Condvar, RwLock, atomics) without touching the accounting code.
+//! Every other module takes its locks and atomics from here and nowhere else, so that one switch
+//! swaps them without touching the accounting code:
+//! - the default build: std's types; [`yield_point`] is an empty inline function;
+//! - feature `shuttle`: shuttle's types (same API), so that a deterministic scheduler chooses
+//!   every context switch (the concurrent oracle, SPEC §10); [`yield_point`] is
+//!   `shuttle::thread::yield_now`, a scheduling decision where the kernel drops its locks;
+//! - `--cfg loom`: loom's types, for the exhaustive tests of the smallest primitives
+//!   (`tests/loom.rs`); [`yield_point`] stays empty there, to keep loom's state space small.
 //!
 //! Poisoning: a thread that panics inside the model leaves a poisoned lock. The model makes no
 //! attempt to continue from a half-done operation, so taking a poisoned lock panics too, with a
 //! message that points at the first panic.
 
-pub use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-pub use std::sync::{Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+#[cfg(all(feature = "shuttle", loom))]
+compile_error!("the shuttle feature and --cfg loom choose different sync types: use one");
+
+#[cfg(not(any(feature = "shuttle", loom)))]
+pub use std::sync::{
+    atomic::{AtomicBool, AtomicU64, Ordering},
+    Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard,
+};
+
+#[cfg(feature = "shuttle")]
+pub use shuttle::sync::{
+    atomic::{AtomicBool, AtomicU64, Ordering},
+    Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard,
+};
+
+#[cfg(loom)]
+pub use loom::sync::{
+    atomic::{AtomicBool, AtomicU64, Ordering},
+    Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard,
+};
 
 const POISONED: &str = "a thread panicked inside the optimized model while holding this lock";
 
@@ -37,4 +60,13 @@ pub fn atomic_sub_saturating(a: &AtomicU64, n: u64) {
     let _ = a.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
         Some(v.saturating_sub(n))
     });
+}
+
+/// A point where the kernel path drops its locks and may sleep (SPEC §10 lists them with their
+/// kernel functions): under shuttle, a scheduling decision that the program's schedule bytes
+/// make; in the std build nothing at all.
+#[inline(always)]
+pub fn yield_point() {
+    #[cfg(feature = "shuttle")]
+    shuttle::thread::yield_now();
 }

@@ -1,0 +1,18 @@
+//! The file-system-level differential target: reference vs optimized on fs ops.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| delalloc_fuzz::targets::fs_level(data));
+
+// Op-level mutation (delalloc_fuzz::mutate), some calls left to libFuzzer's byte mutator.
+#[cfg(feature = "structured-mutator")]
+libfuzzer_sys::fuzz_mutator!(|data: &mut [u8], size: usize, max_size: usize, seed: u32| {
+    use delalloc_fuzz::{generate::Level, mutate};
+    mutate::libfuzzer(
+        data,
+        size,
+        max_size,
+        seed,
+        Level::Fs,
+        libfuzzer_sys::fuzzer_mutate,
+    )
+});
