@@ -223,3 +223,52 @@ pub fn stress_cmd(config: &StressConfig, out: Option<PathBuf>, json: bool) -> u8
         }
     }
 }
+
+/// `mutants --concurrent`: the race rows, after the sequential scoreboard. Exit code 1 if a race
+/// bug was missed in some campaign.
+pub fn race_rows(config: &delalloc_fuzz::mutants::Config, json: bool) -> u8 {
+    use delalloc_fuzz::race_scoreboard;
+    let total = config.bugs.iter().filter(|b| b.is_race()).count();
+    let mut done = 0;
+    let rows = race_scoreboard::score(
+        &config.bugs,
+        config.runs,
+        config.seconds_per_bug,
+        config.max_programs,
+        config.base_seed,
+        config.jobs,
+        |row| {
+            done += 1;
+            eprintln!(
+                "[race {done}/{total}] {}: found {}/{} (concurrent mode)",
+                row.bug.name(),
+                row.found(),
+                row.campaigns.len()
+            );
+        },
+    );
+    let rows = match rows {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ERROR;
+        }
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({ "race_rows": race_scoreboard::json(&rows) }))
+                .unwrap_or_default()
+        );
+    } else {
+        print!(
+            "{}",
+            race_scoreboard::text(&rows, config.runs, config.seconds_per_bug)
+        );
+    }
+    if rows.iter().all(|r| r.found() == r.campaigns.len()) {
+        0
+    } else {
+        FAILED
+    }
+}

@@ -15,6 +15,10 @@
 //! | [`trace`] | a program → each op's outcome and the fields it changed |
 //! | [`engine`] | the built-in campaign: threads, seeds, progress, findings on disk |
 //! | [`mutants`] | the scoreboard: campaigns against each re-introduced historical bug |
+//! | [`generate_concurrent`], [`schedule`], [`concurrent_run`] | concurrent programs; shuttle runs their tasks as their schedule bytes say |
+//! | [`linearize`], [`concurrent_oracle`] | SPEC §10: a run explained by some sequential order, §8 on the run, no leak |
+//! | [`concurrent_report`], [`concurrent_minimize`], [`concurrent_engine`], [`race_scoreboard`] | per-task timelines, shrinking, `fuzz --concurrent`, the race rows |
+//! | [`stress`], [`targets_concurrent`] | real threads on the std build; the concurrent fuzz-target body |
 //! | [`fuzz_input`] | an engine's bytes ↔ a [`Program`](delalloc_contract::Program) (generated or literal mode) |
 //! | [`artifact`] | a fuzz engine's crash input → a program (as the target decoded it) → a regression |
 //! | [`corpus`] | the fuzz targets' seed corpora, generated from readable programs |
@@ -59,6 +63,7 @@ pub mod minimize;
 pub mod mutants;
 pub mod mutate;
 pub mod oracle;
+pub mod race_scoreboard;
 pub mod report;
 pub mod schedule;
 pub mod stress;

@@ -170,6 +170,10 @@ enum Command {
         /// Also write each bug's minimized reproducer as DIR/<bug>.txt (never overwriting).
         #[arg(long, value_name = "DIR")]
         reproducers: Option<PathBuf>,
+        /// Also hunt the race bugs, with the concurrent engine (`fuzz --concurrent`); they then
+        /// count like the others.
+        #[arg(long)]
+        concurrent: bool,
     },
 }
 
@@ -291,6 +295,7 @@ fn main() -> ExitCode {
             jobs,
             json,
             reproducers,
+            concurrent,
         } => {
             let chosen = bugs.into_iter().fold(BugSet::NONE, BugSet::union);
             let config = mutants::Config {
@@ -309,7 +314,12 @@ fn main() -> ExitCode {
                     chosen.iter().collect()
                 },
             };
-            mutants_cmd(&config, json, reproducers.as_deref())
+            let code = mutants_cmd(&config, json, reproducers.as_deref());
+            if !concurrent || code == ERROR {
+                return ExitCode::from(code);
+            }
+            let races = cli_concurrent::race_rows(&config, json);
+            code.max(races)
         }
     };
     ExitCode::from(code)

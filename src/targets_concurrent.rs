@@ -6,7 +6,7 @@
 //! as readily as ops. A finding is a panic whose message is the whole report (timeline, nearest
 //! order, program), which every engine records as a crash.
 //!
-//! `DELALLOC_FUZZ_BUGS=name,name` re-introduces bugs in the model (issue 4's names, e.g.
+//! `DELALLOC_FUZZ_CONCURRENT_BUGS=name,name` re-introduces bugs in the model (issue 4's names, e.g.
 //! `racing-release-ignored`), to measure how fast an engine finds the seed races.
 
 use crate::concurrent_oracle::{self, ConcurrentVerdict};
@@ -16,14 +16,14 @@ use arbitrary::Unstructured;
 use delalloc_optimized_shuttle::bugs::BugSet;
 use std::sync::OnceLock;
 
-/// The bugs named by `DELALLOC_FUZZ_BUGS`, read once; an unknown name stops the target with a
+/// The bugs named by `DELALLOC_FUZZ_CONCURRENT_BUGS`, read once; an unknown name stops the target with a
 /// message instead of fuzzing the wrong model.
 fn bugs_from_env() -> BugSet {
     static BUGS: OnceLock<BugSet> = OnceLock::new();
-    *BUGS.get_or_init(|| match std::env::var("DELALLOC_FUZZ_BUGS") {
+    *BUGS.get_or_init(|| match std::env::var("DELALLOC_FUZZ_CONCURRENT_BUGS") {
         Ok(names) if !names.trim().is_empty() => names
             .parse()
-            .unwrap_or_else(|e| panic!("DELALLOC_FUZZ_BUGS={names}: {e}")),
+            .unwrap_or_else(|e| panic!("DELALLOC_FUZZ_CONCURRENT_BUGS={names}: {e}")),
         _ => BugSet::NONE,
     })
 }
