@@ -25,6 +25,7 @@
 //! | [`mutate`] | structure-aware mutation of fuzz inputs (libFuzzer's custom mutator) |
 //! | [`targets`] | the fuzz target bodies every engine calls: fs level, tree level, text parser |
 //! | [`injected`] | deliberately wrong behaviours behind `DELALLOC_FUZZ_BUGS`, to test the pipeline |
+//! | [`fuzz_all`] | every fuzz target for N seconds, one summary table: the CI command |
 //!
 //! Where an op is generated: `generate::Gen::op`; where it is compared: `oracle::Run::step`.
 //!
@@ -53,6 +54,7 @@ pub mod concurrent_report;
 pub mod concurrent_run;
 pub mod corpus;
 pub mod engine;
+pub mod fuzz_all;
 pub mod fuzz_input;
 pub mod generate;
 pub mod generate_concurrent;

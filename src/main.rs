@@ -1,4 +1,4 @@
-//! The command line: `delalloc-fuzz fuzz | replay | trace | minimize | mutants | stress | import | corpus`.
+//! The command line: `delalloc-fuzz fuzz | replay | trace | minimize | mutants | stress | import | corpus | fuzz-all`.
 //!
 //! Exit codes: 0 all good; 1 a divergence was found or a replayed program failed; 2 the
 //! command could not run (bad flags, unreadable or malformed input, a file in the way).
@@ -11,7 +11,7 @@ use delalloc_fuzz::engine::{self, Campaign, Config};
 use delalloc_fuzz::generate::Level;
 use delalloc_fuzz::injected;
 use delalloc_fuzz::oracle::{self, Verdict};
-use delalloc_fuzz::{minimize, mutants, report};
+use delalloc_fuzz::{fuzz_all, minimize, mutants, report};
 use delalloc_optimized::bugs::{Bug, BugSet};
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -128,6 +128,25 @@ enum Command {
         /// Print the steps as JSON on stdout.
         #[arg(long)]
         json: bool,
+    },
+    /// Run every fuzz target N seconds (cargo-fuzz's libFuzzer binaries from their seed
+    /// corpora, and/or the built-in engine); a summary table; exit 1 on any finding. For CI.
+    FuzzAll {
+        /// How long each target runs.
+        #[arg(long, default_value_t = 60, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=86400))]
+        seconds_per_target: u64,
+        /// Which engine runs the targets.
+        #[arg(long, value_enum, default_value_t = fuzz_all::Engine::Libfuzzer)]
+        engine: fuzz_all::Engine,
+        /// libFuzzer builds: `none` on the current toolchain, `address` (ASan) on nightly.
+        #[arg(long, value_enum, default_value_t = fuzz_all::Sanitizer::None)]
+        sanitizer: fuzz_all::Sanitizer,
+        /// Only this target (repeatable; default: all but the `empty` calibration target).
+        #[arg(long = "target", value_name = "T")]
+        targets: Vec<String>,
+        /// The repository root.
+        #[arg(long, default_value = ".", value_name = "DIR")]
+        root: PathBuf,
     },
     /// Shrink a diverging program file to a small one diverging the same way.
     Minimize {
@@ -321,6 +340,19 @@ fn main() -> ExitCode {
             let races = cli_concurrent::race_rows(&config, json);
             code.max(races)
         }
+        Command::FuzzAll {
+            seconds_per_target,
+            engine,
+            sanitizer,
+            targets,
+            root,
+        } => fuzz_all::main(&fuzz_all::Options {
+            seconds: seconds_per_target,
+            engine,
+            sanitizer,
+            targets,
+            root,
+        }),
     };
     ExitCode::from(code)
 }

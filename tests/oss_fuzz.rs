@@ -1,0 +1,218 @@
+//! The OSS-Fuzz / ClusterFuzzLite contract, checked without building anything: every cargo-fuzz
+//! target but `empty` has a seed corpus and an options file for oss-fuzz/build.sh to ship, the
+//! options' `max_len` holds the inputs the targets are given, and the parse_text dictionary has
+//! every word of the text format. (scripts/oss-fuzz-local.sh runs the build itself; CI runs it.)
+
+use delalloc_contract::text::print_program;
+use delalloc_contract::{Bits, OpKind};
+use delalloc_fuzz::fuzz_input;
+use delalloc_fuzz::generate::{self, Level};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The `[[bin]]` names of fuzz/Cargo.toml: the cargo-fuzz targets.
+fn fuzz_targets() -> Vec<String> {
+    let toml = read(&root().join("fuzz/Cargo.toml"));
+    let mut in_bin = false;
+    let mut names = Vec::new();
+    for line in toml.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_bin = line == "[[bin]]";
+        } else if in_bin {
+            if let Some(v) = line.strip_prefix("name") {
+                let v = v.trim_start().trim_start_matches('=').trim();
+                names.push(v.trim_matches('"').to_string());
+            }
+        }
+    }
+    assert!(!names.is_empty(), "fuzz/Cargo.toml has no [[bin]] target");
+    names
+}
+
+/// The shipped targets: all but those build.sh skips (the calibration one, and the concurrent
+/// one, which has no binary seed corpus yet).
+fn shipped_targets() -> Vec<String> {
+    let build = read(&root().join("oss-fuzz/build.sh"));
+    assert!(
+        build.contains("skip=(empty concurrent)"),
+        "build.sh no longer skips the empty and concurrent targets"
+    );
+    fuzz_targets()
+        .into_iter()
+        .filter(|t| t != "empty" && t != "concurrent")
+        .collect()
+}
+
+/// `[libfuzzer]` key = value pairs of an options file.
+fn libfuzzer_options(target: &str) -> Vec<(String, String)> {
+    let text = read(&root().join(format!("oss-fuzz/{target}.options")));
+    let mut section = "";
+    let mut out = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if line.starts_with('[') {
+            section = line;
+        } else if section == "[libfuzzer]" {
+            let (k, v) = line.split_once('=').expect("key = value");
+            out.push((k.trim().to_string(), v.trim().to_string()));
+        }
+    }
+    out
+}
+
+fn max_len(target: &str) -> usize {
+    libfuzzer_options(target)
+        .iter()
+        .find(|(k, _)| k == "max_len")
+        .unwrap_or_else(|| panic!("{target}.options sets no max_len"))
+        .1
+        .parse()
+        .expect("max_len is a number")
+}
+
+#[test]
+fn every_shipped_target_has_a_seed_corpus_and_options() {
+    let targets = shipped_targets();
+    for t in ["fs_level", "tree_level", "parse_text"] {
+        assert!(
+            targets.iter().any(|x| x == t),
+            "{t} is not a cargo-fuzz target"
+        );
+    }
+    for t in &targets {
+        let corpus = root().join("corpus").join(t);
+        let seeds = std::fs::read_dir(&corpus)
+            .unwrap_or_else(|e| panic!("{}: {e}", corpus.display()))
+            .count();
+        assert!(seeds > 0, "{} is empty", corpus.display());
+        let options = libfuzzer_options(t);
+        assert!(!options.is_empty(), "{t}.options has no [libfuzzer] entry");
+        for (k, v) in &options {
+            if k == "dict" {
+                assert!(
+                    root().join("oss-fuzz").join(v).is_file(),
+                    "{t}.options names oss-fuzz/{v}, which is missing"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn max_len_holds_the_inputs_the_targets_are_given() {
+    // The largest program a fuzz input holds has generate::MAX_OPS ops; the generator's
+    // programs are what the seeds and the structured mutator are made of.
+    let (fs, tree, text) = (
+        max_len("fs_level"),
+        max_len("tree_level"),
+        max_len("parse_text"),
+    );
+    for seed in 0..300 {
+        for (level, cap) in [(Level::Fs, fs), (Level::Tree, tree)] {
+            let p = generate::program_from_seed(seed, level);
+            let bytes = fuzz_input::encode(&p);
+            assert!(
+                bytes.len() <= cap,
+                "{level}-level program of seed {seed}: {} bytes encoded, over max_len {cap}",
+                bytes.len()
+            );
+            let printed = print_program(&p);
+            assert!(
+                printed.len() <= text,
+                "{level}-level program of seed {seed}: {} bytes of text, over parse_text's max_len {text}",
+                printed.len()
+            );
+        }
+    }
+    for (dir, cap) in [
+        ("corpus/fs_level", fs),
+        ("corpus/tree_level", tree),
+        ("corpus/parse_text", text),
+    ] {
+        for e in std::fs::read_dir(root().join(dir)).unwrap() {
+            let p = e.unwrap().path();
+            let len = std::fs::metadata(&p).unwrap().len() as usize;
+            assert!(
+                len <= cap,
+                "{}: {len} bytes, over max_len {cap}",
+                p.display()
+            );
+        }
+    }
+}
+
+/// The strings of a libFuzzer dictionary (`"..."` or `name="..."`, `\xNN` escapes).
+fn dictionary(path: &Path) -> BTreeSet<String> {
+    let mut words = BTreeSet::new();
+    for (i, line) in read(path).lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let quoted = line
+            .find('"')
+            .and_then(|a| line.rfind('"').filter(|&b| b > a).map(|b| &line[a + 1..b]))
+            .unwrap_or_else(|| panic!("{}:{}: not a dictionary entry", path.display(), i + 1));
+        let mut word = String::new();
+        let mut rest = quoted;
+        while let Some(pos) = rest.find("\\x") {
+            word.push_str(&rest[..pos]);
+            let hex = &rest[pos + 2..pos + 4];
+            word.push(u8::from_str_radix(hex, 16).expect("\\xNN") as char);
+            rest = &rest[pos + 4..];
+        }
+        word.push_str(rest);
+        words.insert(word);
+    }
+    words
+}
+
+#[test]
+fn the_parse_text_dictionary_has_every_word_of_the_format() {
+    let dict = dictionary(&root().join("oss-fuzz/parse_text.dict"));
+    let mut missing = BTreeSet::new();
+    let mut need = |w: &str| {
+        if !dict.contains(w) {
+            missing.insert(w.to_string());
+        }
+    };
+    need("geometry");
+    for k in OpKind::ALL {
+        need(k.name());
+    }
+    for (name, _) in Bits::NAMES {
+        need(name);
+    }
+    // Keys, flags and reservation kinds, as the printer writes them, over many programs.
+    for seed in 0..400 {
+        let text = print_program(&generate::program_from_seed(seed, Level::Mixed));
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            for tok in line.split_whitespace().skip(1) {
+                if let Some((key, _)) = tok.split_once('=') {
+                    need(&format!("{key}="));
+                } else if tok.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+                    need(tok);
+                } else if tok
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b == b'_' || b == b'|')
+                {
+                    tok.split('|').for_each(&mut need);
+                }
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "oss-fuzz/parse_text.dict lacks {missing:?}"
+    );
+}
