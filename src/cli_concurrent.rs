@@ -9,7 +9,7 @@ use delalloc_fuzz::concurrent_minimize::minimize_concurrent;
 use delalloc_fuzz::concurrent_oracle::{self, ConcurrentVerdict};
 use delalloc_fuzz::concurrent_report;
 use delalloc_fuzz::concurrent_run;
-use delalloc_fuzz::engine::write_new;
+use delalloc_fuzz::engine::{write_new, write_user_file};
 use delalloc_fuzz::stress::{self, StressConfig};
 use delalloc_optimized::bugs::BugSet;
 use serde_json::json;
@@ -151,12 +151,7 @@ pub fn minimize(file: &Path, text: &str, out: &Path, force: bool) -> u8 {
         concurrent_report::headline(&m.divergence),
         print_concurrent_program(&m.program)
     );
-    let written = if force {
-        std::fs::write(out, &text)
-    } else {
-        write_new(out, &text)
-    };
-    if let Err(e) = written {
+    if let Err(e) = write_user_file(out, &text, force) {
         eprintln!("error: cannot write {}: {e}", out.display());
         return ERROR;
     }

@@ -10,7 +10,7 @@
 use crate::concurrent_minimize::{minimize_concurrent, ConcurrentMinimized};
 use crate::concurrent_oracle::{self, ConcurrentStats, ConcurrentVerdict};
 use crate::concurrent_report;
-use crate::engine::write_new;
+use crate::engine::write_finding_files;
 use crate::generate_concurrent::concurrent_program_from_seed;
 use delalloc_contract::concurrent_text::print_concurrent_program;
 use delalloc_contract::ConcurrentProgram;
@@ -208,31 +208,7 @@ fn write_finding(
     let json = serde_json::to_string_pretty(&concurrent_report::json_value(d))
         .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
     let contents = [program, concurrent_report::text(d), json + "\n"];
-    for n in 1u32.. {
-        let name = if n == 1 {
-            base.clone()
-        } else {
-            format!("{base}-{n}")
-        };
-        let paths =
-            [".txt", ".report.txt", ".json"].map(|ext| config.out.join(format!("{name}{ext}")));
-        if paths.iter().any(|p| p.exists()) {
-            continue;
-        }
-        let mut written = Ok(());
-        for (p, c) in paths.iter().zip(&contents) {
-            written = write_new(p, c);
-            if written.is_err() {
-                break;
-            }
-        }
-        match written {
-            Ok(()) => return Ok(paths),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    unreachable!("u32 names run out")
+    write_finding_files(&config.out, &base, &contents)
 }
 
 impl ConcurrentSummary {

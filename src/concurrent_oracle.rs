@@ -133,14 +133,7 @@ impl ConcurrentDivergence {
                 format!("invariant broken: {invariant}")
             }
             ConcurrentDivergenceKind::RunFailed { message } => {
-                let words: String = message
-                    .lines()
-                    .next()
-                    .unwrap_or("")
-                    .chars()
-                    .filter(|c| !c.is_ascii_digit())
-                    .collect();
-                format!("run failed: {words}")
+                format!("run failed: {}", crate::oracle::message_shape(message))
             }
             k => k.name().to_string(),
         }

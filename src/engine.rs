@@ -286,18 +286,28 @@ fn write_finding(config: &Config, index: u64, m: &Minimized) -> io::Result<[Path
     );
     program.push_str(&print_program(&m.program));
     let contents = [program, report::text(d), report::json(d) + "\n"];
+    write_finding_files(&config.out, &base, &contents)
+}
+
+/// Writes a finding's program, report and JSON as `<base>.txt`, `<base>.report.txt` and
+/// `<base>.json` in `dir`, or under `<base>-2`, `<base>-3`, ... when a file of that name is
+/// there already: nothing a user kept is overwritten.
+pub fn write_finding_files(
+    dir: &Path,
+    base: &str,
+    contents: &[String; 3],
+) -> io::Result<[PathBuf; 3]> {
     for n in 1u32.. {
         let name = if n == 1 {
-            base.clone()
+            base.to_string()
         } else {
             format!("{base}-{n}")
         };
-        let paths =
-            [".txt", ".report.txt", ".json"].map(|ext| config.out.join(format!("{name}{ext}")));
+        let paths = [".txt", ".report.txt", ".json"].map(|ext| dir.join(format!("{name}{ext}")));
         if paths.iter().any(|p| p.exists()) {
             continue;
         }
-        match write_new_all(&paths, &contents) {
+        match write_new_all(&paths, contents) {
             Ok(()) => return Ok(paths),
             // Someone took the name in between: try the next one.
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
@@ -318,6 +328,15 @@ fn write_new_all(paths: &[PathBuf; 3], contents: &[String; 3]) -> io::Result<()>
 pub fn write_new(path: &Path, contents: &str) -> io::Result<()> {
     let mut f = OpenOptions::new().write(true).create_new(true).open(path)?;
     f.write_all(contents.as_bytes())
+}
+
+/// Writes a file the user named: over an existing one only when `overwrite` (their `--force`).
+pub fn write_user_file(path: &Path, contents: &str, overwrite: bool) -> io::Result<()> {
+    if overwrite {
+        std::fs::write(path, contents)
+    } else {
+        write_new(path, contents)
+    }
 }
 
 impl Summary {

@@ -693,12 +693,8 @@ fn import_one(
     };
     std::fs::create_dir_all(out)
         .map_err(|e| (ERROR, format!("{}: cannot create: {e}", out.display())))?;
-    let written = if force {
-        std::fs::write(&path, &r.text)
-    } else {
-        engine::write_new(&path, &r.text)
-    };
-    written.map_err(|e| (ERROR, format!("cannot write {}: {e}", path.display())))?;
+    engine::write_user_file(&path, &r.text, force)
+        .map_err(|e| (ERROR, format!("cannot write {}: {e}", path.display())))?;
     let m = &r.minimized;
     println!(
         "{} ({decoding}): {} ops -> {} ops\n  {}\nwrote {}",
@@ -826,12 +822,7 @@ fn minimize_file(file: &Path, output: Option<PathBuf>, force: bool) -> u8 {
         report::headline(&m.divergence),
         print_program(&m.program)
     );
-    let written = if force {
-        std::fs::write(&out, &text)
-    } else {
-        engine::write_new(&out, &text)
-    };
-    if let Err(e) = written {
+    if let Err(e) = engine::write_user_file(&out, &text, force) {
         eprintln!("error: cannot write {}: {e}", out.display());
         return ERROR;
     }

@@ -71,18 +71,22 @@ impl Divergence {
                 format!("invariant broken: {invariant}")
             }
             DivergenceKind::Panicked { model, message } => {
-                // The location and the words, not the numbers in the message.
-                let words: String = message
-                    .lines()
-                    .next()
-                    .unwrap_or("")
-                    .chars()
-                    .filter(|c| !c.is_ascii_digit())
-                    .collect();
-                format!("{model} panicked: {words}")
+                format!("{model} panicked: {}", message_shape(message))
             }
         }
     }
+}
+
+/// A failure message's first line without its digits: the location and the words, not the
+/// numbers, so that one bug's messages match whatever values the program had.
+pub fn message_shape(message: &str) -> String {
+    message
+        .lines()
+        .next()
+        .unwrap_or("")
+        .chars()
+        .filter(|c| !c.is_ascii_digit())
+        .collect()
 }
 
 impl Verdict {

@@ -16,6 +16,9 @@ use delalloc_fuzz::{minimize, report};
 use delalloc_optimized::bugs::{Bug, BugSet};
 use std::path::{Path, PathBuf};
 
+mod common;
+use common::corpus::program_files;
+
 /// The acceptance bound on a reproducer's length.
 const MAX_REPRODUCER_OPS: usize = 10;
 
@@ -23,27 +26,9 @@ fn corpus() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/regressions")
 }
 
-/// Every `*.txt` under `dir`, recursively, sorted.
-fn programs(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            out.extend(programs(&p));
-        } else if p.extension().is_some_and(|e| e == "txt") {
-            out.push(p);
-        }
-    }
-    out
-}
-
 /// The reproducers: each file with its header and program.
 fn reproducers() -> Vec<(PathBuf, ReproducerHeader, Program)> {
-    programs(&corpus().join("mutants"))
+    program_files(&corpus().join("mutants"))
         .into_iter()
         .map(|f| {
             let text = std::fs::read_to_string(&f).unwrap();
@@ -125,7 +110,7 @@ fn every_sequential_bug_has_a_reproducer_and_every_file_names_a_real_bug() {
 fn race_bugs_are_invisible_to_sequential_programs() {
     oracle::quiet_model_panics();
     let races: Vec<Bug> = Bug::ALL.into_iter().filter(|b| b.is_race()).collect();
-    let corpus_programs: Vec<Program> = programs(&corpus())
+    let corpus_programs: Vec<Program> = program_files(&corpus())
         .iter()
         .map(|f| parse_program(&std::fs::read_to_string(f).unwrap()).unwrap())
         .collect();

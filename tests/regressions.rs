@@ -4,30 +4,16 @@
 use delalloc_contract::text::parse_program;
 use delalloc_fuzz::oracle::{self, Verdict};
 use delalloc_fuzz::report;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-fn programs(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .collect();
-    entries.sort();
-    for p in entries {
-        let name = p.file_name().unwrap().to_string_lossy().into_owned();
-        if p.is_dir() {
-            programs(&p, out);
-        } else if name.ends_with(".txt") && !name.ends_with(".report.txt") {
-            out.push(p);
-        }
-    }
-}
+mod common;
+use common::corpus::program_files;
 
 #[test]
 fn every_regression_replays_clean() {
     oracle::quiet_model_panics();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/regressions");
-    let mut files = Vec::new();
-    programs(&dir, &mut files);
+    let files = program_files(&dir);
     let mut failures = Vec::new();
     for f in &files {
         let text = std::fs::read_to_string(f).unwrap();

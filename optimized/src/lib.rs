@@ -263,22 +263,17 @@ impl Optimized {
     pub fn snapshot_update_shared(&self, s: &mut Snapshot, seen: &mut PartStamps) {
         let inodes = &self.fs.inodes;
         let parts = 2 + inodes.len();
-        if seen.0.len() != parts || s.inodes.len() != inodes.len() {
-            // Nothing known: every stamp differs from one that cannot be current.
+        // Nothing known (a fresh `seen`, another model's buffer): copy every part.
+        let whole = seen.0.len() != parts || s.inodes.len() != inodes.len();
+        if whole {
             s.inodes.resize_with(inodes.len(), InodeSnapshot::default);
-            seen.0.clear();
-            seen.0.resize(parts, u64::MAX);
-            for (k, i) in inodes.iter().enumerate() {
-                seen.0[2 + k] = i.stamp().wrapping_sub(1);
-            }
-            seen.0[0] = self.tree_stamp.get().wrapping_sub(1);
-            seen.0[1] = self.fs.info.stamp().wrapping_sub(1);
+            seen.0.resize(parts, 0);
         }
         s.mounted = !self.unmounted.load(Ordering::SeqCst);
         // Each stamp is read before its part is copied: a change in between is copied now and
         // copied again next time, never missed.
         let tree = self.tree_stamp.get();
-        if tree != seen.0[0] {
+        if whole || tree != seen.0[0] {
             let t = lock(&self.tree);
             s.tree.records.clear();
             t.tree.records_into(&mut s.tree.records);
@@ -289,13 +284,13 @@ impl Optimized {
         }
         for (k, (out, i)) in s.inodes.iter_mut().zip(inodes).enumerate() {
             let stamp = i.stamp();
-            if stamp != seen.0[2 + k] {
+            if whole || stamp != seen.0[2 + k] {
                 i.snapshot_into(out);
                 seen.0[2 + k] = stamp;
             }
         }
         let fs = self.fs.info.stamp();
-        if fs != seen.0[1] {
+        if whole || fs != seen.0[1] {
             self.fs.info.snapshot_locked_into(s);
             seen.0[1] = fs;
         }

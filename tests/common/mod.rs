@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod corpus;
+
 use delalloc_contract::{Model, Op, Outcome, Program, Snapshot};
 use delalloc_fuzz::oracle::{self, Verdict};
 use delalloc_reference::Reference;
