@@ -314,8 +314,10 @@ const POOL: usize = 32;
 
 /// No single op may run more than this many reservation chunks or create more ordered extents:
 /// keeps a program's cost bounded with a 512-byte max_extent. The literal fuzz input format
-/// (`fuzz_input`) clamps to the same bounds.
-pub const MAX_PIECES: u64 = 1024;
+/// (`fuzz_input`) clamps to the same bounds. 256 still lets one write of the default geometry
+/// (2 MiB chunks) cross four 128 MiB max_extents; at 1024, ops of 1024 pieces were a tenth of
+/// libFuzzer's fs-level inputs and most of its time (fuzz/MEASUREMENTS.md).
+pub const MAX_PIECES: u64 = 256;
 
 /// Generation state: the geometry, offsets the program already used, and an estimate of each
 /// inode's i_size (the generator does not run a model; the estimate only biases choices).

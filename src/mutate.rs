@@ -27,7 +27,7 @@ use rand::rngs::SmallRng;
 use rand::{Rng, RngCore, SeedableRng};
 
 /// One call in this many goes to the engine's byte-level mutator.
-pub const BYTE_MUTATION_ONE_IN: u32 = 4;
+pub const BYTE_MUTATION_ONE_IN: u32 = 2;
 
 /// The body of libFuzzer's custom mutator: mutates `data[..size]` in place into at most
 /// `max_size` bytes and returns the new size. `byte_mutate` is libFuzzer's own mutator
@@ -94,9 +94,9 @@ enum Mutation {
 }
 
 const MUTATIONS: [(Mutation, u32); 7] = [
-    (Mutation::Insert, 4),
-    (Mutation::Delete, 3),
-    (Mutation::Duplicate, 2),
+    (Mutation::Insert, 3),
+    (Mutation::Delete, 4),
+    (Mutation::Duplicate, 1),
     (Mutation::Swap, 2),
     (Mutation::Nudge, 6),
     (Mutation::NewArguments, 2),

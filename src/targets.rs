@@ -72,6 +72,11 @@ mod tests {
     use super::*;
     use crate::generate;
 
+    /// Shows the injected bug: a metadata-only (NORESERVE) write, then a writeback ending
+    /// inside it off a sector boundary.
+    const NOCOW_THEN_UNALIGNED_WRITEBACK: &str = "set_free_space data=0 meta=64M\n\
+        buffered_write ino=0 pos=0 len=8K nocow\nwriteback ino=0 start=0 len=5000\n";
+
     #[test]
     fn targets_accept_generated_and_literal_inputs() {
         for seed in 0..20 {
@@ -97,28 +102,24 @@ mod tests {
     #[test]
     #[should_panic(expected = "the models diverged on this fs-level input (literal mode")]
     fn a_divergence_panics_with_the_oracles_report() {
-        let p =
-            parse_program("buffered_write ino=0 pos=0 len=8K\nwriteback ino=0 start=0 len=5000\n")
-                .unwrap();
-        let bugs = injected::BugSet::parse("writeback-end-rounds-down").unwrap();
+        let p = parse_program(NOCOW_THEN_UNALIGNED_WRITEBACK).unwrap();
+        let bugs = injected::BugSet::parse("nocow-writeback-end-rounds-down").unwrap();
         differential(&fuzz_input::encode(&p), Level::Fs, injected::BugSet::NONE);
         differential(&fuzz_input::encode(&p), Level::Fs, bugs);
     }
 
     #[test]
     fn the_report_names_the_op_the_fields_and_the_program() {
-        let p =
-            parse_program("buffered_write ino=0 pos=0 len=8K\nwriteback ino=0 start=0 len=5000\n")
-                .unwrap();
-        let bugs = injected::BugSet::parse("writeback-end-rounds-down").unwrap();
+        let p = parse_program(NOCOW_THEN_UNALIGNED_WRITEBACK).unwrap();
+        let bugs = injected::BugSet::parse("nocow-writeback-end-rounds-down").unwrap();
         let input = fuzz_input::encode(&p);
         let err = std::panic::catch_unwind(|| differential(&input, Level::Fs, bugs)).unwrap_err();
         let msg = err.downcast_ref::<String>().unwrap();
         for needle in [
-            "DIVERGENCE (state differs) at op 1: writeback ino=0 start=0 len=5000",
+            "DIVERGENCE (state differs) at op 2: writeback ino=0 start=0 len=5000",
             "inodes[0].records",
-            "program up to that op (2 ops):",
-            "buffered_write ino=0 pos=0 len=8K",
+            "program up to that op (3 ops):",
+            "buffered_write ino=0 pos=0 len=8K nocow",
             "delalloc-fuzz import --level fs",
         ] {
             assert!(msg.contains(needle), "{needle}: {msg}");

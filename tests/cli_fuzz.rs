@@ -8,7 +8,7 @@ use delalloc_fuzz::oracle::Verdict;
 use std::path::Path;
 use std::process::{Command, Output};
 
-const BUG: &str = "writeback-end-rounds-down";
+const BUG: &str = "nocow-writeback-end-rounds-down";
 
 fn cli(args: &[&str], dir: &Path, bugs: Option<&str>) -> Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_delalloc-fuzz"));
@@ -31,8 +31,9 @@ fn out(o: &Output) -> String {
 /// injected bug, with ops around the divergence for the minimizer to drop.
 fn write_artifact(dir: &Path) -> std::path::PathBuf {
     let p = parse_program(
-        "buffered_write ino=1 pos=0 len=4K\ncommit\nbuffered_write ino=0 pos=0 len=8K\n\
-         writeback ino=0 start=0 len=5000\ncommit\nevict ino=1\n",
+        "buffered_write ino=1 pos=0 len=4K\ncommit\nset_free_space data=0 meta=64M\n\
+         buffered_write ino=0 pos=0 len=8K nocow\nwriteback ino=0 start=0 len=5000\ncommit\n\
+         evict ino=1\n",
     )
     .unwrap();
     let path = dir.join("fuzz/artifacts/fs_level/crash-0123abcd");
@@ -61,7 +62,7 @@ fn import_turns_an_artifact_into_a_minimized_readable_regression() {
         .join("corpus/injected")
         .join(BUG)
         .join("crash-0123abcd.txt");
-    assert!(out(&o).contains("6 ops -> 2 ops"), "{}", out(&o));
+    assert!(out(&o).contains("7 ops -> 3 ops"), "{}", out(&o));
     assert!(out(&o).contains("literal mode"), "{}", out(&o));
     let text = std::fs::read_to_string(&written).unwrap();
     assert!(
@@ -69,12 +70,12 @@ fn import_turns_an_artifact_into_a_minimized_readable_regression() {
         "{text}"
     );
     assert!(
-        text.contains("# Divergence: state differs at op 1: writeback"),
+        text.contains("# Divergence: state differs at op 2: writeback"),
         "{text}"
     );
     assert!(text.contains(&format!("{}={BUG}", injected::ENV)), "{text}");
     let p = parse_program(&text).unwrap();
-    assert_eq!(p.ops.len(), 2);
+    assert_eq!(p.ops.len(), 3);
     let bugs = BugSet::parse(BUG).unwrap();
     assert!(matches!(injected::run(&p, bugs), Verdict::Diverged(_)));
     assert!(matches!(injected::run(&p, BugSet::NONE), Verdict::Agree(_)));
@@ -103,7 +104,7 @@ fn import_turns_an_artifact_into_a_minimized_readable_regression() {
     let o = cli(&["replay", w], d, Some(BUG));
     assert_eq!(o.status.code(), Some(1), "{}", out(&o));
     assert!(
-        out(&o).contains("DIVERGENCE (state differs) at op 1"),
+        out(&o).contains("DIVERGENCE (state differs) at op 2"),
         "{}",
         out(&o)
     );
@@ -120,7 +121,7 @@ fn replay_reads_raw_artifacts_and_says_how() {
     let o = cli(&["replay", "fuzz/artifacts"], d, None);
     assert_eq!(o.status.code(), Some(0), "{}", out(&o));
     assert!(
-        out(&o).contains("PASS fuzz/artifacts/fs_level/crash-0123abcd (6 ops; fuzz input, literal mode, decoded as the fs-level target does)"),
+        out(&o).contains("PASS fuzz/artifacts/fs_level/crash-0123abcd (7 ops; fuzz input, literal mode, decoded as the fs-level target does)"),
         "{}",
         out(&o)
     );
