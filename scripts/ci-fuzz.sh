@@ -33,7 +33,7 @@ echo "== fuzz-all: the injected bug must be found"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e
-DELALLOC_FUZZ_BUGS=writeback-end-rounds-down cargo run --locked -q -- fuzz-all \
+DELALLOC_FUZZ_BUGS=nocow-writeback-end-rounds-down cargo run --locked -q -- fuzz-all \
     --sanitizer "$san" --target fs_level --seconds-per-target 300 >"$log" 2>&1
 status=$?
 set -e

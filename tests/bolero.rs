@@ -88,9 +88,12 @@ fn tree_level() {
 /// caught on its way through.
 #[test]
 fn a_divergence_fails_the_check() {
-    let bugs = BugSet::parse("writeback-end-rounds-down").unwrap();
+    let bugs = BugSet::parse("nocow-writeback-end-rounds-down").unwrap();
+    // A nocow write that falls back to metadata-only (no data space), then a writeback ending
+    // inside it, off a sector boundary: what the injected bug needs.
     let program = delalloc_contract::text::parse_program(
-        "buffered_write ino=0 pos=0 len=8K\nwriteback ino=0 start=0 len=5000\n",
+        "set_free_space data=0 meta=64M\nbuffered_write ino=0 pos=0 len=8K nocow\n\
+         writeback ino=0 start=0 len=5000\n",
     )
     .unwrap();
     let input = fuzz_input::encode(&program);
@@ -113,7 +116,7 @@ fn a_divergence_fails_the_check() {
         .expect("the target never failed");
     for needle in [
         "the models diverged on this fs-level input",
-        "DIVERGENCE (state differs) at op 1: writeback ino=0 start=0 len=5000",
+        "DIVERGENCE (state differs) at op 2: writeback ino=0 start=0 len=5000",
     ] {
         assert!(report.contains(needle), "{needle}: {report}");
     }
