@@ -14,6 +14,7 @@
 # 0 no crash; 1 a crash was found (the files and the `delalloc-fuzz import` command are printed);
 # 2 the campaign could not run (bad argument, missing tool, afl-fuzz failed to start).
 set -euo pipefail
+caller=$PWD
 cd "$(dirname "$0")/.."
 root=$PWD
 
@@ -26,6 +27,8 @@ seconds=${1:-60}
 [[ $seconds =~ ^[1-9][0-9]*$ ]] || die "SECONDS must be a positive whole number, not '$seconds' (usage: scripts/afl.sh [SECONDS] [OUT_DIR])"
 [[ $# -le 2 ]] || die "too many arguments (usage: scripts/afl.sh [SECONDS] [OUT_DIR])"
 out=${2:-fuzz/afl/out/fs_level/run-$(date +%Y%m%d-%H%M%S)}
+# An OUT_DIR given on the command line is relative to where the script was started.
+[[ $# -lt 2 || $out == /* ]] || out=$caller/$out
 [[ ! -e $out ]] || die "$out already exists; pass a new OUT_DIR (afl.sh never overwrites a campaign)"
 seeds=corpus/fs_level
 [[ -n "$(ls -A "$seeds" 2>/dev/null)" ]] || die "$seeds is missing or empty: run \`cargo run --release -- corpus\`"
@@ -50,7 +53,13 @@ if [[ -f $afl_data/afl-llvm/afl-compiler-rt.o && -x $afl_data/afl/bin/afl-fuzz ]
     echo "== AFL++ already built for rustc $rustc_release, cargo-afl $afl_version ($afl_data)"
 else
     echo "== building AFL++ (cargo afl config --build), once for this toolchain"
-    cargo afl config --build || die "cargo afl config --build failed (it needs make and a C compiler)"
+    # cargo-afl refuses a second build; if its path differs from the guess above, that is fine.
+    if ! config_log=$(cargo afl config --build 2>&1); then
+        grep -q "already built" <<<"$config_log" || {
+            echo "$config_log" >&2
+            die "cargo afl config --build failed (it needs make and a C compiler)"
+        }
+    fi
 fi
 
 # 3. The harness.

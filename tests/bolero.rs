@@ -89,9 +89,11 @@ fn tree_level() {
 #[test]
 fn a_divergence_fails_the_check() {
     let bugs = BugSet::parse("nocow-writeback-end-rounds-down").unwrap();
+    // A nocow write that falls back to metadata-only (no data space), then a writeback ending
+    // inside it, off a sector boundary: what the injected bug needs.
     let program = delalloc_contract::text::parse_program(
-        "set_free_space data=0 meta=64M\n\
-         buffered_write ino=0 pos=0 len=8K nocow\nwriteback ino=0 start=0 len=5000\n",
+        "set_free_space data=0 meta=64M\nbuffered_write ino=0 pos=0 len=8K nocow\n\
+         writeback ino=0 start=0 len=5000\n",
     )
     .unwrap();
     let input = fuzz_input::encode(&program);

@@ -109,8 +109,8 @@ fn a_clean_builtin_run_prints_a_row_per_level_and_exits_0() {
 
 #[test]
 fn the_injected_bug_is_a_finding_with_its_program_and_exit_1() {
-    // The built-in engine's programs show this bug within a few dozen; the campaign stops at
-    // the first divergence, so the time is only a bound.
+    // The built-in engine's programs show this bug within about a thousand (a fraction of a
+    // second); the campaign stops at the first divergence, so the time is only a bound.
     let dir = tempfile::tempdir().unwrap();
     let (code, out) = run(cli(
         &[
