@@ -14,7 +14,7 @@ pub mod text;
 
 pub use bits::Bits;
 pub use geometry::Geometry;
-pub use model::Model;
+pub use model::{Model, PartStamps};
 pub use op::{FaultKind, Ino, Op, OpKind, Program};
 pub use outcome::Outcome;
 pub use snapshot::{

@@ -430,6 +430,19 @@ impl<const B: usize, const I: usize> ExtentMap<B, I> {
         }
     }
 
+    /// Appends `f(key, value)` for every entry, in key order, to `out`, a leaf at a time: a
+    /// whole-map copy (the oracle's snapshot after every op) without the per-entry position
+    /// steps and capacity checks of collecting [`Self::iter`].
+    pub fn extend_into<T>(&self, out: &mut Vec<T>, f: impl Fn(u64, State) -> T) {
+        out.reserve(self.len);
+        let mut leaf = if self.len > 0 { self.head } else { NIL };
+        while leaf != NIL {
+            let l = &self.leaves[leaf as usize];
+            out.extend((0..l.len()).map(|i| f(l.key(i), l.state(i))));
+            leaf = l.next;
+        }
+    }
+
     // ---- searching ----
 
     /// The leaf `key` routes to: one descent, `height` inner nodes. The root must exist.

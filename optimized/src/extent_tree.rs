@@ -204,6 +204,15 @@ impl ExtentIoTree {
         })
     }
 
+    /// Appends every record, in order, to `out`: [`Self::records`] for a whole-tree copy.
+    pub fn records_into(&self, out: &mut Vec<Record>) {
+        self.map.extend_into(out, |start, st| Record {
+            start,
+            end: st.end,
+            bits: st.bits,
+        });
+    }
+
     /// The records overlapping [start, end], in order (the first may start before `start`).
     pub fn records_in(&self, start: u64, end: u64) -> impl Iterator<Item = Record> + '_ {
         self.iter_from(start).take_while(move |r| r.start <= end)

@@ -22,6 +22,7 @@ use crate::bugs::BugSet;
 use crate::extent_tree::{Cursor, ExtentIoTree};
 use crate::hooks::InodeHooks;
 use crate::space::FsInfo;
+use crate::stamp::Stamp;
 use crate::sync::{lock, wait, Condvar, Mutex, MutexGuard};
 use delalloc_contract::{Bits, Ino, InodeSnapshot, OrderedExtent, OrderedKind};
 use std::collections::BTreeMap;
@@ -149,8 +150,7 @@ impl InodeInner {
         let a = &self.acct;
         out.i_size = self.i_size;
         out.records.clear();
-        out.records.reserve(self.tree.len());
-        out.records.extend(self.tree.records());
+        self.tree.records_into(&mut out.records);
         out.outstanding_extents = a.outstanding_extents;
         out.reserved_extents = a.reserved_extents;
         out.csum_bytes = a.csum_bytes;
@@ -186,6 +186,8 @@ pub struct Inode {
     pub ino: Ino,
     i_mutex: Mutex<()>,
     inner: Mutex<InodeInner>,
+    /// Moved by every [`Inode::lock_inner`]: the snapshot skips inodes whose stamp is still.
+    stamp: Stamp,
     /// Tasks waiting for an extent range lock sleep here (the io tree's wait queue).
     range_unlocked: Condvar,
 }
@@ -200,6 +202,7 @@ impl Inode {
                 tree: ExtentIoTree::with_bugs(bugs),
                 ..InodeInner::default()
             }),
+            stamp: Stamp::default(),
             range_unlocked: Condvar::new(),
         }
     }
@@ -211,8 +214,23 @@ impl Inode {
         }
     }
 
+    /// Takes the inner lock: the only path to the inode's state but [`Inode::snapshot_into`],
+    /// so it moves the inode's stamp. (A range-lock wait re-takes the lock inside an op that
+    /// has already taken it here.)
     pub fn lock_inner(&self) -> MutexGuard<'_, InodeInner> {
-        lock(&self.inner)
+        let guard = lock(&self.inner);
+        self.stamp.moved();
+        guard
+    }
+
+    /// The count of [`Inode::lock_inner`] calls: unchanged means the inode is unchanged.
+    pub fn stamp(&self) -> u64 {
+        self.stamp.get()
+    }
+
+    /// The inode's observable state, read under the inner lock without moving the stamp.
+    pub fn snapshot_into(&self, out: &mut InodeSnapshot) {
+        lock(&self.inner).snapshot_into(out);
     }
 
     /// lock_extent_bits (4.x): set LOCKED exclusively; on a conflict keep what is locked, sleep

@@ -23,14 +23,16 @@ pub mod hooks;
 pub mod inode;
 pub mod reservation;
 pub mod space;
+pub mod stamp;
 pub mod sync;
 
 use crate::bugs::BugSet;
 use crate::extent_tree::{Cursor, ExtentIoTree};
 use crate::fs::FileSystem;
 use crate::hooks::DummyHooks;
-use crate::sync::{lock, read, write, AtomicBool, Mutex, Ordering, RwLock};
-use delalloc_contract::{Bits, Geometry, InodeSnapshot, Model, Op, Outcome, Snapshot};
+use crate::stamp::Stamp;
+use crate::sync::{lock, read, write, AtomicBool, Mutex, MutexGuard, Ordering, RwLock};
+use delalloc_contract::{Bits, Geometry, InodeSnapshot, Model, Op, Outcome, PartStamps, Snapshot};
 
 /// The program's stand-alone tree (SPEC §7): the self-tests' dummy inode, and the cursor the
 /// `cached` tree ops pass along.
@@ -46,6 +48,8 @@ struct StandAloneTree {
 pub struct Optimized {
     fs: FileSystem,
     tree: Mutex<StandAloneTree>,
+    /// Moved by every [`Optimized::lock_tree`].
+    tree_stamp: Stamp,
     /// sb->s_umount: every op holds it shared, unmount exclusively, so that unmount never runs
     /// beside an op.
     s_umount: RwLock<()>,
@@ -71,6 +75,7 @@ impl Optimized {
                 hooks: DummyHooks::with_bugs(geometry.max_extent, bugs),
                 cursor: Cursor::new(),
             }),
+            tree_stamp: Stamp::default(),
             s_umount: RwLock::new(()),
             unmounted: AtomicBool::new(false),
         }
@@ -127,7 +132,7 @@ impl Optimized {
     /// The extent-tree ops (SPEC §7) on the stand-alone tree. Only the `cached` ops see the
     /// cursor; the others leave it as it is (it is a hint, and the tree checks it before use).
     fn apply_tree(&self, op: &Op) -> Outcome {
-        let mut guard = lock(&self.tree);
+        let mut guard = self.lock_tree();
         let StandAloneTree {
             tree,
             hooks,
@@ -231,10 +236,16 @@ impl Optimized {
         }
     }
 
+    /// Takes the stand-alone tree's lock to run an op on it: the only mutable path to the
+    /// tree, so it moves the tree's stamp.
+    fn lock_tree(&self) -> MutexGuard<'_, StandAloneTree> {
+        let guard = lock(&self.tree);
+        self.tree_stamp.moved();
+        guard
+    }
+
     /// The observable state. Meant for a quiescent model: it takes the locks one at a time in
     /// the fixed order (stand-alone tree, inodes by number, then the fs-wide ones).
-    /// The snapshot. Takes the locks one at a time in
-    /// the fixed order (stand-alone tree, inodes by number, then space): meant for quiescent use.
     pub fn snapshot_shared(&self) -> Snapshot {
         let mut s = Snapshot::default();
         self.snapshot_shared_into(&mut s);
@@ -243,24 +254,52 @@ impl Optimized {
 
     /// [`Optimized::snapshot_shared`], written into `s` (reusing its vectors).
     pub fn snapshot_shared_into(&self, s: &mut Snapshot) {
+        self.snapshot_update_shared(s, &mut PartStamps::default());
+    }
+
+    /// [`Model::snapshot_update`]: copies only the parts whose stamps moved since `seen` —
+    /// the stand-alone tree, the fs-wide locked counters, each inode ([`stamp`](crate::stamp)) — and always
+    /// the few lock-free fields. `seen` holds those stamps in that order.
+    pub fn snapshot_update_shared(&self, s: &mut Snapshot, seen: &mut PartStamps) {
+        let inodes = &self.fs.inodes;
+        let parts = 2 + inodes.len();
+        if seen.0.len() != parts || s.inodes.len() != inodes.len() {
+            // Nothing known: every stamp differs from one that cannot be current.
+            s.inodes.resize_with(inodes.len(), InodeSnapshot::default);
+            seen.0.clear();
+            seen.0.resize(parts, u64::MAX);
+            for (k, i) in inodes.iter().enumerate() {
+                seen.0[2 + k] = i.stamp().wrapping_sub(1);
+            }
+            seen.0[0] = self.tree_stamp.get().wrapping_sub(1);
+            seen.0[1] = self.fs.info.stamp().wrapping_sub(1);
+        }
         s.mounted = !self.unmounted.load(Ordering::SeqCst);
-        {
+        // Each stamp is read before its part is copied: a change in between is copied now and
+        // copied again next time, never missed.
+        let tree = self.tree_stamp.get();
+        if tree != seen.0[0] {
             let t = lock(&self.tree);
             s.tree.records.clear();
-            // The records iterator gives no size hint; without this, every program's first
-            // snapshots grow the vector step by step.
-            s.tree.records.reserve(t.tree.len());
-            s.tree.records.extend(t.tree.records());
+            t.tree.records_into(&mut s.tree.records);
             s.tree.outstanding_extents = t.hooks.outstanding_extents;
             s.tree.delalloc_bytes = t.hooks.delalloc_bytes;
             s.tree.defrag_bytes = t.hooks.defrag_bytes;
+            seen.0[0] = tree;
         }
-        s.inodes
-            .resize_with(self.fs.inodes.len(), InodeSnapshot::default);
-        for (out, i) in s.inodes.iter_mut().zip(&self.fs.inodes) {
-            i.lock_inner().snapshot_into(out);
+        for (k, (out, i)) in s.inodes.iter_mut().zip(inodes).enumerate() {
+            let stamp = i.stamp();
+            if stamp != seen.0[2 + k] {
+                i.snapshot_into(out);
+                seen.0[2 + k] = stamp;
+            }
         }
-        self.fs.info.snapshot_into(s);
+        let fs = self.fs.info.stamp();
+        if fs != seen.0[1] {
+            self.fs.info.snapshot_locked_into(s);
+            seen.0[1] = fs;
+        }
+        self.fs.info.snapshot_counters_into(s);
     }
 }
 
@@ -279,5 +318,9 @@ impl Model for Optimized {
 
     fn snapshot_into(&self, out: &mut Snapshot) {
         self.snapshot_shared_into(out);
+    }
+
+    fn snapshot_update(&self, out: &mut Snapshot, seen: &mut PartStamps) {
+        self.snapshot_update_shared(out, seen);
     }
 }

@@ -14,7 +14,10 @@
 //! so that the oracle reports the divergence.
 
 use crate::bugs::BugSet;
-use crate::sync::{atomic_sub_saturating, lock, AtomicBool, AtomicU64, Mutex, Ordering};
+use crate::stamp::Stamp;
+use crate::sync::{
+    atomic_sub_saturating, lock, AtomicBool, AtomicU64, Mutex, MutexGuard, Ordering,
+};
 use delalloc_contract::{BlockRsv as RsvCounters, FaultKind, Geometry, SpaceInfo as SpaceCounters};
 use delalloc_contract::{Snapshot, Warnings};
 
@@ -24,20 +27,33 @@ pub struct Enospc;
 
 /// One btrfs_space_info: total, bytes_may_use, bytes_reserved, bytes_used under its lock.
 #[derive(Debug)]
-struct SpaceInfo(Mutex<SpaceCounters>);
+struct SpaceInfo {
+    counters: Mutex<SpaceCounters>,
+    stamp: Stamp,
+}
 
 impl SpaceInfo {
     fn new(total: u64, may_use: u64) -> SpaceInfo {
-        SpaceInfo(Mutex::new(SpaceCounters {
-            total,
-            bytes_may_use: may_use,
-            ..SpaceCounters::default()
-        }))
+        SpaceInfo {
+            counters: Mutex::new(SpaceCounters {
+                total,
+                bytes_may_use: may_use,
+                ..SpaceCounters::default()
+            }),
+            stamp: Stamp::default(),
+        }
+    }
+
+    /// Takes the lock to change the counters: the only mutable path, so it moves the stamp.
+    fn update(&self) -> MutexGuard<'_, SpaceCounters> {
+        let guard = lock(&self.counters);
+        self.stamp.moved();
+        guard
     }
 
     /// Check free space and take it, atomically with respect to other reservations.
     fn try_reserve(&self, n: u64) -> Result<(), Enospc> {
-        let mut s = lock(&self.0);
+        let mut s = self.update();
         if s.free() < n {
             return Err(Enospc);
         }
@@ -46,27 +62,40 @@ impl SpaceInfo {
     }
 
     fn sub_may_use(&self, n: u64) {
-        let mut s = lock(&self.0);
+        let mut s = self.update();
         s.bytes_may_use = s.bytes_may_use.saturating_sub(n);
     }
 
     fn counters(&self) -> SpaceCounters {
-        *lock(&self.0)
+        *lock(&self.counters)
     }
 }
 
 /// One btrfs_block_rsv: size and reserved under its lock.
 #[derive(Debug)]
-struct BlockRsv(Mutex<RsvCounters>);
+struct BlockRsv {
+    counters: Mutex<RsvCounters>,
+    stamp: Stamp,
+}
 
 impl BlockRsv {
     fn new(size: u64, reserved: u64) -> BlockRsv {
-        BlockRsv(Mutex::new(RsvCounters { size, reserved }))
+        BlockRsv {
+            counters: Mutex::new(RsvCounters { size, reserved }),
+            stamp: Stamp::default(),
+        }
+    }
+
+    /// Takes the lock to change the counters: the only mutable path, so it moves the stamp.
+    fn update(&self) -> MutexGuard<'_, RsvCounters> {
+        let guard = lock(&self.counters);
+        self.stamp.moved();
+        guard
     }
 
     /// block_rsv_add_bytes: reserved += n, and size too when `update_size`.
     fn add(&self, n: u64, update_size: bool) {
-        let mut r = lock(&self.0);
+        let mut r = self.update();
         r.reserved += n;
         if update_size {
             r.size += n;
@@ -75,7 +104,7 @@ impl BlockRsv {
 
     /// block_rsv_use_bytes: take n reserved bytes (the size stays), or fail.
     fn use_bytes(&self, n: u64) -> Result<(), Enospc> {
-        let mut r = lock(&self.0);
+        let mut r = self.update();
         if r.reserved < n {
             return Err(Enospc);
         }
@@ -86,7 +115,7 @@ impl BlockRsv {
     /// The first half of block_rsv_release_bytes: the size shrinks by n (saturating), and what
     /// is now reserved beyond the size leaves the reservation. Returns that excess.
     fn shrink(&self, n: u64) -> u64 {
-        let mut r = lock(&self.0);
+        let mut r = self.update();
         r.size = r.size.saturating_sub(n);
         if r.reserved > r.size {
             let excess = r.reserved - r.size;
@@ -100,14 +129,14 @@ impl BlockRsv {
     /// The destination half of block_rsv_release_bytes: take up to n bytes while below the size
     /// (the kernel's `!dest->full`). Returns what was taken.
     fn top_up(&self, n: u64) -> u64 {
-        let mut r = lock(&self.0);
+        let mut r = self.update();
         let take = n.min(r.size.saturating_sub(r.reserved));
         r.reserved += take;
         take
     }
 
     fn counters(&self) -> RsvCounters {
-        *lock(&self.0)
+        *lock(&self.counters)
     }
 }
 
@@ -228,14 +257,14 @@ impl FsInfo {
     /// The allocation of an extent for a reservation (cow_file_range's btrfs_reserve_extent,
     /// btrfs_get_blocks_direct): may_use −= n, bytes_reserved += n, under one lock.
     pub fn alloc_data(&self, n: u64) {
-        let mut s = lock(&self.data.0);
+        let mut s = self.data.update();
         s.bytes_may_use = s.bytes_may_use.saturating_sub(n);
         s.bytes_reserved += n;
     }
 
     /// finish_ordered_io of an allocated extent: bytes_reserved −= n, bytes_used += n.
     pub fn data_written(&self, n: u64) {
-        let mut s = lock(&self.data.0);
+        let mut s = self.data.update();
         s.bytes_reserved = s.bytes_reserved.saturating_sub(n);
         s.bytes_used += n;
     }
@@ -288,8 +317,8 @@ impl FsInfo {
     /// update_global_block_rsv at commit: refill the global reserve from free metadata space up
     /// to its size. Space info lock, then the reservation's lock.
     pub fn refill_global(&self) {
-        let mut s = lock(&self.meta.0);
-        let mut g = lock(&self.global_rsv.0);
+        let mut s = self.meta.update();
+        let mut g = self.global_rsv.update();
         let take = s.free().min(g.size.saturating_sub(g.reserved));
         g.reserved += take;
         s.bytes_may_use += take;
@@ -297,8 +326,8 @@ impl FsInfo {
 
     /// close_ctree's release_global_block_rsv: may_use −= reserved, size = reserved = 0.
     pub fn release_global(&self) {
-        let mut s = lock(&self.meta.0);
-        let mut g = lock(&self.global_rsv.0);
+        let mut s = self.meta.update();
+        let mut g = self.global_rsv.update();
         s.bytes_may_use = s.bytes_may_use.saturating_sub(g.reserved);
         *g = RsvCounters::default();
     }
@@ -306,7 +335,7 @@ impl FsInfo {
     /// set_free_space: resize both spaces so that exactly `data` and `meta` bytes are free.
     pub fn set_free_space(&self, data: u64, meta: u64) {
         for (info, free) in [(&self.data, data), (&self.meta, meta)] {
-            let mut s = lock(&info.0);
+            let mut s = info.update();
             s.total = s.bytes_may_use + s.bytes_reserved + s.bytes_used + free;
         }
     }
@@ -338,13 +367,30 @@ impl FsInfo {
             || self.delalloc_bytes.load(Ordering::Relaxed) != 0
     }
 
-    /// Fills the fs-wide fields of a snapshot. Quiescent use only: each lock is taken alone.
-    pub fn snapshot_into(&self, s: &mut Snapshot) {
+    /// Moves whenever a space info or block reservation changes (the sum of their stamps).
+    pub fn stamp(&self) -> u64 {
+        [&self.data.stamp, &self.meta.stamp]
+            .into_iter()
+            .chain([
+                &self.delalloc_rsv.stamp,
+                &self.delayed_rsv.stamp,
+                &self.global_rsv.stamp,
+            ])
+            .fold(0, |sum: u64, s| sum.wrapping_add(s.get()))
+    }
+
+    /// The fs-wide fields of a snapshot under the space infos' and block reservations' locks,
+    /// which [`Self::stamp`] covers. Quiescent use only: each lock is taken alone.
+    pub fn snapshot_locked_into(&self, s: &mut Snapshot) {
         s.data = self.data.counters();
         s.meta = self.meta.counters();
         s.delalloc_rsv = self.delalloc_rsv.counters();
         s.delayed_rsv = self.delayed_rsv.counters();
         s.global_rsv = self.global_rsv.counters();
+    }
+
+    /// The lock-free fields: the fs-wide delalloc bytes and the warning counts.
+    pub fn snapshot_counters_into(&self, s: &mut Snapshot) {
         s.fs_delalloc_bytes = self.delalloc_bytes.load(Ordering::Relaxed);
         let w = |k: Warning| self.warnings[k as usize].load(Ordering::Relaxed);
         s.warnings = Warnings {
