@@ -362,6 +362,10 @@ fn mutants_cmd(config: &mutants::Config, json: bool, reproducers: Option<&Path>)
         eprintln!("error: {}", mutants::EngineUnavailable(config.engine));
         return ERROR;
     }
+    if let Some(Err(e)) = reproducers.map(|dir| mutants::check_reproducer_dir(dir, &config.bugs)) {
+        eprintln!("error: --reproducers {e}");
+        return ERROR;
+    }
     eprintln!(
         "mutants: base seed {} (--seed {0} repeats it), {} bug(s), {} campaign(s) each, {} s limit",
         config.base_seed,

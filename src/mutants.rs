@@ -494,6 +494,24 @@ impl Scoreboard {
     }
 }
 
+/// Checks, before any campaign runs, that [`write_reproducers`] could write the reproducers of
+/// `bugs` under `dir`: a directory (or nothing yet) without any of their files.
+pub fn check_reproducer_dir(dir: &std::path::Path, bugs: &[Bug]) -> Result<(), String> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(format!("{}: exists and is not a directory", dir.display()));
+    }
+    for bug in bugs.iter().filter(|b| !b.is_race()) {
+        let path = dir.join(format!("{}.txt", bug.name()));
+        if path.exists() {
+            return Err(format!(
+                "{} already exists (reproducers are never overwritten)",
+                path.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Writes each row's best reproducer as `dir/<bug>.txt` ([`reproducer_text`]), never over an
 /// existing file. Returns the files written.
 pub fn write_reproducers(

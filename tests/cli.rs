@@ -291,9 +291,14 @@ fn mutants_scores_the_chosen_bugs_and_says_which_are_races() {
     );
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(
-        stderr(&o).contains("merge-hook-era-a.txt"),
+        stderr(&o).contains("merge-hook-era-a.txt already exists"),
         "{}",
         stderr(&o)
+    );
+    assert!(
+        stdout(&o).is_empty(),
+        "refused before running: {}",
+        stdout(&o)
     );
 }
 
@@ -332,6 +337,7 @@ fn mutants_exits_1_when_a_bug_is_missed() {
 #[test]
 fn mutants_rejects_bad_input_by_name() {
     let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a-file"), "").unwrap();
     for (args, needle) in [
         (
             &["mutants", "--bug", "no-such-bug"][..],
@@ -344,6 +350,11 @@ fn mutants_rejects_bad_input_by_name() {
             "--seconds-per-bug",
         ),
         (&["mutants", "--engine", "afl"][..], "afl"),
+        (&["mutants", "--seed", "x"][..], "'x'"),
+        (
+            &["mutants", "--reproducers", "a-file"][..],
+            "--reproducers a-file: exists and is not a directory",
+        ),
         (
             &["mutants", "--engine", "libfuzzer"][..],
             "--engine libfuzzer needs the cargo-fuzz crate",

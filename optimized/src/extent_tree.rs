@@ -111,11 +111,21 @@ impl Cursor {
 }
 
 /// The extent io tree. See the module documentation.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ExtentIoTree {
     map: ExtentMap,
     /// The re-introduced bugs of [`crate::bugs`] that live in the tree; none by default.
     bugs: BugSet,
+    /// The bits that keep a record from merging: [`Bits::NO_MERGE`], or without BOUNDARY under
+    /// [`Bug::MergeIgnoresBoundary`] (the EXTENT_IOBITS test alone). Kept so that merge_state,
+    /// on every changed record, tests one word whatever the bugs.
+    no_merge: Bits,
+}
+
+impl Default for ExtentIoTree {
+    fn default() -> ExtentIoTree {
+        ExtentIoTree::with_bugs(BugSet::NONE)
+    }
 }
 
 /// What clear_state_bit left: the record, now at this position (merged or not), or nothing —
@@ -164,9 +174,15 @@ impl ExtentIoTree {
 
     /// An empty tree with the tree bugs of `bugs` re-introduced (the others are ignored).
     pub fn with_bugs(bugs: BugSet) -> ExtentIoTree {
+        let no_merge = if bugs.contains(Bug::MergeIgnoresBoundary) {
+            Bits(Bits::LOCKED.0 | Bits::WRITEBACK.0)
+        } else {
+            Bits::NO_MERGE
+        };
         ExtentIoTree {
+            map: ExtentMap::default(),
             bugs,
-            ..ExtentIoTree::default()
+            no_merge,
         }
     }
 
@@ -352,13 +368,7 @@ impl ExtentIoTree {
     /// by boundary (and cached), so their edges must not move. Returns the survivor's
     /// position. The neighbours are O(1) steps away; each absorbed one is removed in place.
     fn merge_state<H: StateHooks>(&mut self, p: Pos, mut rec: Record, hooks: &mut H) -> Pos {
-        let no_merge = if self.bugs.contains(Bug::MergeIgnoresBoundary) {
-            // Bug::MergeIgnoresBoundary: EXTENT_IOBITS alone.
-            Bits(Bits::LOCKED.0 | Bits::WRITEBACK.0)
-        } else {
-            Bits::NO_MERGE
-        };
-        if rec.bits.intersects(no_merge) {
+        if rec.bits.intersects(self.no_merge) {
             return p;
         }
         let start = rec.start;
@@ -498,8 +508,9 @@ impl ExtentIoTree {
             // kernel reports start. Either way failed_start is cur.
             let st_end = found.end;
             // Bug::ExclusiveMissesStraddler: only records starting at cur are tested.
-            let straddler_unchecked = rs < cur && self.bugs.contains(Bug::ExclusiveMissesStraddler);
-            if found.bits.intersects(exclusive) && !straddler_unchecked {
+            if found.bits.intersects(exclusive)
+                && !(rs < cur && self.bugs.contains(Bug::ExclusiveMissesStraddler))
+            {
                 return Err(cur);
             }
             let mut p = fp;

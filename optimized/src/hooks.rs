@@ -30,12 +30,19 @@ fn extra_extent(max_extent: u64, a: u64, b: u64) -> u64 {
 }
 
 /// The outstanding extents btrfs_merge_extent_hook drops when records of `a` and `b` bytes
-/// merge: [`extra_extent`], unless `bugs` brings back an older version of the hook.
+/// merge: [`extra_extent`], or what an older hook in `bugs` dropped.
 #[inline]
 fn merge_drops(bugs: BugSet, max_extent: u64, a: u64, b: u64) -> u64 {
     if bugs.is_empty() {
-        return extra_extent(max_extent, a, b);
+        extra_extent(max_extent, a, b)
+    } else {
+        merge_drops_with_bugs(bugs, max_extent, a, b)
     }
+}
+
+#[cold]
+#[inline(never)]
+fn merge_drops_with_bugs(bugs: BugSet, max_extent: u64, a: u64, b: u64) -> u64 {
     let count = |len: u64| len.div_ceil(max_extent);
     if bugs.contains(Bug::MergeHookEraA) {
         1
@@ -49,12 +56,19 @@ fn merge_drops(bugs: BugSet, max_extent: u64, a: u64, b: u64) -> u64 {
 }
 
 /// The outstanding extents btrfs_split_extent_hook adds when a record splits into pieces of
-/// `a` and `b` bytes: [`extra_extent`], unless `bugs` brings back an older version of the hook.
+/// `a` and `b` bytes: [`extra_extent`], or what an older hook in `bugs` added.
 #[inline]
 fn split_adds(bugs: BugSet, max_extent: u64, a: u64, b: u64) -> u64 {
     if bugs.is_empty() {
-        return extra_extent(max_extent, a, b);
+        extra_extent(max_extent, a, b)
+    } else {
+        split_adds_with_bugs(bugs, max_extent, a, b)
     }
+}
+
+#[cold]
+#[inline(never)]
+fn split_adds_with_bugs(bugs: BugSet, max_extent: u64, a: u64, b: u64) -> u64 {
     let count = |len: u64| len.div_ceil(max_extent);
     if bugs.contains(Bug::SplitHookEraA) {
         1

@@ -222,6 +222,7 @@ impl Inode {
     /// Takes the inner lock: the only path to the inode's state but [`Inode::snapshot_into`],
     /// so it moves the inode's stamp. (A range-lock wait re-takes the lock inside an op that
     /// has already taken it here.)
+    #[inline]
     pub fn lock_inner(&self) -> MutexGuard<'_, InodeInner> {
         let guard = lock(&self.inner);
         self.stamp.moved();

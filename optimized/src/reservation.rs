@@ -86,6 +86,9 @@ pub fn reserve_metadata(
         inode.ino,
         "reservation under another inode's i_mutex"
     );
+    if fs.bugs.contains(Bug::ReserveBeforeSuccess) {
+        return reserve_metadata_before_660d3f6cde55(inode, fs, n);
+    }
     // Steps 1-3, under the inode lock.
     let mut g = inode.lock_inner();
     let acct = &mut g.acct;
@@ -97,12 +100,6 @@ pub fn reserve_metadata(
     let inode_item = !acct.meta_reserved && !fs.bugs.contains(Bug::NoInodeUpdateItem);
     let to_reserve = fs.trans(extent_items + u64::from(inode_item)) + acct.csum_reserve(fs, n);
     let csum_bytes = acct.csum_bytes;
-    let early = fs.bugs.contains(Bug::ReserveBeforeSuccess);
-    if early {
-        // Before 660d3f6cde55: counted as reserved while the bytes are still being asked for.
-        acct.reserved_extents += extent_items;
-        acct.meta_reserved |= inode_item;
-    }
     drop(g);
 
     // Step 4: the space info, without the inode lock (the kernel drops its spin lock here, and
@@ -113,18 +110,6 @@ pub fn reserve_metadata(
     let mut g = inode.lock_inner();
     let acct = &mut g.acct;
     match res {
-        Ok(()) if early => Ok(()),
-        Err(Enospc) if early => {
-            // The pre-660d3f6cde55 failure path: release as if everything had been reserved,
-            // less what this call asked for. The u64 subtraction is the kernel's; it wraps
-            // when drop_outstanding_extent gives back less than was counted (the inode item
-            // stays when other extents are outstanding), and the release saturates (SPEC §3).
-            let dropped = acct.drop_outstanding_extent(fs, n);
-            let to_free = acct.csum_release(fs, n) + fs.trans(dropped);
-            drop(g);
-            fs.release(Rsv::Delalloc, to_free.wrapping_sub(to_reserve));
-            Err(Enospc)
-        }
         Ok(()) => {
             // Seed 000: reserved_extents grows only once the bytes are really reserved.
             if inode_item {
@@ -152,6 +137,40 @@ pub fn reserve_metadata(
             Err(Enospc)
         }
     }
+}
+
+/// [`reserve_metadata`] as it was before 660d3f6cde55 (seed 000, [`Bug::ReserveBeforeSuccess`]):
+/// reserved_extents and the inode item are counted before the bytes are asked for, and a
+/// failure releases as if everything had been reserved, less what this call asked for. The u64
+/// subtraction is the kernel's: it wraps when drop_outstanding_extent gives back less than was
+/// counted (the inode item stays when other extents are outstanding), and the release then
+/// saturates (SPEC §3). Cold and out of line, so that the correct path pays one bit test.
+#[cold]
+#[inline(never)]
+fn reserve_metadata_before_660d3f6cde55(inode: &Inode, fs: &FsInfo, n: u64) -> Result<(), Enospc> {
+    let mut g = inode.lock_inner();
+    let acct = &mut g.acct;
+    acct.outstanding_extents += fs.count(n);
+    let extent_items = acct
+        .outstanding_extents
+        .saturating_sub(acct.reserved_extents);
+    let inode_item = !acct.meta_reserved && !fs.bugs.contains(Bug::NoInodeUpdateItem);
+    let to_reserve = fs.trans(extent_items + u64::from(inode_item)) + acct.csum_reserve(fs, n);
+    acct.reserved_extents += extent_items;
+    acct.meta_reserved |= inode_item;
+    drop(g);
+
+    yield_point();
+    if fs.block_rsv_add(Rsv::Delalloc, to_reserve).is_ok() {
+        return Ok(());
+    }
+    let mut g = inode.lock_inner();
+    let acct = &mut g.acct;
+    let dropped = acct.drop_outstanding_extent(fs, n);
+    let to_free = acct.csum_release(fs, n) + fs.trans(dropped);
+    drop(g);
+    fs.release(Rsv::Delalloc, to_free.wrapping_sub(to_reserve));
+    Err(Enospc)
 }
 
 /// What a failed reservation settles after racing releases (seed 000 case 1).

@@ -288,6 +288,7 @@ impl FsInfo {
     }
 
     /// btrfs_block_rsv_add: a fresh metadata reservation of n into `r`, size included.
+    #[inline]
     pub fn block_rsv_add(&self, r: Rsv, n: u64) -> Result<(), Enospc> {
         self.reserve_metadata(n)?;
         self.rsv(r).add(n, true);
