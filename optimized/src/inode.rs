@@ -59,6 +59,8 @@ pub struct Ordered {
 /// Everything the inode lock protects.
 #[derive(Debug, Default)]
 pub struct InodeInner {
+    /// The inode's number (the hooks name it to the fs-wide counters).
+    pub ino: Ino,
     pub tree: ExtentIoTree,
     pub acct: Accounting,
     /// Ordered extents by file offset; they never overlap (SPEC §5).
@@ -87,6 +89,7 @@ impl InodeInner {
         let mut hooks = InodeHooks {
             acct: &mut self.acct,
             fs,
+            ino: self.ino,
         };
         let res = self
             .tree
@@ -108,6 +111,7 @@ impl InodeInner {
         let mut hooks = InodeHooks {
             acct: &mut self.acct,
             fs,
+            ino: self.ino,
         };
         self.tree
             .clear_bits(start, end, bits, true, delete, cursor, &mut hooks)
@@ -202,6 +206,7 @@ impl Inode {
             ino,
             i_mutex: Mutex::new(()),
             inner: Mutex::new(InodeInner {
+                ino,
                 tree: ExtentIoTree::with_bugs(bugs),
                 ..InodeInner::default()
             }),
@@ -259,6 +264,7 @@ impl Inode {
             let mut hooks = InodeHooks {
                 acct: &mut inner.acct,
                 fs,
+                ino: inner.ino,
             };
             match inner.tree.set_bits(
                 from,

@@ -34,6 +34,20 @@ pub use loom::sync::{
     Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard,
 };
 
+/// `T` alone on its cache lines (128 bytes: two lines, as the adjacent-line prefetcher pairs
+/// them), so that a counter or lock one task writes never slows down tasks that use its
+/// neighbours (false sharing), as the kernel's ____cacheline_aligned_in_smp fields.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+pub struct Padded<T>(pub T);
+
+impl<T> std::ops::Deref for Padded<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
 const POISONED: &str = "a thread panicked inside the optimized model while holding this lock";
 
 /// Takes a mutex (spin_lock / mutex_lock).
