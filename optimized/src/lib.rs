@@ -84,7 +84,7 @@ impl Optimized {
     /// Runs one op to completion. Callable from several threads at once.
     pub fn apply_shared(&self, op: &Op) -> Outcome {
         if let Op::Unmount = op {
-            let _s_umount: Vec<_> = self.s_umount.iter().map(|l| write(l)).collect();
+            let _s_umount: [_; S_UMOUNT_SHARDS] = std::array::from_fn(|i| write(&self.s_umount[i]));
             if self.unmounted.swap(true, Ordering::SeqCst) {
                 return Outcome::Unmounted;
             }
