@@ -1,12 +1,13 @@
 //! Does the lock-light optimized model run in parallel? ops/s with 1 and 2 threads, on seed
 //! 003's workload (sysbench fileio `rndwr`, 32 KiB random writes into large files, the load
 //! under which that race was found):
-//! - `disjoint_inodes`: each thread writes its own file (random 32 KiB buffered writes, a
-//!   writeback of the file every [`WRITES_PER_FLUSH`] writes, the ordered extents completed);
-//!   only the fs-wide leaves (space infos, block reserves, percpu-style counters) are shared;
+//! - `disjoint_inodes`: each thread writes its own file: a random 32 KiB buffered write, the
+//!   writeback of that block (sync_file_range), the completion of its ordered extent; only the
+//!   fs-wide leaves (space infos, block reserves, percpu-style counters) are shared;
 //! - `one_inode_disjoint_ranges`: both threads in one file, each in its own half, through
 //!   page_mkwrite (mmap writers; buffered writes take i_mutex for the whole write, in the kernel
-//!   too), with the same writebacks (of its own half) and completions;
+//!   too), with the same writeback and completion. One inode's extent tree has one lock (the
+//!   kernel's io_tree->lock), so this measures how little the lock-light paths hold it;
 //!
 //! each run two ways, side by side in one group:
 //! - `lock_light`: `Optimized::apply_shared` from every thread;
@@ -40,9 +41,6 @@ const BLOCKS: u64 = 1 << 18;
 
 /// Random writes before measuring, per file (or half).
 const PREFILL: u64 = 40_000;
-
-/// Writes between two writebacks of a file; as many completions follow each writeback.
-const WRITES_PER_FLUSH: u64 = 8;
 
 const PAGE: u64 = 4096;
 
@@ -88,15 +86,15 @@ fn block(t: u64, i: u64) -> u64 {
     (z ^ (z >> 31)) % BLOCKS
 }
 
-/// Step `i` of the cycle: `WRITES_PER_FLUSH` writes, a writeback, as many completions.
-fn cycle(i: u64, write: impl Fn(u64) -> Op, writeback: Op, finish: Op) -> Op {
-    let step = i % (2 * WRITES_PER_FLUSH + 1);
-    if step < WRITES_PER_FLUSH {
-        write(i / (2 * WRITES_PER_FLUSH + 1) * WRITES_PER_FLUSH + step)
-    } else if step == WRITES_PER_FLUSH {
-        writeback
-    } else {
-        finish
+/// Step `i` of the cycle: a write, the writeback of what it dirtied (exactly that: a range
+/// with no delalloc after its last dirty byte would send writeback looking through the rest of
+/// the tree), a completion. `write(w)` is the w-th write and the (ino, start, len) it dirties.
+fn cycle(i: u64, write: impl Fn(u64) -> (Op, u8, u64, u64), finish: Op) -> Op {
+    let (op, ino, start, len) = write(i / 3);
+    match i % 3 {
+        0 => op,
+        1 => Op::Writeback { ino, start, len },
+        _ => finish,
     }
 }
 
@@ -105,17 +103,16 @@ fn disjoint_inodes(t: u64, i: u64) -> Op {
     let ino = t as u8;
     cycle(
         i,
-        |w| Op::BufferedWrite {
-            ino,
-            pos: block(t, w) * BLOCK,
-            len: BLOCK,
-            copied: BLOCK,
-            nocow: false,
-        },
-        Op::Writeback {
-            ino,
-            start: 0,
-            len: BLOCKS * BLOCK,
+        |w| {
+            let pos = block(t, w) * BLOCK;
+            let op = Op::BufferedWrite {
+                ino,
+                pos,
+                len: BLOCK,
+                copied: BLOCK,
+                nocow: false,
+            };
+            (op, ino, pos, BLOCK)
         },
         Op::FinishOrdered { ino, nth: 0 },
     )
@@ -126,14 +123,9 @@ fn one_inode_disjoint_ranges(t: u64, i: u64) -> Op {
     let half = t * BLOCKS * BLOCK;
     cycle(
         i,
-        |w| Op::PageMkwrite {
-            ino: 0,
-            pos: half + block(t, w) * BLOCK,
-        },
-        Op::Writeback {
-            ino: 0,
-            start: half,
-            len: BLOCKS * BLOCK,
+        |w| {
+            let pos = half + block(t, w) * BLOCK;
+            (Op::PageMkwrite { ino: 0, pos }, 0, pos, PAGE)
         },
         // nth picks among the inode's ordered extents, of either half.
         Op::FinishOrdered {

@@ -189,8 +189,11 @@ impl IMutexGuard<'_> {
     }
 }
 
-/// One inode of the mounted file system.
+/// One inode of the mounted file system. Aligned like [`crate::sync::Padded`]: the inodes sit
+/// side by side in one slice, and the lock words of one must not share a cache line with the
+/// next one's (two threads on two inodes would fight over it).
 #[derive(Debug)]
+#[repr(align(128))]
 pub struct Inode {
     pub ino: Ino,
     i_mutex: Mutex<()>,
