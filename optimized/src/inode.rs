@@ -193,7 +193,7 @@ impl IMutexGuard<'_> {
 /// side by side in one slice, and the lock words of one must not share a cache line with the
 /// next one's (two threads on two inodes would fight over it).
 #[derive(Debug)]
-#[repr(align(128))]
+#[repr(align(64))]
 pub struct Inode {
     pub ino: Ino,
     i_mutex: Mutex<()>,

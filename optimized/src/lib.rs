@@ -54,8 +54,9 @@ pub struct Optimized {
     unmounted: Padded<AtomicBool>,
 }
 
-/// Shards of [`Optimized`]'s s_umount: one per inode of the largest geometry.
-const S_UMOUNT_SHARDS: usize = 8;
+/// Shards of [`Optimized`]'s s_umount (inode `ino` takes shard ino % 4): enough for the
+/// threads of this 2-core machine's runs, small enough that building a model stays cheap.
+const S_UMOUNT_SHARDS: usize = 4;
 
 fn assert_send_sync<T: Send + Sync>() {}
 /// `Optimized` must be shareable between the threads of a concurrent run.

@@ -20,8 +20,8 @@ use delalloc_contract::{
 };
 use delalloc_contract::{Snapshot, Warnings};
 
-/// Shards of the fs-wide delalloc byte counter: one per inode of the largest geometry.
-const DELALLOC_SHARDS: usize = 8;
+/// Shards of the fs-wide delalloc byte counter (inode `ino` uses shard ino % 4).
+const DELALLOC_SHARDS: usize = 4;
 
 /// A reservation or migration failed for lack of space (or an injected fault).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
