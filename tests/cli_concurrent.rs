@@ -124,6 +124,9 @@ fn stress_runs_and_rejects_bad_flags() {
     let o = cli(&["stress", "--threads", "9"], d);
     assert_eq!(o.status.code(), Some(2), "{}", out(&o));
     assert!(out(&o).contains("--threads"), "{}", out(&o));
+    let o = cli(&["fuzz", "--concurrent", "--level", "tree"], d);
+    assert_eq!(o.status.code(), Some(2), "{}", out(&o));
+    assert!(out(&o).contains("--level"), "{}", out(&o));
     let o = cli(&["fuzz", "--concurrent", "--bug", "no-such-bug"], d);
     assert_eq!(o.status.code(), Some(2), "{}", out(&o));
     assert!(out(&o).contains("no-such-bug"), "{}", out(&o));
