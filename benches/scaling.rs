@@ -1,43 +1,56 @@
-//! Does the lock-light optimized model run in parallel? ops/s with 1 and 2 threads:
-//! - `disjoint_inodes`: each thread works on its own inode (buffered write of a page, writeback
-//!   of it, completion of the ordered extent): only the fs-wide leaves (space infos, block
-//!   reserves, counters) and the shared s_umount are common;
-//! - `one_inode_disjoint_ranges`: both threads on one inode, each in its own range, with the ops
-//!   that do not hold i_mutex across the op (page_mkwrite, writeback, ordered completion, as
-//!   mmap writers and the flusher do; buffered writes serialize on i_mutex, in the kernel too);
+//! Does the lock-light optimized model run in parallel? ops/s with 1 and 2 threads, on seed
+//! 003's workload (sysbench fileio `rndwr`, 32 KiB random writes into large files, the load
+//! under which that race was found):
+//! - `disjoint_inodes`: each thread writes its own file: a random 32 KiB buffered write, the
+//!   writeback of that block (sync_file_range), the completion of its ordered extent; only the
+//!   fs-wide leaves (space infos, block reserves, percpu-style counters) are shared;
+//! - `one_inode_disjoint_ranges`: both threads in one file, each in its own half, through
+//!   page_mkwrite (mmap writers; buffered writes take i_mutex for the whole write, in the kernel
+//!   too), with the same writeback and completion. One inode's extent tree has one lock (the
+//!   kernel's io_tree->lock), so this measures how little the lock-light paths hold it;
 //!
 //! each run two ways, side by side in one group:
 //! - `lock_light`: `Optimized::apply_shared` from every thread;
 //! - `global_mutex`: the same model behind one `Mutex` (every op takes it): what the
 //!   implementation would be without its fine-grained locking.
 //!
-//! `thrpt` is ops/s over all threads; an iteration is [`OPS_PER_THREAD`] ops on each thread
-//! (thread start-up is under 1% of it). Ratios that matter: `lock_light/2` over `lock_light/1`
-//! (scaling), and `lock_light/2` over `global_mutex/2`. The machine has 2 cores: note its load
-//! (`uptime`) with any figure.
+//! Each file is first filled with [`PREFILL`] random writes, written back and completed, so
+//! that the trees hold tens of thousands of records, as a randomly written file does; the work
+//! of an op is then that of a real tree, not of an empty one. `thrpt` is ops/s over all
+//! threads; an iteration is [`OPS_PER_THREAD`] ops on each thread (thread start-up is under 1%
+//! of it). Ratios that matter: `lock_light/2` over `lock_light/1` (scaling) and `lock_light/2`
+//! over `global_mutex/2`. The machine has 2 cores: note its load (`uptime`) with any figure.
 //!
 //! Run: `cargo bench --bench scaling` (about 1 minute).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use delalloc_contract::{Geometry, Op};
+use delalloc_contract::{Geometry, Op, Outcome};
 use delalloc_optimized::Optimized;
 use std::hint::black_box;
 use std::sync::{Barrier, Mutex};
 use std::time::{Duration, Instant};
 
 /// Ops each thread applies per iteration.
-const OPS_PER_THREAD: u64 = 30_000;
+const OPS_PER_THREAD: u64 = 20_000;
 
-/// Pages each thread cycles through.
-const PAGES: u64 = 64;
+/// sysbench's --file-block-size=32K.
+const BLOCK: u64 = 32 * 1024;
+
+/// Blocks in a file (8 GiB, sysbench's --file-total-size=8G), or in a thread's half of one.
+const BLOCKS: u64 = 1 << 18;
+
+/// Random writes before measuring, per file (or half).
+const PREFILL: u64 = 40_000;
 
 const PAGE: u64 = 4096;
 
-/// bytes_used is never freed in the model: give data space that never runs out.
+/// bytes_used is never freed in the model: data space that never runs out, and metadata space
+/// for the prefill's outstanding extents (trans(1) = 256 KiB each).
 fn geometry() -> Geometry {
     Geometry {
         inodes: 2,
         data_bytes: 1 << 50,
+        meta_bytes: 1 << 40,
         ..Geometry::default()
     }
 }
@@ -65,59 +78,104 @@ impl Apply for GlobalMutex {
 /// Thread `t`'s i-th op of a workload.
 type Workload = fn(t: u64, i: u64) -> Op;
 
-/// Thread t owns inode t: write a page, write it back, complete it.
-fn disjoint_inodes(t: u64, i: u64) -> Op {
-    let ino = t as u8;
-    let pos = (i / 3 % PAGES) * PAGE;
+/// A random block index of thread `t`'s i-th write (a hash: no state shared between threads).
+fn block(t: u64, i: u64) -> u64 {
+    let mut z = (t << 40 | i).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    (z ^ (z >> 31)) % BLOCKS
+}
+
+/// Step `i` of the cycle: a write, the writeback of what it dirtied (exactly that: a range
+/// with no delalloc after its last dirty byte would send writeback looking through the rest of
+/// the tree), a completion. `write(w)` is the w-th write and the (ino, start, len) it dirties.
+fn cycle(i: u64, write: impl Fn(u64) -> (Op, u8, u64, u64), finish: Op) -> Op {
+    let (op, ino, start, len) = write(i / 3);
     match i % 3 {
-        0 => Op::BufferedWrite {
-            ino,
-            pos,
-            len: PAGE,
-            copied: PAGE,
-            nocow: false,
-        },
-        1 => Op::Writeback {
-            ino,
-            start: pos,
-            len: PAGE,
-        },
-        _ => Op::FinishOrdered { ino, nth: 0 },
+        0 => op,
+        1 => Op::Writeback { ino, start, len },
+        _ => finish,
     }
 }
 
-/// Both threads on inode 0, thread t in pages [t·PAGES, (t+1)·PAGES): dirty a page through
-/// mmap, write it back, complete it.
-fn one_inode_disjoint_ranges(t: u64, i: u64) -> Op {
-    let pos = (t * PAGES + i / 3 % PAGES) * PAGE;
-    match i % 3 {
-        0 => Op::PageMkwrite { ino: 0, pos },
-        1 => Op::Writeback {
-            ino: 0,
-            start: pos,
-            len: PAGE,
+/// Thread t writes its own file, inode t.
+fn disjoint_inodes(t: u64, i: u64) -> Op {
+    let ino = t as u8;
+    cycle(
+        i,
+        |w| {
+            let pos = block(t, w) * BLOCK;
+            let op = Op::BufferedWrite {
+                ino,
+                pos,
+                len: BLOCK,
+                copied: BLOCK,
+                nocow: false,
+            };
+            (op, ino, pos, BLOCK)
         },
-        // nth picks among the inode's ordered extents: the other thread's range may hold one too.
-        _ => Op::FinishOrdered {
+        Op::FinishOrdered { ino, nth: 0 },
+    )
+}
+
+/// Both threads in inode 0, thread t in its half: mmap writes of a page.
+fn one_inode_disjoint_ranges(t: u64, i: u64) -> Op {
+    let half = t * BLOCKS * BLOCK;
+    cycle(
+        i,
+        |w| {
+            let pos = half + block(t, w) * BLOCK;
+            (Op::PageMkwrite { ino: 0, pos }, 0, pos, PAGE)
+        },
+        // nth picks among the inode's ordered extents, of either half.
+        Op::FinishOrdered {
             ino: 0,
             nth: t as u8,
         },
-    }
+    )
 }
 
-/// A mounted model with both inodes written (page_mkwrite needs pages inside i_size).
+/// A mounted model whose files (inode 0, 1) span two halves of `BLOCKS` blocks and hold the
+/// records of `PREFILL` random writes each, written back and completed.
 fn mounted() -> Optimized {
     let m = Optimized::new(&geometry());
-    for ino in 0..2 {
+    for ino in 0..2u8 {
+        // i_size covers both halves, so that page_mkwrite finds its pages inside the file.
         m.apply_shared(&Op::BufferedWrite {
             ino,
-            pos: 0,
-            len: 2 * PAGES * PAGE,
-            copied: 2 * PAGES * PAGE,
+            pos: 2 * BLOCKS * BLOCK - PAGE,
+            len: PAGE,
+            copied: PAGE,
             nocow: false,
         });
+        for t in 0..2u64 {
+            let half = t * BLOCKS * BLOCK;
+            for w in 0..PREFILL / 2 {
+                m.apply_shared(&Op::BufferedWrite {
+                    ino,
+                    pos: half + block(t + 2 * u64::from(ino) + 7, w) * BLOCK,
+                    len: BLOCK,
+                    copied: BLOCK,
+                    nocow: false,
+                });
+                if w % 256 == 255 {
+                    flush(&m, ino);
+                }
+            }
+        }
+        flush(&m, ino);
     }
     m
+}
+
+/// Writes the whole file back and completes every ordered extent.
+fn flush(m: &Optimized, ino: u8) {
+    m.apply_shared(&Op::Writeback {
+        ino,
+        start: 0,
+        len: 2 * BLOCKS * BLOCK,
+    });
+    while m.apply_shared(&Op::FinishOrdered { ino, nth: 0 }) != Outcome::NoOrderedExtent {}
 }
 
 /// `iters` iterations of `threads` threads running `OPS_PER_THREAD` ops each; the time from

@@ -114,7 +114,7 @@ fn failing_reservation_episode(u: &mut Unstructured) -> Result<ConcurrentProgram
         sectorsize: 512,
         nodesize: 4096,
         inodes: u.int_in_range(1..=2)?,
-        ..Geometry::default()
+        ..ample_space()
     };
     let s = g.sectorsize;
     let per_leaf = (g.nodesize - 101) / 29;
@@ -164,12 +164,24 @@ fn failing_reservation_episode(u: &mut Unstructured) -> Result<ConcurrentProgram
     })
 }
 
-/// Plenty of space (ENOSPC is the sequential generators' business), 1..=3 inodes, and now and
-/// then a small max_extent so that count_max_extents matters for a few sectors.
+/// The default geometry with 1 TiB of data and of metadata space.
+fn ample_space() -> Geometry {
+    Geometry {
+        data_bytes: 1 << 40,
+        meta_bytes: 1 << 40,
+        ..Geometry::default()
+    }
+}
+
+/// Space that never runs out (SPEC §10: under real space pressure an in-flight reservation keeps
+/// items a racing release would have freed, so which op gets ENOSPC depends on the interleaving
+/// in a way no sequential order explains; ENOSPC is reached through injected faults instead),
+/// 1..=3 inodes, and now and then a small max_extent so that count_max_extents matters for a
+/// few sectors.
 fn geometry(u: &mut Unstructured) -> Result<Geometry> {
     let mut g = Geometry {
         inodes: u.int_in_range(1..=3)?,
-        ..Geometry::default()
+        ..ample_space()
     };
     if chance(u, 1, 4)? {
         g.max_extent = g.sectorsize * u.int_in_range(1..=4)?;

@@ -53,7 +53,7 @@ enum Command {
         #[arg(long)]
         json: bool,
         /// Concurrent programs (tasks and a schedule) through the concurrent oracle (SPEC §10).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "level")]
         concurrent: bool,
         /// Re-introduce these bugs in the optimized model (repeatable, or comma-separated).
         #[arg(long = "bug", value_name = "NAME", num_args = 1.., value_parser = parse_bugs)]

@@ -383,18 +383,20 @@ impl FileSystem {
         let inode = self.inode(ino);
         let fs = &self.info;
         let geo = &fs.geo;
-        let a = geo.round_down(start);
-        let end_excl = geo
-            .round_up(start + len)
-            .min(geo.round_up(inode.lock_inner().i_size));
-        let mut cur = a;
-        while cur < end_excl {
+        let mut cur = geo.round_down(start);
+        // The end of the run, fixed under the first cluster's inode lock (the kernel's
+        // last_index): read before it, a truncate and a re-extension between the read and the
+        // first cluster would leave a range no order of the ops gives.
+        let mut end_excl: Option<u64> = None;
+        loop {
             // 4.x btrfs_defrag_file holds the inode lock around each cluster. The range is
             // clamped to i_size again under it, in case a truncate ran between two chunks (only
             // in a concurrent run: defrag never changes i_size), so that no delalloc is left past
             // EOF, where a buffered write would not look for it.
             let i_mutex = inode.i_mutex();
-            let limit = end_excl.min(geo.round_up(inode.lock_inner().i_size));
+            let eof = geo.round_up(inode.lock_inner().i_size);
+            let limit =
+                (*end_excl.get_or_insert_with(|| geo.round_up(start + len).min(eof))).min(eof);
             if cur >= limit {
                 break;
             }

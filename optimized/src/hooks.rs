@@ -10,7 +10,7 @@ use crate::extent_tree::StateHooks;
 use crate::inode::Accounting;
 use crate::reservation::release_metadata;
 use crate::space::FsInfo;
-use delalloc_contract::{Bits, Record};
+use delalloc_contract::{Bits, Ino, Record};
 
 /// Whether `rec` goes from not having `bit` to having it when `bits` are set.
 fn gains(rec: &Record, bits: Bits, bit: Bits) -> bool {
@@ -87,6 +87,8 @@ fn split_adds_with_bugs(bugs: BugSet, max_extent: u64, a: u64, b: u64) -> u64 {
 pub struct InodeHooks<'a> {
     pub acct: &'a mut Accounting,
     pub fs: &'a FsInfo,
+    /// Whose hooks: picks the shard of the fs-wide delalloc counter.
+    pub ino: Ino,
 }
 
 impl StateHooks for InodeHooks<'_> {
@@ -97,7 +99,7 @@ impl StateHooks for InodeHooks<'_> {
         if gains(&rec, bits, Bits::DELALLOC) {
             self.acct.outstanding_extents += self.fs.count(len);
             self.acct.delalloc_bytes += len;
-            self.fs.add_delalloc_bytes(len);
+            self.fs.add_delalloc_bytes(self.ino, len);
         }
         if gains(&rec, bits, Bits::DEFRAG) {
             self.acct.defrag_bytes += len;
@@ -132,7 +134,7 @@ impl StateHooks for InodeHooks<'_> {
                 }
             }
             self.acct.delalloc_bytes = self.acct.delalloc_bytes.saturating_sub(len);
-            self.fs.sub_delalloc_bytes(len);
+            self.fs.sub_delalloc_bytes(self.ino, len);
         }
     }
 

@@ -60,6 +60,8 @@ pub struct Ordered {
 /// Everything the inode lock protects.
 #[derive(Debug, Default)]
 pub struct InodeInner {
+    /// The inode's number (the hooks name it to the fs-wide counters).
+    pub ino: Ino,
     pub tree: ExtentIoTree,
     pub acct: Accounting,
     /// Ordered extents by file offset; they never overlap (SPEC §5).
@@ -88,6 +90,7 @@ impl InodeInner {
         let mut hooks = InodeHooks {
             acct: &mut self.acct,
             fs,
+            ino: self.ino,
         };
         let res = self
             .tree
@@ -109,6 +112,7 @@ impl InodeInner {
         let mut hooks = InodeHooks {
             acct: &mut self.acct,
             fs,
+            ino: self.ino,
         };
         self.tree
             .clear_bits(start, end, bits, true, delete, cursor, &mut hooks)
@@ -185,8 +189,11 @@ impl IMutexGuard<'_> {
     }
 }
 
-/// One inode of the mounted file system.
+/// One inode of the mounted file system. Aligned like [`crate::sync::Padded`]: the inodes sit
+/// side by side in one slice, and the lock words of one must not share a cache line with the
+/// next one's (two threads on two inodes would fight over it).
 #[derive(Debug)]
+#[repr(align(64))]
 pub struct Inode {
     pub ino: Ino,
     i_mutex: Mutex<()>,
@@ -204,6 +211,7 @@ impl Inode {
             ino,
             i_mutex: Mutex::new(()),
             inner: Mutex::new(InodeInner {
+                ino,
                 tree: ExtentIoTree::with_bugs(bugs),
                 ..InodeInner::default()
             }),
@@ -278,6 +286,7 @@ impl Inode {
             let mut hooks = InodeHooks {
                 acct: &mut inner.acct,
                 fs,
+                ino: inner.ino,
             };
             match inner.tree.set_bits(
                 from,

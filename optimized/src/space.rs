@@ -16,10 +16,15 @@
 use crate::bugs::BugSet;
 use crate::stamp::Stamp;
 use crate::sync::{
-    atomic_sub_saturating, lock, AtomicBool, AtomicU64, Mutex, MutexGuard, Ordering,
+    atomic_sub_saturating, lock, AtomicBool, AtomicU64, Mutex, MutexGuard, Ordering, Padded,
 };
-use delalloc_contract::{BlockRsv as RsvCounters, FaultKind, Geometry, SpaceInfo as SpaceCounters};
+use delalloc_contract::{
+    BlockRsv as RsvCounters, FaultKind, Geometry, Ino, SpaceInfo as SpaceCounters,
+};
 use delalloc_contract::{Snapshot, Warnings};
+
+/// Shards of the fs-wide delalloc byte counter (inode `ino` uses shard ino % 4).
+const DELALLOC_SHARDS: usize = 4;
 
 /// A reservation or migration failed for lack of space (or an injected fault).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,6 +32,9 @@ pub struct Enospc;
 
 /// One btrfs_space_info: total, bytes_may_use, bytes_reserved, bytes_used under its lock.
 #[derive(Debug)]
+// Aligned like [`Padded`]: the lock and its stamp share one cache line, which only the thread
+// holding the lock writes.
+#[repr(align(64))]
 struct SpaceInfo {
     counters: Mutex<SpaceCounters>,
     stamp: Stamp,
@@ -73,6 +81,8 @@ impl SpaceInfo {
 
 /// One btrfs_block_rsv: size and reserved under its lock.
 #[derive(Debug)]
+// Aligned like [`Padded`], for the same reason as [`SpaceInfo`].
+#[repr(align(64))]
 struct BlockRsv {
     counters: Mutex<RsvCounters>,
     stamp: Stamp,
@@ -174,12 +184,14 @@ pub struct FsInfo {
     delalloc_rsv: BlockRsv,
     delayed_rsv: BlockRsv,
     global_rsv: BlockRsv,
-    /// fail_next_reservation: consumed (swap to false) by the next positive reservation.
+    /// fail_next_reservation: consumed (swap to false) by the next positive reservation. Read
+    /// first, swapped only when set, so that reservations do not write a shared line.
     fail_data: AtomicBool,
     fail_meta: AtomicBool,
-    /// fs_info->delalloc_bytes, a percpu counter in the kernel: updated by every inode's hooks
-    /// without any shared lock.
-    delalloc_bytes: AtomicU64,
+    /// fs_info->delalloc_bytes, a percpu counter in the kernel: here one padded counter per
+    /// inode shard (ino % DELALLOC_SHARDS), summed when read, so that hooks of different inodes
+    /// never write the same cache line.
+    delalloc_bytes: [Padded<AtomicU64>; DELALLOC_SHARDS],
     warnings: [AtomicU64; 4],
     /// The re-introduced bugs ([`crate::bugs`]); every layer that holds the fs_info reads them
     /// here. None by default.
@@ -203,7 +215,7 @@ impl FsInfo {
             global_rsv: BlockRsv::new(geo.global_rsv, geo.global_rsv),
             fail_data: AtomicBool::new(false),
             fail_meta: AtomicBool::new(false),
-            delalloc_bytes: AtomicU64::new(0),
+            delalloc_bytes: std::array::from_fn(|_| Padded(AtomicU64::new(0))),
             warnings: Default::default(),
             bugs,
         }
@@ -246,7 +258,7 @@ impl FsInfo {
         if n == 0 {
             return Ok(());
         }
-        if self.fail_data.swap(false, Ordering::SeqCst) {
+        if self.fail_data.load(Ordering::Relaxed) && self.fail_data.swap(false, Ordering::SeqCst) {
             return Err(Enospc);
         }
         self.data.try_reserve(n)
@@ -281,7 +293,7 @@ impl FsInfo {
         if n == 0 {
             return Ok(());
         }
-        if self.fail_meta.swap(false, Ordering::SeqCst) {
+        if self.fail_meta.load(Ordering::Relaxed) && self.fail_meta.swap(false, Ordering::SeqCst) {
             return Err(Enospc);
         }
         self.meta.try_reserve(n)
@@ -355,12 +367,23 @@ impl FsInfo {
 
     // ---- counters ----
 
-    pub fn add_delalloc_bytes(&self, n: u64) {
-        self.delalloc_bytes.fetch_add(n, Ordering::Relaxed);
+    /// fs delalloc_bytes += n, from inode `ino`'s hooks.
+    pub fn add_delalloc_bytes(&self, ino: Ino, n: u64) {
+        self.delalloc_bytes[usize::from(ino) % DELALLOC_SHARDS].fetch_add(n, Ordering::Relaxed);
     }
 
-    pub fn sub_delalloc_bytes(&self, n: u64) {
-        atomic_sub_saturating(&self.delalloc_bytes, n);
+    /// fs delalloc_bytes −= n, from inode `ino`'s hooks (saturating in its shard: an inode only
+    /// takes back what it added, unless the model is wrong).
+    pub fn sub_delalloc_bytes(&self, ino: Ino, n: u64) {
+        atomic_sub_saturating(&self.delalloc_bytes[usize::from(ino) % DELALLOC_SHARDS], n);
+    }
+
+    /// percpu_counter_sum: the shards added up.
+    fn delalloc_bytes_sum(&self) -> u64 {
+        self.delalloc_bytes
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .sum()
     }
 
     pub fn warn(&self, w: Warning) {
@@ -377,7 +400,7 @@ impl FsInfo {
             || m.bytes_reserved != 0
             || dl != RsvCounters::default()
             || dy != RsvCounters::default()
-            || self.delalloc_bytes.load(Ordering::Relaxed) != 0
+            || self.delalloc_bytes_sum() != 0
     }
 
     /// Moves whenever a space info or block reservation changes (the sum of their stamps).
@@ -410,7 +433,7 @@ impl FsInfo {
 
     /// The lock-free fields: the fs-wide delalloc bytes and the warning counts.
     pub fn snapshot_counters_into(&self, s: &mut Snapshot) {
-        s.fs_delalloc_bytes = self.delalloc_bytes.load(Ordering::Relaxed);
+        s.fs_delalloc_bytes = self.delalloc_bytes_sum();
         let w = |k: Warning| self.warnings[k as usize].load(Ordering::Relaxed);
         s.warnings = Warnings {
             global_rsv_steals: w(Warning::GlobalRsvSteal),

@@ -34,6 +34,21 @@ pub use loom::sync::{
     Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard,
 };
 
+/// `T` alone on its cache line (64 bytes), so that a counter or lock one task writes never
+/// slows down tasks that use its neighbours (false sharing), as the kernel's
+/// ____cacheline_aligned_in_smp fields. (Not 128: every model is built anew per program, and
+/// the bigger it is the more a short program pays for it.)
+#[derive(Debug, Default)]
+#[repr(align(64))]
+pub struct Padded<T>(pub T);
+
+impl<T> std::ops::Deref for Padded<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
 const POISONED: &str = "a thread panicked inside the optimized model while holding this lock";
 
 /// Takes a mutex (spin_lock / mutex_lock).

@@ -145,15 +145,15 @@ fn an_injected_fault_fails_exactly_one_reservation() {
 fn the_delalloc_byte_counter_never_loses_an_update() {
     loom::model(|| {
         let fs = Arc::new(FsInfo::mount(&geometry()));
-        fs.add_delalloc_bytes(8192);
+        fs.add_delalloc_bytes(0, 8192);
         let other = {
             let fs = Arc::clone(&fs);
             thread::spawn(move || {
-                fs.add_delalloc_bytes(4096);
-                fs.sub_delalloc_bytes(8192);
+                fs.add_delalloc_bytes(0, 4096);
+                fs.sub_delalloc_bytes(0, 8192);
             })
         };
-        fs.sub_delalloc_bytes(4096);
+        fs.sub_delalloc_bytes(0, 4096);
         other.join().expect("no panic");
         let mut s = Snapshot::default();
         fs.snapshot_into(&mut s);
