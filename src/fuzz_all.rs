@@ -140,9 +140,8 @@ pub fn run(opts: &Options) -> Result<Vec<Row>, String> {
     let bugs = BugSet::from_env()?;
     if !bugs.is_empty() {
         println!(
-            "note: {}={}: the optimized model runs with injected bugs",
-            injected::ENV,
-            bugs.names()
+            "note: {}: the optimized model runs with injected bugs",
+            bugs.assignment()
         );
     }
     let mut rows = Vec::new();
@@ -480,11 +479,7 @@ fn libfuzzer_one(
                 ),
                 keep: format!(
                     "to keep it: {}cargo run --release -- import {}",
-                    if bugs.is_empty() {
-                        String::new()
-                    } else {
-                        format!("{}={} ", injected::ENV, bugs.names())
-                    },
+                    bugs.command_prefix(),
                     rel(root, &artifact)
                 ),
             }
@@ -575,11 +570,7 @@ fn builtin_all(opts: &Options, bugs: BugSet) -> Result<Vec<Row>, String> {
                     ),
                     keep: format!(
                         "to see it: {}cargo run --release -- replay {program}",
-                        if bugs.is_empty() {
-                            String::new()
-                        } else {
-                            format!("{}={} ", injected::ENV, bugs.names())
-                        }
+                        bugs.command_prefix()
                     ),
                 };
                 (s, outcome)

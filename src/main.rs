@@ -507,9 +507,8 @@ fn bugs_from_env() -> Result<injected::BugSet, String> {
     let bugs = injected::BugSet::from_env()?;
     if !bugs.is_empty() {
         eprintln!(
-            "note: {}={}: the optimized model runs with injected bugs",
-            injected::ENV,
-            bugs.names()
+            "note: {}: the optimized model runs with injected bugs",
+            bugs.assignment()
         );
     }
     Ok(bugs)

@@ -16,23 +16,21 @@
 
 use crate::engine::{self, Search};
 use crate::generate::Level;
+use crate::injected;
 use crate::minimize::{self, Minimized};
-use crate::oracle::{self, Divergence, DivergenceKind, Verdict};
+use crate::oracle::{Divergence, DivergenceKind, Verdict};
 use crate::report;
 use delalloc_contract::text::print_program;
 use delalloc_contract::Program;
 use delalloc_optimized::bugs::{Bug, BugSet};
-use delalloc_optimized::Optimized;
-use delalloc_reference::Reference;
 use serde_json::{json, Value};
 use std::fmt::{self, Write as _};
 use std::path::PathBuf;
 
-/// Runs `program` on the reference and on the optimized model with `bugs` re-introduced.
+/// Runs `program` on the reference and on the optimized model with `bugs` re-introduced (what
+/// the fuzz targets run with the same names in `DELALLOC_FUZZ_BUGS`: [`injected::run`]).
 pub fn run_with_bugs(program: &Program, bugs: BugSet) -> Verdict {
-    let mut left = Reference::new(&program.geometry);
-    let mut right = Optimized::with_bugs(&program.geometry, bugs);
-    oracle::run_models(program, &mut left, &mut right)
+    injected::run(program, bugs.into())
 }
 
 /// The first thing the oracle reported as different, in the form of
