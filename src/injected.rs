@@ -9,8 +9,9 @@
 //!   corpus, `import` turns the crash into a readable minimized program, and `replay` with the
 //!   switch on shows it failing;
 //! - every historical bug of the model itself ([`delalloc_optimized::bugs::Bug`], e.g.
-//!   `merge-hook-era-a`): [`run`] builds `Optimized::with_bugs` with them, so that a
-//!   cargo-fuzz target can hunt one of the scoreboard's bugs.
+//!   `merge-hook-era-a`): [`run`] builds `Optimized::with_bugs` with them. This is how
+//!   `mutants --engine libfuzzer` ([`crate::mutants_libfuzzer`]) runs the cargo-fuzz targets
+//!   against one bug at a time.
 //!
 //! Off (the variable unset or empty) nothing here runs: [`run`] is [`oracle::run`], the fuzz
 //! targets' hot path. [`run`] and [`from_env_once`] are all the fuzz targets and the CLI call.
