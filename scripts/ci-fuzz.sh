@@ -6,8 +6,11 @@
 #      real models: must find nothing;
 #   3. fuzz-all on fs_level with the injected bug (DELALLOC_FUZZ_BUGS): must find it (exit 1),
 #      so a broken harness, decoder or artifact path cannot pass unnoticed. From the seeds it takes
-#      under a hundred inputs; the run stops at the finding.
-# All three share one build: nightly + ASan as OSS-Fuzz builds when nightly is installed, else the
+#      under a hundred inputs; the run stops at the finding;
+#   4. mutants --engine libfuzzer on two of the model's own bugs, one per differential target,
+#      each needing libFuzzer's mutations past the seeds (a few hundred to about 1,500 inputs):
+#      must find both (exit 0) and minimize each to a reproducer. Seconds.
+# All four share one build: nightly + ASan as OSS-Fuzz builds when nightly is installed, else the
 # current toolchain with -s none.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,4 +49,9 @@ if [[ $status -ne 1 ]] || ! grep -q '^FINDING in fs_level (libfuzzer)' "$log"; t
     echo "ci-fuzz.sh: fuzz-all did not report the injected bug (exit $status, expected 1)" >&2
     exit 1
 fi
-echo "ci-fuzz: OK (the injected bug was found and reported)"
+
+echo "== mutants --engine libfuzzer: two of the model's bugs, from the seed corpora"
+cargo run --locked -q -- mutants --engine libfuzzer --sanitizer "$san" \
+    --bug noreserve-data-freed,merge-ignores-boundary --runs 1 --seconds-per-bug 60 --seed 1
+
+echo "ci-fuzz: OK (the injected bug was found and reported, the libFuzzer scoreboard found its bugs)"

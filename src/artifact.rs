@@ -118,13 +118,9 @@ pub fn regression(
     );
     if !bugs.is_empty() {
         text.push_str(&format!(
-            "# Reproduces only with the injected bug on: {}={} ({}).\n",
-            injected::ENV,
-            bugs.names(),
-            bugs.bugs()
-                .map(|b| b.description())
-                .collect::<Vec<_>>()
-                .join("; ")
+            "# Reproduces only with the injected bug on: {} ({}).\n",
+            bugs.assignment(),
+            bugs.descriptions()
         ));
     }
     text.push_str(&print_program(&m.program));

@@ -30,7 +30,7 @@ pub const CALIBRATION_TARGET: &str = "empty";
 
 /// How long a target may run past its time before it is stopped and reported (libFuzzer loads
 /// its corpus and exits on its own well within this).
-const GRACE: Duration = Duration::from_secs(120);
+pub const GRACE: Duration = Duration::from_secs(120);
 
 /// libFuzzer's per-input timeout, as OSS-Fuzz sets it: a program of at most 64 ops that takes
 /// this long is a finding.
@@ -55,7 +55,7 @@ pub enum Sanitizer {
 }
 
 impl Sanitizer {
-    fn flag(self) -> &'static str {
+    pub fn flag(self) -> &'static str {
         match self {
             Sanitizer::None => "none",
             Sanitizer::Address => "address",
@@ -140,9 +140,8 @@ pub fn run(opts: &Options) -> Result<Vec<Row>, String> {
     let bugs = BugSet::from_env()?;
     if !bugs.is_empty() {
         println!(
-            "note: {}={}: the optimized model runs with injected bugs",
-            injected::ENV,
-            bugs.names()
+            "note: {}: the optimized model runs with injected bugs",
+            bugs.assignment()
         );
     }
     let mut rows = Vec::new();
@@ -159,11 +158,12 @@ pub fn run(opts: &Options) -> Result<Vec<Row>, String> {
 // libFuzzer
 // ---------------------------------------------------------------------------------------------
 
-/// `cargo` with the toolchain the sanitizer needs (the rustup proxy honours RUSTUP_TOOLCHAIN).
-fn cargo(opts: &Options) -> Command {
+/// `cargo` in `root` with the toolchain the sanitizer needs (the rustup proxy honours
+/// RUSTUP_TOOLCHAIN).
+fn cargo(root: &Path, sanitizer: Sanitizer) -> Command {
     let mut c = Command::new("cargo");
-    c.current_dir(&opts.root);
-    if opts.sanitizer == Sanitizer::Address {
+    c.current_dir(root);
+    if sanitizer == Sanitizer::Address {
         c.env("RUSTUP_TOOLCHAIN", "nightly");
     }
     c
@@ -185,18 +185,49 @@ fn output(mut c: Command, what: &str) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-fn libfuzzer_all(opts: &Options, bugs: BugSet) -> Result<Vec<Row>, String> {
-    let fuzz_dir = opts.root.join("fuzz");
+/// The cargo-fuzz targets of `root`'s `fuzz/` crate, built.
+#[derive(Clone, Debug)]
+pub struct Built {
+    /// The targets chosen (see [`build`]), in `cargo fuzz list` order.
+    pub targets: Vec<String>,
+    /// Where their binaries are.
+    pub bin_dir: PathBuf,
+}
+
+impl Built {
+    /// The binary of `target`, which must be one of [`Built::targets`].
+    pub fn binary(&self, target: &str) -> Result<PathBuf, String> {
+        let bin = self.bin_dir.join(target);
+        if self.targets.iter().any(|t| t == target) && bin.is_file() {
+            Ok(bin)
+        } else {
+            Err(format!("{}: not built", bin.display()))
+        }
+    }
+}
+
+/// Checks that `root` has the cargo-fuzz crate and that cargo-fuzz (and nightly, for ASan) is
+/// installed, chooses `wanted` among its targets (all but the calibration one when empty), and
+/// builds them all once: `cargo fuzz build -O -s <sanitizer>`, saying so through `announce`
+/// first (cargo's own output goes to stderr). Every error says what is missing and how to get
+/// it.
+pub fn build(
+    root: &Path,
+    sanitizer: Sanitizer,
+    wanted: &[String],
+    announce: impl FnOnce(&str),
+) -> Result<Built, String> {
+    let fuzz_dir = root.join("fuzz");
     if !fuzz_dir.join("Cargo.toml").is_file() {
         return Err(format!(
             "{}: no cargo-fuzz crate (fuzz/Cargo.toml); run from the repository root or pass --root",
             fuzz_dir.display()
         ));
     }
-    let mut version = cargo(opts);
+    let mut version = cargo(root, sanitizer);
     version.args(["fuzz", "--version"]);
     output(version, "`cargo fuzz --version`").map_err(|e| {
-        let toolchain = match opts.sanitizer {
+        let toolchain = match sanitizer {
             Sanitizer::Address => {
                 " (--sanitizer address also needs a nightly toolchain: rustup toolchain install nightly)"
             }
@@ -204,7 +235,7 @@ fn libfuzzer_all(opts: &Options, bugs: BugSet) -> Result<Vec<Row>, String> {
         };
         format!("cargo-fuzz is needed for the libFuzzer engine: cargo install cargo-fuzz --locked{toolchain}\n  ({e})")
     })?;
-    let mut list = cargo(opts);
+    let mut list = cargo(root, sanitizer);
     list.args(["fuzz", "list"]);
     let all: Vec<String> = output(list, "`cargo fuzz list`")?
         .lines()
@@ -212,22 +243,27 @@ fn libfuzzer_all(opts: &Options, bugs: BugSet) -> Result<Vec<Row>, String> {
         .filter(|l| !l.is_empty())
         .map(String::from)
         .collect();
-    let targets = select(&all, &opts.targets, "cargo-fuzz")?;
+    let targets = select(&all, wanted, "cargo-fuzz")?;
     if targets.is_empty() {
-        return Ok(Vec::new());
+        return Ok(Built {
+            targets,
+            bin_dir: PathBuf::new(),
+        });
     }
 
-    println!(
+    announce(&format!(
         "== building {} ({}): cargo fuzz build -O -s {}",
         targets.join(", "),
-        match opts.sanitizer {
+        match sanitizer {
             Sanitizer::None => "current toolchain",
             Sanitizer::Address => "nightly",
         },
-        opts.sanitizer.flag()
-    );
-    let mut build = cargo(opts);
-    build.args(["fuzz", "build", "-O", "-s", opts.sanitizer.flag()]);
+        sanitizer.flag()
+    ));
+    let mut build = cargo(root, sanitizer);
+    build
+        .args(["fuzz", "build", "-O", "-s", sanitizer.flag()])
+        .stdout(std::io::stderr());
     let status = build
         .status()
         .map_err(|e| format!("cannot run cargo fuzz build: {e}"))?;
@@ -235,10 +271,20 @@ fn libfuzzer_all(opts: &Options, bugs: BugSet) -> Result<Vec<Row>, String> {
         return Err(format!("cargo fuzz build failed ({status})"));
     }
     let triple = host_triple()?;
-    let bin_dir = fuzz_dir.join("target").join(triple).join("release");
-    targets
+    Ok(Built {
+        targets,
+        bin_dir: fuzz_dir.join("target").join(triple).join("release"),
+    })
+}
+
+fn libfuzzer_all(opts: &Options, bugs: BugSet) -> Result<Vec<Row>, String> {
+    let built = build(&opts.root, opts.sanitizer, &opts.targets, |line| {
+        println!("{line}")
+    })?;
+    built
+        .targets
         .iter()
-        .map(|t| libfuzzer_one(opts, &bin_dir, t, bugs))
+        .map(|t| libfuzzer_one(opts, &built, t, bugs))
         .collect()
 }
 
@@ -319,6 +365,7 @@ pub struct LibfuzzerStats {
 /// Reads `-print_final_stats=1` output, status lines and the artifact line.
 pub fn parse_libfuzzer(output: &str) -> LibfuzzerStats {
     let mut s = LibfuzzerStats::default();
+    let mut last_status = None;
     for line in output.lines() {
         if let Some(v) = line.strip_prefix("stat::number_of_executed_units:") {
             s.execs = v.trim().parse().ok().or(s.execs);
@@ -327,16 +374,25 @@ pub fn parse_libfuzzer(output: &str) -> LibfuzzerStats {
         } else if let Some((_, path)) = line.split_once("Test unit written to ") {
             s.artifact = Some(PathBuf::from(path.trim()));
         }
-        if line.starts_with('#') {
-            if let Some(n) = line
+        if let Some(status) = line.strip_prefix('#') {
+            if let Some(n) = status
                 .split_once(" corp: ")
                 .and_then(|(_, rest)| rest.split('/').next())
                 .and_then(|n| n.trim().parse().ok())
             {
                 s.corpus = Some(n);
             }
+            if let Some(n) = status
+                .split(|c: char| c.is_whitespace())
+                .next()
+                .and_then(|n| n.parse().ok())
+            {
+                last_status = Some(n);
+            }
         }
     }
+    // Without final stats (a run killed, or without -print_final_stats), the last status line.
+    s.execs = s.execs.or(last_status);
     s
 }
 
@@ -366,56 +422,50 @@ pub fn crash_excerpt(output: &str, max_lines: usize) -> String {
     s
 }
 
-fn libfuzzer_one(
-    opts: &Options,
-    bin_dir: &Path,
-    target: &str,
-    bugs: BugSet,
-) -> Result<Row, String> {
-    let root = &opts.root;
-    let bin = bin_dir.join(target);
-    if !bin.is_file() {
-        return Err(format!("{}: not built", bin.display()));
-    }
-    let work = root.join("fuzz").join("corpus").join(target);
-    let seeds = root.join("corpus").join(target);
-    let artifacts = root.join("fuzz").join("artifacts").join(target);
-    for d in [&work, &artifacts] {
-        std::fs::create_dir_all(d).map_err(|e| format!("{}: cannot create: {e}", d.display()))?;
-    }
+/// The flags of a libFuzzer run of `target` for `seconds`, crashes written under `artifacts`:
+/// those of `oss-fuzz/<target>.options` (as OSS-Fuzz runs it), the time limit, OSS-Fuzz's
+/// per-input timeout and the final stats [`parse_libfuzzer`] reads. The corpus folders follow.
+pub fn libfuzzer_flags(root: &Path, target: &str, seconds: u64, artifacts: &Path) -> Vec<String> {
     let options = root.join("oss-fuzz").join(format!("{target}.options"));
     let mut args = match std::fs::read_to_string(&options) {
         Ok(text) => options_flags(&text, &root.join("oss-fuzz")),
         Err(_) => Vec::new(),
     };
     args.extend([
-        format!("-max_total_time={}", opts.seconds),
+        format!("-max_total_time={seconds}"),
         format!("-timeout={UNIT_TIMEOUT_SECS}"),
         "-print_final_stats=1".to_string(),
         format!("-artifact_prefix={}/", artifacts.display()),
-        work.display().to_string(),
     ]);
-    let n_seeds = std::fs::read_dir(&seeds).map_or(0, |d| d.count());
-    if n_seeds > 0 {
-        args.push(seeds.display().to_string());
-    }
-    let kept = std::fs::read_dir(&work).map_or(0, |d| d.count());
-    println!(
-        "== {target}: libFuzzer for {} s from {} ({n_seeds} seeds){}, new inputs to {}",
-        opts.seconds,
-        rel(root, &seeds),
-        if kept > 0 {
-            format!(" and {kept} inputs of earlier runs")
-        } else {
-            String::new()
-        },
-        rel(root, &work)
-    );
+    args
+}
 
+/// How a libFuzzer process ended.
+#[derive(Clone, Debug)]
+pub struct Finished {
+    /// `None` when it was still running [`GRACE`] after its time and was stopped.
+    pub status: Option<std::process::ExitStatus>,
+    /// Wall time from the start to its exit.
+    pub seconds: f64,
+    /// Its stdout then its stderr.
+    pub text: String,
+    pub stats: LibfuzzerStats,
+}
+
+/// Runs a libFuzzer binary with `args` in `dir` (with `env` added) until it exits, or stops it
+/// when it is still running [`GRACE`] after its `seconds`.
+pub fn run_libfuzzer(
+    bin: &Path,
+    args: &[String],
+    dir: &Path,
+    env: &[(&str, &str)],
+    seconds: u64,
+) -> Result<Finished, String> {
     let start = Instant::now();
-    let mut child = Command::new(&bin)
-        .args(&args)
-        .current_dir(root)
+    let mut child = Command::new(bin)
+        .args(args)
+        .envs(env.iter().copied())
+        .current_dir(dir)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -437,7 +487,9 @@ fn libfuzzer_one(
             })
         }),
     ];
-    let deadline = Duration::from_secs(opts.seconds) + GRACE;
+    let deadline = Duration::from_secs(seconds) + GRACE;
+    // Polled every millisecond for the first two seconds (a crash in the seed corpus is timed
+    // to the millisecond), then every 10 ms (a wake-up cost nobody sees, on a 10 ms error).
     let status = loop {
         match child.try_wait() {
             Ok(Some(status)) => break Some(status),
@@ -446,8 +498,12 @@ fn libfuzzer_one(
                 let _ = child.wait();
                 break None;
             }
-            Ok(None) => std::thread::sleep(Duration::from_millis(100)),
-            Err(e) => return Err(format!("waiting for {target}: {e}")),
+            Ok(None) => std::thread::sleep(if start.elapsed() < Duration::from_secs(2) {
+                Duration::from_millis(1)
+            } else {
+                Duration::from_millis(10)
+            }),
+            Err(e) => return Err(format!("waiting for {}: {e}", bin.display())),
         }
     };
     let seconds = start.elapsed().as_secs_f64();
@@ -456,6 +512,48 @@ fn libfuzzer_one(
         text.push_str(&String::from_utf8_lossy(&r.join().unwrap_or_default()));
     }
     let stats = parse_libfuzzer(&text);
+    Ok(Finished {
+        status,
+        seconds,
+        text,
+        stats,
+    })
+}
+
+fn libfuzzer_one(opts: &Options, built: &Built, target: &str, bugs: BugSet) -> Result<Row, String> {
+    let root = &opts.root;
+    let bin = built.binary(target)?;
+    let work = root.join("fuzz").join("corpus").join(target);
+    let seeds = root.join("corpus").join(target);
+    let artifacts = root.join("fuzz").join("artifacts").join(target);
+    for d in [&work, &artifacts] {
+        std::fs::create_dir_all(d).map_err(|e| format!("{}: cannot create: {e}", d.display()))?;
+    }
+    let mut args = libfuzzer_flags(root, target, opts.seconds, &artifacts);
+    args.push(work.display().to_string());
+    let n_seeds = std::fs::read_dir(&seeds).map_or(0, |d| d.count());
+    if n_seeds > 0 {
+        args.push(seeds.display().to_string());
+    }
+    let kept = std::fs::read_dir(&work).map_or(0, |d| d.count());
+    println!(
+        "== {target}: libFuzzer for {} s from {} ({n_seeds} seeds){}, new inputs to {}",
+        opts.seconds,
+        rel(root, &seeds),
+        if kept > 0 {
+            format!(" and {kept} inputs of earlier runs")
+        } else {
+            String::new()
+        },
+        rel(root, &work)
+    );
+
+    let Finished {
+        status,
+        seconds,
+        text,
+        stats,
+    } = run_libfuzzer(&bin, &args, root, &[], opts.seconds)?;
     let outcome = match (status, &stats.artifact) {
         (_, Some(artifact)) => {
             let artifact = root.join(artifact);
@@ -480,11 +578,7 @@ fn libfuzzer_one(
                 ),
                 keep: format!(
                     "to keep it: {}cargo run --release -- import {}",
-                    if bugs.is_empty() {
-                        String::new()
-                    } else {
-                        format!("{}={} ", injected::ENV, bugs.names())
-                    },
+                    bugs.command_prefix(),
                     rel(root, &artifact)
                 ),
             }
@@ -575,11 +669,7 @@ fn builtin_all(opts: &Options, bugs: BugSet) -> Result<Vec<Row>, String> {
                     ),
                     keep: format!(
                         "to see it: {}cargo run --release -- replay {program}",
-                        if bugs.is_empty() {
-                            String::new()
-                        } else {
-                            format!("{}={} ", injected::ENV, bugs.names())
-                        }
+                        bugs.command_prefix()
                     ),
                 };
                 (s, outcome)
@@ -668,6 +758,19 @@ stat::new_units_added:          8
         let s = parse_libfuzzer(clean);
         assert_eq!((s.execs, s.corpus, s.artifact), (Some(100), Some(3), None));
         assert_eq!(parse_libfuzzer("garbage"), LibfuzzerStats::default());
+    }
+
+    #[test]
+    fn without_final_stats_the_execs_are_the_last_status_lines() {
+        let killed = "#2\tINITED cov: 10 ft: 11 corp: 2/20b exec/s: 0 rss: 30Mb\n\
+                      #4096\tpulse  cov: 12 ft: 14 corp: 3/31b lim: 4 exec/s: 2048 rss: 31Mb\n\
+                      #5000\tNEW    cov: 13 ft: 15 corp: 4/40b lim: 4 exec/s: 2500 rss: 31Mb L: 9/9 MS: 1 ChangeBit-\n\
+                      \tNEW_FUNC[1/1]: 0x55d0 in f\n";
+        let s = parse_libfuzzer(killed);
+        assert_eq!((s.execs, s.corpus, s.artifact), (Some(5000), Some(4), None));
+        // Final stats win over the status lines.
+        let s = parse_libfuzzer(&format!("{killed}stat::number_of_executed_units: 5003\n"));
+        assert_eq!(s.execs, Some(5003));
     }
 
     #[test]

@@ -1,28 +1,35 @@
 //! Deliberately wrong behaviours of the optimized model, switched on only by the environment
-//! variable [`ENV`] (`DELALLOC_FUZZ_BUGS=nocow-writeback-end-rounds-down`), so that the whole
-//! pipeline can be shown to work end to end: a fuzz engine finds the divergence from the seed
-//! corpus, `delalloc-fuzz import` turns the crash into a readable minimized program, and
-//! `replay` with the switch on shows it failing.
+//! variable [`ENV`] (`DELALLOC_FUZZ_BUGS=name,name`), so that a fuzz engine (cargo-fuzz, AFL,
+//! `fuzz-all`), `replay` and `import` can be pointed at a model known to be wrong. It accepts two
+//! kinds of names, in any mix:
 //!
-//! Off (the variable unset or empty) nothing here runs: [`run`] is [`oracle::run`]. On, the
-//! optimized model is wrapped in [`Buggy`], which changes what it is asked to do, never the
-//! model's own code (optimized/ stays untouched). This module is the one place to swap for a
-//! bug set built into the optimized model itself (`Optimized::with_bugs`): [`run`] and
-//! [`from_env_once`] are all the fuzz targets and the CLI call.
+//! - this module's own [`Bug`] (`nocow-writeback-end-rounds-down`): the optimized model wrapped
+//!   in [`Buggy`], which changes what the model is asked to do, never the model's own code. It
+//!   shows the whole pipeline end to end: a fuzz engine finds the divergence from the seed
+//!   corpus, `import` turns the crash into a readable minimized program, and `replay` with the
+//!   switch on shows it failing;
+//! - every historical bug of the model itself ([`delalloc_optimized::bugs::Bug`], e.g.
+//!   `merge-hook-era-a`): [`run`] builds `Optimized::with_bugs` with them. This is how
+//!   `mutants --engine libfuzzer` ([`crate::mutants_libfuzzer`]) runs the cargo-fuzz targets
+//!   against one bug at a time.
 //!
-//! An unknown name fails loudly ([`BugSet::parse`] names it and lists the known ones): a typo
-//! must never leave a campaign hunting for a bug that is not there.
+//! Off (the variable unset or empty) nothing here runs: [`run`] is [`oracle::run`], the fuzz
+//! targets' hot path. [`run`] and [`from_env_once`] are all the fuzz targets and the CLI call.
+//!
+//! An unknown name fails loudly ([`BugSet::parse`] names it and lists the known ones of both
+//! kinds): a typo must never leave a campaign hunting for a bug that is not there.
 
 use crate::oracle::{self, Verdict};
 use delalloc_contract::{Bits, Geometry, Model, Op, Outcome, Program, Snapshot};
+use delalloc_optimized::bugs as model;
 use delalloc_optimized::Optimized;
 use delalloc_reference::Reference;
 use std::sync::OnceLock;
 
-/// The switch: a comma-separated list of [`Bug`] names.
+/// The switch: a comma-separated list of [`Bug`] and [`delalloc_optimized::bugs::Bug`] names.
 pub const ENV: &str = "DELALLOC_FUZZ_BUGS";
 
-/// One deliberately wrong behaviour.
+/// One deliberately wrong behaviour of the [`Buggy`] wrapper.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Bug {
     /// Writeback rounds the end of its range down to a sector instead of up when the range
@@ -56,28 +63,53 @@ impl Bug {
     }
 }
 
-/// A set of [`Bug`]s; empty means the real optimized model.
+/// The bugs of one run: the wrapper's [`Bug`]s and the model's own; empty means the real
+/// optimized model.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct BugSet(u32);
+pub struct BugSet {
+    wrapper: u32,
+    model: model::BugSet,
+}
+
+impl From<model::BugSet> for BugSet {
+    fn from(model: model::BugSet) -> BugSet {
+        BugSet { wrapper: 0, model }
+    }
+}
+
+impl From<model::Bug> for BugSet {
+    fn from(bug: model::Bug) -> BugSet {
+        BugSet::from(model::BugSet::from(bug))
+    }
+}
 
 impl BugSet {
-    pub const NONE: BugSet = BugSet(0);
+    pub const NONE: BugSet = BugSet {
+        wrapper: 0,
+        model: model::BugSet::NONE,
+    };
 
-    /// `a,b,c` (spaces allowed, empty means none); an unknown name is an error naming it.
+    /// `a,b,c` (spaces allowed, empty means none): names of [`Bug`] or of the model's
+    /// [`delalloc_optimized::bugs::Bug`]; an unknown name is an error naming it and every known
+    /// one.
     pub fn parse(list: &str) -> Result<BugSet, String> {
         let mut set = BugSet::NONE;
         for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-            let bug = Bug::ALL
-                .into_iter()
-                .find(|b| b.name() == name)
-                .ok_or_else(|| {
-                    let known: Vec<&str> = Bug::ALL.iter().map(|b| b.name()).collect();
-                    format!(
-                        "{ENV}: unknown injected bug `{name}` (known: {})",
-                        known.join(", ")
-                    )
-                })?;
-            set.0 |= bug.bit();
+            if let Some(bug) = Bug::ALL.into_iter().find(|b| b.name() == name) {
+                set.wrapper |= bug.bit();
+            } else if let Some(bug) = model::Bug::from_name(name) {
+                set.model = set.model.with(bug);
+            } else {
+                let known: Vec<&str> = Bug::ALL
+                    .iter()
+                    .map(|b| b.name())
+                    .chain(model::Bug::ALL.iter().map(|b| b.name()))
+                    .collect();
+                return Err(format!(
+                    "{ENV}: unknown injected bug `{name}` (known: {})",
+                    known.join(", ")
+                ));
+            }
         }
         Ok(set)
     }
@@ -92,20 +124,54 @@ impl BugSet {
     }
 
     pub fn is_empty(self) -> bool {
-        self.0 == 0
+        self.wrapper == 0 && self.model.is_empty()
     }
 
     pub fn contains(self, bug: Bug) -> bool {
-        self.0 & bug.bit() != 0
+        self.wrapper & bug.bit() != 0
     }
 
+    /// The wrapper's bugs.
     pub fn bugs(self) -> impl Iterator<Item = Bug> {
         Bug::ALL.into_iter().filter(move |&b| self.contains(b))
     }
 
+    /// The model's own bugs.
+    pub fn model(self) -> model::BugSet {
+        self.model
+    }
+
+    /// Every bug's name then description: the wrapper's, then the model's.
+    fn named(self) -> impl Iterator<Item = (&'static str, &'static str)> {
+        self.bugs()
+            .map(|b| (b.name(), b.description()))
+            .chain(self.model.iter().map(|b| (b.name(), b.description())))
+    }
+
     /// `a+b`: the names, for folder names and messages.
     pub fn names(self) -> String {
-        self.bugs().map(Bug::name).collect::<Vec<_>>().join("+")
+        self.named().map(|(n, _)| n).collect::<Vec<_>>().join("+")
+    }
+
+    /// `DELALLOC_FUZZ_BUGS=a,b`: the switch that selects this set, for messages.
+    pub fn assignment(self) -> String {
+        let names: Vec<&str> = self.named().map(|(n, _)| n).collect();
+        format!("{ENV}={}", names.join(","))
+    }
+
+    /// What goes before a command to copy so that it runs with this set: the
+    /// [`assignment`](BugSet::assignment) and a space, or nothing for the empty set.
+    pub fn command_prefix(self) -> String {
+        if self.is_empty() {
+            String::new()
+        } else {
+            format!("{} ", self.assignment())
+        }
+    }
+
+    /// `a; b`: what each bug does, for a reproducer's header.
+    pub fn descriptions(self) -> String {
+        self.named().map(|(_, d)| d).collect::<Vec<_>>().join("; ")
     }
 }
 
@@ -118,8 +184,8 @@ pub fn from_env_once() -> BugSet {
         Ok(set) => {
             if !set.is_empty() {
                 eprintln!(
-                    "delalloc-fuzz: {ENV}={}: the optimized model runs with injected bugs",
-                    set.names()
+                    "delalloc-fuzz: {}: the optimized model runs with injected bugs",
+                    set.assignment()
                 );
             }
             set
@@ -128,13 +194,19 @@ pub fn from_env_once() -> BugSet {
     })
 }
 
-/// The oracle with `bugs` injected into the optimized model ([`oracle::run`] when empty).
+/// The oracle with `bugs` injected into the optimized model ([`oracle::run`] when empty): the
+/// model built with its own bugs of the set, wrapped in [`Buggy`] only when a wrapper bug is on.
 pub fn run(program: &Program, bugs: BugSet) -> Verdict {
     if bugs.is_empty() {
         return oracle::run(program);
     }
     let mut left = Reference::new(&program.geometry);
-    let mut right = Buggy::new(&program.geometry, bugs);
+    let inner = Optimized::with_bugs(&program.geometry, bugs.model);
+    if bugs.wrapper == 0 {
+        let mut right = inner;
+        return oracle::run_models(program, &mut left, &mut right);
+    }
+    let mut right = Buggy::new(inner, &program.geometry, bugs);
     oracle::run_models(program, &mut left, &mut right)
 }
 
@@ -147,9 +219,11 @@ pub struct Buggy {
 }
 
 impl Buggy {
-    pub fn new(geometry: &Geometry, bugs: BugSet) -> Buggy {
+    /// `inner` (which may carry bugs of its own) asked to do what the wrapper bugs of `bugs`
+    /// say.
+    pub fn new(inner: Optimized, geometry: &Geometry, bugs: BugSet) -> Buggy {
         Buggy {
-            inner: Optimized::new(geometry),
+            inner,
             geometry: *geometry,
             bugs,
             unmounted: false,
@@ -227,6 +301,74 @@ mod tests {
             e.contains("`typo`") && e.contains("known: nocow-writeback-end-rounds-down"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn the_models_own_bug_names_are_accepted_and_mixed() {
+        let set = BugSet::parse("merge-hook-era-a").unwrap();
+        assert_eq!(set, BugSet::from(model::Bug::MergeHookEraA));
+        assert!(!set.is_empty() && set.bugs().next().is_none());
+        assert_eq!(set.model(), model::BugSet::from(model::Bug::MergeHookEraA));
+        assert_eq!(set.assignment(), "DELALLOC_FUZZ_BUGS=merge-hook-era-a");
+        let mixed =
+            BugSet::parse("split-hook-era-a, nocow-writeback-end-rounds-down,merge-hook-era-a")
+                .unwrap();
+        assert!(mixed.contains(Bug::NocowWritebackEndRoundsDown));
+        assert_eq!(
+            mixed.model(),
+            model::BugSet::from(model::Bug::MergeHookEraA).with(model::Bug::SplitHookEraA)
+        );
+        // The wrapper's first, then the model's in their declaration order.
+        assert_eq!(
+            mixed.names(),
+            "nocow-writeback-end-rounds-down+merge-hook-era-a+split-hook-era-a"
+        );
+        assert_eq!(
+            mixed.command_prefix(),
+            "DELALLOC_FUZZ_BUGS=nocow-writeback-end-rounds-down,merge-hook-era-a,split-hook-era-a "
+        );
+        assert_eq!(BugSet::NONE.command_prefix(), "");
+        assert!(mixed
+            .descriptions()
+            .contains("merge hook drops one outstanding extent"));
+        for b in model::Bug::ALL {
+            assert_eq!(BugSet::parse(b.name()), Ok(BugSet::from(b)), "{b}");
+        }
+        let e = BugSet::parse("merge-hook-era-a,merge-hook-era-b").unwrap_err();
+        assert!(e.contains("`merge-hook-era-b`"), "{e}");
+        assert!(
+            e.contains("nocow-writeback-end-rounds-down, reserve-before-success, ")
+                && e.contains("find-delalloc-ignores-boundary"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_model_bug_runs_in_the_model_and_the_wrapper_keeps_it() {
+        // corpus/regressions/mutants/merge-hook-era-a.txt: two delalloc records merging into
+        // one over max_extent, for which the era-A merge hook drops an extent.
+        let p = parse_program(
+            "buffered_write ino=0 pos=0 len=126977\n\
+             buffered_write ino=0 pos=128K len=134086657\n",
+        )
+        .unwrap();
+        let bug = model::Bug::MergeHookEraA;
+        let Verdict::Diverged(d) = run(&p, bug.into()) else {
+            panic!("{bug} went unnoticed")
+        };
+        let Verdict::Diverged(expected) = crate::mutants::run_with_bugs(&p, bug.into()) else {
+            panic!("{bug} went unnoticed by the scoreboard's oracle")
+        };
+        assert_eq!(d.signature(), expected.signature());
+        assert!(matches!(run(&p, BugSet::NONE), Verdict::Agree(_)));
+        // With the wrapper's bug on as well, the model keeps its own.
+        let both = BugSet::parse("nocow-writeback-end-rounds-down,merge-hook-era-a").unwrap();
+        let Verdict::Diverged(d) = run(&p, both) else {
+            panic!("the wrapper dropped the model's bug")
+        };
+        assert_eq!(d.signature(), expected.signature());
+        let wrapper_only = BugSet::parse("nocow-writeback-end-rounds-down").unwrap();
+        assert!(matches!(run(&p, wrapper_only), Verdict::Agree(_)));
     }
 
     #[test]

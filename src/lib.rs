@@ -15,6 +15,7 @@
 //! | [`trace`] | a program → each op's outcome and the fields it changed |
 //! | [`engine`] | the built-in campaign: threads, seeds, progress, findings on disk |
 //! | [`mutants`] | the scoreboard: campaigns against each re-introduced historical bug |
+//! | [`mutants_libfuzzer`] | the scoreboard's campaigns run by the cargo-fuzz targets (`--engine libfuzzer`) |
 //! | [`generate_concurrent`], [`schedule`], [`concurrent_run`] | concurrent programs; shuttle runs their tasks as their schedule bytes say |
 //! | [`linearize`], [`concurrent_oracle`] | SPEC §10: a run explained by some sequential order, §8 on the run, no leak |
 //! | [`concurrent_report`], [`concurrent_minimize`], [`concurrent_engine`], [`race_scoreboard`] | per-task timelines, shrinking, `fuzz --concurrent`, the race rows |
@@ -63,6 +64,7 @@ pub mod invariants;
 pub mod linearize;
 pub mod minimize;
 pub mod mutants;
+pub mod mutants_libfuzzer;
 pub mod mutate;
 pub mod oracle;
 pub mod race_scoreboard;

@@ -174,15 +174,24 @@ enum Command {
         /// Only these bugs (repeatable, or comma-separated); default: all.
         #[arg(long = "bug", value_name = "NAME", num_args = 1.., value_parser = parse_bugs)]
         bugs: Vec<BugSet>,
-        /// Also stop each campaign after this many programs (a budget independent of speed).
+        /// Also stop each campaign after this many programs (a budget independent of speed;
+        /// libFuzzer's `-runs=P`).
         #[arg(long, value_name = "P", value_parser = clap::value_parser!(u64).range(1..))]
         programs_per_bug: Option<u64>,
         /// Base seed of the campaigns' seeds (default: from the clock, printed).
         #[arg(long, value_name = "S")]
         seed: Option<u64>,
-        /// Worker threads per campaign.
+        /// Worker threads per campaign (builtin engine; a libFuzzer campaign is one process).
         #[arg(long, default_value_t = 1, value_name = "J", value_parser = clap::value_parser!(u64).range(1..=256))]
         jobs: u64,
+        /// libFuzzer builds: `none` on the current toolchain (default), `address` (ASan) on
+        /// nightly. Only with --engine libfuzzer.
+        #[arg(long, value_enum, value_name = "S")]
+        sanitizer: Option<fuzz_all::Sanitizer>,
+        /// The repository root, with fuzz/, corpus/ and oss-fuzz/ (default: .). Only with
+        /// --engine libfuzzer.
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
         /// Print the scoreboard as JSON on stdout.
         #[arg(long)]
         json: bool,
@@ -312,10 +321,30 @@ fn main() -> ExitCode {
             bugs,
             seed,
             jobs,
+            sanitizer,
+            root,
             json,
             reproducers,
             concurrent,
         } => {
+            let engine = match (engine, jobs, sanitizer, root) {
+                (EngineArg::Builtin, _, None, None) => mutants::Engine::Builtin,
+                (EngineArg::Builtin, ..) => {
+                    eprintln!("error: --sanitizer and --root are for --engine libfuzzer");
+                    return ExitCode::from(ERROR);
+                }
+                (EngineArg::Libfuzzer, 1, sanitizer, root) => mutants::Engine::Libfuzzer {
+                    root: root.unwrap_or_else(|| PathBuf::from(".")),
+                    sanitizer: sanitizer.unwrap_or(fuzz_all::Sanitizer::None),
+                },
+                (EngineArg::Libfuzzer, ..) => {
+                    eprintln!(
+                        "error: --jobs is the builtin engine's: a libFuzzer campaign is one \
+                         process on one core (no -fork or -jobs)"
+                    );
+                    return ExitCode::from(ERROR);
+                }
+            };
             let chosen = bugs.into_iter().fold(BugSet::NONE, BugSet::union);
             let config = mutants::Config {
                 seconds_per_bug,
@@ -323,10 +352,7 @@ fn main() -> ExitCode {
                 runs,
                 base_seed: seed.unwrap_or_else(Config::clock_seed),
                 jobs: usize::try_from(jobs).unwrap_or(1),
-                engine: match engine {
-                    EngineArg::Builtin => mutants::Engine::Builtin,
-                    EngineArg::Libfuzzer => mutants::Engine::Libfuzzer,
-                },
+                engine,
                 bugs: if chosen.is_empty() {
                     Bug::ALL.to_vec()
                 } else {
@@ -358,20 +384,17 @@ fn main() -> ExitCode {
 }
 
 fn mutants_cmd(config: &mutants::Config, json: bool, reproducers: Option<&Path>) -> u8 {
-    if config.engine != mutants::Engine::Builtin {
-        eprintln!("error: {}", mutants::EngineUnavailable(config.engine));
-        return ERROR;
-    }
     if let Some(Err(e)) = reproducers.map(|dir| mutants::check_reproducer_dir(dir, &config.bugs)) {
         eprintln!("error: --reproducers {e}");
         return ERROR;
     }
     eprintln!(
-        "mutants: base seed {} (--seed {0} repeats it), {} bug(s), {} campaign(s) each, {} s limit",
+        "mutants: base seed {} (--seed {0} repeats it), {} bug(s), {} campaign(s) each, {} s limit, {} engine",
         config.base_seed,
         config.bugs.len(),
         config.runs,
-        config.seconds_per_bug
+        config.seconds_per_bug,
+        config.engine.name()
     );
     let total = config.bugs.len();
     let mut done = 0;
@@ -387,7 +410,7 @@ fn mutants_cmd(config: &mutants::Config, json: bool, reproducers: Option<&Path>)
     let board = match board {
         Ok(b) => b,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: mutants --engine {}: {e}", config.engine.name());
             return ERROR;
         }
     };
@@ -507,9 +530,8 @@ fn bugs_from_env() -> Result<injected::BugSet, String> {
     let bugs = injected::BugSet::from_env()?;
     if !bugs.is_empty() {
         eprintln!(
-            "note: {}={}: the optimized model runs with injected bugs",
-            injected::ENV,
-            bugs.names()
+            "note: {}: the optimized model runs with injected bugs",
+            bugs.assignment()
         );
     }
     Ok(bugs)

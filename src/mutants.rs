@@ -1,12 +1,15 @@
-//! The bug-finding scoreboard: how fast the engine finds each historical bug the optimized
+//! The bug-finding scoreboard: how fast an engine finds each historical bug the optimized
 //! model can re-introduce ([`delalloc_optimized::bugs`]).
 //!
-//! For each bug, `runs` independent campaigns ([`engine::search`], each from its own seed derived
-//! from one printed base seed) run the oracle against `Optimized::with_bugs` with that bug alone,
-//! until the first divergence or the time limit; a divergence is then minimized against the same
-//! buggy model. A [`Row`] says how many campaigns found the bug, the median and longest time to
-//! detection, the median number of programs it took, the longest minimized reproducer and the
-//! first field the oracle reported (and whether it is the one the bug is expected to change).
+//! For each bug, `runs` independent campaigns, each from its own seed derived from one printed
+//! base seed ([`campaign_seed`]), run the oracle against `Optimized::with_bugs` with that bug
+//! alone, until the first divergence or the time limit; a divergence is then minimized against
+//! the same buggy model ([`detect`]). The campaigns are the built-in engine's
+//! ([`engine::search`], in this process) or, with [`Engine::Libfuzzer`], one cargo-fuzz target
+//! process each ([`mutants_libfuzzer`]). A [`Row`] says how many campaigns found the bug, the
+//! median and longest time to detection, the median number of programs (libFuzzer: executions)
+//! it took, the longest minimized reproducer and the first field the oracle reported (and
+//! whether it is the one the bug is expected to change).
 //!
 //! Race bugs are not run: no sequential program can see them (tests/mutants.rs checks that), so
 //! their rows say they need the concurrent mode and they count neither as found nor as missed.
@@ -15,24 +18,24 @@
 //! ([`reproducer_text`], [`ReproducerHeader`]) naming the bug and the field it must diverge on.
 
 use crate::engine::{self, Search};
+use crate::fuzz_all::Sanitizer;
 use crate::generate::Level;
+use crate::injected;
 use crate::minimize::{self, Minimized};
-use crate::oracle::{self, Divergence, DivergenceKind, Verdict};
+use crate::mutants_libfuzzer;
+use crate::oracle::{Divergence, DivergenceKind, Verdict};
 use crate::report;
 use delalloc_contract::text::print_program;
 use delalloc_contract::Program;
 use delalloc_optimized::bugs::{Bug, BugSet};
-use delalloc_optimized::Optimized;
-use delalloc_reference::Reference;
 use serde_json::{json, Value};
-use std::fmt::{self, Write as _};
+use std::fmt::Write as _;
 use std::path::PathBuf;
 
-/// Runs `program` on the reference and on the optimized model with `bugs` re-introduced.
+/// Runs `program` on the reference and on the optimized model with `bugs` re-introduced (what
+/// the fuzz targets run with the same names in `DELALLOC_FUZZ_BUGS`: [`injected::run`]).
 pub fn run_with_bugs(program: &Program, bugs: BugSet) -> Verdict {
-    let mut left = Reference::new(&program.geometry);
-    let mut right = Optimized::with_bugs(&program.geometry, bugs);
-    oracle::run_models(program, &mut left, &mut right)
+    injected::run(program, bugs.into())
 }
 
 /// The first thing the oracle reported as different, in the form of
@@ -81,42 +84,27 @@ pub fn same_bug(bug: Bug, first: &Divergence, candidate: &Divergence) -> bool {
 }
 
 /// Which fuzz engine runs the campaigns.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Engine {
     /// [`engine::search`]: seeded programs from [`crate::generate`], in this process.
     Builtin,
-    /// cargo-fuzz (libFuzzer) targets from the fuzz/ crate, given the bug set in the
-    /// environment. That crate is not part of this build.
-    Libfuzzer,
+    /// The cargo-fuzz (libFuzzer) targets of the `fuzz/` crate under `root`, one process per
+    /// campaign, the bug chosen through `DELALLOC_FUZZ_BUGS` ([`mutants_libfuzzer`]).
+    Libfuzzer {
+        /// The repository root: `fuzz/`, `corpus/<target>/`, `oss-fuzz/<target>.options`.
+        root: PathBuf,
+        sanitizer: Sanitizer,
+    },
 }
 
 impl Engine {
-    pub fn name(self) -> &'static str {
+    pub fn name(&self) -> &'static str {
         match self {
             Engine::Builtin => "builtin",
-            Engine::Libfuzzer => "libfuzzer",
+            Engine::Libfuzzer { .. } => "libfuzzer",
         }
     }
 }
-
-/// An engine that cannot run in this build.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EngineUnavailable(pub Engine);
-
-impl fmt::Display for EngineUnavailable {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            Engine::Libfuzzer => f.write_str(
-                "--engine libfuzzer needs the cargo-fuzz crate (fuzz/, targets fs_level and \
-                 tree_level taking the bug set from the environment), which is not part of this \
-                 build; use --engine builtin",
-            ),
-            Engine::Builtin => f.write_str("the builtin engine is always available"),
-        }
-    }
-}
-
-impl std::error::Error for EngineUnavailable {}
 
 /// What a scoreboard runs.
 #[derive(Clone, Debug)]
@@ -129,7 +117,7 @@ pub struct Config {
     pub runs: u32,
     /// Every campaign's seed derives from this one ([`campaign_seed`]).
     pub base_seed: u64,
-    /// Threads per campaign.
+    /// Threads per campaign (the built-in engine's; a libFuzzer campaign is one process).
     pub jobs: usize,
     pub engine: Engine,
     /// The bugs to score, in this order.
@@ -152,10 +140,23 @@ pub fn campaign_seed(base: u64, bug: Bug, run: u32) -> u64 {
     z ^ (z >> 31)
 }
 
+/// Minimizes `program`, a divergence a campaign against `bug` found as its `index`th program,
+/// against the same buggy model, keeping the divergence one of the bug's ([`same_bug`]). `None`
+/// if the program does not diverge with the bug.
+pub fn detect(bug: Bug, index: u64, program: &Program) -> Option<Detection> {
+    let bugs = BugSet::from(bug);
+    minimize::minimize_by(
+        program,
+        move |p: &Program| run_with_bugs(p, bugs),
+        |first, candidate| same_bug(bug, first, candidate),
+    )
+    .map(|minimized| Detection { index, minimized })
+}
+
 /// A campaign that found its bug.
 #[derive(Clone, Debug)]
 pub struct Detection {
-    /// Index of the diverging program in the campaign.
+    /// Index of the diverging program in the campaign (libFuzzer: of the execution, from 0).
     pub index: u64,
     pub minimized: Minimized,
 }
@@ -170,11 +171,16 @@ impl Detection {
 #[derive(Clone, Debug)]
 pub struct CampaignResult {
     pub seed: u64,
-    /// Wall time until the divergence (or the limit), minimization excluded.
+    /// Wall time until the divergence (or the limit), minimization excluded. libFuzzer: from
+    /// the start of the process to its exit at the crash (seed corpus loading included).
     pub seconds: f64,
-    /// Programs generated up to and including the diverging one (all of them if none diverged).
+    /// Programs generated up to and including the diverging one (all of them if none diverged);
+    /// libFuzzer: its executions (`stat::number_of_executed_units`).
     pub programs: u64,
     pub detection: Option<Detection>,
+    /// Why a campaign that stopped on something found nothing (a crash that is not the bug, a
+    /// run that failed), with where its output was kept.
+    pub note: Option<String>,
 }
 
 /// A bug's line of the scoreboard.
@@ -259,16 +265,13 @@ fn median_f64(sorted: &[f64]) -> Option<f64> {
     }
 }
 
-/// Runs the campaigns of one bug (none for a race bug).
-pub fn score_bug(config: &Config, bug: Bug) -> Result<Row, EngineUnavailable> {
-    if config.engine != Engine::Builtin {
-        return Err(EngineUnavailable(config.engine));
-    }
+/// The built-in engine's campaigns against one bug (none for a race bug).
+fn builtin_row(config: &Config, bug: Bug) -> Row {
     if bug.is_race() {
-        return Ok(Row {
+        return Row {
             bug,
             campaigns: Vec::new(),
-        });
+        };
     }
     let bugs = BugSet::from(bug);
     let run = move |p: &Program| run_with_bugs(p, bugs);
@@ -288,34 +291,33 @@ pub fn score_bug(config: &Config, bug: Bug) -> Result<Row, EngineUnavailable> {
             let programs = found
                 .as_ref()
                 .map_or(summary.stats.programs, |&(index, _)| index + 1);
-            let detection = found.and_then(|(index, program)| {
-                minimize::minimize_by(&program, run, |first, candidate| {
-                    same_bug(bug, first, candidate)
-                })
-                .map(|minimized| Detection { index, minimized })
-            });
+            let detection = found.and_then(|(index, program)| detect(bug, index, &program));
             CampaignResult {
                 seed,
                 seconds: summary.seconds,
                 programs,
                 detection,
+                note: None,
             }
         })
         .collect();
-    Ok(Row { bug, campaigns })
+    Row { bug, campaigns }
 }
 
-/// The scoreboard of every bug of `config`, calling `each` as a row is done.
-pub fn scoreboard(
-    config: &Config,
-    mut each: impl FnMut(&Row),
-) -> Result<Scoreboard, EngineUnavailable> {
-    if config.engine != Engine::Builtin {
-        return Err(EngineUnavailable(config.engine));
-    }
+/// The scoreboard of every bug of `config`, calling `each` as a row is done. `Err` when the
+/// engine cannot run (libFuzzer: no `fuzz/` crate, no cargo-fuzz, a failed build), with what to
+/// do about it.
+pub fn scoreboard(config: &Config, mut each: impl FnMut(&Row)) -> Result<Scoreboard, String> {
+    let built = match &config.engine {
+        Engine::Builtin => None,
+        Engine::Libfuzzer { root, sanitizer } => Some(mutants_libfuzzer::build(root, *sanitizer)?),
+    };
     let mut rows = Vec::with_capacity(config.bugs.len());
     for &bug in &config.bugs {
-        let row = score_bug(config, bug)?;
+        let row = match &built {
+            None => builtin_row(config, bug),
+            Some(built) => mutants_libfuzzer::row(config, built, bug)?,
+        };
         each(&row);
         rows.push(row);
     }
@@ -344,23 +346,41 @@ impl Scoreboard {
             .collect()
     }
 
-    /// The table, then one line of totals.
+    /// The table, then one line of totals naming the engine, the bugs missed and the notes of
+    /// campaigns that stopped on something else than their bug.
     pub fn text(&self) -> String {
-        let header = [
-            "bug",
+        let libfuzzer = matches!(self.config.engine, Engine::Libfuzzer { .. });
+        let mut header = vec!["bug"];
+        if libfuzzer {
+            header.push("target");
+        }
+        header.extend([
             "found",
             "median s",
             "max s",
-            "median programs",
+            if libfuzzer {
+                "median execs"
+            } else {
+                "median programs"
+            },
             "repro ops",
             "first field",
-        ];
+        ]);
+        // Text columns left, numbers right.
+        let left: Vec<bool> = header
+            .iter()
+            .map(|h| matches!(*h, "bug" | "target" | "first field"))
+            .collect();
         let mut lines: Vec<Vec<String>> = Vec::new();
         for row in &self.rows {
-            let name = row.bug.name().to_string();
+            let mut cells = vec![row.bug.name().to_string()];
             if row.bug.is_race() {
-                lines.push(vec![name, RACE_NOTE.into()]);
+                cells.push(RACE_NOTE.into());
+                lines.push(cells);
                 continue;
+            }
+            if libfuzzer {
+                cells.push(mutants_libfuzzer::target(row.bug).0.to_string());
             }
             let (median, max) = match row.detection_seconds() {
                 Some((m, x)) => (format!("{m:.3}"), format!("{x:.3}")),
@@ -370,8 +390,7 @@ impl Scoreboard {
                 Some((f, n)) => format!("{f} ({n}/{} expected)", row.found()),
                 None => "-".into(),
             };
-            lines.push(vec![
-                name,
+            cells.extend([
                 format!("{}/{}", row.found(), row.campaigns.len()),
                 median,
                 max,
@@ -379,6 +398,7 @@ impl Scoreboard {
                 row.reproducer_ops().map_or("-".into(), |n| n.to_string()),
                 field,
             ]);
+            lines.push(cells);
         }
         let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
         for l in lines.iter().filter(|l| l.len() == header.len()) {
@@ -393,25 +413,25 @@ impl Scoreboard {
                 if i > 0 {
                     line.push_str("  ");
                 }
-                // Text columns left, numbers right; a race row's note runs on.
-                if i == 0 || i == 6 || cells.len() == 2 {
-                    let _ = write!(
-                        line,
-                        "{cell:<w$}",
-                        w = if cells.len() == 2 && i == 1 {
-                            0
-                        } else {
-                            widths[i]
-                        }
-                    );
+                // A race row's note runs on from the second column.
+                let w = if cells.len() == 2 && i == 1 {
+                    0
                 } else {
-                    let _ = write!(line, "{cell:>w$}", w = widths[i]);
+                    widths[i]
+                };
+                if left[i] || cells.len() == 2 {
+                    let _ = write!(line, "{cell:<w$}");
+                } else {
+                    let _ = write!(line, "{cell:>w$}");
                 }
             }
             s.push_str(line.trim_end());
             s.push('\n');
         };
-        render(&mut s, &header.map(String::from));
+        render(
+            &mut s,
+            &header.iter().map(|h| h.to_string()).collect::<Vec<_>>(),
+        );
         for l in &lines {
             render(&mut s, l);
         }
@@ -421,28 +441,47 @@ impl Scoreboard {
             .filter(|r| r.found() == r.campaigns.len())
             .count();
         let races = self.rows.len() - counted.len();
-        let limit = match self.config.max_programs {
-            Some(p) => format!("{} s or {p} programs", self.config.seconds_per_bug),
-            None => format!("{} s", self.config.seconds_per_bug),
+        let budget = match (&self.config.engine, self.config.max_programs) {
+            (Engine::Builtin, Some(p)) => format!(" or {p} programs"),
+            (Engine::Libfuzzer { .. }, Some(p)) => format!(" or {p} execs"),
+            (_, None) => String::new(),
+        };
+        let engine = match &self.config.engine {
+            Engine::Builtin => format!(
+                "builtin engine, {} job(s)",
+                self.config.jobs
+            ),
+            Engine::Libfuzzer { sanitizer, .. } => format!(
+                "libfuzzer engine: cargo-fuzz targets, -s {}, one process per campaign from the seed corpus",
+                sanitizer.flag()
+            ),
         };
         let _ = writeln!(
             s,
-            "{all} of {} non-race bugs found in every campaign ({} campaign(s) each, {limit} limit, base seed {}, {} job(s)); {races} race bug(s) not counted",
+            "{all} of {} non-race bugs found in every campaign ({engine}; {} campaign(s) each, {} s{budget} limit, base seed {}); {races} race bug(s) not counted",
             counted.len(),
             self.config.runs,
+            self.config.seconds_per_bug,
             self.config.base_seed,
-            self.config.jobs
         );
         let missed = self.missed();
         if !missed.is_empty() {
             let names: Vec<&str> = missed.iter().map(|b| b.name()).collect();
             let _ = writeln!(s, "missed: {}", names.join(", "));
         }
+        for row in &self.rows {
+            for (r, c) in row.campaigns.iter().enumerate() {
+                if let Some(note) = &c.note {
+                    let _ = writeln!(s, "note: {} campaign {r}: {note}", row.bug.name());
+                }
+            }
+        }
         s
     }
 
     /// The same content as [`Scoreboard::text`], per campaign as well.
     pub fn json(&self) -> Value {
+        let libfuzzer = matches!(self.config.engine, Engine::Libfuzzer { .. });
         let rows: Vec<Value> = self
             .rows
             .iter()
@@ -456,6 +495,7 @@ impl Scoreboard {
                     "commit": b.commit(),
                     "race": b.is_race(),
                     "note": b.is_race().then_some(RACE_NOTE),
+                    "target": libfuzzer.then(|| mutants_libfuzzer::target(b).0),
                     "found": row.found(),
                     "runs": row.campaigns.len(),
                     "missed": row.missed(),
@@ -469,6 +509,7 @@ impl Scoreboard {
                     "reproducer": row.best_reproducer().map(|(c, d)| reproducer_text(b, &self.config, c, d)),
                     "campaigns": row.campaigns.iter().map(|c| json!({
                         "seed": c.seed,
+                        "libfuzzer_seed": libfuzzer.then(|| mutants_libfuzzer::libfuzzer_seed(c.seed)),
                         "found": c.detection.is_some(),
                         "seconds": c.seconds,
                         "programs": c.programs,
@@ -476,18 +517,24 @@ impl Scoreboard {
                         "ops_before": c.detection.as_ref().map(|d| d.minimized.ops_before),
                         "ops_after": c.detection.as_ref().map(|d| d.minimized.ops_after),
                         "first_field": c.detection.as_ref().map(Detection::field),
+                        "note": c.note,
                     })).collect::<Vec<_>>(),
                 })
             })
             .collect();
+        let sanitizer = match &self.config.engine {
+            Engine::Builtin => None,
+            Engine::Libfuzzer { sanitizer, .. } => Some(sanitizer.flag()),
+        };
         json!({
             "engine": self.config.engine.name(),
-            "level": LEVEL.name(),
+            "sanitizer": sanitizer,
+            "level": (!libfuzzer).then(|| LEVEL.name()),
             "base_seed": self.config.base_seed,
             "seconds_per_bug": self.config.seconds_per_bug,
             "programs_per_bug": self.config.max_programs,
             "runs": self.config.runs,
-            "jobs": self.config.jobs,
+            "jobs": if libfuzzer { 1 } else { self.config.jobs },
             "missed": self.missed().iter().map(|b| b.name()).collect::<Vec<_>>(),
             "rows": rows,
         })
@@ -539,13 +586,25 @@ pub fn reproducer_text(bug: Bug, config: &Config, c: &CampaignResult, d: &Detect
     let _ = writeln!(s, "# expect: {}", d.field());
     let _ = writeln!(s, "# {}", bug.description());
     let _ = writeln!(s, "# commit: {}", bug.commit());
+    let (engine, source) = match &config.engine {
+        Engine::Builtin => (String::new(), format!("program {}", d.index)),
+        Engine::Libfuzzer { sanitizer, .. } => (
+            " --engine libfuzzer".to_string(),
+            format!(
+                "{} -s {} -seed={}, execution {}",
+                mutants_libfuzzer::target(bug).0,
+                sanitizer.flag(),
+                mutants_libfuzzer::libfuzzer_seed(c.seed),
+                d.index
+            ),
+        ),
+    };
     let _ = writeln!(
         s,
-        "# found by `delalloc-fuzz mutants --bug {} --seed {}`: campaign seed {}, program {}, minimized from {} to {} ops",
+        "# found by `delalloc-fuzz mutants{engine} --bug {} --seed {}`: campaign seed {}, {source}, minimized from {} to {} ops",
         bug.name(),
         config.base_seed,
         c.seed,
-        d.index,
         d.minimized.ops_before,
         d.minimized.ops_after
     );

@@ -357,7 +357,23 @@ fn mutants_rejects_bad_input_by_name() {
         ),
         (
             &["mutants", "--engine", "libfuzzer"][..],
-            "--engine libfuzzer needs the cargo-fuzz crate",
+            "error: mutants --engine libfuzzer: ./fuzz: no cargo-fuzz crate (fuzz/Cargo.toml)",
+        ),
+        (
+            &["mutants", "--engine", "libfuzzer", "--jobs", "2"][..],
+            "--jobs is the builtin engine's",
+        ),
+        (
+            &["mutants", "--engine", "libfuzzer", "--sanitizer", "memory"][..],
+            "'memory'",
+        ),
+        (
+            &["mutants", "--sanitizer", "address"][..],
+            "--sanitizer and --root are for --engine libfuzzer",
+        ),
+        (
+            &["mutants", "--root", "."][..],
+            "--sanitizer and --root are for --engine libfuzzer",
         ),
     ] {
         let o = cli(args, dir.path());
@@ -366,4 +382,35 @@ fn mutants_rejects_bad_input_by_name() {
         assert!(!stderr(&o).contains("panicked"), "{args:?}: {}", stderr(&o));
         assert!(stdout(&o).is_empty(), "{args:?}: {}", stdout(&o));
     }
+}
+
+#[test]
+fn mutants_with_libfuzzer_names_a_missing_cargo_fuzz_with_its_install_command() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let empty = tempfile::tempdir().unwrap();
+    // No cargo (so no cargo-fuzz) on the PATH.
+    let o = Command::new(env!("CARGO_BIN_EXE_delalloc-fuzz"))
+        .args([
+            "mutants",
+            "--engine",
+            "libfuzzer",
+            "--bug",
+            "merge-hook-era-a",
+        ])
+        .args(["--runs", "1", "--root"])
+        .arg(root)
+        .current_dir(empty.path())
+        .env("PATH", empty.path())
+        .output()
+        .expect("runs");
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(
+            "cargo-fuzz is needed for the libFuzzer engine: cargo install cargo-fuzz --locked"
+        ),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+    assert!(stdout(&o).is_empty(), "{}", stdout(&o));
 }

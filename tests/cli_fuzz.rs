@@ -301,3 +301,65 @@ fn corpus_regenerates_checks_and_prunes() {
         out(&o)
     );
 }
+
+/// `DELALLOC_FUZZ_BUGS` also takes the optimized model's own bug names (issue 4's), so a fuzz
+/// target, `import` and `replay` can run against `Optimized::with_bugs`.
+#[test]
+fn the_switch_takes_the_models_bug_names_for_import_and_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // merge-hook-era-a's reproducer with an op before it for the minimizer to drop, as the
+    // tree_level target would save it.
+    let p = parse_program(
+        "geometry inodes=1\ncount_range_bits 0 4095 max=1G DIRTY\nset_delalloc 0 0\n\
+         set_delalloc 0 134217728\n",
+    )
+    .unwrap();
+    let artifact = d.join("fuzz/artifacts/tree_level/crash-77");
+    std::fs::create_dir_all(artifact.parent().unwrap()).unwrap();
+    std::fs::write(&artifact, fuzz_input::encode(&p)).unwrap();
+    let a = artifact.to_str().unwrap();
+    let model_bug = "merge-hook-era-a";
+
+    let o = cli(&["replay", a], d, None);
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    let o = cli(&["replay", a], d, Some(model_bug));
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    assert!(
+        out(&o).contains(
+            "DELALLOC_FUZZ_BUGS=merge-hook-era-a: the optimized model runs with injected bugs"
+        ) && out(&o).contains("tree.outstanding_extents"),
+        "{}",
+        out(&o)
+    );
+
+    let o = cli(&["import", a], d, Some(model_bug));
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    let written = d.join("corpus/injected/merge-hook-era-a/crash-77.txt");
+    let text = std::fs::read_to_string(&written).unwrap();
+    assert!(
+        text.contains(
+            "DELALLOC_FUZZ_BUGS=merge-hook-era-a (the merge hook drops one outstanding extent"
+        ),
+        "{text}"
+    );
+    let min = parse_program(&text).unwrap();
+    assert_eq!(min.ops.len(), 2, "{text}");
+    let bugs = BugSet::parse(model_bug).unwrap();
+    assert!(matches!(injected::run(&min, bugs), Verdict::Diverged(_)));
+    assert!(matches!(
+        injected::run(&min, BugSet::NONE),
+        Verdict::Agree(_)
+    ));
+
+    // An unknown name stops the command and lists both kinds of names.
+    let o = cli(&["replay", a], d, Some("merge-hook-era-z"));
+    assert_eq!(o.status.code(), Some(2), "{}", out(&o));
+    assert!(
+        out(&o).contains("unknown injected bug `merge-hook-era-z`")
+            && out(&o).contains(BUG)
+            && out(&o).contains("merge-hook-era-a"),
+        "{}",
+        out(&o)
+    );
+}

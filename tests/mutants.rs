@@ -12,7 +12,7 @@ use delalloc_fuzz::engine::{self, Search};
 use delalloc_fuzz::generate::{program_from_seed, Level};
 use delalloc_fuzz::mutants::{self, first_field, run_with_bugs, ReproducerHeader};
 use delalloc_fuzz::oracle::{self, Verdict};
-use delalloc_fuzz::{minimize, report};
+use delalloc_fuzz::{minimize, mutants_libfuzzer, report};
 use delalloc_optimized::bugs::{Bug, BugSet};
 use std::path::{Path, PathBuf};
 
@@ -199,10 +199,39 @@ fn a_campaign_without_budget_left_misses_and_the_row_says_so() {
     assert_eq!(board.missed(), [Bug::NoreserveDataFreed]);
     assert!(board.text().contains("missed: noreserve-data-freed"));
 
+    // The libFuzzer engine in a folder without the cargo-fuzz crate: an error before any
+    // campaign, naming what is missing.
+    let empty = tempfile::tempdir().unwrap();
     let libfuzzer = mutants::Config {
-        engine: mutants::Engine::Libfuzzer,
+        engine: mutants::Engine::Libfuzzer {
+            root: empty.path().to_path_buf(),
+            sanitizer: delalloc_fuzz::fuzz_all::Sanitizer::None,
+        },
         ..config
     };
-    let e = mutants::scoreboard(&libfuzzer, |_| {}).unwrap_err();
-    assert!(e.to_string().contains("needs the cargo-fuzz crate"), "{e}");
+    let mut rows = 0;
+    let e = mutants::scoreboard(&libfuzzer, |_| rows += 1).unwrap_err();
+    assert!(e.contains("no cargo-fuzz crate (fuzz/Cargo.toml)"), "{e}");
+    assert_eq!(rows, 0);
+}
+
+/// The libFuzzer engine runs each bug on one target (`Bug::reach`): that target's ops must be
+/// able to show the bug, as one of its reproducers under corpus/regressions/mutants/ does with
+/// that level's ops alone.
+#[test]
+fn each_sequential_bug_has_a_reproducer_in_the_ops_of_its_libfuzzer_target() {
+    oracle::quiet_model_panics();
+    let all = reproducers();
+    for bug in Bug::ALL.into_iter().filter(|b| !b.is_race()) {
+        let (target, level) = mutants_libfuzzer::target(bug);
+        let fits = all.iter().any(|(_, h, p)| {
+            h.bug == bug
+                && p.ops.iter().all(|op| level.kinds().any(|k| k == op.kind()))
+                && matches!(run_with_bugs(p, bug.into()), Verdict::Diverged(_))
+        });
+        assert!(
+            fits,
+            "{bug} is hunted by {target}, but no reproducer of it uses only {level}-level ops"
+        );
+    }
 }

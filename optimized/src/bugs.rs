@@ -137,6 +137,24 @@ pub struct BugInfo {
     /// spurious or missing ENOSPC through which the kernel's tests saw these bugs). Empty for
     /// a race bug: what a concurrent run reports first is not known until one runs it.
     pub expected_fields: &'static [&'static str],
+    /// Which ops reach the bug's site, so which fuzz target hunts it (`mutants --engine
+    /// libfuzzer` runs that target alone): [`Reach::Fs`] for the file-system paths
+    /// (reservations, writes, writeback, ordered IO and the accounting hooks they run),
+    /// [`Reach::Tree`] for what only the stand-alone tree's own ops do (BOUNDARY records,
+    /// try_lock, a lock over part of a locked range, find_delalloc's run): the fs_level target
+    /// found none of those four in 60 s (about 430,000 executions each). The merge/split hooks
+    /// run under both, and both targets find them from their seed corpus within 200
+    /// executions; they name the fs ops, whose accounting the kernel's hooks served.
+    pub reach: Reach,
+}
+
+/// The op level of a fuzz target (`fs_level`, `tree_level`); see [`BugInfo::reach`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Reach {
+    /// File-system ops (writes, writeback, ordered IO, truncate, evict, ...).
+    Fs,
+    /// The stand-alone extent tree's ops (bits, locks, queries).
+    Tree,
 }
 
 /// The hook bugs: an inode's or the stand-alone tree's count, or the delalloc reserve (or a
@@ -197,6 +215,11 @@ impl Bug {
         self.info().expected_fields
     }
 
+    /// Which fuzz target's ops reach it (see [`BugInfo::reach`]).
+    pub fn reach(self) -> Reach {
+        self.info().reach
+    }
+
     /// Whether `field` (as [`BugInfo::expected_fields`] spells fields) is one the oracle is
     /// expected to report first for this bug.
     pub fn expects(self, field: &str) -> bool {
@@ -229,6 +252,7 @@ const INFO: [BugInfo; Bug::ALL.len()] = [
         commit: "660d3f6cde55 Btrfs: fix how we do delalloc reservations and how we free reservations on error (seed 000)",
         race: false,
         expected_fields: &["delalloc_rsv.reserved", "delalloc_rsv.size", "outcome"],
+        reach: Reach::Fs,
     },
     BugInfo {
         name: "no-inode-update-item",
@@ -236,6 +260,7 @@ const INFO: [BugInfo; Bug::ALL.len()] = [
         commit: "Btrfs: fix our reservations for updating an inode when completing io (seed 002)",
         race: false,
         expected_fields: &["delalloc_rsv.reserved", "outcome"],
+        reach: Reach::Fs,
     },
     BugInfo {
         name: "meta-reserved-never-dropped",
@@ -243,6 +268,7 @@ const INFO: [BugInfo; Bug::ALL.len()] = [
         commit: "Btrfs: fix our reservations for updating an inode when completing io (seed 002), drop_outstanding_extent half",
         race: false,
         expected_fields: &["delalloc_rsv.reserved", "outcome"],
+        reach: Reach::Fs,
     },
     BugInfo {
         name: "unlock-before-set-delalloc",
@@ -250,6 +276,7 @@ const INFO: [BugInfo; Bug::ALL.len()] = [
         commit: "376cc685cb3b Btrfs: fix the reserved space leak caused by the race between nonlock dio and buffered io (seed 003)",
         race: true,
         expected_fields: &[],
+        reach: Reach::Fs,
     },
     BugInfo {
         name: "dio-sets-dirty-uptodate",
@@ -257,6 +284,7 @@ const INFO: [BugInfo; Bug::ALL.len()] = [
         commit: "4845e44ffdb2 Btrfs: rework O_DIRECT enospc handling (seed 004)",
         race: false,
         expected_fields: &["inodes[].records"],
+        reach: Reach::Fs,
     },
     BugInfo {
         name: "merge-hook-era-a",
@@ -264,6 +292,7 @@ const INFO: [BugInfo; Bug::ALL.len()] = [
         commit: "ba117213554b Btrfs: account merges/splits properly (era A hook)",
         race: false,
         expected_fields: OUTSTANDING,
+        reach: Reach::Fs,
     },
     BugInfo {
         name: "split-hook-era-a",
@@ -271,6 +300,7 @@ const INFO: [BugInfo; Bug::ALL.len()] = [
         commit: "ba117213554b Btrfs: account merges/splits properly (era A hook)",
         race: false,
         expected_fields: OUTSTANDING,
+        reach: Reach::Fs,
     },
     BugInfo {
         name: "merge-split-max-count",
@@ -278,6 +308,7 @@ const INFO: [BugInfo; Bug::ALL.len()] = [
         commit: "Btrfs: fix merge delalloc logic, completed by ba117213554b Btrfs: account merges/splits properly",
         race: false,
         expected_fields: OUTSTANDING,
+        reach: Reach::Fs,
     },
     BugInfo {
         name: "short-copy-no-extent-bump",
@@ -285,6 +316,7 @@ const INFO: [BugInfo; Bug::ALL.len()] = [
         commit: "__btrfs_buffered_write's short-copy outstanding_extents++ (btrfs-notes section 5, item 14)",
         race: false,
         expected_fields: &["delalloc_rsv.reserved", "outcome"],
+        reach: Reach::Fs,
     },
     BugInfo {
         name: "writeback-frees-data-twice",
@@ -292,6 +324,7 @@ const INFO: [BugInfo; Bug::ALL.len()] = [
         commit: "18513091af94 btrfs: update btrfs_space_info's bytes_may_use timely",
         race: false,
         expected_fields: &["data.bytes_may_use", "outcome"],
+        reach: Reach::Fs,
     },
     BugInfo {
         name: "dio-fallback-keeps-reservation",
@@ -299,6 +332,7 @@ const INFO: [BugInfo; Bug::ALL.len()] = [
         commit: "50745b0a7f46 Btrfs: Direct I/O: Fix space accounting",
         race: false,
         expected_fields: &["data.bytes_may_use", "outcome"],
+        reach: Reach::Fs,
     },
     BugInfo {
         name: "error-path-keeps-extent",
@@ -306,6 +340,7 @@ const INFO: [BugInfo; Bug::ALL.len()] = [
         commit: "44db1216efe3 Btrfs: add missing extents release on file extent cluster relocation error",
         race: false,
         expected_fields: &["delalloc_rsv.reserved", "outcome"],
+        reach: Reach::Fs,
     },
     BugInfo {
         name: "noreserve-data-freed",
@@ -313,6 +348,7 @@ const INFO: [BugInfo; Bug::ALL.len()] = [
         commit: "7ee9e4405f26 Btrfs: check if we can nocow if we don't have data space (its clear-hook test); cf. 467dc47ea99c",
         race: false,
         expected_fields: &["data.bytes_may_use", "outcome"],
+        reach: Reach::Fs,
     },
     BugInfo {
         name: "split-hook-after-cut",
@@ -320,6 +356,7 @@ const INFO: [BugInfo; Bug::ALL.len()] = [
         commit: "none: an extent-tree bug of this suite's own (split)",
         race: false,
         expected_fields: OUTSTANDING,
+        reach: Reach::Fs,
     },
     BugInfo {
         name: "merge-ignores-boundary",
@@ -327,6 +364,7 @@ const INFO: [BugInfo; Bug::ALL.len()] = [
         commit: "none: an extent-tree bug of this suite's own (merge)",
         race: false,
         expected_fields: &["tree.records", "tree.outstanding_extents"],
+        reach: Reach::Tree,
     },
     BugInfo {
         name: "exclusive-misses-straddler",
@@ -334,6 +372,7 @@ const INFO: [BugInfo; Bug::ALL.len()] = [
         commit: "none: an extent-tree bug of this suite's own (exclusive bits)",
         race: false,
         expected_fields: &["outcome", "tree.records", "tree.outstanding_extents"],
+        reach: Reach::Tree,
     },
     BugInfo {
         name: "try-lock-keeps-prefix",
@@ -341,6 +380,7 @@ const INFO: [BugInfo; Bug::ALL.len()] = [
         commit: "none: an extent-tree bug of this suite's own (locking)",
         race: false,
         expected_fields: &["tree.records", "tree.outstanding_extents"],
+        reach: Reach::Tree,
     },
     BugInfo {
         name: "find-delalloc-ignores-boundary",
@@ -348,6 +388,7 @@ const INFO: [BugInfo; Bug::ALL.len()] = [
         commit: "none: an extent-tree bug of this suite's own (query)",
         race: false,
         expected_fields: &["outcome"],
+        reach: Reach::Tree,
     },
     BugInfo {
         name: "racing-release-ignored",
@@ -355,6 +396,7 @@ const INFO: [BugInfo; Bug::ALL.len()] = [
         commit: "660d3f6cde55 Btrfs: fix how we do delalloc reservations and how we free reservations on error (seed 000, its racing-release branch)",
         race: true,
         expected_fields: &[],
+        reach: Reach::Fs,
     },
 ];
 
