@@ -1,24 +1,11 @@
 //! The command line, run as a user would: exit codes, PASS/FAIL summaries, refusing to
 //! overwrite, errors that name file, line and column, and a short fuzz campaign.
 
+mod common;
+
+use common::cli::{cli, stderr, stdout};
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn cli(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_delalloc-fuzz"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use std::process::Command;
 
 const GOOD: &str = "# a write, written back and completed\nbuffered_write ino=0 pos=0 len=8K\nwriteback ino=0 start=0 len=8K\nfinish_ordered ino=0 nth=0\n";
 const MALFORMED: &str = "buffered_write ino=0 pos=0 len=4K\nwriteback ino=0 start=0 lne=4K\n";

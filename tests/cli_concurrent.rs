@@ -2,24 +2,9 @@
 //! re-introduced race and writing a replayable file, replay / trace / minimize of concurrent
 //! files, `stress`, and the errors (file:line:column, exit 2, no overwrite without --force).
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn cli(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_delalloc-fuzz"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("runs")
-}
-
-fn out(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use common::cli::{cli, out};
 
 fn corpus(name: &str) -> String {
     std::fs::read_to_string(format!(

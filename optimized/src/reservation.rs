@@ -70,6 +70,33 @@ pub fn hand_off(acct: &mut Accounting, fs: &FsInfo, n: u64) {
     acct.outstanding_extents = acct.outstanding_extents.saturating_sub(fs.count(n));
 }
 
+/// What a metadata reservation of n bytes asks the space info for (steps 1-3 of SPEC §4).
+struct Asked {
+    /// Outstanding extents not yet backed by reserved ones.
+    extent_items: u64,
+    /// Whether the inode-update item is asked for too (seed 002).
+    inode_item: bool,
+    to_reserve: u64,
+}
+
+/// Steps 1-3 of btrfs_delalloc_reserve_metadata, under the inode lock: count the new
+/// outstanding extents, and size the reservation for the extents not yet reserved, the inode
+/// update item unless held already, and the checksum leaves of n more bytes.
+fn ask(acct: &mut Accounting, fs: &FsInfo, n: u64) -> Asked {
+    acct.outstanding_extents += fs.count(n);
+    let extent_items = acct
+        .outstanding_extents
+        .saturating_sub(acct.reserved_extents);
+    // Seed 002: one more item for the inode update at ordered completion, unless held already.
+    let inode_item = !acct.meta_reserved && !fs.bugs.contains(Bug::NoInodeUpdateItem);
+    let to_reserve = fs.trans(extent_items + u64::from(inode_item)) + acct.csum_reserve(fs, n);
+    Asked {
+        extent_items,
+        inode_item,
+        to_reserve,
+    }
+}
+
 /// btrfs_delalloc_reserve_metadata(n), era B with seeds 000 and 002.
 ///
 /// The caller holds the inode's i_mutex, so no other reservation of this inode runs meanwhile;
@@ -92,13 +119,11 @@ pub fn reserve_metadata(
     // Steps 1-3, under the inode lock.
     let mut g = inode.lock_inner();
     let acct = &mut g.acct;
-    acct.outstanding_extents += fs.count(n);
-    let extent_items = acct
-        .outstanding_extents
-        .saturating_sub(acct.reserved_extents);
-    // Seed 002: one more item for the inode update at ordered completion, unless held already.
-    let inode_item = !acct.meta_reserved && !fs.bugs.contains(Bug::NoInodeUpdateItem);
-    let to_reserve = fs.trans(extent_items + u64::from(inode_item)) + acct.csum_reserve(fs, n);
+    let Asked {
+        extent_items,
+        inode_item,
+        to_reserve,
+    } = ask(acct, fs, n);
     let csum_bytes = acct.csum_bytes;
     drop(g);
 
@@ -150,12 +175,11 @@ pub fn reserve_metadata(
 fn reserve_metadata_before_660d3f6cde55(inode: &Inode, fs: &FsInfo, n: u64) -> Result<(), Enospc> {
     let mut g = inode.lock_inner();
     let acct = &mut g.acct;
-    acct.outstanding_extents += fs.count(n);
-    let extent_items = acct
-        .outstanding_extents
-        .saturating_sub(acct.reserved_extents);
-    let inode_item = !acct.meta_reserved && !fs.bugs.contains(Bug::NoInodeUpdateItem);
-    let to_reserve = fs.trans(extent_items + u64::from(inode_item)) + acct.csum_reserve(fs, n);
+    let Asked {
+        extent_items,
+        inode_item,
+        to_reserve,
+    } = ask(acct, fs, n);
     acct.reserved_extents += extent_items;
     acct.meta_reserved |= inode_item;
     drop(g);

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod cli;
 pub mod corpus;
 
 use delalloc_contract::{Model, Op, Outcome, Program, Snapshot};
