@@ -45,6 +45,11 @@ fn shipped_targets() -> Vec<String> {
         build.contains("skip=(empty concurrent)"),
         "build.sh no longer skips the empty and concurrent targets"
     );
+    let local = read(&root().join("scripts/oss-fuzz-local.sh"));
+    assert!(
+        local.contains("skip=(empty concurrent)"),
+        "scripts/oss-fuzz-local.sh must skip what build.sh skips, or it reports them missing"
+    );
     fuzz_targets()
         .into_iter()
         .filter(|t| t != "empty" && t != "concurrent")
