@@ -29,6 +29,16 @@ if ! command -v zip >/dev/null 2>&1 || ! command -v unzip >/dev/null 2>&1; then
     }
 fi
 
+# fuzz/ and fuzz/afl/ are workspaces of their own: a dependency added to the root crate must be
+# in their lock files too, or `scripts/afl.sh` (which builds with --locked) fails on a clone.
+echo "== lock files of the fuzz workspaces"
+for manifest in fuzz/Cargo.toml fuzz/afl/Cargo.toml; do
+    cargo metadata --locked --format-version 1 --manifest-path "$manifest" >/dev/null || {
+        echo "ci-fuzz.sh: ${manifest%Cargo.toml}Cargo.lock is stale: run \`cargo metadata --manifest-path $manifest\` and commit it" >&2
+        exit 1
+    }
+done
+
 echo "== OSS-Fuzz build, outside Docker (sanitizer: $san)"
 scripts/oss-fuzz-local.sh --sanitizer "$san" --seconds 5
 
