@@ -9,7 +9,7 @@ use delalloc_fuzz::concurrent_minimize::minimize_concurrent;
 use delalloc_fuzz::concurrent_oracle::{self, ConcurrentVerdict};
 use delalloc_fuzz::concurrent_report;
 use delalloc_fuzz::concurrent_run;
-use delalloc_fuzz::engine::{write_new, write_user_file};
+use delalloc_fuzz::engine::write_new;
 use delalloc_fuzz::stress::{self, StressConfig};
 use delalloc_optimized::bugs::BugSet;
 use serde_json::json;
@@ -151,21 +151,12 @@ pub fn minimize(file: &Path, text: &str, out: &Path, force: bool) -> u8 {
         concurrent_report::headline(&m.divergence),
         print_concurrent_program(&m.program)
     );
-    if let Err(e) = write_user_file(out, &text, force) {
-        eprintln!("error: cannot write {}: {e}", out.display());
-        return ERROR;
-    }
-    println!(
-        "{}: {:?} -> {:?} (task ops, setup ops, schedule bytes; {} oracle runs)",
-        file.display(),
-        m.size_before,
-        m.size_after,
-        m.runs
+    let summary = format!(
+        "{:?} -> {:?} (task ops, setup ops, schedule bytes; {} oracle runs)",
+        m.size_before, m.size_after, m.runs
     );
-    println!("wrote {}", out.display());
-    println!();
-    print!("{}", concurrent_report::text(&m.divergence));
-    0
+    let report = concurrent_report::text(&m.divergence);
+    crate::write_minimized(file, out, &text, force, &summary, &report)
 }
 
 pub fn stress_cmd(config: &StressConfig, out: Option<PathBuf>, json: bool) -> u8 {

@@ -848,19 +848,37 @@ fn minimize_file(file: &Path, output: Option<PathBuf>, force: bool) -> u8 {
         report::headline(&m.divergence),
         print_program(&m.program)
     );
-    if let Err(e) = engine::write_user_file(&out, &text, force) {
+    let summary = format!(
+        "{} ops -> {} ops ({} oracle runs)",
+        m.ops_before, m.ops_after, m.runs
+    );
+    write_minimized(
+        file,
+        &out,
+        &text,
+        force,
+        &summary,
+        &report::text(&m.divergence),
+    )
+}
+
+/// The end of `minimize`, sequential or concurrent: `text` (the minimized program) to `out`,
+/// then what shrank and after how many oracle runs (`summary`), where it went, and the report.
+fn write_minimized(
+    file: &Path,
+    out: &Path,
+    text: &str,
+    force: bool,
+    summary: &str,
+    report: &str,
+) -> u8 {
+    if let Err(e) = engine::write_user_file(out, text, force) {
         eprintln!("error: cannot write {}: {e}", out.display());
         return ERROR;
     }
-    println!(
-        "{}: {} ops -> {} ops ({} oracle runs)",
-        file.display(),
-        m.ops_before,
-        m.ops_after,
-        m.runs
-    );
+    println!("{}: {summary}", file.display());
     println!("wrote {}", out.display());
     println!();
-    print!("{}", report::text(&m.divergence));
+    print!("{report}");
     0
 }
