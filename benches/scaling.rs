@@ -7,7 +7,10 @@
 //! - `one_inode_disjoint_ranges`: both threads in one file, each in its own half, through
 //!   page_mkwrite (mmap writers; buffered writes take i_mutex for the whole write, in the kernel
 //!   too), with the same writeback and completion. One inode's extent tree has one lock (the
-//!   kernel's io_tree->lock), so this measures how little the lock-light paths hold it;
+//!   kernel's io_tree->lock), and each op holds the inode's lock for all its tree work, so the
+//!   two threads mostly take turns: this measures what the handoffs cost, not a speed-up. (The
+//!   global mutex does better here: std's mutex lets the thread that releases it take it
+//!   again, so one thread runs many ops in a row with the tree in its own cache.)
 //!
 //! each run two ways, side by side in one group:
 //! - `lock_light`: `Optimized::apply_shared` from every thread;
@@ -17,9 +20,10 @@
 //! Each file is first filled with [`PREFILL`] random writes, written back and completed, so
 //! that the trees hold tens of thousands of records, as a randomly written file does; the work
 //! of an op is then that of a real tree, not of an empty one. `thrpt` is ops/s over all
-//! threads; an iteration is [`OPS_PER_THREAD`] ops on each thread (thread start-up is under 1%
-//! of it). Ratios that matter: `lock_light/2` over `lock_light/1` (scaling) and `lock_light/2`
-//! over `global_mutex/2`. The machine has 2 cores: note its load (`uptime`) with any figure.
+//! threads; an iteration is [`OPS_PER_THREAD`] ops on each thread, by workers pinned to cores
+//! 0 and 1 and kept across iterations (see [`run`]). Ratios that matter: `lock_light/2` over
+//! `lock_light/1` (scaling) and `lock_light/2` over `global_mutex/2`. The machine has 2 cores:
+//! note its load (`uptime`) with any figure.
 //!
 //! Run: `cargo bench --bench scaling` (about 1 minute).
 
@@ -178,28 +182,49 @@ fn flush(m: &Optimized, ino: u8) {
     while m.apply_shared(&Op::FinishOrdered { ino, nth: 0 }) != Outcome::NoOrderedExtent {}
 }
 
-/// `iters` iterations of `threads` threads running `OPS_PER_THREAD` ops each; the time from
-/// the barrier to the last thread's end.
+/// `iters` iterations of `OPS_PER_THREAD` ops on each of `threads` worker threads; the sum of
+/// the iterations' times, each from the start barrier to the last thread's end.
+///
+/// The workers are started once per call, kept for all its iterations, and worker `t` is
+/// pinned to core `t`. Spawning them anew for every iteration (a few milliseconds of work)
+/// measured the scheduler instead: a fresh thread starts on whichever core the spawner chose,
+/// often the other worker's, and is only migrated after part of the iteration ran on a shared
+/// core. So spawned, two threads measured 1.3–1.7x one thread even on two separate models that
+/// share nothing.
+/// Pins the calling thread to core `t` (of those this process may use), when it exists.
+fn pin_to_core(t: u64) {
+    let cores = core_affinity::get_core_ids().unwrap_or_default();
+    if let Some(&core) = cores.get(t as usize) {
+        core_affinity::set_for_current(core);
+    }
+}
+
 fn run(model: &dyn Apply, work: Workload, threads: u64, iters: u64) -> Duration {
-    let barrier = Barrier::new(threads as usize + 1);
-    let mut total = Duration::ZERO;
-    for _ in 0..iters {
-        let start = std::thread::scope(|s| {
-            for t in 0..threads {
-                let barrier = &barrier;
-                s.spawn(move || {
-                    barrier.wait();
+    let start = Barrier::new(threads as usize + 1);
+    let end = Barrier::new(threads as usize + 1);
+    std::thread::scope(|s| {
+        for t in 0..threads {
+            let (start, end) = (&start, &end);
+            s.spawn(move || {
+                pin_to_core(t);
+                for _ in 0..iters {
+                    start.wait();
                     for i in 0..OPS_PER_THREAD {
                         model.apply(&work(t, i));
                     }
-                });
-            }
-            barrier.wait();
-            Instant::now()
-        });
-        total += start.elapsed();
-    }
-    total
+                    end.wait();
+                }
+            });
+        }
+        let mut total = Duration::ZERO;
+        for _ in 0..iters {
+            start.wait();
+            let began = Instant::now();
+            end.wait();
+            total += began.elapsed();
+        }
+        total
+    })
 }
 
 fn scaling(c: &mut Criterion) {
