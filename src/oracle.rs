@@ -265,7 +265,9 @@ impl Run<'_> {
         }
         guarded(|| self.left.snapshot_update(&mut self.ls, &mut self.left_seen))
             .map_err(|m| self.diverged(index, op, Panic(self.left.name(), m)))?;
-        guarded(|| {
+        // `rs` is only ever updated by the right model, so the parts it did not write are those
+        // of the previous op's `rs`, which equalled the snapshot in `checked`.
+        let written = guarded(|| {
             self.right
                 .snapshot_update(&mut self.rs, &mut self.right_seen)
         })
@@ -274,10 +276,11 @@ impl Run<'_> {
             let (ls, rs) = (self.ls.clone(), self.rs.clone());
             return Err(self.diverged_with(index, op, DivergenceKind::StateDiffers, ls, rs));
         }
-        // Equal snapshots: one check speaks for both models.
+        // Equal snapshots: one check speaks for both models; a part the right model did not
+        // write equals the one checked after the previous op.
         let g = &self.program.geometry;
         let verdict = if self.any_checked {
-            invariants::check_since(&self.checked, &self.ls, g)
+            invariants::check_since(&self.checked, &self.ls, g, written)
         } else {
             invariants::check(&self.ls, g)
         };

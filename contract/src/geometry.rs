@@ -95,7 +95,11 @@ impl Geometry {
 
     /// count_max_extents(len): how many extents of at most max_extent cover len bytes.
     pub fn count_max_extents(&self, len: u64) -> u64 {
-        len.div_ceil(self.max_extent)
+        if len <= self.max_extent {
+            u64::from(len != 0)
+        } else {
+            len.div_ceil(self.max_extent)
+        }
     }
 
     /// btrfs_calc_trans_metadata_size(n): nodesize * BTRFS_MAX_LEVEL * 2 * n.

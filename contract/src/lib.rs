@@ -17,7 +17,7 @@ pub mod text;
 pub use bits::Bits;
 pub use concurrent::ConcurrentProgram;
 pub use geometry::Geometry;
-pub use model::{Model, PartStamps};
+pub use model::{Model, PartStamps, Rewritten};
 pub use op::{FaultKind, Ino, Op, OpKind, Program};
 pub use outcome::Outcome;
 pub use snapshot::{

@@ -21,10 +21,37 @@ pub trait Model {
     /// Brings `out` up to date: `out` must hold this model's snapshot as of the last call with
     /// this `seen`, or `seen` be empty (a fresh [`PartStamps`]: nothing is known, and the
     /// snapshot is taken whole). A model may skip the parts it can prove unchanged since that
-    /// call, and records in `seen` what it needs for the next. The default remembers nothing.
-    fn snapshot_update(&self, out: &mut Snapshot, seen: &mut PartStamps) {
+    /// call, and records in `seen` what it needs for the next. Returns the parts it wrote: every
+    /// other part of `out` is as that last call left it (the oracle need not re-check them).
+    /// The default remembers nothing and writes everything.
+    fn snapshot_update(&self, out: &mut Snapshot, seen: &mut PartStamps) -> Rewritten {
         self.snapshot_into(out);
         seen.0.clear();
+        Rewritten::ALL
+    }
+}
+
+/// The parts of a [`Snapshot`] a [`Model::snapshot_update`] call wrote (and so may have
+/// changed): the stand-alone tree, each inode, and the fs-wide fields.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rewritten {
+    pub tree: bool,
+    /// Bit i: `inodes[i]`. Inodes past the 64th (no geometry has them) always count as written.
+    pub inodes: u64,
+    pub fs: bool,
+}
+
+impl Rewritten {
+    /// Everything: a whole snapshot.
+    pub const ALL: Rewritten = Rewritten {
+        tree: true,
+        inodes: u64::MAX,
+        fs: true,
+    };
+
+    /// Whether `inodes[i]` was written.
+    pub fn inode(&self, i: usize) -> bool {
+        i >= 64 || self.inodes >> i & 1 == 1
     }
 }
 

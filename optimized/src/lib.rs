@@ -32,7 +32,9 @@ use crate::fs::FileSystem;
 use crate::hooks::DummyHooks;
 use crate::stamp::Stamp;
 use crate::sync::{lock, read, write, AtomicBool, Mutex, MutexGuard, Ordering, Padded, RwLock};
-use delalloc_contract::{Bits, Geometry, InodeSnapshot, Model, Op, Outcome, PartStamps, Snapshot};
+use delalloc_contract::{
+    Bits, Geometry, InodeSnapshot, Model, Op, Outcome, PartStamps, Rewritten, Snapshot,
+};
 
 /// The program's stand-alone tree (SPEC §7): the self-tests' dummy inode, and the cursor the
 /// `cached` tree ops pass along.
@@ -139,7 +141,20 @@ impl Optimized {
     /// The extent-tree ops (SPEC §7) on the stand-alone tree. Only the `cached` ops see the
     /// cursor; the others leave it as it is (it is a hint, and the tree checks it before use).
     fn apply_tree(&self, op: &Op) -> Outcome {
-        let mut guard = self.lock_tree();
+        // The queries only read the tree (`&self` methods): its stamp stays, and the oracle
+        // need not look at the tree again after them.
+        let query = matches!(
+            op,
+            Op::TestRangeBit { .. }
+                | Op::CountRangeBits { .. }
+                | Op::FindFirstBit { .. }
+                | Op::FindDelalloc { .. }
+        );
+        let mut guard = if query {
+            lock(&self.tree)
+        } else {
+            self.lock_tree()
+        };
         let StandAloneTree {
             tree,
             hooks,
@@ -243,8 +258,8 @@ impl Optimized {
         }
     }
 
-    /// Takes the stand-alone tree's lock to run an op on it: the only mutable path to the
-    /// tree, so it moves the tree's stamp.
+    /// Takes the stand-alone tree's lock to run an op on it that may change it: the only path
+    /// to the tree but the read-only queries', so it moves the tree's stamp.
     fn lock_tree(&self) -> MutexGuard<'_, StandAloneTree> {
         let guard = lock(&self.tree);
         self.tree_stamp.moved();
@@ -267,7 +282,7 @@ impl Optimized {
     /// [`Model::snapshot_update`]: copies only the parts whose stamps moved since `seen` —
     /// the stand-alone tree, the fs-wide locked counters, each inode ([`stamp`](crate::stamp)) — and always
     /// the few lock-free fields. `seen` holds those stamps in that order.
-    pub fn snapshot_update_shared(&self, s: &mut Snapshot, seen: &mut PartStamps) {
+    pub fn snapshot_update_shared(&self, s: &mut Snapshot, seen: &mut PartStamps) -> Rewritten {
         let inodes = &self.fs.inodes;
         let parts = 2 + inodes.len();
         // Nothing known (a fresh `seen`, another model's buffer): copy every part.
@@ -276,6 +291,12 @@ impl Optimized {
             s.inodes.resize_with(inodes.len(), InodeSnapshot::default);
             seen.0.resize(parts, 0);
         }
+        // The lock-free fields (`mounted` and those below) are written every time.
+        let mut wrote = Rewritten {
+            tree: false,
+            inodes: 0,
+            fs: true,
+        };
         s.mounted = !self.unmounted.load(Ordering::SeqCst);
         // Each stamp is read before its part is copied: a change in between is copied now and
         // copied again next time, never missed.
@@ -288,12 +309,14 @@ impl Optimized {
             s.tree.delalloc_bytes = t.hooks.delalloc_bytes;
             s.tree.defrag_bytes = t.hooks.defrag_bytes;
             seen.0[0] = tree;
+            wrote.tree = true;
         }
         for (k, (out, i)) in s.inodes.iter_mut().zip(inodes).enumerate() {
             let stamp = i.stamp();
             if whole || stamp != seen.0[2 + k] {
                 i.snapshot_into(out);
                 seen.0[2 + k] = stamp;
+                wrote.inodes |= if k < 64 { 1 << k } else { 0 };
             }
         }
         let fs = self.fs.info.stamp();
@@ -302,6 +325,7 @@ impl Optimized {
             seen.0[1] = fs;
         }
         self.fs.info.snapshot_counters_into(s);
+        wrote
     }
 }
 
@@ -322,7 +346,7 @@ impl Model for Optimized {
         self.snapshot_shared_into(out);
     }
 
-    fn snapshot_update(&self, out: &mut Snapshot, seen: &mut PartStamps) {
-        self.snapshot_update_shared(out, seen);
+    fn snapshot_update(&self, out: &mut Snapshot, seen: &mut PartStamps) -> Rewritten {
+        self.snapshot_update_shared(out, seen)
     }
 }
