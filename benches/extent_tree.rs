@@ -28,6 +28,9 @@
 //! `REFERENCE_MAX=10000` (or 0) in the environment skips its larger sizes, e.g. when profiling
 //! the other two.
 //!
+//! The `memory_latency` group measures the floor the random groups stand on at 10^6 records:
+//! one cache-missing load, see [`memory_latency`].
+//!
 //! Run: `cargo bench --bench extent_tree` (about 3 minutes on 2 cores); filter with e.g.
 //! `cargo bench --bench extent_tree -- lock_unlock/optimized`.
 
@@ -462,12 +465,60 @@ fn extent_tree(c: &mut Criterion) {
     }
 }
 
+/// Bytes each [`memory_latency`] buffer spans: about what the optimized tree holds at 10^3 and
+/// 10^6 records.
+const LATENCY_SPANS: [(&str, usize); 2] = [("64KiB", 64 << 10), ("22MiB", 22 << 20)];
+
+/// The machine's floor under the random-position groups: one dependent load from a buffer the
+/// size of the tree, each load's address read by the load before it (a pointer chase along a
+/// random cycle through every 64-byte line), so the loads cannot overlap. At 10^6 records a
+/// random op's leaf is such a load; at 10^3 the whole tree is cached. The random groups' ratio
+/// 10^6 / 10^3 cannot be below (pair at 10^3 + this at 22MiB) / pair at 10^3, however little
+/// work the tree does: printed next to them so that the two are compared within one run.
+fn memory_latency(c: &mut Criterion) {
+    let mut group = c.benchmark_group("memory_latency");
+    for (name, bytes) in LATENCY_SPANS {
+        let next = pointer_cycle(bytes / 64);
+        let mut at = 0usize;
+        group.bench_function(BenchmarkId::new("dependent_load", name), |b| {
+            b.iter(|| {
+                at = next[at].0;
+                black_box(at)
+            })
+        });
+    }
+    group.finish();
+}
+
+/// `lines` cache lines, each holding the index of the next one in a random order of them all
+/// (a xorshift-driven shuffle), the last pointing back to the first: a single cycle.
+fn pointer_cycle(lines: usize) -> Vec<Line> {
+    let mut order: Vec<usize> = (0..lines).collect();
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    for i in (1..lines).rev() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        order.swap(i, (x % i as u64) as usize);
+    }
+    let mut next = vec![Line(0); lines];
+    for w in 0..lines {
+        next[order[w]].0 = order[(w + 1) % lines];
+    }
+    next
+}
+
+/// A cache line holding the index of the next one (the alignment pads it to 64 bytes).
+#[derive(Clone, Copy)]
+#[repr(align(64))]
+struct Line(usize);
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .sample_size(30)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(2));
-    targets = extent_tree
+    targets = extent_tree, memory_latency
 }
 criterion_main!(benches);
