@@ -725,36 +725,42 @@ mod tests {
             inodes: 0,
             fs: false,
         };
+        let mut fs_broken = prev.clone();
+        fs_broken.data.bytes_reserved = 1;
         // Parts said to be unwritten are taken as equal to `prev`: not compared, not checked.
         assert_eq!(check_since(&prev, &s, &g, nothing), Ok(()));
+        assert_eq!(check_since(&prev, &fs_broken, &g, nothing), Ok(()));
         // Each written part is compared and checked again.
-        let inode1 = Rewritten {
-            inodes: 0b10,
-            ..nothing
-        };
-        assert_eq!(
-            check_since(&prev, &s, &g, inode1).unwrap_err().invariant,
-            "8.3 delalloc_bytes"
-        );
-        let tree = Rewritten {
-            tree: true,
-            ..nothing
-        };
-        assert_eq!(
-            check_since(&prev, &s, &g, tree).unwrap_err().invariant,
-            "8.2 tree outstanding_extents"
-        );
-        let mut s = prev.clone();
-        s.data.bytes_reserved = 1;
-        assert_eq!(check_since(&prev, &s, &g, nothing), Ok(()));
-        let fs = Rewritten {
-            fs: true,
-            ..nothing
-        };
-        assert_eq!(
-            check_since(&prev, &s, &g, fs).unwrap_err().invariant,
-            "8.4 data bytes_reserved"
-        );
+        let cases = [
+            (
+                &s,
+                Rewritten {
+                    inodes: 0b10,
+                    ..nothing
+                },
+                "8.3 delalloc_bytes",
+            ),
+            (
+                &s,
+                Rewritten {
+                    tree: true,
+                    ..nothing
+                },
+                "8.2 tree outstanding_extents",
+            ),
+            (
+                &fs_broken,
+                Rewritten {
+                    fs: true,
+                    ..nothing
+                },
+                "8.4 data bytes_reserved",
+            ),
+        ];
+        for (snapshot, written, broken) in cases {
+            let v = check_since(&prev, snapshot, &g, written).unwrap_err();
+            assert_eq!(v.invariant, broken, "written {written:?}");
+        }
     }
 
     #[test]
