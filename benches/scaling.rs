@@ -182,15 +182,6 @@ fn flush(m: &Optimized, ino: u8) {
     while m.apply_shared(&Op::FinishOrdered { ino, nth: 0 }) != Outcome::NoOrderedExtent {}
 }
 
-/// `iters` iterations of `OPS_PER_THREAD` ops on each of `threads` worker threads; the sum of
-/// the iterations' times, each from the start barrier to the last thread's end.
-///
-/// The workers are started once per call, kept for all its iterations, and worker `t` is
-/// pinned to core `t`. Spawning them anew for every iteration (a few milliseconds of work)
-/// measured the scheduler instead: a fresh thread starts on whichever core the spawner chose,
-/// often the other worker's, and is only migrated after part of the iteration ran on a shared
-/// core. So spawned, two threads measured 1.3–1.7x one thread even on two separate models that
-/// share nothing.
 /// Pins the calling thread to core `t` (of those this process may use), when it exists.
 fn pin_to_core(t: u64) {
     let cores = core_affinity::get_core_ids().unwrap_or_default();
@@ -199,6 +190,14 @@ fn pin_to_core(t: u64) {
     }
 }
 
+/// `iters` iterations of `OPS_PER_THREAD` ops on each of `threads` worker threads; the sum of
+/// the iterations' times, each from the start barrier to the last thread's end.
+///
+/// The workers are started once per call, kept for all its iterations, and worker `t` is
+/// pinned to core `t`. Spawning them anew, unpinned, for every iteration (a few milliseconds of
+/// work) measured where the scheduler put fresh threads: so run, two threads measured 1.3–1.7x
+/// one thread even on two separate models that share nothing, and either pinning the spawned
+/// threads or keeping them across iterations removed that loss.
 fn run(model: &dyn Apply, work: Workload, threads: u64, iters: u64) -> Duration {
     let start = Barrier::new(threads as usize + 1);
     let end = Barrier::new(threads as usize + 1);
