@@ -76,13 +76,16 @@ fn record(i: usize) -> (u64, u64) {
 fn positions(n: usize) -> Vec<(u64, u64)> {
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
     (0..POSITIONS)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            record((x % n as u64) as usize)
-        })
+        .map(|_| record((xorshift(&mut x) % n as u64) as usize))
         .collect()
+}
+
+/// The next value of a xorshift64 sequence in `x` (never 0 from a non-zero start).
+fn xorshift(x: &mut u64) -> u64 {
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    *x
 }
 
 /// What the benchmarks need of a tree.
@@ -496,10 +499,7 @@ fn pointer_cycle(lines: usize) -> Vec<Line> {
     let mut order: Vec<usize> = (0..lines).collect();
     let mut x: u64 = 0x2545_F491_4F6C_DD1D;
     for i in (1..lines).rev() {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        order.swap(i, (x % i as u64) as usize);
+        order.swap(i, (xorshift(&mut x) % i as u64) as usize);
     }
     let mut next = vec![Line(0); lines];
     for w in 0..lines {

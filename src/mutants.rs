@@ -256,7 +256,8 @@ impl Row {
     }
 }
 
-fn median_f64(sorted: &[f64]) -> Option<f64> {
+/// The median of sorted values (the mean of the middle two for an even count), if any.
+pub(crate) fn median_f64(sorted: &[f64]) -> Option<f64> {
     let n = sorted.len();
     match n {
         0 => None,

@@ -6,7 +6,7 @@
 
 use crate::concurrent_engine::{self, ConcurrentCampaign, ConcurrentConfig};
 use crate::concurrent_report;
-use crate::mutants::campaign_seed;
+use crate::mutants::{campaign_seed, median_f64};
 use delalloc_contract::concurrent_text::print_concurrent_program;
 use delalloc_optimized::bugs::Bug;
 use serde::Serialize;
@@ -35,29 +35,20 @@ pub struct RaceRow {
 }
 
 impl RaceRow {
+    /// The campaigns that found the bug.
+    fn detections(&self) -> impl Iterator<Item = &RaceCampaign> + '_ {
+        self.campaigns.iter().filter(|c| c.reproducer.is_some())
+    }
+
     pub fn found(&self) -> usize {
-        self.campaigns
-            .iter()
-            .filter(|c| c.reproducer.is_some())
-            .count()
+        self.detections().count()
     }
 
     /// Median and longest seconds to detection over the campaigns that found it.
     pub fn detection_seconds(&self) -> Option<(f64, f64)> {
-        let mut t: Vec<f64> = self
-            .campaigns
-            .iter()
-            .filter(|c| c.reproducer.is_some())
-            .map(|c| c.seconds)
-            .collect();
+        let mut t: Vec<f64> = self.detections().map(|c| c.seconds).collect();
         t.sort_by(f64::total_cmp);
-        let n = t.len();
-        let median = match n {
-            0 => return None,
-            _ if n % 2 == 1 => t[n / 2],
-            _ => (t[n / 2 - 1] + t[n / 2]) / 2.0,
-        };
-        Some((median, t[n - 1]))
+        Some((median_f64(&t)?, *t.last()?))
     }
 }
 
@@ -131,12 +122,7 @@ pub fn text(rows: &[RaceRow], runs: u32, seconds: u64) -> String {
             .map_or(("-".into(), "-".into()), |(m, x)| {
                 (format!("{m:.3}"), format!("{x:.3}"))
             });
-        let mut programs: Vec<u64> = row
-            .campaigns
-            .iter()
-            .filter(|c| c.reproducer.is_some())
-            .map(|c| c.programs)
-            .collect();
+        let mut programs: Vec<u64> = row.detections().map(|c| c.programs).collect();
         programs.sort_unstable();
         let median_programs = programs
             .get(programs.len() / 2)
