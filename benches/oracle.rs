@@ -10,22 +10,24 @@
 //! Every way also applies the final `Unmount` the oracle adds to a program that lacks one, so the
 //! three do the same model work, and the throughput (`Elements`) counts those ops too: `thrpt`
 //! is ops/s, `time` is per batch. The oracle's own cost (snapshots, comparisons, invariants,
-//! trace) is `oracle − reference − optimized`, read from one run.
+//! trace) is `oracle − reference − optimized`. After the criterion groups, a summary times the
+//! three side by side and prints that cost as a multiple of the models' ([`own_cost_summary`]):
+//! the figure to quote, as criterion's separate timings are seconds apart.
 //!
 //! Programs on which the oracle does not agree (a model bug or panic) are left out of the batch,
 //! so that the "alone" runs cannot panic; how many is printed.
 //!
-//! Run: `cargo bench --bench oracle` (about 1 minute), or one level:
-//! `cargo bench --bench oracle -- fs/`.
+//! Run: `cargo bench --bench oracle` (about 1 minute), or one level's criterion group:
+//! `cargo bench --bench oracle -- fs/` (the summary always covers the three levels, in seconds).
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 use delalloc_contract::{Model, Op, Program};
 use delalloc_fuzz::generate::{program_from_seed, Level};
 use delalloc_fuzz::oracle::{self, Verdict};
 use delalloc_optimized::Optimized;
 use delalloc_reference::Reference;
 use std::hint::black_box;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Programs per level, from seeds 0..PROGRAMS.
 const PROGRAMS: u64 = 200;
@@ -46,46 +48,93 @@ fn run_alone(p: &Program, model: &mut dyn Model) {
     }
 }
 
+/// The ways a batch is run, in the order criterion measures them and the summary prints them.
+const WAYS: [&str; 3] = ["reference", "optimized", "oracle"];
+
+/// Runs every program of `batch` the `way`-th way of [`WAYS`].
+fn run_batch(way: usize, batch: &[Program]) {
+    for p in batch {
+        match way {
+            0 => run_alone(p, &mut Reference::new(&p.geometry)),
+            1 => run_alone(p, &mut Optimized::new(&p.geometry)),
+            _ => {
+                let verdict = oracle::run(black_box(p));
+                debug_assert!(matches!(verdict, Verdict::Agree(_)));
+                black_box(verdict);
+            }
+        }
+    }
+}
+
+/// A level's batch: the programs the oracle agrees on, and how many it does not.
+fn batch(level: Level) -> (Vec<Program>, usize) {
+    let (batch, left_out): (Vec<Program>, Vec<Program>) = (0..PROGRAMS)
+        .map(|seed| program_from_seed(seed, level))
+        .partition(|p| matches!(oracle::run(p), Verdict::Agree(_)));
+    (batch, left_out.len())
+}
+
 fn oracle_throughput(c: &mut Criterion) {
     oracle::quiet_model_panics();
     for level in Level::ALL {
-        let (batch, left_out): (Vec<Program>, Vec<Program>) = (0..PROGRAMS)
-            .map(|seed| program_from_seed(seed, level))
-            .partition(|p| matches!(oracle::run(p), Verdict::Agree(_)));
+        let (batch, left_out) = batch(level);
         let ops: u64 = batch.iter().map(ops_applied).sum();
         eprintln!(
-            "{level}: {} programs, {ops} ops ({} left out: the oracle does not agree on them)",
+            "{level}: {} programs, {ops} ops ({left_out} left out: the oracle does not agree on them)",
             batch.len(),
-            left_out.len()
         );
-
         let mut group = c.benchmark_group(level.name());
         group.throughput(Throughput::Elements(ops));
-        group.bench_function(BenchmarkId::new("reference", batch.len()), |b| {
-            b.iter(|| {
-                for p in &batch {
-                    run_alone(p, &mut Reference::new(&p.geometry));
-                }
-            })
-        });
-        group.bench_function(BenchmarkId::new("optimized", batch.len()), |b| {
-            b.iter(|| {
-                for p in &batch {
-                    run_alone(p, &mut Optimized::new(&p.geometry));
-                }
-            })
-        });
-        group.bench_function(BenchmarkId::new("oracle", batch.len()), |b| {
-            b.iter(|| {
-                for p in &batch {
-                    let verdict = oracle::run(black_box(p));
-                    debug_assert!(matches!(verdict, Verdict::Agree(_)));
-                    black_box(verdict);
-                }
-            })
-        });
+        for (way, name) in WAYS.into_iter().enumerate() {
+            group.bench_function(BenchmarkId::new(name, batch.len()), |b| {
+                b.iter(|| run_batch(way, &batch))
+            });
+        }
         group.finish();
     }
+}
+
+/// Rounds of the side-by-side summary.
+const ROUNDS: usize = 100;
+
+/// The oracle's own cost as a multiple of the two models' time, measured side by side: every
+/// round times the three ways once each, in an order that rotates from round to round, and
+/// yields one ratio `(oracle − reference − optimized) / (reference + optimized)`. Criterion
+/// times the ways one after the other, seconds apart, and this host's load drifts on that scale
+/// (the same code measured 1.00x and 1.61x in two runs minutes apart); within a round the drift
+/// falls on the three alike. Prints the median round and the quartiles.
+fn own_cost_summary() {
+    eprintln!("own cost, side by side ({ROUNDS} rounds; median [lower, upper quartile]):");
+    for level in Level::ALL {
+        let (batch, _) = batch(level);
+        let mut times: [Vec<f64>; 3] = Default::default();
+        let mut ratios = Vec::with_capacity(ROUNDS);
+        for round in 0..ROUNDS {
+            let mut t = [0.0; 3];
+            for k in 0..WAYS.len() {
+                let way = (round + k) % WAYS.len();
+                let start = Instant::now();
+                run_batch(way, &batch);
+                t[way] = start.elapsed().as_secs_f64() * 1e6;
+            }
+            for (all, t) in times.iter_mut().zip(t) {
+                all.push(t);
+            }
+            ratios.push((t[2] - t[0] - t[1]) / (t[0] + t[1]));
+        }
+        let [r, o, a] = times.map(|mut ts| quartiles(&mut ts)[1]);
+        let [low, median, high] = quartiles(&mut ratios);
+        eprintln!(
+            "  {level}: reference {r:.0} µs, optimized {o:.0} µs, oracle {a:.0} µs per batch; \
+             own cost {median:.2}x the models [{low:.2}x, {high:.2}x]"
+        );
+    }
+}
+
+/// The lower quartile, median and upper quartile of `xs`.
+fn quartiles(xs: &mut [f64]) -> [f64; 3] {
+    xs.sort_by(f64::total_cmp);
+    [1, 2, 3].map(|q| xs[(xs.len() - 1) * q / 4])
 }
 
 criterion_group! {
@@ -96,4 +145,13 @@ criterion_group! {
         .measurement_time(Duration::from_secs(3));
     targets = oracle_throughput
 }
-criterion_main!(benches);
+
+fn main() {
+    benches();
+    // `cargo test --benches` runs every bench binary with `--test`: the benchmarks once each,
+    // and no summary.
+    if !std::env::args().any(|a| a == "--test" || a == "--list") {
+        own_cost_summary();
+    }
+    Criterion::default().configure_from_args().final_summary();
+}
