@@ -29,7 +29,9 @@
 //! the other two.
 //!
 //! The `memory_latency` group measures the floor the random groups stand on at 10^6 records:
-//! one cache-missing load, see [`memory_latency`].
+//! one cache-missing load, see [`memory_latency`]. After the groups, [`growth_summary`] times
+//! the optimized tree's random pairs at 10^3 and 10^6 and that load side by side, and prints
+//! the growth ratio and its floor: the figures to quote, as criterion's are seconds apart.
 //!
 //! Run: `cargo bench --bench extent_tree` (about 3 minutes on 2 cores); filter with e.g.
 //! `cargo bench --bench extent_tree -- lock_unlock/optimized`.
@@ -466,6 +468,124 @@ fn extent_tree(c: &mut Criterion) {
     for (t, _) in &sizes {
         t.assert_same("the benchmarks");
     }
+    if let [(small, small_pos), .., (large, large_pos)] = &mut sizes[..] {
+        if bench_mode && (small.n, large.n) == (SIZES[0], SIZES[SIZES.len() - 1]) {
+            growth_summary(small, small_pos, large, large_pos);
+        }
+    }
+}
+
+/// Rounds of [`growth_summary`], and the pairs (or loads) each timing covers.
+const ROUNDS: usize = 200;
+const CHUNK: usize = 2048;
+
+/// The optimized tree's growth at random positions from the smallest size to the largest, timed
+/// side by side, with the memory-latency floor under it. Criterion times each benchmark seconds
+/// after the others, and this shared host's load drifts on that scale; here every round times
+/// [`CHUNK`] random pairs of each kind on both trees and [`CHUNK`] dependent loads through both
+/// [`LATENCY_SPANS`], in an order that rotates from round to round (each after an untimed
+/// warm-up run of the same chunk), and yields each ratio once.
+/// Prints the median round and the quartiles of: pair at the largest size / pair at the
+/// smallest, and the floor (pair at the smallest + one load through the large span) / pair at
+/// the smallest.
+fn growth_summary(
+    small: &mut Trees,
+    small_pos: &[(u64, u64)],
+    large: &mut Trees,
+    large_pos: &[(u64, u64)],
+) {
+    let cycles = LATENCY_SPANS.map(|(_, bytes)| pointer_cycle(bytes / 64));
+    let mut at = [0usize; 2];
+    let mut k = 0usize;
+    // Timings in ns per pair (or load): [set_clear small, large, lock_unlock small, large,
+    // load small span, large span].
+    let mut run = |what: usize| match what {
+        0..=3 => {
+            let pair = [Pair::SetClear, Pair::LockUnlock][what / 2];
+            let (tree, pos) = match what % 2 {
+                0 => (&mut small.optimized, small_pos),
+                _ => (&mut large.optimized, large_pos),
+            };
+            for _ in 0..CHUNK {
+                let (s, e) = pos[k & (POSITIONS - 1)];
+                k = k.wrapping_add(1);
+                pair.run(black_box(&mut *tree), black_box(s), black_box(e));
+            }
+        }
+        _ => {
+            let (next, at) = (&cycles[what - 4], &mut at[what - 4]);
+            for _ in 0..CHUNK {
+                *at = next[*at].0;
+            }
+            black_box(*at);
+        }
+    };
+    // Each timing follows one untimed run of the same chunk: the other timings of the round
+    // evicted the small tree and the small span from the caches, where a program working on
+    // them alone keeps them.
+    let mut time = |what: usize| {
+        run(what);
+        let start = Instant::now();
+        run(what);
+        start.elapsed().as_secs_f64() * 1e9 / CHUNK as f64
+    };
+    let mut ns: [Vec<f64>; 6] = Default::default();
+    for round in 0..ROUNDS {
+        for j in 0..6 {
+            let what = (round + j) % 6;
+            ns[what].push(time(what));
+        }
+    }
+    let ratio =
+        |a: usize, b: usize| -> Vec<f64> { ns[a].iter().zip(&ns[b]).map(|(a, b)| a / b).collect() };
+    let floor = |small: usize| -> Vec<f64> {
+        ns[small]
+            .iter()
+            .zip(&ns[5])
+            .map(|(p, load)| (p + load) / p)
+            .collect()
+    };
+    let median = |xs: &[f64]| quartiles(&mut xs.to_vec())[1];
+    let show = |xs: Vec<f64>| {
+        let [low, mid, high] = quartiles(&mut xs.clone());
+        format!("{mid:.2}x [{low:.2}x, {high:.2}x]")
+    };
+    let (n0, n1) = (small.n, large.n);
+    eprintln!("optimized, random positions, side by side ({ROUNDS} rounds; median [lower, upper quartile]):");
+    for (i, pair) in [Pair::SetClear, Pair::LockUnlock].into_iter().enumerate() {
+        let (s, l) = (2 * i, 2 * i + 1);
+        eprintln!(
+            "  {}: {n0} records {:.1} ns, {n1} records {:.1} ns per pair: {} ; \
+             floor (pair at {n0} + one load through {}) / pair at {n0}: {}",
+            pair.name(),
+            median(&ns[s]),
+            median(&ns[l]),
+            show(ratio(l, s)),
+            LATENCY_SPANS[1].0,
+            show(floor(s)),
+        );
+    }
+    eprintln!(
+        "  one dependent load: {} {:.1} ns, {} {:.1} ns",
+        LATENCY_SPANS[0].0,
+        median(&ns[4]),
+        LATENCY_SPANS[1].0,
+        median(&ns[5])
+    );
+    for (t, pos) in [(small, small_pos), (large, large_pos)] {
+        assert_eq!(
+            t.optimized.len(),
+            t.n,
+            "the summary's pairs changed the tree"
+        );
+        let _ = pos;
+    }
+}
+
+/// The lower quartile, median and upper quartile of `xs`.
+fn quartiles(xs: &mut [f64]) -> [f64; 3] {
+    xs.sort_by(f64::total_cmp);
+    [1, 2, 3].map(|q| xs[(xs.len() - 1) * q / 4])
 }
 
 /// Bytes each [`memory_latency`] buffer spans: about what the optimized tree holds at 10^3 and
