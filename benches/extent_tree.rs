@@ -483,8 +483,7 @@ const CHUNK: usize = 2048;
 /// side by side, with the memory-latency floor under it. Criterion times each benchmark seconds
 /// after the others, and this shared host's load drifts on that scale; here every round times
 /// [`CHUNK`] random pairs of each kind on both trees and [`CHUNK`] dependent loads through both
-/// [`LATENCY_SPANS`], in an order that rotates from round to round (each after an untimed
-/// warm-up run of the same chunk), and yields each ratio once.
+/// [`LATENCY_SPANS`], in an order that rotates from round to round, and yields each ratio once.
 /// Prints the median round and the quartiles of: pair at the largest size / pair at the
 /// smallest, and the floor (pair at the smallest + one load through the large span) / pair at
 /// the smallest.
@@ -497,8 +496,8 @@ fn growth_summary(
     let cycles = LATENCY_SPANS.map(|(_, bytes)| pointer_cycle(bytes / 64));
     let mut at = [0usize; 2];
     let mut k = 0usize;
-    // Timings in ns per pair (or load): [set_clear small, large, lock_unlock small, large,
-    // load small span, large span].
+    // What a timing runs: 0..=3 set_clear on the small tree, on the large one, then lock_unlock
+    // likewise; 4 and 5 the loads through the small span and the large one.
     let mut run = |what: usize| match what {
         0..=3 => {
             let pair = [Pair::SetClear, Pair::LockUnlock][what / 2];
@@ -529,6 +528,7 @@ fn growth_summary(
         run(what);
         start.elapsed().as_secs_f64() * 1e9 / CHUNK as f64
     };
+    // ns per pair (or load), one per round, indexed as `run` is.
     let mut ns: [Vec<f64>; 6] = Default::default();
     for round in 0..ROUNDS {
         for j in 0..6 {
@@ -546,8 +546,8 @@ fn growth_summary(
             .collect()
     };
     let median = |xs: &[f64]| quartiles(&mut xs.to_vec())[1];
-    let show = |xs: Vec<f64>| {
-        let [low, mid, high] = quartiles(&mut xs.clone());
+    let show = |mut xs: Vec<f64>| {
+        let [low, mid, high] = quartiles(&mut xs);
         format!("{mid:.2}x [{low:.2}x, {high:.2}x]")
     };
     let (n0, n1) = (small.n, large.n);
@@ -555,7 +555,7 @@ fn growth_summary(
     for (i, pair) in [Pair::SetClear, Pair::LockUnlock].into_iter().enumerate() {
         let (s, l) = (2 * i, 2 * i + 1);
         eprintln!(
-            "  {}: {n0} records {:.1} ns, {n1} records {:.1} ns per pair: {} ; \
+            "  {}: {n0} records {:.1} ns, {n1} records {:.1} ns per pair: {}; \
              floor (pair at {n0} + one load through {}) / pair at {n0}: {}",
             pair.name(),
             median(&ns[s]),
@@ -572,13 +572,12 @@ fn growth_summary(
         LATENCY_SPANS[1].0,
         median(&ns[5])
     );
-    for (t, pos) in [(small, small_pos), (large, large_pos)] {
+    for t in [small, large] {
         assert_eq!(
             t.optimized.len(),
             t.n,
             "the summary's pairs changed the tree"
         );
-        let _ = pos;
     }
 }
 
