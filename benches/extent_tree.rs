@@ -37,6 +37,7 @@
 //! `cargo bench --bench extent_tree -- lock_unlock/optimized`.
 
 mod baseline;
+mod side_by_side;
 
 use baseline::RangeMapTree;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -480,10 +481,9 @@ const ROUNDS: usize = 200;
 const CHUNK: usize = 2048;
 
 /// The optimized tree's growth at random positions from the smallest size to the largest, timed
-/// side by side, with the memory-latency floor under it. Criterion times each benchmark seconds
-/// after the others, and this shared host's load drifts on that scale; here every round times
+/// side by side ([`side_by_side`]), with the memory-latency floor under it: every round times
 /// [`CHUNK`] random pairs of each kind on both trees and [`CHUNK`] dependent loads through both
-/// [`LATENCY_SPANS`], in an order that rotates from round to round, and yields each ratio once.
+/// [`LATENCY_SPANS`], and yields each ratio once.
 /// Prints the median round and the quartiles of: pair at the largest size / pair at the
 /// smallest, and the floor (pair at the smallest + one load through the large span) / pair at
 /// the smallest.
@@ -522,55 +522,39 @@ fn growth_summary(
     // Each timing follows one untimed run of the same chunk: the other timings of the round
     // evicted the small tree and the small span from the caches, where a program working on
     // them alone keeps them.
-    let mut time = |what: usize| {
+    let time = |what: usize| {
         run(what);
         let start = Instant::now();
         run(what);
         start.elapsed().as_secs_f64() * 1e9 / CHUNK as f64
     };
     // ns per pair (or load), one per round, indexed as `run` is.
-    let mut ns: [Vec<f64>; 6] = Default::default();
-    for round in 0..ROUNDS {
-        for j in 0..6 {
-            let what = (round + j) % 6;
-            ns[what].push(time(what));
-        }
-    }
-    let ratio =
-        |a: usize, b: usize| -> Vec<f64> { ns[a].iter().zip(&ns[b]).map(|(a, b)| a / b).collect() };
-    let floor = |small: usize| -> Vec<f64> {
-        ns[small]
-            .iter()
-            .zip(&ns[5])
-            .map(|(p, load)| (p + load) / p)
-            .collect()
-    };
-    let median = |xs: &[f64]| quartiles(&mut xs.to_vec())[1];
-    let show = |mut xs: Vec<f64>| {
-        let [low, mid, high] = quartiles(&mut xs);
-        format!("{mid:.2}x [{low:.2}x, {high:.2}x]")
-    };
+    let ns = side_by_side::rounds::<6>(ROUNDS, time);
+    let median = |k: usize| side_by_side::median(&ns[k]);
+    let show = side_by_side::ratio_text;
     let (n0, n1) = (small.n, large.n);
     eprintln!("optimized, random positions, side by side ({ROUNDS} rounds; median [lower, upper quartile]):");
     for (i, pair) in [Pair::SetClear, Pair::LockUnlock].into_iter().enumerate() {
         let (s, l) = (2 * i, 2 * i + 1);
+        let growth = side_by_side::per_round(&ns[l], &ns[s], |large, small| large / small);
+        let floor = side_by_side::per_round(&ns[s], &ns[5], |pair, load| (pair + load) / pair);
         eprintln!(
             "  {}: {n0} records {:.1} ns, {n1} records {:.1} ns per pair: {}; \
              floor (pair at {n0} + one load through {}) / pair at {n0}: {}",
             pair.name(),
-            median(&ns[s]),
-            median(&ns[l]),
-            show(ratio(l, s)),
+            median(s),
+            median(l),
+            show(growth),
             LATENCY_SPANS[1].0,
-            show(floor(s)),
+            show(floor),
         );
     }
     eprintln!(
         "  one dependent load: {} {:.1} ns, {} {:.1} ns",
         LATENCY_SPANS[0].0,
-        median(&ns[4]),
+        median(4),
         LATENCY_SPANS[1].0,
-        median(&ns[5])
+        median(5)
     );
     for t in [small, large] {
         assert_eq!(
@@ -579,12 +563,6 @@ fn growth_summary(
             "the summary's pairs changed the tree"
         );
     }
-}
-
-/// The lower quartile, median and upper quartile of `xs`.
-fn quartiles(xs: &mut [f64]) -> [f64; 3] {
-    xs.sort_by(f64::total_cmp);
-    [1, 2, 3].map(|q| xs[(xs.len() - 1) * q / 4])
 }
 
 /// Bytes each [`memory_latency`] buffer spans: about what the optimized tree holds at 10^3 and

@@ -20,6 +20,8 @@
 //! Run: `cargo bench --bench oracle` (about 1 minute), or one level's criterion group:
 //! `cargo bench --bench oracle -- fs/` (the summary always covers the three levels, in seconds).
 
+mod side_by_side;
+
 use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 use delalloc_contract::{Model, Op, Program};
 use delalloc_fuzz::generate::{program_from_seed, Level};
@@ -97,44 +99,28 @@ fn oracle_throughput(c: &mut Criterion) {
 /// Rounds of the side-by-side summary.
 const ROUNDS: usize = 100;
 
-/// The oracle's own cost as a multiple of the two models' time, measured side by side: every
-/// round times the three ways once each, in an order that rotates from round to round, and
-/// yields one ratio `(oracle − reference − optimized) / (reference + optimized)`. Criterion
-/// times the ways one after the other, seconds apart, and this host's load drifts on that scale
-/// (the same code measured 1.00x and 1.61x in two runs minutes apart); within a round the drift
-/// falls on the three alike. Prints the median round and the quartiles.
+/// The oracle's own cost as a multiple of the two models' time, measured side by side
+/// ([`side_by_side`]): every round times the three ways once each and yields one ratio
+/// `(oracle − reference − optimized) / (reference + optimized)`. Measured by criterion alone,
+/// seconds apart, the same code gave 1.00x and 1.61x in two runs minutes apart.
 fn own_cost_summary() {
     eprintln!("own cost, side by side ({ROUNDS} rounds; median [lower, upper quartile]):");
     for level in Level::ALL {
         let (batch, _) = batch(level);
-        let mut times: [Vec<f64>; 3] = Default::default();
-        let mut ratios = Vec::with_capacity(ROUNDS);
-        for round in 0..ROUNDS {
-            let mut t = [0.0; 3];
-            for k in 0..WAYS.len() {
-                let way = (round + k) % WAYS.len();
-                let start = Instant::now();
-                run_batch(way, &batch);
-                t[way] = start.elapsed().as_secs_f64() * 1e6;
-            }
-            for (all, t) in times.iter_mut().zip(t) {
-                all.push(t);
-            }
-            ratios.push((t[2] - t[0] - t[1]) / (t[0] + t[1]));
-        }
-        let [r, o, a] = times.map(|mut ts| quartiles(&mut ts)[1]);
-        let [low, median, high] = quartiles(&mut ratios);
+        let [r, o, a] = side_by_side::rounds::<3>(ROUNDS, |way| {
+            let start = Instant::now();
+            run_batch(way, &batch);
+            start.elapsed().as_secs_f64() * 1e6
+        });
+        let models = side_by_side::per_round(&r, &o, |r, o| r + o);
+        let own = side_by_side::per_round(&a, &models, |a, m| (a - m) / m);
+        let [r, o, a] = [r, o, a].map(|t| side_by_side::median(&t));
         eprintln!(
             "  {level}: reference {r:.0} µs, optimized {o:.0} µs, oracle {a:.0} µs per batch; \
-             own cost {median:.2}x the models [{low:.2}x, {high:.2}x]"
+             own cost / models {}",
+            side_by_side::ratio_text(own)
         );
     }
-}
-
-/// The lower quartile, median and upper quartile of `xs`.
-fn quartiles(xs: &mut [f64]) -> [f64; 3] {
-    xs.sort_by(f64::total_cmp);
-    [1, 2, 3].map(|q| xs[(xs.len() - 1) * q / 4])
 }
 
 criterion_group! {
