@@ -217,6 +217,32 @@ fn program() -> impl Strategy<Value = Program> {
     })
 }
 
+/// One byte edit of a printed program: where (an index into its bytes, or just past them), how
+/// (0 overwrite, 1 remove, else insert) and the byte.
+type Edit = (prop::sample::Index, u8, u8);
+
+/// A few byte edits, for [`edited`].
+fn edits() -> impl Strategy<Value = Vec<Edit>> {
+    proptest::collection::vec((any::<prop::sample::Index>(), 0u8..3, any::<u8>()), 1..8)
+}
+
+/// `text` with `edits` applied in order (an overwrite or removal past the end inserts), read
+/// back as UTF-8 with invalid bytes replaced: printed programs slightly damaged.
+fn edited(text: String, edits: Vec<Edit>) -> String {
+    let mut bytes = text.into_bytes();
+    for (at, how, b) in edits {
+        let i = at.index(bytes.len() + 1);
+        match how {
+            0 if i < bytes.len() => bytes[i] = b,
+            1 if i < bytes.len() => {
+                bytes.remove(i);
+            }
+            _ => bytes.insert(i, b),
+        }
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
 /// Words and fragments of the format, to make random text reach deep into the parser.
 fn soup() -> impl Strategy<Value = String> {
     let words: Vec<String> = OpKind::ALL
@@ -319,18 +345,9 @@ proptest! {
     #[test]
     fn edited_programs_never_panic(
         p in program(),
-        edits in proptest::collection::vec((any::<prop::sample::Index>(), 0u8..3, any::<u8>()), 1..8),
+        edits in edits(),
     ) {
-        let mut bytes = print_program(&p).into_bytes();
-        for (at, how, b) in edits {
-            let i = at.index(bytes.len() + 1);
-            match how {
-                0 if i < bytes.len() => bytes[i] = b,
-                1 if i < bytes.len() => { bytes.remove(i); }
-                _ => bytes.insert(i, b),
-            }
-        }
-        let s = String::from_utf8_lossy(&bytes);
+        let s = edited(print_program(&p), edits);
         match parse_program(&s) {
             Ok(q) => prop_assert_eq!(q.validate(), Ok(())),
             Err(e) => prop_assert!(e.line >= 1 && e.column >= 1 && !e.message.is_empty()),
@@ -882,18 +899,9 @@ proptest! {
     #[test]
     fn edited_concurrent_programs_never_panic(
         p in concurrent_program(),
-        edits in proptest::collection::vec((any::<prop::sample::Index>(), 0u8..3, any::<u8>()), 1..8),
+        edits in edits(),
     ) {
-        let mut bytes = print_concurrent_program(&p).into_bytes();
-        for (at, how, b) in edits {
-            let i = at.index(bytes.len() + 1);
-            match how {
-                0 if i < bytes.len() => bytes[i] = b,
-                1 if i < bytes.len() => { bytes.remove(i); }
-                _ => bytes.insert(i, b),
-            }
-        }
-        let s = String::from_utf8_lossy(&bytes);
+        let s = edited(print_concurrent_program(&p), edits);
         match parse_concurrent_program(&s) {
             Ok(q) => prop_assert_eq!(q.validate(), Ok(())),
             Err(e) => prop_assert!(e.line >= 1 && e.column >= 1 && !e.message.is_empty()),
