@@ -4,7 +4,7 @@
 //! before measuring and not measured), run three ways side by side in one group per level:
 //! - `reference`: every op applied to a fresh `delalloc_reference::Reference`, nothing else;
 //! - `optimized`: every op applied to a fresh `delalloc_optimized::Optimized`, nothing else;
-//! - `oracle`: `delalloc_fuzz::oracle::run`, i.e. both models plus, after every op, the outcome
+//! - `oracle`: `delalloc_fuzz::oracles::differential::run`, i.e. both models plus, after every op, the outcome
 //!   comparison, two snapshots, their comparison and the SPEC §8 invariant check.
 //!
 //! Every way also applies the final `Unmount` the oracle adds to a program that lacks one, so the
@@ -24,8 +24,8 @@ mod side_by_side;
 
 use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 use delalloc_contract::{Model, Op, Program};
-use delalloc_fuzz::generate::{program_from_seed, Level};
-use delalloc_fuzz::oracle::{self, Verdict};
+use delalloc_fuzz::generators::{program_from_seed, Level};
+use delalloc_fuzz::oracles::differential::{self, Verdict};
 use delalloc_optimized::Optimized;
 use delalloc_reference::Reference;
 use std::hint::black_box;
@@ -60,7 +60,7 @@ fn run_batch(way: usize, batch: &[Program]) {
             0 => run_alone(p, &mut Reference::new(&p.geometry)),
             1 => run_alone(p, &mut Optimized::new(&p.geometry)),
             _ => {
-                let verdict = oracle::run(black_box(p));
+                let verdict = differential::run(black_box(p));
                 debug_assert!(matches!(verdict, Verdict::Agree(_)));
                 black_box(verdict);
             }
@@ -72,12 +72,12 @@ fn run_batch(way: usize, batch: &[Program]) {
 fn batch(level: Level) -> (Vec<Program>, usize) {
     let (batch, left_out): (Vec<Program>, Vec<Program>) = (0..PROGRAMS)
         .map(|seed| program_from_seed(seed, level))
-        .partition(|p| matches!(oracle::run(p), Verdict::Agree(_)));
+        .partition(|p| matches!(differential::run(p), Verdict::Agree(_)));
     (batch, left_out.len())
 }
 
 fn oracle_throughput(c: &mut Criterion) {
-    oracle::quiet_model_panics();
+    differential::quiet_model_panics();
     for level in Level::ALL {
         let (batch, left_out) = batch(level);
         let ops: u64 = batch.iter().map(ops_applied).sum();

@@ -28,7 +28,7 @@
 //! | [`injected`] | deliberately wrong behaviours behind `DELALLOC_FUZZ_BUGS`, to test the pipeline |
 //! | [`fuzz_all`] | every fuzz target for N seconds, one summary table: the CI command |
 //!
-//! Where an op is generated: `generate::Gen::op`; where it is compared: `oracle::Run::step`.
+//! Where an op is generated: `generators::Gen::op`; where it is compared: `oracle::Run::step`.
 //!
 //! A cargo-fuzz target (`fuzz/fuzz_targets/`) is this much glue; [`fuzz_input`] says how its bytes
 //! become a program:
@@ -40,37 +40,20 @@
 //! and a seeded one, as the engine runs it:
 //!
 //! ```
-//! use delalloc_fuzz::{generate::{self, Level}, oracle::{self, Verdict}};
-//! let program = generate::program_from_seed(7, Level::Mixed);
+//! use delalloc_fuzz::{generators::{self, Level}, oracle::{self, Verdict}};
+//! let program = generators::program_from_seed(7, Level::Mixed);
 //! if let Verdict::Diverged(d) = oracle::run(&program) {
 //!     panic!("{}", delalloc_fuzz::report::text(&d));
 //! }
 //! ```
 
-pub mod artifact;
-pub mod concurrent_engine;
-pub mod concurrent_minimize;
-pub mod concurrent_oracle;
-pub mod concurrent_report;
-pub mod concurrent_run;
 pub mod corpus;
-pub mod engine;
-pub mod fuzz_all;
-pub mod fuzz_input;
-pub mod generate;
-pub mod generate_concurrent;
-pub mod injected;
-pub mod invariants;
-pub mod linearize;
-pub mod minimize;
-pub mod mutants;
-pub mod mutants_libfuzzer;
-pub mod mutate;
-pub mod oracle;
-pub mod race_scoreboard;
+pub mod engines;
+pub mod generators;
+pub mod input;
+pub mod libfuzzer;
+pub mod oracles;
 pub mod report;
-pub mod schedule;
-pub mod stress;
+pub mod scoreboard;
+pub mod shrink;
 pub mod targets;
-pub mod targets_concurrent;
-pub mod trace;

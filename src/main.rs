@@ -6,17 +6,18 @@
 use clap::{Parser, Subcommand, ValueEnum};
 use delalloc_contract::text::{parse_program, print_program};
 use delalloc_contract::Program;
-use delalloc_fuzz::artifact::{self, Decoding};
-use delalloc_fuzz::engine::{self, Campaign, Config};
-use delalloc_fuzz::generate::Level;
-use delalloc_fuzz::injected;
-use delalloc_fuzz::oracle::{self, Verdict};
-use delalloc_fuzz::{fuzz_all, minimize, mutants, report};
+use delalloc_fuzz::corpus::artifact::{self, Decoding};
+use delalloc_fuzz::engines::builtin::{self, Campaign, Config};
+use delalloc_fuzz::generators::Level;
+use delalloc_fuzz::oracles::differential::{self, Verdict};
+use delalloc_fuzz::scoreboard::injected;
+use delalloc_fuzz::{libfuzzer, report, scoreboard, shrink};
 use delalloc_optimized::bugs::{Bug, BugSet};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+#[path = "commands/cli_concurrent.rs"]
 mod cli_concurrent;
 
 #[derive(Parser)]
@@ -136,11 +137,11 @@ enum Command {
         #[arg(long, default_value_t = 60, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=86400))]
         seconds_per_target: u64,
         /// Which engine runs the targets.
-        #[arg(long, value_enum, default_value_t = fuzz_all::Engine::Libfuzzer)]
-        engine: fuzz_all::Engine,
+        #[arg(long, value_enum, default_value_t = libfuzzer::Engine::Libfuzzer)]
+        engine: libfuzzer::Engine,
         /// libFuzzer builds: `none` on the current toolchain, `address` (ASan) on nightly.
-        #[arg(long, value_enum, default_value_t = fuzz_all::Sanitizer::None)]
-        sanitizer: fuzz_all::Sanitizer,
+        #[arg(long, value_enum, default_value_t = libfuzzer::Sanitizer::None)]
+        sanitizer: libfuzzer::Sanitizer,
         /// Only this target (repeatable; default: all but the `empty` calibration target).
         #[arg(long = "target", value_name = "T")]
         targets: Vec<String>,
@@ -187,7 +188,7 @@ enum Command {
         /// libFuzzer builds: `none` on the current toolchain (default), `address` (ASan) on
         /// nightly. Only with --engine libfuzzer.
         #[arg(long, value_enum, value_name = "S")]
-        sanitizer: Option<fuzz_all::Sanitizer>,
+        sanitizer: Option<libfuzzer::Sanitizer>,
         /// The repository root, with fuzz/, corpus/ and oss-fuzz/ (default: .). Only with
         /// --engine libfuzzer.
         #[arg(long, value_name = "DIR")]
@@ -240,7 +241,7 @@ const ERROR: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    oracle::quiet_model_panics();
+    differential::quiet_model_panics();
     let code = match cli.command {
         Command::Fuzz {
             seconds,
@@ -270,7 +271,7 @@ fn main() -> ExitCode {
             };
             let bugs = bugs.into_iter().fold(BugSet::NONE, BugSet::union);
             if concurrent {
-                let config = delalloc_fuzz::concurrent_engine::ConcurrentConfig {
+                let config = delalloc_fuzz::engines::concurrent::ConcurrentConfig {
                     seconds: config.seconds,
                     max_programs: None,
                     seed: config.seed,
@@ -291,7 +292,7 @@ fn main() -> ExitCode {
             out,
             json,
         } => {
-            let config = delalloc_fuzz::stress::StressConfig {
+            let config = delalloc_fuzz::engines::stress::StressConfig {
                 seconds,
                 threads: usize::try_from(threads).unwrap_or(2),
                 rounds: usize::try_from(rounds).unwrap_or(8),
@@ -328,14 +329,14 @@ fn main() -> ExitCode {
             concurrent,
         } => {
             let engine = match (engine, jobs, sanitizer, root) {
-                (EngineArg::Builtin, _, None, None) => mutants::Engine::Builtin,
+                (EngineArg::Builtin, _, None, None) => scoreboard::Engine::Builtin,
                 (EngineArg::Builtin, ..) => {
                     eprintln!("error: --sanitizer and --root are for --engine libfuzzer");
                     return ExitCode::from(ERROR);
                 }
-                (EngineArg::Libfuzzer, 1, sanitizer, root) => mutants::Engine::Libfuzzer {
+                (EngineArg::Libfuzzer, 1, sanitizer, root) => scoreboard::Engine::Libfuzzer {
                     root: root.unwrap_or_else(|| PathBuf::from(".")),
-                    sanitizer: sanitizer.unwrap_or(fuzz_all::Sanitizer::None),
+                    sanitizer: sanitizer.unwrap_or(libfuzzer::Sanitizer::None),
                 },
                 (EngineArg::Libfuzzer, ..) => {
                     eprintln!(
@@ -346,7 +347,7 @@ fn main() -> ExitCode {
                 }
             };
             let chosen = bugs.into_iter().fold(BugSet::NONE, BugSet::union);
-            let config = mutants::Config {
+            let config = scoreboard::Config {
                 seconds_per_bug,
                 max_programs: programs_per_bug,
                 runs,
@@ -372,7 +373,7 @@ fn main() -> ExitCode {
             sanitizer,
             targets,
             root,
-        } => fuzz_all::main(&fuzz_all::Options {
+        } => libfuzzer::main(&libfuzzer::Options {
             seconds: seconds_per_target,
             engine,
             sanitizer,
@@ -383,8 +384,9 @@ fn main() -> ExitCode {
     ExitCode::from(code)
 }
 
-fn mutants_cmd(config: &mutants::Config, json: bool, reproducers: Option<&Path>) -> u8 {
-    if let Some(Err(e)) = reproducers.map(|dir| mutants::check_reproducer_dir(dir, &config.bugs)) {
+fn mutants_cmd(config: &scoreboard::Config, json: bool, reproducers: Option<&Path>) -> u8 {
+    if let Some(Err(e)) = reproducers.map(|dir| scoreboard::check_reproducer_dir(dir, &config.bugs))
+    {
         eprintln!("error: --reproducers {e}");
         return ERROR;
     }
@@ -398,7 +400,7 @@ fn mutants_cmd(config: &mutants::Config, json: bool, reproducers: Option<&Path>)
     );
     let total = config.bugs.len();
     let mut done = 0;
-    let board = mutants::scoreboard(config, |row| {
+    let board = scoreboard::scoreboard(config, |row| {
         done += 1;
         let what = if row.bug.is_race() {
             "race, not run".to_string()
@@ -423,7 +425,7 @@ fn mutants_cmd(config: &mutants::Config, json: bool, reproducers: Option<&Path>)
         print!("{}", board.text());
     }
     if let Some(dir) = reproducers {
-        match mutants::write_reproducers(&board, dir) {
+        match scoreboard::write_reproducers(&board, dir) {
             Ok(files) => eprintln!("wrote {} reproducer(s) to {}", files.len(), dir.display()),
             Err(e) => {
                 eprintln!("error: writing reproducers: {e}");
@@ -439,7 +441,7 @@ fn mutants_cmd(config: &mutants::Config, json: bool, reproducers: Option<&Path>)
 }
 
 fn fuzz(config: &Config, bugs: BugSet, json: bool) -> u8 {
-    match engine::campaign(config, |p| mutants::run_with_bugs(p, bugs)) {
+    match builtin::campaign(config, |p| scoreboard::run_with_bugs(p, bugs)) {
         Err(e) => {
             eprintln!("error: fuzzing failed: {e}");
             ERROR
@@ -471,7 +473,7 @@ fn fuzz(config: &Config, bugs: BugSet, json: bool) -> u8 {
                 });
                 println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
             } else {
-                print!("{}", engine::finding_text(config, &finding));
+                print!("{}", builtin::finding_text(config, &finding));
                 println!();
                 print!("{}", summary.text());
             }
@@ -563,13 +565,13 @@ fn trace_file(path: &Path, json: bool) -> u8 {
         }
     };
     if json {
-        let steps = delalloc_fuzz::trace::trace(&program).steps;
+        let steps = delalloc_fuzz::report::trace::trace(&program).steps;
         println!(
             "{}",
             serde_json::to_string_pretty(&steps).unwrap_or_default()
         );
     } else {
-        print!("{}", delalloc_fuzz::trace::text(&program));
+        print!("{}", delalloc_fuzz::report::trace::text(&program));
     }
     0
 }
@@ -719,7 +721,7 @@ fn import_one(
     };
     std::fs::create_dir_all(out)
         .map_err(|e| (ERROR, format!("{}: cannot create: {e}", out.display())))?;
-    engine::write_user_file(&path, &r.text, force)
+    builtin::write_user_file(&path, &r.text, force)
         .map_err(|e| (ERROR, format!("cannot write {}: {e}", path.display())))?;
     let m = &r.minimized;
     println!(
@@ -834,7 +836,7 @@ fn minimize_file(file: &Path, output: Option<PathBuf>, force: bool) -> u8 {
             return ERROR;
         }
     };
-    let Some(m) = minimize::minimize(&program) else {
+    let Some(m) = shrink::minimize(&program) else {
         eprintln!(
             "error: {} does not diverge: the models agree on it, nothing to minimize",
             file.display()
@@ -872,7 +874,7 @@ fn write_minimized(
     summary: &str,
     report: &str,
 ) -> u8 {
-    if let Err(e) = engine::write_user_file(out, text, force) {
+    if let Err(e) = builtin::write_user_file(out, text, force) {
         eprintln!("error: cannot write {}: {e}", out.display());
         return ERROR;
     }

@@ -1,5 +1,5 @@
 //! bolero harnesses over the two differential oracles: the same target bodies as cargo-fuzz and
-//! AFL (`delalloc_fuzz::targets`), on bytes decoded by `fuzz_input::decode`.
+//! AFL (`delalloc_fuzz::targets`), on bytes decoded by `input::decode`.
 //!
 //! Under plain `cargo test` (stable, no tool installed) each harness replays the committed seed
 //! corpus `corpus/<target>/` one file at a time, then runs [`RANDOM_ITERATIONS`] random inputs
@@ -16,9 +16,9 @@
 //! (the README's "bolero" section has the details; findings land in `tests/__fuzz__/`).
 
 use bolero::check;
-use delalloc_fuzz::generate::Level;
-use delalloc_fuzz::injected::BugSet;
-use delalloc_fuzz::{fuzz_input, targets};
+use delalloc_fuzz::generators::Level;
+use delalloc_fuzz::scoreboard::injected::BugSet;
+use delalloc_fuzz::{input, targets};
 use std::any::Any;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -96,7 +96,7 @@ fn a_divergence_fails_the_check() {
          writeback ino=0 start=0 len=5000\n",
     )
     .unwrap();
-    let input = fuzz_input::encode(&program);
+    let input = input::encode(&program);
     let report = Mutex::new(None);
     let check = catch_unwind(AssertUnwindSafe(|| {
         check!()

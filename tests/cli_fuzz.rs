@@ -2,9 +2,9 @@
 //! artifacts, `corpus` regeneration and `--check`, and their errors (exit 2, naming the problem).
 
 use delalloc_contract::text::parse_program;
-use delalloc_fuzz::fuzz_input;
-use delalloc_fuzz::injected::{self, BugSet};
-use delalloc_fuzz::oracle::Verdict;
+use delalloc_fuzz::input;
+use delalloc_fuzz::oracles::differential::Verdict;
+use delalloc_fuzz::scoreboard::injected::{self, BugSet};
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -38,7 +38,7 @@ fn write_artifact(dir: &Path) -> std::path::PathBuf {
     .unwrap();
     let path = dir.join("fuzz/artifacts/fs_level/crash-0123abcd");
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(&path, fuzz_input::encode(&p)).unwrap();
+    std::fs::write(&path, input::encode(&p)).unwrap();
     path
 }
 
@@ -317,7 +317,7 @@ fn the_switch_takes_the_models_bug_names_for_import_and_replay() {
     .unwrap();
     let artifact = d.join("fuzz/artifacts/tree_level/crash-77");
     std::fs::create_dir_all(artifact.parent().unwrap()).unwrap();
-    std::fs::write(&artifact, fuzz_input::encode(&p)).unwrap();
+    std::fs::write(&artifact, input::encode(&p)).unwrap();
     let a = artifact.to_str().unwrap();
     let model_bug = "merge-hook-era-a";
 

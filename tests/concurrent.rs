@@ -4,14 +4,14 @@
 
 use delalloc_contract::concurrent_text::{parse_concurrent_program, print_concurrent_program};
 use delalloc_contract::{ConcurrentProgram, Geometry, Model, Op, Outcome};
-use delalloc_fuzz::concurrent_minimize::minimize_concurrent;
-use delalloc_fuzz::concurrent_oracle::{
+use delalloc_fuzz::generators::concurrent::concurrent_program_from_seed;
+use delalloc_fuzz::oracles::differential::Verdict;
+use delalloc_fuzz::oracles::linearizable::run::{OpRecord, RunRecord};
+use delalloc_fuzz::oracles::linearizable::search::{Mismatch, Search};
+use delalloc_fuzz::oracles::linearizable::{
     run, run_with, ConcurrentDivergenceKind, ConcurrentVerdict,
 };
-use delalloc_fuzz::concurrent_run::{self, OpRecord, RunRecord};
-use delalloc_fuzz::generate_concurrent::concurrent_program_from_seed;
-use delalloc_fuzz::linearize::{self, Mismatch, Search};
-use delalloc_fuzz::oracle::{self, Verdict};
+use delalloc_fuzz::shrink::concurrent::minimize_concurrent;
 use delalloc_optimized_shuttle::bugs::{Bug, BugSet};
 use delalloc_reference::Reference;
 
@@ -31,7 +31,7 @@ fn fixed_seed_batch_is_accepted() {
             ConcurrentVerdict::Agree(s) => overlapping += s.overlapping,
             ConcurrentVerdict::Diverged(d) => panic!(
                 "seed {seed}:\n{}",
-                delalloc_fuzz::concurrent_report::text(&d)
+                delalloc_fuzz::report::concurrent::text(&d)
             ),
         }
     }
@@ -84,7 +84,7 @@ fn the_corpus_races_are_caught_with_the_bugs_and_pass_without() {
             .divergence()
             .unwrap_or_else(|| panic!("{file}: {bug:?} not caught"));
         assert_eq!(d.kind.name(), kind, "{file}");
-        let text = delalloc_fuzz::concurrent_report::text(d);
+        let text = delalloc_fuzz::report::concurrent::text(d);
         assert!(text.contains("timeline"), "{text}");
     }
 }
@@ -93,8 +93,8 @@ fn the_corpus_races_are_caught_with_the_bugs_and_pass_without() {
 fn runs_are_deterministic_functions_of_the_program() {
     for seed in [3, 17, 41] {
         let p = concurrent_program_from_seed(seed);
-        let a = concurrent_run::run(&p, BugSet::NONE);
-        let b = concurrent_run::run(&p, BugSet::NONE);
+        let a = delalloc_fuzz::oracles::linearizable::run::run(&p, BugSet::NONE);
+        let b = delalloc_fuzz::oracles::linearizable::run::run(&p, BugSet::NONE);
         assert_eq!(a.ops, b.ops, "seed {seed}");
         assert_eq!(a.synced, b.synced, "seed {seed}");
         assert_eq!(a.decisions, b.decisions, "seed {seed}");
@@ -105,7 +105,7 @@ fn runs_are_deterministic_functions_of_the_program() {
         .map(|b| {
             let mut q = p.clone();
             q.schedule = vec![b; 8];
-            concurrent_run::run(&q, BugSet::NONE).ops
+            delalloc_fuzz::oracles::linearizable::run::run(&q, BugSet::NONE).ops
         })
         .collect();
     assert!(
@@ -117,9 +117,14 @@ fn runs_are_deterministic_functions_of_the_program() {
 #[test]
 fn one_task_programs_are_judged_like_sequential_ones() {
     for seed in 0..60 {
-        let seq =
-            delalloc_fuzz::generate::program_from_seed(seed, delalloc_fuzz::generate::Level::Fs);
-        let sequential = matches!(oracle::run(&seq), Verdict::Agree(_));
+        let seq = delalloc_fuzz::generators::program_from_seed(
+            seed,
+            delalloc_fuzz::generators::Level::Fs,
+        );
+        let sequential = matches!(
+            delalloc_fuzz::oracles::differential::run(&seq),
+            Verdict::Agree(_)
+        );
         let c = ConcurrentProgram::from_sequential(&seq);
         if c.validate().is_err() {
             continue;
@@ -156,7 +161,7 @@ fn linearizability_respects_real_time_order() {
     let w = r.apply(&write);
     let t = r.apply(&truncate);
     let quiescent = r.snapshot();
-    concurrent_run::sync(&g, &mut |op| r.apply(op));
+    delalloc_fuzz::oracles::linearizable::run::sync(&g, &mut |op| r.apply(op));
     let synced = r.snapshot();
     r.apply(&Op::Unmount);
     let after = r.snapshot();
@@ -182,12 +187,13 @@ fn linearizability_respects_real_time_order() {
     let start = Reference::new(&g);
     // Overlapping: the truncate may go last.
     assert!(matches!(
-        linearize::search(&p, &record((0, 3), (1, 2)), &start),
+        delalloc_fuzz::oracles::linearizable::search::search(&p, &record((0, 3), (1, 2)), &start),
         Search::Linearizable { .. }
     ));
     // The truncate returned before the write began: only "truncate, write" is allowed, and it
     // leaves a 4 KiB file, not the empty one the run claims.
-    match linearize::search(&p, &record((2, 3), (0, 1)), &start) {
+    match delalloc_fuzz::oracles::linearizable::search::search(&p, &record((2, 3), (0, 1)), &start)
+    {
         Search::NotLinearizable { nearest, .. } => {
             assert_eq!(nearest.order, vec![(1, 0), (0, 0)]);
             assert!(
@@ -217,7 +223,7 @@ fn a_wrong_state_is_rejected_with_the_nearest_order() {
         "{:?}",
         nearest.mismatch
     );
-    let report = delalloc_fuzz::concurrent_report::text(d);
+    let report = delalloc_fuzz::report::concurrent::text(d);
     assert!(
         report.contains("nearest sequential order tried"),
         "{report}"
@@ -236,7 +242,7 @@ fn the_concurrent_corpus_passes() {
         let text = std::fs::read_to_string(&path).unwrap();
         let p = parse_concurrent_program(&text).unwrap_or_else(|e| panic!("{path:?}: {e}"));
         if let Some(d) = run(&p).divergence() {
-            panic!("{path:?}:\n{}", delalloc_fuzz::concurrent_report::text(d));
+            panic!("{path:?}:\n{}", delalloc_fuzz::report::concurrent::text(d));
         }
         n += 1;
     }

@@ -6,8 +6,8 @@ mod common;
 
 use common::{run_wrong, Bug};
 use delalloc_contract::text::parse_program;
-use delalloc_fuzz::engine::{campaign, Campaign, Config};
-use delalloc_fuzz::generate::{program_from_seed, Level};
+use delalloc_fuzz::engines::builtin::{campaign, Campaign, Config};
+use delalloc_fuzz::generators::{program_from_seed, Level};
 
 fn config(out: &std::path::Path, jobs: usize) -> Config {
     Config {
@@ -88,7 +88,8 @@ fn a_clean_campaign_summarizes() {
         seconds: 1,
         ..config(dir.path(), 2)
     };
-    let Campaign::Clean(s) = campaign(&cfg, delalloc_fuzz::oracle::run).unwrap() else {
+    let Campaign::Clean(s) = campaign(&cfg, delalloc_fuzz::oracles::differential::run).unwrap()
+    else {
         panic!("diverged")
     };
     assert!(s.stats.programs > 0 && s.stats.ops > 0);

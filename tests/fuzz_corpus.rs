@@ -6,9 +6,9 @@
 use delalloc_contract::text::parse_program;
 use delalloc_contract::OpKind;
 use delalloc_fuzz::corpus::{self, PARSE_TEXT};
-use delalloc_fuzz::fuzz_input;
-use delalloc_fuzz::injected::{self, BugSet};
-use delalloc_fuzz::oracle::{self, Verdict};
+use delalloc_fuzz::input;
+use delalloc_fuzz::oracles::differential::{self, Verdict};
+use delalloc_fuzz::scoreboard::injected::{self, BugSet};
 use delalloc_fuzz::{report, targets};
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -34,7 +34,7 @@ fn the_committed_corpus_is_what_the_seed_programs_say() {
 
 #[test]
 fn every_seed_input_decodes_to_its_program_and_runs_clean_even_with_the_injected_bug() {
-    oracle::quiet_model_panics();
+    differential::quiet_model_panics();
     let all_bugs = BugSet::parse(
         &injected::Bug::ALL
             .iter()
@@ -49,7 +49,7 @@ fn every_seed_input_decodes_to_its_program_and_runs_clean_even_with_the_injected
         let mut kinds = BTreeSet::new();
         for s in &mine {
             let bytes = std::fs::read(root().join(&s.output)).unwrap();
-            let from_disk = fuzz_input::decode(&bytes, level);
+            let from_disk = input::decode(&bytes, level);
             let text = std::fs::read_to_string(&s.source).unwrap();
             assert_eq!(
                 from_disk,
@@ -92,7 +92,7 @@ fn every_seed_input_decodes_to_its_program_and_runs_clean_even_with_the_injected
 /// so it reproduces what the fuzzer found and stays harmless to `cargo test`.
 #[test]
 fn injected_bug_reproducers_fail_with_the_bug_and_pass_without() {
-    oracle::quiet_model_panics();
+    differential::quiet_model_panics();
     let dir = root().join("corpus/injected");
     let mut checked = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {

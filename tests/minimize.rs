@@ -6,9 +6,9 @@ mod common;
 use common::{run_wrong, Bug};
 use delalloc_contract::text::print_program;
 use delalloc_contract::{Geometry, Op};
-use delalloc_fuzz::generate::{program_from_seed, Level};
-use delalloc_fuzz::minimize::minimize_with;
-use delalloc_fuzz::oracle::{DivergenceKind, Verdict};
+use delalloc_fuzz::generators::{program_from_seed, Level};
+use delalloc_fuzz::oracles::differential::{DivergenceKind, Verdict};
+use delalloc_fuzz::shrink::minimize_with;
 
 /// The first generated program that diverges with `bug` at op `min_index` or later.
 fn long_diverging_program(bug: Bug, min_index: usize) -> delalloc_contract::Program {

@@ -8,11 +8,11 @@
 
 use delalloc_contract::text::parse_program;
 use delalloc_contract::Program;
-use delalloc_fuzz::engine::{self, Search};
-use delalloc_fuzz::generate::{program_from_seed, Level};
-use delalloc_fuzz::mutants::{self, first_field, run_with_bugs, ReproducerHeader};
-use delalloc_fuzz::oracle::{self, Verdict};
-use delalloc_fuzz::{minimize, mutants_libfuzzer, report};
+use delalloc_fuzz::engines::builtin::{self, Search};
+use delalloc_fuzz::generators::{program_from_seed, Level};
+use delalloc_fuzz::oracles::differential::{self, Verdict};
+use delalloc_fuzz::scoreboard::{self, first_field, run_with_bugs, ReproducerHeader};
+use delalloc_fuzz::{report, scoreboard::libfuzzer, shrink};
 use delalloc_optimized::bugs::{Bug, BugSet};
 use std::path::{Path, PathBuf};
 
@@ -42,7 +42,7 @@ fn reproducers() -> Vec<(PathBuf, ReproducerHeader, Program)> {
 
 #[test]
 fn each_reproducer_diverges_on_its_field_with_its_bug_and_agrees_without() {
-    oracle::quiet_model_panics();
+    differential::quiet_model_panics();
     let all = reproducers();
     assert!(!all.is_empty());
     for (f, h, p) in &all {
@@ -68,7 +68,7 @@ fn each_reproducer_diverges_on_its_field_with_its_bug_and_agrees_without() {
             ),
             Verdict::Agree(_) => panic!("{name}: no divergence with {} injected", h.bug),
         }
-        if let Verdict::Diverged(d) = oracle::run(p) {
+        if let Verdict::Diverged(d) = differential::run(p) {
             panic!(
                 "{name}: the correct model diverges: {}",
                 report::headline(&d)
@@ -108,7 +108,7 @@ fn every_sequential_bug_has_a_reproducer_and_every_file_names_a_real_bug() {
 
 #[test]
 fn race_bugs_are_invisible_to_sequential_programs() {
-    oracle::quiet_model_panics();
+    differential::quiet_model_panics();
     let races: Vec<Bug> = Bug::ALL.into_iter().filter(|b| b.is_race()).collect();
     let corpus_programs: Vec<Program> = program_files(&corpus())
         .iter()
@@ -136,23 +136,23 @@ const BUDGET_SEED: u64 = 0x00b0_0c5e_ed00;
 
 #[test]
 fn the_builtin_engine_finds_every_sequential_bug_within_a_fixed_budget() {
-    oracle::quiet_model_panics();
+    differential::quiet_model_panics();
     let mut missed = Vec::new();
     for bug in Bug::ALL.into_iter().filter(|b| !b.is_race()) {
         let bugs = BugSet::from(bug);
         let run = move |p: &Program| run_with_bugs(p, bugs);
         for r in 0..BUDGET_CAMPAIGNS {
-            let config = engine::Config {
+            let config = builtin::Config {
                 // The program budget decides; the time limit only guards against a hang.
                 seconds: 3_600,
                 max_programs: Some(BUDGET_PROGRAMS),
-                seed: mutants::campaign_seed(BUDGET_SEED, bug, r),
+                seed: scoreboard::campaign_seed(BUDGET_SEED, bug, r),
                 jobs: 1,
-                level: mutants::LEVEL,
+                level: scoreboard::LEVEL,
                 out: PathBuf::new(),
                 progress: false,
             };
-            let Search { summary, found } = engine::search(&config, &run);
+            let Search { summary, found } = builtin::search(&config, &run);
             let Some((index, program)) = found else {
                 missed.push(format!(
                     "{bug}: campaign {r} (seed {}) ran {} programs without a divergence",
@@ -163,7 +163,7 @@ fn the_builtin_engine_finds_every_sequential_bug_within_a_fixed_budget() {
             // The first campaign's finding also minimizes to a short program in an expected
             // field, as the scoreboard reports it.
             if r == 0 {
-                let m = minimize::minimize_by(&program, run, |a, b| mutants::same_bug(bug, a, b))
+                let m = shrink::minimize_by(&program, run, |a, b| scoreboard::same_bug(bug, a, b))
                     .expect("the finding diverges again");
                 let field = first_field(&m.divergence);
                 assert!(
@@ -180,16 +180,16 @@ fn the_builtin_engine_finds_every_sequential_bug_within_a_fixed_budget() {
 
 #[test]
 fn a_campaign_without_budget_left_misses_and_the_row_says_so() {
-    let config = mutants::Config {
+    let config = scoreboard::Config {
         seconds_per_bug: 3_600,
         max_programs: Some(1),
         runs: 2,
         base_seed: 3,
         jobs: 1,
-        engine: mutants::Engine::Builtin,
+        engine: scoreboard::Engine::Builtin,
         bugs: vec![Bug::NoreserveDataFreed, Bug::UnlockBeforeSetDelalloc],
     };
-    let board = mutants::scoreboard(&config, |_| {}).unwrap();
+    let board = scoreboard::scoreboard(&config, |_| {}).unwrap();
     let [row, race] = &board.rows[..] else {
         panic!("two rows")
     };
@@ -202,15 +202,15 @@ fn a_campaign_without_budget_left_misses_and_the_row_says_so() {
     // The libFuzzer engine in a folder without the cargo-fuzz crate: an error before any
     // campaign, naming what is missing.
     let empty = tempfile::tempdir().unwrap();
-    let libfuzzer = mutants::Config {
-        engine: mutants::Engine::Libfuzzer {
+    let libfuzzer = scoreboard::Config {
+        engine: scoreboard::Engine::Libfuzzer {
             root: empty.path().to_path_buf(),
-            sanitizer: delalloc_fuzz::fuzz_all::Sanitizer::None,
+            sanitizer: delalloc_fuzz::libfuzzer::Sanitizer::None,
         },
         ..config
     };
     let mut rows = 0;
-    let e = mutants::scoreboard(&libfuzzer, |_| rows += 1).unwrap_err();
+    let e = scoreboard::scoreboard(&libfuzzer, |_| rows += 1).unwrap_err();
     assert!(e.contains("no cargo-fuzz crate (fuzz/Cargo.toml)"), "{e}");
     assert_eq!(rows, 0);
 }
@@ -220,10 +220,10 @@ fn a_campaign_without_budget_left_misses_and_the_row_says_so() {
 /// that level's ops alone.
 #[test]
 fn each_sequential_bug_has_a_reproducer_in_the_ops_of_its_libfuzzer_target() {
-    oracle::quiet_model_panics();
+    differential::quiet_model_panics();
     let all = reproducers();
     for bug in Bug::ALL.into_iter().filter(|b| !b.is_race()) {
-        let (target, level) = mutants_libfuzzer::target(bug);
+        let (target, level) = libfuzzer::target(bug);
         let fits = all.iter().any(|(_, h, p)| {
             h.bug == bug
                 && p.ops.iter().all(|op| level.kinds().any(|k| k == op.kind()))

@@ -5,7 +5,7 @@ mod common;
 
 use common::{parse, run_wrong, run_wrong_twice, Bug};
 use delalloc_contract::{Op, Outcome};
-use delalloc_fuzz::oracle::{self, DivergenceKind, Verdict};
+use delalloc_fuzz::oracles::differential::{self, DivergenceKind, Verdict};
 use delalloc_fuzz::report;
 use delalloc_reference::Reference;
 
@@ -99,7 +99,7 @@ fn equal_but_wrong_state_is_an_invariant_broken() {
 
 #[test]
 fn a_panicking_model_is_reported_not_propagated() {
-    oracle::quiet_model_panics();
+    differential::quiet_model_panics();
     let p = parse("buffered_write ino=0 pos=0 len=4K\nevict ino=0\n");
     let Verdict::Diverged(d) = run_wrong(&p, Bug::PanicOnEvict) else {
         panic!("no divergence")
@@ -162,7 +162,7 @@ fn the_reference_agrees_with_itself_and_stats_count() {
     let p = parse(TWO_WRITES);
     let mut a = Reference::new(&p.geometry);
     let mut b = Reference::new(&p.geometry);
-    let Verdict::Agree(stats) = oracle::run_models(&p, &mut a, &mut b) else {
+    let Verdict::Agree(stats) = differential::run_models(&p, &mut a, &mut b) else {
         panic!("diverged")
     };
     assert_eq!(stats.programs, 1);

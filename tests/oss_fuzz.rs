@@ -5,8 +5,8 @@
 
 use delalloc_contract::text::print_program;
 use delalloc_contract::{Bits, OpKind};
-use delalloc_fuzz::fuzz_input;
-use delalloc_fuzz::generate::{self, Level};
+use delalloc_fuzz::generators::{self, Level};
+use delalloc_fuzz::input;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -115,7 +115,7 @@ fn every_shipped_target_has_a_seed_corpus_and_options() {
 
 #[test]
 fn max_len_holds_the_inputs_the_targets_are_given() {
-    // The largest program a fuzz input holds has generate::MAX_OPS ops; the generator's
+    // The largest program a fuzz input holds has generators::MAX_OPS ops; the generator's
     // programs are what the seeds and the structured mutator are made of.
     let (fs, tree, text) = (
         max_len("fs_level"),
@@ -124,8 +124,8 @@ fn max_len_holds_the_inputs_the_targets_are_given() {
     );
     for seed in 0..300 {
         for (level, cap) in [(Level::Fs, fs), (Level::Tree, tree)] {
-            let p = generate::program_from_seed(seed, level);
-            let bytes = fuzz_input::encode(&p);
+            let p = generators::program_from_seed(seed, level);
+            let bytes = input::encode(&p);
             assert!(
                 bytes.len() <= cap,
                 "{level}-level program of seed {seed}: {} bytes encoded, over max_len {cap}",
@@ -200,7 +200,7 @@ fn the_parse_text_dictionary_has_every_word_of_the_format() {
     }
     // Keys, flags and reservation kinds, as the printer writes them, over many programs.
     for seed in 0..400 {
-        let text = print_program(&generate::program_from_seed(seed, Level::Mixed));
+        let text = print_program(&generators::program_from_seed(seed, Level::Mixed));
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             for tok in line.split_whitespace().skip(1) {
                 if let Some((key, _)) = tok.split_once('=') {

@@ -2,7 +2,7 @@
 //! must parse and must run without a divergence. Each file is a bug that was found and fixed.
 
 use delalloc_contract::text::parse_program;
-use delalloc_fuzz::oracle::{self, Verdict};
+use delalloc_fuzz::oracles::differential::{self, Verdict};
 use delalloc_fuzz::report;
 use std::path::Path;
 
@@ -11,7 +11,7 @@ use common::corpus::program_files;
 
 #[test]
 fn every_regression_replays_clean() {
-    oracle::quiet_model_panics();
+    differential::quiet_model_panics();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/regressions");
     let files = program_files(&dir);
     let mut failures = Vec::new();
@@ -26,7 +26,7 @@ fn every_regression_replays_clean() {
                 e.message
             )),
             Ok(p) => {
-                if let Verdict::Diverged(d) = oracle::run(&p) {
+                if let Verdict::Diverged(d) = differential::run(&p) {
                     failures.push(format!(
                         "{}: {}\n{}",
                         f.display(),

@@ -2,9 +2,9 @@
 //! must agree. A divergence here is a bug in a model (or the spec): the failure message is the
 //! minimized program and its report. Do not weaken the test; fix the model or record the case.
 
-use delalloc_fuzz::generate::{program_from_seed, Level};
-use delalloc_fuzz::oracle::{self, Stats, Verdict};
-use delalloc_fuzz::{minimize, report};
+use delalloc_fuzz::generators::{program_from_seed, Level};
+use delalloc_fuzz::oracles::differential::{self, Stats, Verdict};
+use delalloc_fuzz::{report, shrink};
 
 /// Programs per level.
 const PROGRAMS: u64 = 300;
@@ -12,14 +12,14 @@ const PROGRAMS: u64 = 300;
 const BASE: u64 = 0x5eed_0000;
 
 fn batch(level: Level) {
-    oracle::quiet_model_panics();
+    differential::quiet_model_panics();
     let mut stats = Stats::default();
     for i in 0..PROGRAMS {
         let program = program_from_seed(BASE + i, level);
-        match oracle::run(&program) {
+        match differential::run(&program) {
             Verdict::Agree(s) => stats.merge(&s),
             Verdict::Diverged(d) => {
-                let detail = match minimize::minimize(&program) {
+                let detail = match shrink::minimize(&program) {
                     Some(m) => format!(
                         "minimized from {} to {} ops:\n{}",
                         m.ops_before,

@@ -4,7 +4,7 @@
 //! also relies on what the update says it wrote: the parts it did not are not checked again.
 
 use delalloc_contract::{Model, Op, PartStamps, Snapshot};
-use delalloc_fuzz::generate::{program_from_seed, Level};
+use delalloc_fuzz::generators::{program_from_seed, Level};
 use delalloc_optimized::Optimized;
 
 #[test]

@@ -3,10 +3,10 @@
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| delalloc_fuzz::targets::tree_level(data));
 
-// Op-level mutation (delalloc_fuzz::mutate), some calls left to libFuzzer's byte mutator.
+// Op-level mutation (delalloc_fuzz::input::mutate), some calls left to libFuzzer's byte mutator.
 #[cfg(feature = "structured-mutator")]
 libfuzzer_sys::fuzz_mutator!(|data: &mut [u8], size: usize, max_size: usize, seed: u32| {
-    use delalloc_fuzz::{generate::Level, mutate};
+    use delalloc_fuzz::{generators::Level, input::mutate};
     mutate::libfuzzer(
         data,
         size,

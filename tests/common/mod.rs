@@ -7,7 +7,7 @@ pub mod cli;
 pub mod corpus;
 
 use delalloc_contract::{Model, Op, Outcome, Program, Snapshot};
-use delalloc_fuzz::oracle::{self, Verdict};
+use delalloc_fuzz::oracles::differential::{self, Verdict};
 use delalloc_reference::Reference;
 
 /// How a [`Wrong`] model is wrong.
@@ -87,14 +87,14 @@ impl Model for Wrong {
 pub fn run_wrong(program: &Program, bug: Bug) -> Verdict {
     let mut left = Reference::new(&program.geometry);
     let mut right = Wrong::new(program, bug);
-    oracle::run_models(program, &mut left, &mut right)
+    differential::run_models(program, &mut left, &mut right)
 }
 
 /// The same wrong model on both sides: they agree, and only the invariants can tell.
 pub fn run_wrong_twice(program: &Program, bug: Bug) -> Verdict {
     let mut left = Wrong::new(program, bug);
     let mut right = Wrong::new(program, bug);
-    oracle::run_models(program, &mut left, &mut right)
+    differential::run_models(program, &mut left, &mut right)
 }
 
 /// Parses a program in the text format, panicking with the error.

@@ -1,0 +1,379 @@
+//! Generators of concurrent programs (SPEC §10): fuzzer bytes in, a valid
+//! [`ConcurrentProgram`] out, on the same [`Unstructured`] as the sequential generators.
+//!
+//! The races worth finding need two tasks on the same inode and overlapping bytes at the right
+//! moment, so the tasks mostly work in a small hot zone (a few sectors of one inode), which the
+//! setup has already written (so that overwrites lock their range and writebacks leave ordered
+//! extents to complete); the rest is disjoint work (other inodes, far offsets) that must not
+//! interfere. The schedule bytes come last: whatever is left of the input, up to a cap.
+//!
+//! Task ops are the ones whose effect is one step in the model (SPEC §10, "atomic ops"): a
+//! buffered write within one write chunk, a DIO or defrag within one chunk, page_mkwrite,
+//! writeback, finish_ordered, truncate and commit. Space changes, fault injection, evict and
+//! unmount stay in the setup, where they are sequential.
+
+use crate::generators::Gen;
+use arbitrary::{Result, Unstructured};
+use delalloc_contract::concurrent::{LINEARIZABILITY_OPS_PER_TASK, MAX_TASKS};
+use delalloc_contract::op::MAX_OFFSET;
+use delalloc_contract::{ConcurrentProgram, FaultKind, Geometry, Op, OpKind};
+use rand::{rngs::SmallRng, RngCore, SeedableRng};
+
+/// Sectors in the hot zone every task may address.
+const HOT_SECTORS: u64 = 8;
+
+/// At most this many schedule bytes in a generated program.
+const MAX_GENERATED_SCHEDULE: usize = 48;
+
+/// A concurrent program generated from `seed` (the seed's RNG bytes fed to [`concurrent_program`]).
+pub fn concurrent_program_from_seed(seed: u64) -> ConcurrentProgram {
+    let mut bytes = vec![0u8; 1024];
+    SmallRng::seed_from_u64(seed).fill_bytes(&mut bytes);
+    let mut u = Unstructured::new(&bytes);
+    concurrent_program(&mut u).unwrap_or_else(|_| ConcurrentProgram {
+        tasks: vec![Vec::new()],
+        ..ConcurrentProgram::default()
+    })
+}
+
+/// True with probability `num / den`; false once the bytes have run out.
+fn chance(u: &mut Unstructured, num: u32, den: u32) -> Result<bool> {
+    Ok(u.int_in_range(1..=den)? > den - num)
+}
+
+/// A valid concurrent program read from `u`.
+pub fn concurrent_program(u: &mut Unstructured) -> Result<ConcurrentProgram> {
+    if chance(u, 1, 8)? {
+        return failing_reservation_episode(u);
+    }
+    let geometry = geometry(u)?;
+    let mut gen = TaskGen {
+        g: geometry,
+        hot_ino: u.int_in_range(0..=geometry.inodes - 1)?,
+    };
+    let setup = gen.setup(u)?;
+    let n_tasks = if chance(u, 1, 8)? {
+        1
+    } else {
+        u.int_in_range(2..=MAX_TASKS)?
+    };
+    let mut tasks = Vec::with_capacity(n_tasks);
+    for _ in 0..n_tasks {
+        let len = u.int_in_range(1..=LINEARIZABILITY_OPS_PER_TASK)?;
+        let mut ops = Vec::with_capacity(len);
+        for _ in 0..len {
+            ops.push(gen.task_op(u)?);
+        }
+        tasks.push(ops);
+    }
+    let n = u.len().min(MAX_GENERATED_SCHEDULE);
+    let schedule = u.bytes(n)?.to_vec();
+    let p = ConcurrentProgram {
+        geometry,
+        setup,
+        tasks,
+        schedule,
+    };
+    debug_assert_eq!(p.validate(), Ok(()));
+    Ok(p)
+}
+
+/// A program for the stress mode: the same hot zone and op mix as [`concurrent_program`], but
+/// exactly `tasks` tasks of `ops` ops each and no schedule (real threads choose).
+pub fn stress_program(u: &mut Unstructured, tasks: usize, ops: usize) -> Result<ConcurrentProgram> {
+    let geometry = geometry(u)?;
+    let mut gen = TaskGen {
+        g: geometry,
+        hot_ino: u.int_in_range(0..=geometry.inodes - 1)?,
+    };
+    let setup = gen.setup(u)?;
+    let mut all = Vec::with_capacity(tasks);
+    for _ in 0..tasks {
+        let mut task = Vec::with_capacity(ops);
+        for _ in 0..ops {
+            task.push(gen.task_op(u)?);
+        }
+        all.push(task);
+    }
+    Ok(ConcurrentProgram {
+        geometry,
+        setup,
+        tasks: all,
+        schedule: Vec::new(),
+    })
+}
+
+/// Seed 000's window, which independent ops would practically never compose: a reservation
+/// that fails (an injected fault) while a release of the same inode runs, with csum_bytes near
+/// a checksum-leaf boundary so that what the release frees depends on the failing
+/// reservation's bytes. Small leaves (512-byte sectors, 4 KiB nodes: 137 sectors a leaf) keep
+/// the file small. The shape is fixed; the leaf count, the offsets, the sizes and the schedule
+/// come from the input, and further ops may join either task.
+fn failing_reservation_episode(u: &mut Unstructured) -> Result<ConcurrentProgram> {
+    let g = Geometry {
+        sectorsize: 512,
+        nodesize: 4096,
+        inodes: u.int_in_range(1..=2)?,
+        ..ample_space()
+    };
+    let s = g.sectorsize;
+    let per_leaf = (g.nodesize - 101) / 29;
+    let ino = 0;
+    // csum_bytes a few sectors past a leaf boundary, then an ordered extent of a few sectors.
+    let sectors = per_leaf * u.int_in_range(1..=2)? + u.int_in_range(0..=4)?;
+    let ordered = u.int_in_range(1..=6)?;
+    let setup = vec![
+        Op::BufferedWrite {
+            ino,
+            pos: 0,
+            len: sectors * s,
+            copied: sectors * s,
+            nocow: false,
+        },
+        Op::Writeback {
+            ino,
+            start: 0,
+            len: ordered * s,
+        },
+        Op::FailNextReservation {
+            kind: FaultKind::Metadata,
+        },
+    ];
+    let write_sectors = u.int_in_range(1..=per_leaf)?;
+    let mut reserver = vec![Op::BufferedWrite {
+        ino,
+        pos: (sectors + u.int_in_range(0..=8)?) * s,
+        len: write_sectors * s,
+        copied: write_sectors * s,
+        nocow: false,
+    }];
+    let mut releaser = vec![Op::FinishOrdered { ino, nth: 0 }];
+    let mut gen = TaskGen { g, hot_ino: ino };
+    for task in [&mut reserver, &mut releaser] {
+        for _ in 0..u.int_in_range(0..=2)? {
+            task.push(gen.task_op(u)?);
+        }
+    }
+    let n = u.len().min(MAX_GENERATED_SCHEDULE);
+    let schedule = u.bytes(n)?.to_vec();
+    Ok(ConcurrentProgram {
+        geometry: g,
+        setup,
+        tasks: vec![reserver, releaser],
+        schedule,
+    })
+}
+
+/// The default geometry with 1 TiB of data and of metadata space.
+fn ample_space() -> Geometry {
+    Geometry {
+        data_bytes: 1 << 40,
+        meta_bytes: 1 << 40,
+        ..Geometry::default()
+    }
+}
+
+/// Space that never runs out (SPEC §10: under real space pressure an in-flight reservation keeps
+/// items a racing release would have freed, so which op gets ENOSPC depends on the interleaving
+/// in a way no sequential order explains; ENOSPC is reached through injected faults instead),
+/// 1..=3 inodes, and now and then a small max_extent so that count_max_extents matters for a
+/// few sectors.
+fn geometry(u: &mut Unstructured) -> Result<Geometry> {
+    let mut g = Geometry {
+        inodes: u.int_in_range(1..=3)?,
+        ..ample_space()
+    };
+    if chance(u, 1, 4)? {
+        g.max_extent = g.sectorsize * u.int_in_range(1..=4)?;
+        g.write_chunk = g.max_extent;
+    }
+    Ok(g)
+}
+
+struct TaskGen {
+    g: Geometry,
+    /// The inode the hot zone is on.
+    hot_ino: u8,
+}
+
+impl TaskGen {
+    /// The file the tasks will race on, and sometimes ordered extents to complete; now and then
+    /// a few ops from the sequential generator besides (offsets anywhere: disjoint work).
+    fn setup(&mut self, u: &mut Unstructured) -> Result<Vec<Op>> {
+        let s = self.g.sectorsize;
+        let mut ops = vec![Op::BufferedWrite {
+            ino: self.hot_ino,
+            pos: 0,
+            len: HOT_SECTORS * s,
+            copied: HOT_SECTORS * s,
+            nocow: false,
+        }];
+        if chance(u, 1, 2)? {
+            // Ordered extents in the hot zone: releases for a reservation to race with (seed 000).
+            let (start, len) = self.hot_range(u)?;
+            ops.push(Op::Writeback {
+                ino: self.hot_ino,
+                start,
+                len,
+            });
+            if chance(u, 1, 2)? {
+                ops.push(self.hot_buffered_write(u)?);
+            }
+        }
+        if chance(u, 1, 4)? {
+            let mut seq = Gen::new(self.g);
+            for _ in 0..u.int_in_range(1..=3)? {
+                let kind = *u.choose(&[
+                    OpKind::BufferedWrite,
+                    OpKind::DirectWrite,
+                    OpKind::Writeback,
+                    OpKind::FinishOrdered,
+                    OpKind::Commit,
+                ])?;
+                ops.push(seq.op(u, kind)?);
+            }
+        }
+        Ok(ops)
+    }
+
+    /// One task op: mostly in the hot zone, a quarter of the time disjoint work.
+    fn task_op(&mut self, u: &mut Unstructured) -> Result<Op> {
+        let kind = *u.choose(&[
+            OpKind::BufferedWrite,
+            OpKind::BufferedWrite,
+            OpKind::BufferedWrite,
+            OpKind::DirectWrite,
+            OpKind::DirectWrite,
+            OpKind::PageMkwrite,
+            OpKind::Defrag,
+            OpKind::Writeback,
+            OpKind::Writeback,
+            OpKind::FinishOrdered,
+            OpKind::FinishOrdered,
+            OpKind::Truncate,
+            OpKind::Commit,
+        ])?;
+        let ino = if chance(u, 3, 4)? {
+            self.hot_ino
+        } else {
+            u.int_in_range(0..=self.g.inodes - 1)?
+        };
+        let s = self.g.sectorsize;
+        let (pos, sectors) = if chance(u, 3, 4)? {
+            let (pos, len) = self.hot_range(u)?;
+            (pos, len / s)
+        } else {
+            // Far from the hot zone: whatever a task does there only shares fs-wide counters.
+            let k = u.int_in_range(1..=1000)?;
+            (k * 64 * s, u64::from(u.int_in_range(1u8..=4)?))
+        };
+        let len = sectors * s;
+        Ok(match kind {
+            OpKind::BufferedWrite => {
+                let start = pos
+                    + if chance(u, 1, 4)? {
+                        u.int_in_range(0..=s - 1)?
+                    } else {
+                        0
+                    };
+                let len = (pos + len - start).min(self.g.write_chunk - start % s);
+                let copied = if chance(u, 1, 5)? {
+                    u.int_in_range(0..=len)?
+                } else {
+                    len
+                };
+                Op::BufferedWrite {
+                    ino,
+                    pos: start,
+                    len,
+                    copied,
+                    nocow: chance(u, 1, 8)?,
+                }
+            }
+            OpKind::DirectWrite => Op::DirectWrite {
+                ino,
+                pos,
+                len: len.min(self.g.write_chunk),
+                fallback: chance(u, 1, 2)?,
+            },
+            OpKind::PageMkwrite => Op::PageMkwrite { ino, pos },
+            OpKind::Defrag => Op::Defrag {
+                ino,
+                start: pos,
+                len: len.min(self.g.write_chunk),
+            },
+            OpKind::Writeback => {
+                if chance(u, 1, 3)? {
+                    Op::Writeback {
+                        ino,
+                        start: 0,
+                        len: MAX_OFFSET - 1,
+                    }
+                } else {
+                    Op::Writeback {
+                        ino,
+                        start: pos,
+                        len,
+                    }
+                }
+            }
+            OpKind::FinishOrdered => Op::FinishOrdered {
+                ino,
+                nth: u.int_in_range(0..=2)?,
+            },
+            OpKind::Truncate => Op::Truncate {
+                ino,
+                size: pos + if chance(u, 1, 2)? { 0 } else { len },
+            },
+            _ => Op::Commit,
+        })
+    }
+
+    /// Whole sectors inside the hot zone: (pos, len).
+    fn hot_range(&mut self, u: &mut Unstructured) -> Result<(u64, u64)> {
+        let s = self.g.sectorsize;
+        let first = u.int_in_range(0..=HOT_SECTORS - 1)?;
+        let n = u.int_in_range(1..=(HOT_SECTORS - first).min(4))?;
+        Ok((first * s, n * s))
+    }
+
+    fn hot_buffered_write(&mut self, u: &mut Unstructured) -> Result<Op> {
+        let (pos, len) = self.hot_range(u)?;
+        Ok(Op::BufferedWrite {
+            ino: self.hot_ino,
+            pos,
+            len,
+            copied: len,
+            nocow: false,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_programs_are_valid_deterministic_and_race_on_one_inode() {
+        let mut shared = 0;
+        for seed in 0..300 {
+            let p = concurrent_program_from_seed(seed);
+            assert_eq!(p.validate(), Ok(()), "seed {seed}");
+            assert_eq!(p, concurrent_program_from_seed(seed));
+            assert!(p
+                .tasks
+                .iter()
+                .all(|t| t.len() <= LINEARIZABILITY_OPS_PER_TASK));
+            let inos: Vec<Vec<u8>> = p
+                .tasks
+                .iter()
+                .map(|t| t.iter().filter_map(Op::ino).collect())
+                .collect();
+            if inos.len() > 1 && inos[0].iter().any(|i| inos[1].contains(i)) {
+                shared += 1;
+            }
+        }
+        // Most two-task programs put both tasks on one inode.
+        assert!(shared > 150, "{shared} of 300 share an inode");
+    }
+}

@@ -1,0 +1,742 @@
+//! Fuzz inputs: how the bytes a coverage-guided engine (libFuzzer, AFL, bolero) hands a target
+//! become a [`Program`], and how a program becomes such bytes again.
+//!
+//! The first byte chooses the mode:
+//! - **generated** (even first byte, [`GENERATED`]): the rest is DNA for [`generators::program`]
+//!   through `arbitrary::Unstructured`, exactly what the built-in engine explores
+//!   (`[GENERATED] ++ seed bytes` is the engine's program of that seed, see [`generated_input`]);
+//! - **literal** (odd first byte, [`LITERAL`]): a compact binary encoding of one program, the
+//!   geometry then one op after another. [`encode`] writes it; it is what the seed corpora and
+//!   the structure-aware mutator ([`crate::input::mutate`]) produce, so a readable program survives a
+//!   trip through the engine unchanged.
+//!
+//! [`decode`] is total: every byte string, the empty one included, decodes to a valid program
+//! of the requested level, and it never panics. Values out of range are brought into range
+//! (modulo the valid span, or clamped to the cost bounds below), missing bytes read as zero, and
+//! an op kind outside the level is mapped onto the level's kinds. Programs are capped at
+//! [`MAX_OPS`] ops, and no op may run more than [`MAX_PIECES`] reservation chunks or ordered
+//! extents, the generator's bounds, so that one input never takes libFuzzer past its timeout.
+//!
+//! Inverse: `decode(&encode(p), level) == p` for every program `p` that [`fits`] the level.
+//!
+//! Literal layout (integers are LEB128 varints unless marked `byte`; a missing byte is 0):
+//!
+//! ```text
+//! LITERAL
+//! geometry: log2(sectorsize)-9 (byte), log2(nodesize)-log2(sectorsize) (byte),
+//!           max_extent/sectorsize-1, write_chunk/sectorsize-1, data, meta, global_rsv, inodes-1 (byte)
+//! op*:      kind (byte: index in OpKind::ALL), then its fields in declaration order, with
+//!           `end` as end-start, file lengths as len-1, sector-aligned values in sectors,
+//!           `copied` as len-copied, bits as their u32 value, and the op's flags in one byte
+//! ```
+
+pub mod mutate;
+
+use crate::generators::{self, Level, MAX_OPS, MAX_PIECES};
+use arbitrary::Unstructured;
+use delalloc_contract::op::MAX_OFFSET;
+use delalloc_contract::{Bits, FaultKind, Geometry, Op, OpKind, Program};
+
+/// First byte of a generated-mode input (any even byte selects the mode).
+pub const GENERATED: u8 = 0x00;
+/// First byte of a literal-mode input (any odd byte selects the mode).
+pub const LITERAL: u8 = 0x01;
+
+/// Which decoding an input gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Generated,
+    Literal,
+}
+
+impl Mode {
+    pub fn of(data: &[u8]) -> Mode {
+        match data.first() {
+            Some(b) if b & 1 == 1 => Mode::Literal,
+            _ => Mode::Generated,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Generated => "generated",
+            Mode::Literal => "literal",
+        }
+    }
+}
+
+/// The program `data` stands for, in the op language of `level`. Total; never panics.
+pub fn decode(data: &[u8], level: Level) -> Program {
+    let rest = data.get(1..).unwrap_or_default();
+    match Mode::of(data) {
+        Mode::Generated => {
+            let mut u = Unstructured::new(rest);
+            let mut p = generators::program(&mut u, level).unwrap_or_default();
+            if level == Level::Tree {
+                p.geometry.inodes = 1;
+            }
+            p
+        }
+        Mode::Literal => literal(rest, level),
+    }
+}
+
+/// The generated-mode input of the built-in engine's program for `seed`:
+/// `decode(&generated_input(s), l) == generators::program_from_seed(s, l)`.
+pub fn generated_input(seed: u64) -> Vec<u8> {
+    let mut bytes = vec![GENERATED];
+    bytes.extend(generators::seed_bytes(seed));
+    bytes
+}
+
+/// Whether `decode(&encode(p), level) == p`; if not, why not (naming the op).
+pub fn fits(p: &Program, level: Level) -> Result<(), String> {
+    p.validate()?;
+    let g = &p.geometry;
+    if p.ops.len() > MAX_OPS {
+        return Err(format!(
+            "{} ops: fuzz inputs hold at most {MAX_OPS}",
+            p.ops.len()
+        ));
+    }
+    if g.max_extent > MAX_OFFSET {
+        return Err(format!(
+            "geometry: max_extent {} is over 2^50",
+            g.max_extent
+        ));
+    }
+    if level == Level::Tree && g.inodes != 1 {
+        return Err(format!(
+            "geometry: a tree-level program has 1 inode, not {}",
+            g.inodes
+        ));
+    }
+    for (i, op) in p.ops.iter().enumerate() {
+        let name = op.kind().name();
+        if !level.kinds().any(|k| k == op.kind()) {
+            return Err(format!("op {i} ({name}) is not a {level}-level op"));
+        }
+        if let Some(cap) = piece_cap(op, g) {
+            let len = match *op {
+                Op::BufferedWrite { len, .. }
+                | Op::DirectWrite { len, .. }
+                | Op::Defrag { len, .. } => len,
+                _ => 0,
+            };
+            if len > cap {
+                return Err(format!(
+                    "op {i} ({name}): len {len} is over the fuzz input bound {cap} ({MAX_PIECES} pieces)"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The longest range an op may cover in a fuzz input, where its cost grows with its length.
+fn piece_cap(op: &Op, g: &Geometry) -> Option<u64> {
+    match *op {
+        Op::BufferedWrite { .. } | Op::Defrag { .. } => Some(MAX_PIECES * g.write_chunk),
+        Op::DirectWrite { fallback, .. } => Some(
+            MAX_PIECES
+                * if fallback {
+                    g.write_chunk
+                } else {
+                    g.max_extent
+                },
+        ),
+        _ => None,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Encoding
+// ---------------------------------------------------------------------------------------------
+
+/// The literal-mode input of `p`. Total for any program (wrapping arithmetic); exact inverse of
+/// [`decode`] for programs that [`fits`] the level.
+pub fn encode(p: &Program) -> Vec<u8> {
+    let mut w = Writer(vec![LITERAL]);
+    let g = &p.geometry;
+    let s = g.sectorsize.max(1);
+    let s_log = g.sectorsize.trailing_zeros();
+    w.byte(s_log.wrapping_sub(9) as u8);
+    w.byte(g.nodesize.trailing_zeros().wrapping_sub(s_log) as u8);
+    w.varint((g.max_extent / s).wrapping_sub(1));
+    w.varint((g.write_chunk / s).wrapping_sub(1));
+    w.varint(g.data_bytes);
+    w.varint(g.meta_bytes);
+    w.varint(g.global_rsv);
+    w.byte(g.inodes.wrapping_sub(1));
+    for op in &p.ops {
+        w.op(op, s);
+    }
+    w.0
+}
+
+struct Writer(Vec<u8>);
+
+impl Writer {
+    fn byte(&mut self, b: u8) {
+        self.0.push(b);
+    }
+
+    fn varint(&mut self, mut v: u64) {
+        while v >= 0x80 {
+            self.0.push(v as u8 | 0x80);
+            v >>= 7;
+        }
+        self.0.push(v as u8);
+    }
+
+    fn flags(&mut self, flags: &[bool]) {
+        let b = flags
+            .iter()
+            .enumerate()
+            .fold(0u8, |b, (i, &f)| b | (u8::from(f) << i));
+        self.byte(b);
+    }
+
+    fn range(&mut self, start: u64, end: u64) {
+        self.varint(start);
+        self.varint(end.wrapping_sub(start));
+    }
+
+    fn file(&mut self, pos: u64, len: u64) {
+        self.varint(pos);
+        self.varint(len.wrapping_sub(1));
+    }
+
+    fn bits(&mut self, b: Bits) {
+        self.varint(u64::from(b.0));
+    }
+
+    fn op(&mut self, op: &Op, s: u64) {
+        let kind = OpKind::ALL
+            .iter()
+            .position(|&k| k == op.kind())
+            .unwrap_or_default();
+        self.byte(kind as u8);
+        match *op {
+            Op::SetBits {
+                start,
+                end,
+                bits,
+                exclusive,
+                cached,
+            } => {
+                self.range(start, end);
+                self.bits(bits);
+                self.bits(exclusive);
+                self.flags(&[cached]);
+            }
+            Op::ClearBits {
+                start,
+                end,
+                bits,
+                wake,
+                delete,
+                cached,
+            } => {
+                self.range(start, end);
+                self.bits(bits);
+                self.flags(&[wake, delete, cached]);
+            }
+            Op::ConvertBits {
+                start,
+                end,
+                set,
+                clear,
+            } => {
+                self.range(start, end);
+                self.bits(set);
+                self.bits(clear);
+            }
+            Op::SetDelalloc { start, end }
+            | Op::Lock { start, end }
+            | Op::TryLock { start, end }
+            | Op::Unlock { start, end } => self.range(start, end),
+            Op::TestRangeBit {
+                start,
+                end,
+                bits,
+                filled,
+            } => {
+                self.range(start, end);
+                self.bits(bits);
+                self.flags(&[filled]);
+            }
+            Op::CountRangeBits {
+                start,
+                end,
+                max_bytes,
+                bits,
+                contig,
+            } => {
+                self.range(start, end);
+                self.varint(max_bytes);
+                self.bits(bits);
+                self.flags(&[contig]);
+            }
+            Op::FindFirstBit { start, bits } => {
+                self.varint(start);
+                self.bits(bits);
+            }
+            Op::FindDelalloc { start, max_bytes } => {
+                self.varint(start);
+                self.varint(max_bytes.wrapping_sub(1));
+            }
+            Op::BufferedWrite {
+                ino,
+                pos,
+                len,
+                copied,
+                nocow,
+            } => {
+                self.byte(ino);
+                self.file(pos, len);
+                self.varint(len.wrapping_sub(copied));
+                self.flags(&[nocow]);
+            }
+            Op::DirectWrite {
+                ino,
+                pos,
+                len,
+                fallback,
+            } => {
+                self.byte(ino);
+                self.varint(pos / s);
+                self.varint((len / s).wrapping_sub(1));
+                self.flags(&[fallback]);
+            }
+            Op::PageMkwrite { ino, pos } => {
+                self.byte(ino);
+                self.varint(pos / s);
+            }
+            Op::Defrag { ino, start, len } | Op::Writeback { ino, start, len } => {
+                self.byte(ino);
+                self.file(start, len);
+            }
+            Op::FinishOrdered { ino, nth } => {
+                self.byte(ino);
+                self.byte(nth);
+            }
+            Op::Truncate { ino, size } => {
+                self.byte(ino);
+                self.varint(size);
+            }
+            Op::Evict { ino } => self.byte(ino),
+            Op::Commit | Op::Unmount => {}
+            Op::SetFreeSpace { data, meta } => {
+                self.varint(data);
+                self.varint(meta);
+            }
+            Op::FailNextReservation { kind } => {
+                self.flags(&[kind == FaultKind::Metadata]);
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decoding
+// ---------------------------------------------------------------------------------------------
+
+/// Most space a geometry or a set_free_space may name (Geometry::validate's bound).
+const MAX_SPACE: u64 = 1 << 50;
+
+fn literal(bytes: &[u8], level: Level) -> Program {
+    let mut r = Reader(bytes);
+    let s_log = 9 + u32::from(r.byte() % 8);
+    let n_log = s_log + u32::from(r.byte()) % (17 - s_log);
+    let s = 1u64 << s_log;
+    let max_extent = s * (1 + r.varint() % (MAX_OFFSET / s));
+    let write_chunk = s * (1 + r.varint() % (max_extent / s));
+    let data_bytes = r.varint() % (MAX_SPACE + 1);
+    let meta_bytes = r.varint() % (MAX_SPACE + 1);
+    let global_rsv = r.varint() % (meta_bytes + 1);
+    let inodes = 1 + r.byte() % 8;
+    let geometry = Geometry {
+        sectorsize: s,
+        nodesize: 1 << n_log,
+        max_extent,
+        write_chunk,
+        data_bytes,
+        meta_bytes,
+        global_rsv,
+        inodes: if level == Level::Tree { 1 } else { inodes },
+    };
+    let kinds: Vec<OpKind> = level.kinds().collect();
+    let mut ops = Vec::new();
+    while !r.0.is_empty() && ops.len() < MAX_OPS {
+        let b = r.byte();
+        let kind = match OpKind::ALL.get(usize::from(b)) {
+            Some(k) if kinds.contains(k) => *k,
+            _ => kinds[usize::from(b) % kinds.len()],
+        };
+        ops.push(r.op(kind, &geometry));
+    }
+    Program { geometry, ops }
+}
+
+/// Reads bytes front to back; past the end every read is 0.
+struct Reader<'a>(&'a [u8]);
+
+impl Reader<'_> {
+    fn byte(&mut self) -> u8 {
+        match self.0.split_first() {
+            Some((&b, rest)) => {
+                self.0 = rest;
+                b
+            }
+            None => 0,
+        }
+    }
+
+    /// LEB128; bits past the 64th are dropped, a truncated varint ends where the bytes do.
+    fn varint(&mut self) -> u64 {
+        let mut v = 0u64;
+        for shift in (0..).step_by(7) {
+            let Some((&b, rest)) = self.0.split_first() else {
+                break;
+            };
+            self.0 = rest;
+            if shift < 64 {
+                v |= u64::from(b & 0x7f) << shift;
+            }
+            if b & 0x80 == 0 {
+                break;
+            }
+        }
+        v
+    }
+
+    fn flags<const N: usize>(&mut self) -> [bool; N] {
+        let b = self.byte();
+        std::array::from_fn(|i| b & (1 << i) != 0)
+    }
+
+    /// An offset below 2^50.
+    fn offset(&mut self) -> u64 {
+        self.varint() % MAX_OFFSET
+    }
+
+    /// An inclusive `[start, end]` below 2^50.
+    fn range(&mut self) -> (u64, u64) {
+        let start = self.offset();
+        let end = start + self.varint() % (MAX_OFFSET - start);
+        (start, end)
+    }
+
+    /// A positive `pos + len` ending at or below 2^50, len below 2^50, at most `cap` long.
+    fn file(&mut self, cap: u64) -> (u64, u64) {
+        let pos = self.offset();
+        let longest = (MAX_OFFSET - pos).min(MAX_OFFSET - 1);
+        let len = 1 + self.varint() % longest;
+        (pos, len.min(cap))
+    }
+
+    /// Storable bits, possibly none.
+    fn bits(&mut self) -> Bits {
+        Bits((self.varint() & u64::from(Bits::STORABLE.0)) as u32)
+    }
+
+    /// Storable bits, `or` when there are none.
+    fn some_bits(&mut self, or: Bits) -> Bits {
+        let b = self.bits();
+        if b.is_empty() {
+            or
+        } else {
+            b
+        }
+    }
+
+    fn ino(&mut self, g: &Geometry) -> u8 {
+        self.byte() % g.inodes
+    }
+
+    fn op(&mut self, kind: OpKind, g: &Geometry) -> Op {
+        let s = g.sectorsize;
+        let sectors = MAX_OFFSET / s;
+        match kind {
+            OpKind::SetBits => {
+                let (start, end) = self.range();
+                let bits = self.some_bits(Bits::DELALLOC);
+                let exclusive = Bits(self.bits().0 & bits.0);
+                let [cached] = self.flags();
+                Op::SetBits {
+                    start,
+                    end,
+                    bits,
+                    exclusive,
+                    cached,
+                }
+            }
+            OpKind::ClearBits => {
+                let (start, end) = self.range();
+                let bits = self.bits();
+                let [wake, delete, cached] = self.flags();
+                Op::ClearBits {
+                    start,
+                    end,
+                    bits: if bits.is_empty() && !delete {
+                        Bits::DELALLOC
+                    } else {
+                        bits
+                    },
+                    wake,
+                    delete,
+                    cached,
+                }
+            }
+            OpKind::ConvertBits => {
+                let (start, end) = self.range();
+                let mut set = self.bits().minus(Bits::LOCKED);
+                if set.is_empty() {
+                    set = Bits::DELALLOC;
+                }
+                let clear = self.bits().minus(Bits::LOCKED);
+                Op::ConvertBits {
+                    start,
+                    end,
+                    set,
+                    clear,
+                }
+            }
+            OpKind::SetDelalloc | OpKind::Lock | OpKind::TryLock | OpKind::Unlock => {
+                let (start, end) = self.range();
+                match kind {
+                    OpKind::SetDelalloc => Op::SetDelalloc { start, end },
+                    OpKind::Lock => Op::Lock { start, end },
+                    OpKind::TryLock => Op::TryLock { start, end },
+                    _ => Op::Unlock { start, end },
+                }
+            }
+            OpKind::TestRangeBit => {
+                let (start, end) = self.range();
+                let bits = self.some_bits(Bits::DELALLOC);
+                let [filled] = self.flags();
+                Op::TestRangeBit {
+                    start,
+                    end,
+                    bits,
+                    filled,
+                }
+            }
+            OpKind::CountRangeBits => {
+                let (start, end) = self.range();
+                let max_bytes = self.varint();
+                let bits = self.some_bits(Bits::DELALLOC);
+                let [contig] = self.flags();
+                Op::CountRangeBits {
+                    start,
+                    end,
+                    max_bytes,
+                    bits,
+                    contig,
+                }
+            }
+            OpKind::FindFirstBit => Op::FindFirstBit {
+                start: self.offset(),
+                bits: self.some_bits(Bits::DELALLOC),
+            },
+            OpKind::FindDelalloc => Op::FindDelalloc {
+                start: self.offset(),
+                max_bytes: self.varint().saturating_add(1),
+            },
+            OpKind::BufferedWrite => {
+                let ino = self.ino(g);
+                let (pos, len) = self.file(MAX_PIECES * g.write_chunk);
+                let copied = len - self.varint() % (len + 1);
+                let [nocow] = self.flags();
+                Op::BufferedWrite {
+                    ino,
+                    pos,
+                    len,
+                    copied,
+                    nocow,
+                }
+            }
+            OpKind::DirectWrite => {
+                let ino = self.ino(g);
+                let pos = self.varint() % sectors * s;
+                let longest = (MAX_OFFSET - pos).min(MAX_OFFSET - s) / s;
+                let len = (1 + self.varint() % longest) * s;
+                let [fallback] = self.flags();
+                let mut op = Op::DirectWrite {
+                    ino,
+                    pos,
+                    len,
+                    fallback,
+                };
+                if let (Some(cap), Op::DirectWrite { len, .. }) = (piece_cap(&op, g), &mut op) {
+                    *len = (*len).min(cap);
+                }
+                op
+            }
+            OpKind::PageMkwrite => Op::PageMkwrite {
+                ino: self.ino(g),
+                pos: self.varint() % sectors * s,
+            },
+            OpKind::Defrag => {
+                let ino = self.ino(g);
+                let (start, len) = self.file(MAX_PIECES * g.write_chunk);
+                Op::Defrag { ino, start, len }
+            }
+            OpKind::Writeback => {
+                let ino = self.ino(g);
+                let (start, len) = self.file(u64::MAX);
+                Op::Writeback { ino, start, len }
+            }
+            OpKind::FinishOrdered => Op::FinishOrdered {
+                ino: self.ino(g),
+                nth: self.byte(),
+            },
+            OpKind::Truncate => Op::Truncate {
+                ino: self.ino(g),
+                size: self.offset(),
+            },
+            OpKind::Evict => Op::Evict { ino: self.ino(g) },
+            OpKind::Commit => Op::Commit,
+            OpKind::Unmount => Op::Unmount,
+            OpKind::SetFreeSpace => Op::SetFreeSpace {
+                data: self.varint() % (MAX_SPACE + 1),
+                meta: self.varint() % (MAX_SPACE + 1),
+            },
+            OpKind::FailNextReservation => {
+                let [metadata] = self.flags();
+                Op::FailNextReservation {
+                    kind: if metadata {
+                        FaultKind::Metadata
+                    } else {
+                        FaultKind::Data
+                    },
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use delalloc_contract::text::parse_program;
+    use proptest::prelude::*;
+
+    fn arb_level() -> impl Strategy<Value = Level> {
+        prop_oneof![Just(Level::Tree), Just(Level::Fs), Just(Level::Mixed)]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Every generated program survives literal mode exactly, at its own level and mixed.
+        #[test]
+        fn literal_mode_inverts_generated_programs(seed in any::<u64>(), level in arb_level()) {
+            let p = generators::program_from_seed(seed, level);
+            prop_assert_eq!(fits(&p, level), Ok(()));
+            let bytes = encode(&p);
+            prop_assert_eq!(Mode::of(&bytes), Mode::Literal);
+            prop_assert_eq!(&decode(&bytes, level), &p);
+            prop_assert_eq!(&decode(&bytes, Level::Mixed), &p);
+        }
+
+        /// Arbitrary bytes decode, in either mode and at every level, to a valid program of
+        /// that level within the bounds; decoding is a function of the bytes; and re-encoding
+        /// what was decoded is a fixed point.
+        #[test]
+        fn any_bytes_decode_to_a_valid_program(
+            bytes in proptest::collection::vec(any::<u8>(), 0..600),
+            level in arb_level(),
+        ) {
+            let p = decode(&bytes, level);
+            prop_assert_eq!(fits(&p, level), Ok(()));
+            prop_assert_eq!(&decode(&bytes, level), &p);
+            prop_assert_eq!(&decode(&encode(&p), level), &p);
+        }
+
+        /// Varint-heavy literal inputs: large values everywhere, every kind byte.
+        #[test]
+        fn literal_bytes_with_large_values_decode(
+            body in proptest::collection::vec(prop_oneof![any::<u8>(), Just(0xffu8), Just(0x80u8)], 0..400),
+            level in arb_level(),
+        ) {
+            let mut bytes = vec![LITERAL];
+            bytes.extend(body);
+            let p = decode(&bytes, level);
+            prop_assert_eq!(fits(&p, level), Ok(()));
+            prop_assert_eq!(&decode(&encode(&p), level), &p);
+        }
+    }
+
+    #[test]
+    fn generated_mode_is_the_engines_program() {
+        for level in Level::ALL {
+            for seed in [0, 1, 42, 0xdead_beef] {
+                let p = decode(&generated_input(seed), level);
+                assert_eq!(
+                    p,
+                    generators::program_from_seed(seed, level),
+                    "{seed} {level}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn empty_and_tiny_inputs_are_valid_programs() {
+        for bytes in [&[][..], &[GENERATED], &[LITERAL], &[3, 0xff], &[0xff; 3]] {
+            for level in Level::ALL {
+                let p = decode(bytes, level);
+                assert_eq!(fits(&p, level), Ok(()), "{bytes:?} {level}");
+            }
+        }
+        // A lone literal tag: every geometry field reads 0, the smallest valid geometry.
+        let p = decode(&[LITERAL], Level::Fs);
+        assert!(p.ops.is_empty());
+        assert_eq!(p.geometry.sectorsize, 512);
+        assert_eq!(p.geometry.inodes, 1);
+    }
+
+    #[test]
+    fn a_hand_written_program_round_trips_and_other_levels_map_its_kinds() {
+        let p = parse_program(
+            "geometry inodes=3 max_extent=64K write_chunk=16K\n\
+             buffered_write ino=2 pos=1 len=8K copied=5000 nocow\n\
+             direct_write ino=1 pos=4K len=128K fallback\n\
+             set_bits 0 4095 DELALLOC|LOCKED exclusive=LOCKED cached\n\
+             clear_bits 0 100 0 delete wake\n\
+             find_delalloc 7 max=1\n\
+             fail_next_reservation metadata\n\
+             writeback ino=0 start=0 len=1125899906842623\n",
+        )
+        .unwrap();
+        assert_eq!(decode(&encode(&p), Level::Mixed), p);
+        assert!(fits(&p, Level::Fs).unwrap_err().contains("op 2 (set_bits)"));
+        for level in [Level::Fs, Level::Tree] {
+            let d = decode(&encode(&p), level);
+            assert_eq!(d.ops.len(), p.ops.len());
+            assert!(d.ops.iter().all(|op| level.kinds().any(|k| k == op.kind())));
+            assert_eq!(fits(&d, level), Ok(()));
+        }
+    }
+
+    #[test]
+    fn programs_are_capped_in_ops_and_cost() {
+        // 4K sectors, 16K nodes, max_extent 4K (so write_chunk 4K), no space, 8 inodes.
+        let mut bytes = vec![LITERAL, 3, 2, 0, 0, 0, 0, 0, 7];
+        // 200 buffered writes asking for 2^48 bytes each.
+        for _ in 0..200 {
+            bytes.extend([11, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x3f, 0, 0]);
+        }
+        let p = decode(&bytes, Level::Fs);
+        assert_eq!(p.ops.len(), MAX_OPS);
+        assert_eq!(p.geometry.write_chunk, 4096);
+        for op in &p.ops {
+            let Op::BufferedWrite { len, .. } = op else {
+                panic!("{op:?}")
+            };
+            assert_eq!(*len, MAX_PIECES * 4096);
+        }
+    }
+}

@@ -1,0 +1,546 @@
+//! The differential oracle: run one program on two models and decide whether they agree.
+//!
+//! After every op, in this order:
+//! 1. the two outcomes must be equal ([`DivergenceKind::OutcomeDiffers`]);
+//! 2. the two snapshots must be equal ([`DivergenceKind::StateDiffers`], with every differing
+//!    field from [`Snapshot::diff`], computed only when `==` says they differ);
+//! 3. the (equal) snapshot must satisfy SPEC §8 ([`DivergenceKind::InvariantBroken`]).
+//!
+//! After the last op, if the program did not unmount, both models unmount and are checked again
+//! (`op_index: None`), so a reservation leaked at teardown is caught (SPEC §8.6). A model that
+//! panics is reported as [`DivergenceKind::Panicked`] rather than taking the fuzzer down.
+
+use crate::oracles::invariants;
+use delalloc_contract::{FieldDiff, Model, Op, OpKind, Outcome, PartStamps, Program, Snapshot};
+use serde::ser::{SerializeMap, SerializeStruct};
+use serde::{Serialize, Serializer};
+use std::cell::{Cell, RefCell};
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Once;
+
+/// The oracle's answer for one program.
+// Agree is the hot path (one per program): it stays unboxed, the rare divergence is boxed.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug)]
+pub enum Verdict {
+    Agree(Stats),
+    Diverged(Box<Divergence>),
+}
+
+impl Divergence {
+    /// The program up to and including the diverging op (all of it for a teardown divergence).
+    pub fn program_up_to(&self) -> Program {
+        let n = self.op_index.map_or(self.program.ops.len(), |i| i + 1);
+        Program {
+            geometry: self.program.geometry,
+            ops: self.program.ops[..n].to_vec(),
+        }
+    }
+
+    /// A name for "this bug" that survives shrinking: the kind plus the first differing field
+    /// (indices blanked, so `inodes[1].x` and `inodes[0].x` match), the invariant's name, the op
+    /// kind whose outcome differed, or the panicking model and location.
+    pub fn signature(&self) -> String {
+        let blank = |s: &str| {
+            let mut out = String::with_capacity(s.len());
+            let mut in_brackets = false;
+            for c in s.chars() {
+                match c {
+                    '[' => in_brackets = true,
+                    ']' => in_brackets = false,
+                    _ if in_brackets => continue,
+                    _ => {}
+                }
+                out.push(c);
+            }
+            out
+        };
+        match &self.kind {
+            DivergenceKind::OutcomeDiffers { .. } => {
+                format!("outcome differs: {}", self.op.kind().name())
+            }
+            DivergenceKind::StateDiffers => {
+                format!(
+                    "state differs: {}",
+                    self.fields
+                        .first()
+                        .map_or(String::new(), |f| blank(&f.field))
+                )
+            }
+            DivergenceKind::InvariantBroken { invariant, .. } => {
+                format!("invariant broken: {invariant}")
+            }
+            DivergenceKind::Panicked { model, message } => {
+                format!("{model} panicked: {}", message_shape(message))
+            }
+        }
+    }
+}
+
+/// A failure message's first line without its digits: the location and the words, not the
+/// numbers, so that one bug's messages match whatever values the program had.
+pub fn message_shape(message: &str) -> String {
+    message
+        .lines()
+        .next()
+        .unwrap_or("")
+        .chars()
+        .filter(|c| !c.is_ascii_digit())
+        .collect()
+}
+
+impl Verdict {
+    pub fn divergence(&self) -> Option<&Divergence> {
+        match self {
+            Verdict::Agree(_) => None,
+            Verdict::Diverged(d) => Some(d),
+        }
+    }
+}
+
+/// Where and how two models first disagreed.
+#[derive(Clone, Debug, Serialize)]
+pub struct Divergence {
+    pub left_model: &'static str,
+    pub right_model: &'static str,
+    /// The whole program that was run.
+    pub program: Program,
+    /// Index of the op in the program; `None` for the unmount the oracle adds at teardown.
+    pub op_index: Option<usize>,
+    pub op: Op,
+    pub kind: DivergenceKind,
+    /// Every snapshot field that differs after the op (may be empty for an outcome divergence;
+    /// always empty after a panic).
+    pub fields: Vec<FieldDiff>,
+    pub left: Snapshot,
+    pub right: Snapshot,
+    /// Every op applied to both models with both outcomes, the diverging op last (except when a
+    /// model panicked in it: then it has no outcome and only `op` names it).
+    pub trace: Vec<Step>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DivergenceKind {
+    /// The op answered differently.
+    OutcomeDiffers { left: Outcome, right: Outcome },
+    /// Same answer, different state.
+    StateDiffers,
+    /// Both models are in the same state, and it breaks SPEC §8 (the reference is wrong too, or
+    /// the spec is).
+    InvariantBroken {
+        model: &'static str,
+        invariant: &'static str,
+        message: String,
+    },
+    /// A model panicked (a debug assertion, an overflow, an index out of bounds...).
+    Panicked {
+        model: &'static str,
+        message: String,
+    },
+}
+
+impl DivergenceKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            DivergenceKind::OutcomeDiffers { .. } => "outcome differs",
+            DivergenceKind::StateDiffers => "state differs",
+            DivergenceKind::InvariantBroken { .. } => "invariant broken",
+            DivergenceKind::Panicked { .. } => "panicked",
+        }
+    }
+}
+
+/// One op of a run and what each model answered.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Step {
+    pub op: Op,
+    pub left: Outcome,
+    pub right: Outcome,
+}
+
+/// Reference on the left, optimized on the right.
+pub fn run(program: &Program) -> Verdict {
+    let mut left = delalloc_reference::Reference::new(&program.geometry);
+    let mut right = delalloc_optimized::Optimized::new(&program.geometry);
+    run_models(program, &mut left, &mut right)
+}
+
+/// [`run`], panicking with the full report on a divergence: the body of a fuzz target.
+pub fn assert_agree(program: &Program) {
+    if let Verdict::Diverged(d) = run(program) {
+        panic!("{}", crate::report::text(&d));
+    }
+}
+
+/// Runs `program` on two freshly mounted models of its geometry.
+pub fn run_models(program: &Program, left: &mut dyn Model, right: &mut dyn Model) -> Verdict {
+    let [ls, rs, checked] = SPARE_SNAPSHOTS.with_borrow_mut(std::mem::take);
+    let mut run = Run {
+        program,
+        left,
+        right,
+        trace: Vec::with_capacity(program.ops.len() + 1),
+        ls,
+        rs,
+        left_seen: PartStamps::default(),
+        right_seen: PartStamps::default(),
+        checked,
+        any_checked: false,
+    };
+    let verdict = match run.all() {
+        Ok(stats) => Verdict::Agree(stats),
+        Err(d) => Verdict::Diverged(d),
+    };
+    SPARE_SNAPSHOTS.set([run.ls, run.rs, run.checked]);
+    verdict
+}
+
+thread_local! {
+    /// The last run's snapshot buffers on this thread, for the next run to fill: a campaign
+    /// runs millions of short programs, and growing three snapshots' vectors from empty in
+    /// each was a tenth of the oracle's own time on tree programs. Their contents are never
+    /// read before being overwritten.
+    static SPARE_SNAPSHOTS: RefCell<[Snapshot; 3]> = RefCell::new(Default::default());
+}
+
+struct Run<'a> {
+    program: &'a Program,
+    left: &'a mut dyn Model,
+    right: &'a mut dyn Model,
+    trace: Vec<Step>,
+    /// The snapshots after the current op; kept across ops so their vectors are reused.
+    ls: Snapshot,
+    rs: Snapshot,
+    /// What each model's [`Model::snapshot_update`] knows of `ls` / `rs`: empty at the start,
+    /// as the buffers hold another run's snapshots.
+    left_seen: PartStamps,
+    right_seen: PartStamps,
+    /// The last snapshot that passed the invariants, once `any_checked`: unchanged parts
+    /// need no new check.
+    checked: Snapshot,
+    any_checked: bool,
+}
+
+impl Run<'_> {
+    fn all(&mut self) -> Result<Stats, Box<Divergence>> {
+        let mut stats = Stats {
+            programs: 1,
+            ..Stats::default()
+        };
+        for (i, op) in self.program.ops.iter().enumerate() {
+            let outcome = self.step(Some(i), op)?;
+            stats.count(op.kind(), &outcome);
+        }
+        if !self.program.ops.iter().any(|op| matches!(op, Op::Unmount)) {
+            self.step(None, &Op::Unmount)?;
+        }
+        if self.any_checked {
+            stats.count_warn_paths(&self.checked);
+        }
+        Ok(stats)
+    }
+
+    /// Applies `op` to both models and checks them; the outcome they agree on.
+    fn step(&mut self, index: Option<usize>, op: &Op) -> Result<Outcome, Box<Divergence>> {
+        let lo = guarded(|| self.left.apply(op))
+            .map_err(|m| self.diverged(index, op, Panic(self.left.name(), m)))?;
+        let ro = guarded(|| self.right.apply(op))
+            .map_err(|m| self.diverged(index, op, Panic(self.right.name(), m)))?;
+        self.trace.push(Step {
+            op: op.clone(),
+            left: lo,
+            right: ro,
+        });
+        if lo != ro {
+            return Err(self.diverged(
+                index,
+                op,
+                DivergenceKind::OutcomeDiffers {
+                    left: lo,
+                    right: ro,
+                }
+                .into(),
+            ));
+        }
+        guarded(|| self.left.snapshot_update(&mut self.ls, &mut self.left_seen))
+            .map_err(|m| self.diverged(index, op, Panic(self.left.name(), m)))?;
+        // `rs` is only ever updated by the right model, so the parts it did not write are those
+        // of the previous op's `rs`, which equalled the snapshot in `checked`.
+        let written = guarded(|| {
+            self.right
+                .snapshot_update(&mut self.rs, &mut self.right_seen)
+        })
+        .map_err(|m| self.diverged(index, op, Panic(self.right.name(), m)))?;
+        if self.ls != self.rs {
+            let (ls, rs) = (self.ls.clone(), self.rs.clone());
+            return Err(self.diverged_with(index, op, DivergenceKind::StateDiffers, ls, rs));
+        }
+        // Equal snapshots: one check speaks for both models; a part the right model did not
+        // write equals the one checked after the previous op.
+        let g = &self.program.geometry;
+        let verdict = if self.any_checked {
+            invariants::check_since(&self.checked, &self.ls, g, written)
+        } else {
+            invariants::check(&self.ls, g)
+        };
+        if let Err(v) = verdict {
+            let kind = DivergenceKind::InvariantBroken {
+                model: "both",
+                invariant: v.invariant,
+                message: v.message,
+            };
+            let (ls, rs) = (self.ls.clone(), self.rs.clone());
+            return Err(self.diverged_with(index, op, kind, ls, rs));
+        }
+        // The snapshot just checked becomes `checked`; the old one's buffers take the next.
+        // `ls` now holds an older snapshot than the left model's last: it must start afresh.
+        std::mem::swap(&mut self.checked, &mut self.ls);
+        self.left_seen.clear();
+        self.any_checked = true;
+        Ok(lo)
+    }
+
+    fn diverged(&mut self, index: Option<usize>, op: &Op, why: Why) -> Box<Divergence> {
+        let kind = match why {
+            Why::Kind(k) => k,
+            Panic(model, message) => DivergenceKind::Panicked { model, message },
+        };
+        // After a panic a model may be in any state, and its snapshot may panic too.
+        let ls = guarded(|| self.left.snapshot()).unwrap_or_default();
+        let rs = guarded(|| self.right.snapshot()).unwrap_or_default();
+        let mut d = self.diverged_with(index, op, kind, ls, rs);
+        if matches!(d.kind, DivergenceKind::Panicked { .. }) {
+            // One model ran the op and the other did not finish it: a field diff would only
+            // list the op's own effects.
+            d.fields.clear();
+        }
+        d
+    }
+
+    fn diverged_with(
+        &mut self,
+        index: Option<usize>,
+        op: &Op,
+        kind: DivergenceKind,
+        ls: Snapshot,
+        rs: Snapshot,
+    ) -> Box<Divergence> {
+        Box::new(Divergence {
+            left_model: self.left.name(),
+            right_model: self.right.name(),
+            program: self.program.clone(),
+            op_index: index,
+            op: op.clone(),
+            kind,
+            fields: if ls == rs { Vec::new() } else { ls.diff(&rs) },
+            left: ls,
+            right: rs,
+            trace: std::mem::take(&mut self.trace),
+        })
+    }
+}
+
+enum Why {
+    Kind(DivergenceKind),
+    Panic(&'static str, String),
+}
+use Why::Panic;
+
+impl From<DivergenceKind> for Why {
+    fn from(k: DivergenceKind) -> Why {
+        Why::Kind(k)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Panics
+// ---------------------------------------------------------------------------------------------
+
+thread_local! {
+    static IN_MODEL: Cell<bool> = const { Cell::new(false) };
+    static PANIC_AT: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Runs a model call, turning a panic into its message (with the location when
+/// [`quiet_model_panics`] is installed).
+fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    IN_MODEL.with(|c| c.set(true));
+    PANIC_AT.with(|p| p.borrow_mut().take());
+    let r = panic::catch_unwind(AssertUnwindSafe(f));
+    IN_MODEL.with(|c| c.set(false));
+    r.map_err(|payload| {
+        let msg = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "(non-string panic payload)".into());
+        match PANIC_AT.with(|p| p.borrow_mut().take()) {
+            Some(at) => format!("{msg} (at {at})"),
+            None => msg,
+        }
+    })
+}
+
+/// Installs (once per process) a panic hook that keeps panics inside model calls quiet (the
+/// oracle reports them, and the minimizer would otherwise print hundreds) and records where they
+/// happened. Panics anywhere else go to the previous hook.
+pub fn quiet_model_panics() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let previous = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            if IN_MODEL.with(Cell::get) {
+                let at = info
+                    .location()
+                    .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()));
+                PANIC_AT.with(|p| *p.borrow_mut() = at);
+            } else {
+                previous(info);
+            }
+        }));
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Statistics
+// ---------------------------------------------------------------------------------------------
+
+/// The outcome variants, by name, in [`outcome_index`] order.
+pub const OUTCOME_NAMES: [&str; 13] = [
+    "done",
+    "written",
+    "enospc",
+    "exists",
+    "would_block",
+    "busy",
+    "fault",
+    "no_ordered_extent",
+    "unmounted",
+    "test",
+    "count",
+    "found",
+    "delalloc",
+];
+
+pub fn outcome_index(o: &Outcome) -> usize {
+    match o {
+        Outcome::Done => 0,
+        Outcome::Written { .. } => 1,
+        Outcome::Enospc => 2,
+        Outcome::Exists { .. } => 3,
+        Outcome::WouldBlock { .. } => 4,
+        Outcome::Busy => 5,
+        Outcome::Fault => 6,
+        Outcome::NoOrderedExtent => 7,
+        Outcome::Unmounted => 8,
+        Outcome::Test { .. } => 9,
+        Outcome::Count { .. } => 10,
+        Outcome::Found { .. } => 11,
+        Outcome::Delalloc { .. } => 12,
+    }
+}
+
+/// What agreeing runs exercised: programs, ops, ops per kind and outcomes per variant (the
+/// share of Enospc or Unmounted says whether inputs are wasted). Mergeable across runs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub programs: u64,
+    pub ops: u64,
+    /// Indexed by `OpKind as usize`.
+    pub per_kind: [u64; OpKind::ALL.len()],
+    /// Indexed by [`outcome_index`].
+    pub outcomes: [u64; OUTCOME_NAMES.len()],
+    /// Programs that reached each of the rare, legitimate WARN paths ([`WARN_PATHS`]): no op
+    /// outcome shows them, so without this count a campaign could miss them unnoticed.
+    pub warn_paths: [u64; WARN_PATHS.len()],
+}
+
+/// The WARN paths a correct run may reach (SPEC §5), as the summary names them.
+pub const WARN_PATHS: [&str; 2] = ["global_rsv_steal", "unreserved_inode_update"];
+
+impl Stats {
+    pub fn count(&mut self, kind: OpKind, outcome: &Outcome) {
+        self.ops += 1;
+        self.per_kind[kind as usize] += 1;
+        self.outcomes[outcome_index(outcome)] += 1;
+    }
+
+    pub fn merge(&mut self, other: &Stats) {
+        self.programs += other.programs;
+        self.ops += other.ops;
+        for (a, b) in self.per_kind.iter_mut().zip(other.per_kind) {
+            *a += b;
+        }
+        for (a, b) in self.outcomes.iter_mut().zip(other.outcomes) {
+            *a += b;
+        }
+        for (a, b) in self.warn_paths.iter_mut().zip(other.warn_paths) {
+            *a += b;
+        }
+    }
+
+    /// Counts the WARN paths a finished program's last snapshot shows it reached.
+    fn count_warn_paths(&mut self, last: &Snapshot) {
+        let w = &last.warnings;
+        for (n, hit) in self
+            .warn_paths
+            .iter_mut()
+            .zip([w.global_rsv_steals, w.unreserved_inode_updates])
+        {
+            *n += u64::from(hit > 0);
+        }
+    }
+
+    pub fn warn_path_counts(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        WARN_PATHS.into_iter().zip(self.warn_paths)
+    }
+
+    /// Kinds run at least once.
+    pub fn kinds_seen(&self) -> usize {
+        self.per_kind.iter().filter(|&&n| n > 0).count()
+    }
+
+    pub fn kind_counts(&self) -> impl Iterator<Item = (OpKind, u64)> + '_ {
+        OpKind::ALL
+            .into_iter()
+            .map(|k| (k, self.per_kind[k as usize]))
+    }
+
+    pub fn outcome_counts(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        OUTCOME_NAMES.into_iter().zip(self.outcomes)
+    }
+}
+
+impl Serialize for Stats {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        struct Map<I>(I);
+        impl<I: Iterator<Item = (&'static str, u64)> + Clone> Serialize for Map<I> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut m = s.serialize_map(None)?;
+                for (k, v) in self.0.clone() {
+                    m.serialize_entry(k, &v)?;
+                }
+                m.end()
+            }
+        }
+        let mut st = s.serialize_struct("Stats", 5)?;
+        st.serialize_field("programs", &self.programs)?;
+        st.serialize_field("ops", &self.ops)?;
+        st.serialize_field(
+            "per_kind",
+            &Map(OpKind::ALL
+                .into_iter()
+                .map(|k| (k.name(), self.per_kind[k as usize]))),
+        )?;
+        st.serialize_field(
+            "outcomes",
+            &Map(OUTCOME_NAMES.into_iter().zip(self.outcomes)),
+        )?;
+        st.serialize_field(
+            "warn_paths",
+            &Map(WARN_PATHS.into_iter().zip(self.warn_paths)),
+        )?;
+        st.end()
+    }
+}

@@ -1,0 +1,178 @@
+//! The scoreboard's race rows (`delalloc-fuzz mutants --concurrent`): the bugs no sequential
+//! program can see ([`Bug::is_race`]), each hunted by `runs` campaigns of the concurrent engine
+//! ([`concurrent_engine`]) with that bug alone re-introduced, until the first rejected run or
+//! the time limit. Each campaign's seed is [`crate::scoreboard::campaign_seed`]'s, so the rows repeat from
+//! the printed base seed like the sequential ones.
+
+use crate::engines::concurrent::{ConcurrentCampaign, ConcurrentConfig};
+use crate::scoreboard::{campaign_seed, median_f64};
+use delalloc_contract::concurrent_text::print_concurrent_program;
+use delalloc_optimized::bugs::Bug;
+use serde::Serialize;
+use serde_json::{json, Value};
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+/// One concurrent campaign against one race bug.
+#[derive(Clone, Debug, Serialize)]
+pub struct RaceCampaign {
+    pub seed: u64,
+    /// Seconds to the first rejected run (or the whole campaign when none), minimizing excluded.
+    pub seconds: f64,
+    pub programs: u64,
+    /// The minimized reproducer and the oracle's verdict on it, if found.
+    pub reproducer: Option<String>,
+    pub verdict: Option<String>,
+    /// Task ops, setup ops and schedule bytes of the minimized reproducer.
+    pub size: Option<(usize, usize, usize)>,
+}
+
+#[derive(Clone, Debug)]
+pub struct RaceRow {
+    pub bug: Bug,
+    pub campaigns: Vec<RaceCampaign>,
+}
+
+impl RaceRow {
+    /// The campaigns that found the bug.
+    fn detections(&self) -> impl Iterator<Item = &RaceCampaign> + '_ {
+        self.campaigns.iter().filter(|c| c.reproducer.is_some())
+    }
+
+    pub fn found(&self) -> usize {
+        self.detections().count()
+    }
+
+    /// Median and longest seconds to detection over the campaigns that found it.
+    pub fn detection_seconds(&self) -> Option<(f64, f64)> {
+        let mut t: Vec<f64> = self.detections().map(|c| c.seconds).collect();
+        t.sort_by(f64::total_cmp);
+        Some((median_f64(&t)?, *t.last()?))
+    }
+}
+
+/// Runs the race rows: `runs` campaigns of `seconds` (or `max_programs`) per bug.
+pub fn score(
+    bugs: &[Bug],
+    runs: u32,
+    seconds: u64,
+    max_programs: Option<u64>,
+    base_seed: u64,
+    jobs: usize,
+    mut each: impl FnMut(&RaceRow),
+) -> std::io::Result<Vec<RaceRow>> {
+    let mut rows = Vec::new();
+    for &bug in bugs.iter().filter(|b| b.is_race()) {
+        let shuttle_bug = delalloc_optimized_shuttle::bugs::Bug::from_name(bug.name())
+            .expect("the two builds have the same bugs");
+        let mut campaigns = Vec::new();
+        for r in 0..runs {
+            let seed = campaign_seed(base_seed, bug, r);
+            let config = ConcurrentConfig {
+                seconds,
+                max_programs,
+                seed,
+                jobs,
+                out: PathBuf::new(),
+                bugs: shuttle_bug.into(),
+                progress: false,
+            };
+            campaigns.push(
+                match crate::engines::concurrent::campaign_writing(&config, false)? {
+                    ConcurrentCampaign::Clean(s) => RaceCampaign {
+                        seed,
+                        seconds: s.seconds,
+                        programs: s.stats.programs,
+                        reproducer: None,
+                        verdict: None,
+                        size: None,
+                    },
+                    ConcurrentCampaign::Diverged(s, f) => RaceCampaign {
+                        seed,
+                        seconds: s.seconds_to_divergence.unwrap_or(s.seconds),
+                        programs: f.index + 1,
+                        reproducer: Some(print_concurrent_program(&f.minimized.program)),
+                        verdict: Some(crate::report::concurrent::headline(&f.minimized.divergence)),
+                        size: Some(f.minimized.size_after),
+                    },
+                },
+            );
+        }
+        let row = RaceRow { bug, campaigns };
+        each(&row);
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+/// The race rows as a table and a totals line.
+pub fn text(rows: &[RaceRow], runs: u32, seconds: u64) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "race bugs, concurrent mode ({runs} campaign(s) each, {seconds} s limit):"
+    );
+    let _ = writeln!(
+        s,
+        "  {:<28}  {:>5}  {:>8}  {:>8}  {:>8}  {:<18}  first verdict",
+        "bug", "found", "median s", "max s", "programs", "repro (ops,setup,sched)"
+    );
+    for row in rows {
+        let (median, max) = row
+            .detection_seconds()
+            .map_or(("-".into(), "-".into()), |(m, x)| {
+                (format!("{m:.3}"), format!("{x:.3}"))
+            });
+        let mut programs: Vec<u64> = row.detections().map(|c| c.programs).collect();
+        programs.sort_unstable();
+        let median_programs = programs
+            .get(programs.len() / 2)
+            .map_or("-".into(), u64::to_string);
+        let size = row
+            .campaigns
+            .iter()
+            .filter_map(|c| c.size)
+            .max()
+            .map_or("-".into(), |(a, b, c)| format!("{a},{b},{c}"));
+        let verdict = row
+            .campaigns
+            .iter()
+            .find_map(|c| c.verdict.clone())
+            .unwrap_or_else(|| "-".into());
+        let verdict: String = verdict.chars().take(70).collect();
+        let _ = writeln!(
+            s,
+            "  {:<28}  {:>5}  {median:>8}  {max:>8}  {median_programs:>8}  {size:<23}  {verdict}",
+            row.bug.name(),
+            format!("{}/{}", row.found(), row.campaigns.len()),
+        );
+    }
+    let all = rows
+        .iter()
+        .filter(|r| r.found() == r.campaigns.len())
+        .count();
+    let _ = writeln!(
+        s,
+        "{all} of {} race bugs found in every concurrent campaign",
+        rows.len()
+    );
+    s
+}
+
+pub fn json(rows: &[RaceRow]) -> Value {
+    Value::Array(
+        rows.iter()
+            .map(|r| {
+                let (median, max) = r.detection_seconds().unzip();
+                json!({
+                    "bug": r.bug.name(),
+                    "found": r.found(),
+                    "runs": r.campaigns.len(),
+                    "median_seconds": median,
+                    "max_seconds": max,
+                    "campaigns": r.campaigns,
+                })
+            })
+            .collect(),
+    )
+}

@@ -1,0 +1,130 @@
+//! Fuzz target bodies, independent of the engine: cargo-fuzz (`fuzz/fuzz_targets/*.rs`), AFL
+//! and bolero call these with the engine's bytes and nothing else.
+//!
+//! A finding is a panic whose message is the whole report, which every engine records as a
+//! crash: libFuzzer's and AFL's panic hooks abort after printing it, bolero catches it to
+//! shrink. The differential targets decode the bytes with [`input::decode`] (so
+//! `delalloc-fuzz import` and `replay` read an artifact exactly as the target did) and run the
+//! oracle, with the injected bugs of `DELALLOC_FUZZ_BUGS` if any ([`injected`]).
+
+pub mod concurrent;
+
+use crate::generators::Level;
+use crate::input::{self, Mode};
+use crate::oracles::differential::{self, Verdict};
+use crate::{report, scoreboard::injected};
+use delalloc_contract::text::{parse_program, print_program};
+
+/// The file-system-level differential target: buffered / direct writes, page_mkwrite, defrag,
+/// writeback, ordered IO, truncate, evict, commit, unmount, fault injection.
+pub fn fs_level(data: &[u8]) {
+    differential(data, Level::Fs, injected::from_env_once());
+}
+
+/// The extent-tree-level differential target: bits, locks and queries on the stand-alone tree.
+pub fn tree_level(data: &[u8]) {
+    differential(data, Level::Tree, injected::from_env_once());
+}
+
+/// A differential target of any level, with `bugs` injected (the targets above pass those of
+/// `DELALLOC_FUZZ_BUGS`).
+pub fn differential(data: &[u8], level: Level, bugs: injected::BugSet) {
+    differential::quiet_model_panics();
+    let program = input::decode(data, level);
+    if let Verdict::Diverged(d) = injected::run(&program, bugs) {
+        panic!(
+            "delalloc-fuzz: the models diverged on this {level}-level input ({} mode, {} bytes)\n\
+             {}\
+             to keep it: delalloc-fuzz import --level {level} <the artifact file>",
+            Mode::of(data).name(),
+            data.len(),
+            report::text(&d),
+        );
+    }
+}
+
+/// The text-format parser on arbitrary bytes (invalid UTF-8 replaced): it must never panic,
+/// an error must point into the text, and a program it accepts must print and parse back to
+/// itself.
+pub fn parse_text(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    match parse_program(&text) {
+        Ok(program) => {
+            let printed = print_program(&program);
+            match parse_program(&printed) {
+                Ok(again) => assert_eq!(
+                    again, program,
+                    "printing and re-parsing changed the program; printed:\n{printed}"
+                ),
+                Err(e) => panic!("the printed program does not parse: {e}\n{printed}"),
+            }
+        }
+        Err(e) => {
+            let lines = text.lines().count().max(1);
+            assert!(
+                (1..=lines).contains(&e.line) && e.column >= 1,
+                "parse error outside the text ({lines} lines): {e}"
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generators;
+
+    /// Shows the injected bug: a metadata-only (NORESERVE) write, then a writeback ending
+    /// inside it off a sector boundary.
+    const NOCOW_THEN_UNALIGNED_WRITEBACK: &str = "set_free_space data=0 meta=64M\n\
+        buffered_write ino=0 pos=0 len=8K nocow\nwriteback ino=0 start=0 len=5000\n";
+
+    #[test]
+    fn targets_accept_generated_and_literal_inputs() {
+        for seed in 0..20 {
+            fs_level(&input::generated_input(seed));
+            tree_level(&input::generated_input(seed));
+            let p = generators::program_from_seed(seed, Level::Fs);
+            fs_level(&input::encode(&p));
+            parse_text(print_program(&p).as_bytes());
+        }
+        for bytes in [
+            &b""[..],
+            b"\x01",
+            b"\xff\xfe",
+            b"geometry inodes=9\n",
+            b"commit\x00",
+        ] {
+            fs_level(bytes);
+            tree_level(bytes);
+            parse_text(bytes);
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "the models diverged on this fs-level input (literal mode")]
+    fn a_divergence_panics_with_the_oracles_report() {
+        let p = parse_program(NOCOW_THEN_UNALIGNED_WRITEBACK).unwrap();
+        let bugs = injected::BugSet::parse("nocow-writeback-end-rounds-down").unwrap();
+        differential(&input::encode(&p), Level::Fs, injected::BugSet::NONE);
+        differential(&input::encode(&p), Level::Fs, bugs);
+    }
+
+    #[test]
+    fn the_report_names_the_op_the_fields_and_the_program() {
+        let p = parse_program(NOCOW_THEN_UNALIGNED_WRITEBACK).unwrap();
+        let bugs = injected::BugSet::parse("nocow-writeback-end-rounds-down").unwrap();
+        let input = input::encode(&p);
+        let err = std::panic::catch_unwind(|| differential(&input, Level::Fs, bugs)).unwrap_err();
+        let msg = err.downcast_ref::<String>().unwrap();
+        for needle in [
+            "DIVERGENCE (state differs) at op 2: writeback ino=0 start=0 len=5000",
+            "inodes[0].records",
+            "program up to that op (3 ops):",
+            "buffered_write ino=0 pos=0 len=8K nocow",
+            "delalloc-fuzz import --level fs",
+        ] {
+            assert!(msg.contains(needle), "{needle}: {msg}");
+        }
+    }
+}
