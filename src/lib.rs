@@ -27,6 +27,7 @@
 //! | [`targets`] | the fuzz target bodies every engine calls: fs level, tree level, text parser |
 //! | [`injected`] | deliberately wrong behaviours behind `DELALLOC_FUZZ_BUGS`, to test the pipeline |
 //! | [`fuzz_all`] | every fuzz target for N seconds, one summary table: the CI command |
+//! | [`commands`] | the command line: one `XCommand` per subcommand (flags + `execute` → exit code); uses the stages, never used by them |
 //!
 //! Where an op is generated: `generators::Gen::op`; where it is compared: `oracle::Run::step`.
 //!
@@ -47,6 +48,7 @@
 //! }
 //! ```
 
+pub mod commands;
 pub mod corpus;
 pub mod engines;
 pub mod generators;

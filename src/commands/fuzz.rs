@@ -1,0 +1,165 @@
+//! `delalloc-fuzz fuzz`: the built-in engine's campaign, sequential or `--concurrent`.
+
+use super::{parse_bugs, LevelArg, ERROR, FAILED};
+use crate::engines::builtin::{self, Campaign, Config};
+use crate::engines::concurrent::{self, ConcurrentCampaign, ConcurrentConfig};
+use crate::{report, scoreboard};
+use delalloc_optimized::bugs::BugSet;
+use serde_json::json;
+use std::path::PathBuf;
+
+/// `fuzz`'s flags; [`FuzzCommand::execute`] runs the campaign.
+#[derive(clap::Args)]
+pub struct FuzzCommand {
+    /// How long to fuzz.
+    #[arg(long, default_value_t = 60, value_name = "N")]
+    pub seconds: u64,
+    /// Campaign seed; program i uses seed S+i (default: from the clock, printed).
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
+    /// Worker threads.
+    #[arg(long, default_value_t = 1, value_name = "J", value_parser = clap::value_parser!(u64).range(1..=256))]
+    pub jobs: u64,
+    /// Which ops programs use.
+    #[arg(long, value_enum, default_value_t = LevelArg::Mixed, value_name = "L")]
+    pub level: LevelArg,
+    /// Where findings are written.
+    #[arg(long, default_value = "findings", value_name = "DIR")]
+    pub out: PathBuf,
+    /// Print the summary (and any finding) as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Concurrent programs (tasks and a schedule) through the concurrent oracle (SPEC §10).
+    #[arg(long, conflicts_with = "level")]
+    pub concurrent: bool,
+    /// Re-introduce these bugs in the optimized model (repeatable, or comma-separated).
+    #[arg(long = "bug", value_name = "NAME", num_args = 1.., value_parser = parse_bugs)]
+    pub bugs: Vec<BugSet>,
+}
+
+impl FuzzCommand {
+    /// Fuzzes; the exit code.
+    pub fn execute(self) -> u8 {
+        if self.out.exists() && !self.out.is_dir() {
+            eprintln!(
+                "error: --out {}: exists and is not a directory",
+                self.out.display()
+            );
+            return ERROR;
+        }
+        let seed = self.seed.unwrap_or_else(Config::clock_seed);
+        let jobs = usize::try_from(self.jobs).unwrap_or(1);
+        let bugs = self.bugs.into_iter().fold(BugSet::NONE, BugSet::union);
+        if self.concurrent {
+            let config = ConcurrentConfig {
+                seconds: self.seconds,
+                max_programs: None,
+                seed,
+                jobs,
+                out: self.out,
+                bugs: shuttle_bugs(bugs),
+                progress: true,
+            };
+            return fuzz_concurrent(&config, self.json);
+        }
+        let config = Config {
+            seconds: self.seconds,
+            max_programs: None,
+            seed,
+            jobs,
+            level: self.level.into(),
+            out: self.out,
+            progress: true,
+        };
+        fuzz(&config, bugs, self.json)
+    }
+}
+
+fn fuzz(config: &Config, bugs: BugSet, json: bool) -> u8 {
+    match builtin::campaign(config, |p| scoreboard::run_with_bugs(p, bugs)) {
+        Err(e) => {
+            eprintln!("error: fuzzing failed: {e}");
+            ERROR
+        }
+        Ok(Campaign::Clean(summary)) => {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&json!({ "summary": summary }))
+                        .unwrap_or_default()
+                );
+            } else {
+                print!("{}", summary.text());
+            }
+            0
+        }
+        Ok(Campaign::Diverged(summary, finding)) => {
+            if json {
+                let v = json!({
+                    "summary": summary,
+                    "finding": {
+                        "index": finding.index,
+                        "generator_seed": config.seed.wrapping_add(finding.index),
+                        "ops_before": finding.minimized.ops_before,
+                        "ops_after": finding.minimized.ops_after,
+                        "files": finding.files,
+                        "report": report::json_value(&finding.minimized.divergence),
+                    }
+                });
+                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            } else {
+                print!("{}", builtin::finding_text(config, &finding));
+                println!();
+                print!("{}", summary.text());
+            }
+            FAILED
+        }
+    }
+}
+
+/// The same bugs in the shuttle build of the model (same names, separate types).
+fn shuttle_bugs(set: BugSet) -> delalloc_optimized_shuttle::bugs::BugSet {
+    set.iter()
+        .filter_map(|b| delalloc_optimized_shuttle::bugs::Bug::from_name(b.name()))
+        .fold(delalloc_optimized_shuttle::bugs::BugSet::NONE, |s, b| {
+            s.union(b.into())
+        })
+}
+
+/// `fuzz --concurrent`.
+fn fuzz_concurrent(config: &ConcurrentConfig, json: bool) -> u8 {
+    match concurrent::campaign(config) {
+        Err(e) => {
+            eprintln!("error: fuzzing failed: {e}");
+            ERROR
+        }
+        Ok(ConcurrentCampaign::Clean(summary)) => {
+            if json {
+                let v = json!({ "summary": summary });
+                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            } else {
+                print!("{}", summary.text());
+            }
+            0
+        }
+        Ok(ConcurrentCampaign::Diverged(summary, finding)) => {
+            if json {
+                let v = json!({
+                    "summary": summary,
+                    "finding": {
+                        "index": finding.index,
+                        "generator_seed": config.seed.wrapping_add(finding.index),
+                        "files": finding.files,
+                        "report": report::concurrent::json_value(&finding.minimized.divergence),
+                    }
+                });
+                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            } else {
+                print!("{}", concurrent::finding_text(config, &finding));
+                println!();
+                print!("{}", summary.text());
+            }
+            FAILED
+        }
+    }
+}

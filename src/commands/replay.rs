@@ -1,0 +1,134 @@
+//! `delalloc-fuzz replay`: program files, concurrent program files and raw fuzz artifacts, each
+//! PASS if the models agree.
+
+use super::{bugs_from_env, collect, concurrent_text, parse_concurrent, LevelArg, ERROR, FAILED};
+use crate::corpus::artifact::{self, Decoding};
+use crate::generators::Level;
+use crate::oracles::differential::Verdict;
+use crate::oracles::linearizable::{self, ConcurrentVerdict};
+use crate::report;
+use crate::scoreboard::injected;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+
+/// `replay`'s flags; [`ReplayCommand::execute`] runs the files.
+#[derive(clap::Args)]
+pub struct ReplayCommand {
+    #[arg(required = true, value_name = "FILE|DIR")]
+    pub paths: Vec<PathBuf>,
+    /// Print the results as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Level to decode raw fuzz inputs at (default: from a fs_level/ or tree_level/ folder
+    /// on the path).
+    #[arg(long, value_enum, value_name = "L")]
+    pub level: Option<LevelArg>,
+}
+
+impl ReplayCommand {
+    /// Replays; the exit code.
+    pub fn execute(self) -> u8 {
+        let (json, level) = (self.json, self.level.map(Level::from));
+        let bugs = match bugs_from_env() {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ERROR;
+            }
+        };
+        let files = collect(&self.paths);
+        let (mut passed, mut failed, mut bad_input) = (0usize, 0usize, 0usize);
+        let mut results = Vec::new();
+        for f in &files {
+            let (ok, detail, report_json) = match concurrent_text(f) {
+                Some(text) => {
+                    let r = replay_concurrent(f, &text);
+                    if !r.0 && r.2.is_none() {
+                        bad_input += 1;
+                    }
+                    r
+                }
+                None => match artifact::load(f, level) {
+                    Err(e) => {
+                        bad_input += 1;
+                        (false, e, None)
+                    }
+                    Ok((p, decoding)) => {
+                        let how = match decoding {
+                            Decoding::Text => String::new(),
+                            d => format!("; {d}"),
+                        };
+                        match injected::run(&p, bugs) {
+                            Verdict::Agree(s) => (true, format!("{} ops{how}", s.ops), None),
+                            Verdict::Diverged(d) => (
+                                false,
+                                format!("{}{}", report::text(&d), how.trim_start_matches("; ")),
+                                Some(report::json_value(&d)),
+                            ),
+                        }
+                    }
+                },
+            };
+            if ok {
+                passed += 1;
+            } else {
+                failed += 1;
+            }
+            if json {
+                results.push(json!({
+                    "file": f,
+                    "status": if ok { "pass" } else { "fail" },
+                    "detail": detail,
+                    "divergence": report_json,
+                }));
+            } else if ok {
+                println!("PASS {} ({detail})", f.display());
+            } else if report_json.is_some() {
+                println!("FAIL {}: diverged\n{}", f.display(), indent(&detail));
+            } else {
+                println!("FAIL {detail}");
+            }
+        }
+        if json {
+            let v = json!({ "results": results, "passed": passed, "failed": failed });
+            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        } else {
+            if files.is_empty() {
+                println!("no program files (*.txt) or fuzz artifacts found");
+            }
+            println!("{passed} passed, {failed} failed");
+        }
+        // Input that could not be read is the command failing to run, not a finding.
+        if bad_input > 0 {
+            ERROR
+        } else if failed > 0 {
+            FAILED
+        } else {
+            0
+        }
+    }
+}
+
+/// One concurrent file: pass, detail, and the JSON report of a divergence.
+fn replay_concurrent(path: &Path, text: &str) -> (bool, String, Option<serde_json::Value>) {
+    let p = match parse_concurrent(path, text) {
+        Ok(p) => p,
+        Err(e) => return (false, e, None),
+    };
+    match linearizable::run(&p) {
+        ConcurrentVerdict::Agree(s) => (
+            true,
+            format!("{} tasks, {} task ops", p.tasks.len(), s.ops),
+            None,
+        ),
+        ConcurrentVerdict::Diverged(d) => (
+            false,
+            report::concurrent::text(&d),
+            Some(report::concurrent::json_value(&d)),
+        ),
+    }
+}
+
+fn indent(s: &str) -> String {
+    s.lines().map(|l| format!("    {l}\n")).collect()
+}
