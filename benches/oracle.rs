@@ -25,7 +25,7 @@ mod side_by_side;
 use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 use delalloc_contract::{Model, Op, Program};
 use delalloc_fuzz::generators::{program_from_seed, Level};
-use delalloc_fuzz::oracles::differential::{self, Verdict};
+use delalloc_fuzz::oracles::{differential, Verdict};
 use delalloc_optimized::Optimized;
 use delalloc_reference::Reference;
 use std::hint::black_box;

@@ -2,36 +2,30 @@
 //!
 //! The reference model (`delalloc_reference`) and the optimized implementation
 //! (`delalloc_optimized`) run the same programs; any difference in outcomes, reserved bytes,
-//! extent records or delalloc bits is a finding. Engine-independent, as wasmtime's fuzzing crate:
-//! fuzz targets (cargo-fuzz, AFL, bolero, the built-in [`engine`]) are a few lines of glue.
+//! extent records or delalloc bits is a finding. Engine-independent, as wasmtime's fuzzing
+//! crate: the fuzz targets (cargo-fuzz, AFL, bolero, the built-in [`engines`]) are a few lines
+//! of glue. One folder per stage of the pipeline
+//! (bytes → program → oracle → verdict → shrink → report):
 //!
 //! | module | one concept |
 //! |---|---|
-//! | [`generate`] | fuzzer bytes (`arbitrary::Unstructured`) → a valid [`Program`](delalloc_contract::Program) |
-//! | [`oracle`] | one program on two models → [`Verdict`](oracle::Verdict): agree, or where and how they diverged |
-//! | [`invariants`] | SPEC §8 on one snapshot |
-//! | [`minimize`] | a diverging program → a small one diverging the same way |
-//! | [`report`] | a divergence → human text or JSON |
-//! | [`trace`] | a program → each op's outcome and the fields it changed |
-//! | [`engine`] | the built-in campaign: threads, seeds, progress, findings on disk |
-//! | [`mutants`] | the scoreboard: campaigns against each re-introduced historical bug |
-//! | [`mutants_libfuzzer`] | the scoreboard's campaigns run by the cargo-fuzz targets (`--engine libfuzzer`) |
-//! | [`generate_concurrent`], [`schedule`], [`concurrent_run`] | concurrent programs; shuttle runs their tasks as their schedule bytes say |
-//! | [`linearize`], [`concurrent_oracle`] | SPEC §10: a run explained by some sequential order, §8 on the run, no leak |
-//! | [`concurrent_report`], [`concurrent_minimize`], [`concurrent_engine`], [`race_scoreboard`] | per-task timelines, shrinking, `fuzz --concurrent`, the race rows |
-//! | [`stress`], [`targets_concurrent`] | real threads on the std build; the concurrent fuzz-target body |
-//! | [`fuzz_input`] | an engine's bytes ↔ a [`Program`](delalloc_contract::Program) (generated or literal mode) |
-//! | [`artifact`] | a fuzz engine's crash input → a program (as the target decoded it) → a regression |
-//! | [`corpus`] | the fuzz targets' seed corpora, generated from readable programs |
-//! | [`mutate`] | structure-aware mutation of fuzz inputs (libFuzzer's custom mutator) |
-//! | [`targets`] | the fuzz target bodies every engine calls: fs level, tree level, text parser |
-//! | [`injected`] | deliberately wrong behaviours behind `DELALLOC_FUZZ_BUGS`, to test the pipeline |
-//! | [`fuzz_all`] | every fuzz target for N seconds, one summary table: the CI command |
+//! | [`generators`] | fuzzer bytes (`arbitrary::Unstructured`) or a seed → a valid program, sequential or concurrent |
+//! | [`input`] | an engine's bytes ↔ a [`Program`](delalloc_contract::Program) (generated or literal mode), and the op-level mutator |
+//! | [`oracles`] | a program → a [`Verdict`](oracles::Verdict): the differential oracle, the linearizability oracle, SPEC §8's invariants |
+//! | [`shrink`] | a diverging program → a small one diverging the same way (one driver, a set of passes per program kind) |
+//! | [`report`] | a divergence → human text or JSON; a program's trace |
+//! | [`engines`] | the built-in campaign over any oracle (threads, seeds, progress, findings on disk); stress on real threads |
+//! | [`targets`] | the fuzz target bodies every engine calls: fs level, tree level, text parser, concurrent |
+//! | [`injected`] | deliberately wrong behaviours behind `DELALLOC_FUZZ_BUGS`, to test the pipeline itself |
+//! | [`libfuzzer`] | cargo-fuzz's targets built and run for N seconds each, one summary table (`fuzz-all`) |
+//! | [`scoreboard`] | campaigns against each re-introduced historical bug (`mutants`), with either engine |
+//! | [`corpus`] | the fuzz targets' seed corpora from readable programs; a crash input → a regression |
 //! | [`commands`] | the command line: one `XCommand` per subcommand (flags + `execute` → exit code); uses the stages, never used by them |
 //!
-//! Where an op is generated: `generators::Gen::op`; where it is compared: `oracle::Run::step`.
+//! Where an op is generated: `generators::Gen::op`; where it is compared:
+//! `oracles::differential::Run::step`.
 //!
-//! A cargo-fuzz target (`fuzz/fuzz_targets/`) is this much glue; [`fuzz_input`] says how its bytes
+//! A cargo-fuzz target (`fuzz/fuzz_targets/`) is this much glue; [`input`] says how its bytes
 //! become a program:
 //!
 //! ```text
@@ -41,9 +35,10 @@
 //! and a seeded one, as the engine runs it:
 //!
 //! ```
-//! use delalloc_fuzz::{generators::{self, Level}, oracle::{self, Verdict}};
+//! use delalloc_fuzz::generators::{self, Level};
+//! use delalloc_fuzz::oracles::{differential, Verdict};
 //! let program = generators::program_from_seed(7, Level::Mixed);
-//! if let Verdict::Diverged(d) = oracle::run(&program) {
+//! if let Verdict::Diverged(d) = differential::run(&program) {
 //!     panic!("{}", delalloc_fuzz::report::text(&d));
 //! }
 //! ```
@@ -52,6 +47,7 @@ pub mod commands;
 pub mod corpus;
 pub mod engines;
 pub mod generators;
+pub mod injected;
 pub mod input;
 pub mod libfuzzer;
 pub mod oracles;

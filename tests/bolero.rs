@@ -17,7 +17,7 @@
 
 use bolero::check;
 use delalloc_fuzz::generators::Level;
-use delalloc_fuzz::scoreboard::injected::BugSet;
+use delalloc_fuzz::injected::WrapperBugs;
 use delalloc_fuzz::{input, targets};
 use std::any::Any;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
@@ -88,7 +88,7 @@ fn tree_level() {
 /// caught on its way through.
 #[test]
 fn a_divergence_fails_the_check() {
-    let bugs = BugSet::parse("nocow-writeback-end-rounds-down").unwrap();
+    let bugs = WrapperBugs::parse("nocow-writeback-end-rounds-down").unwrap();
     // A nocow write that falls back to metadata-only (no data space), then a writeback ending
     // inside it, off a sector boundary: what the injected bug needs.
     let program = delalloc_contract::text::parse_program(

@@ -2,9 +2,9 @@
 //! artifacts, `corpus` regeneration and `--check`, and their errors (exit 2, naming the problem).
 
 use delalloc_contract::text::parse_program;
+use delalloc_fuzz::injected::{self, WrapperBugs};
 use delalloc_fuzz::input;
-use delalloc_fuzz::oracles::differential::Verdict;
-use delalloc_fuzz::scoreboard::injected::{self, BugSet};
+use delalloc_fuzz::oracles::Verdict;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -76,9 +76,12 @@ fn import_turns_an_artifact_into_a_minimized_readable_regression() {
     assert!(text.contains(&format!("{}={BUG}", injected::ENV)), "{text}");
     let p = parse_program(&text).unwrap();
     assert_eq!(p.ops.len(), 3);
-    let bugs = BugSet::parse(BUG).unwrap();
+    let bugs = WrapperBugs::parse(BUG).unwrap();
     assert!(matches!(injected::run(&p, bugs), Verdict::Diverged(_)));
-    assert!(matches!(injected::run(&p, BugSet::NONE), Verdict::Agree(_)));
+    assert!(matches!(
+        injected::run(&p, WrapperBugs::NONE),
+        Verdict::Agree(_)
+    ));
 
     // Never overwritten without --force.
     std::fs::write(&written, "keep me\n").unwrap();
@@ -345,10 +348,10 @@ fn the_switch_takes_the_models_bug_names_for_import_and_replay() {
     );
     let min = parse_program(&text).unwrap();
     assert_eq!(min.ops.len(), 2, "{text}");
-    let bugs = BugSet::parse(model_bug).unwrap();
+    let bugs = WrapperBugs::parse(model_bug).unwrap();
     assert!(matches!(injected::run(&min, bugs), Verdict::Diverged(_)));
     assert!(matches!(
-        injected::run(&min, BugSet::NONE),
+        injected::run(&min, WrapperBugs::NONE),
         Verdict::Agree(_)
     ));
 

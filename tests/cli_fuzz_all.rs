@@ -3,7 +3,7 @@
 //! injected bug (exit 1, the finding and how to see it). The libFuzzer engine needs cargo-fuzz:
 //! CI runs it (`.ci/run`), the tests only check that its absence is reported.
 
-use delalloc_fuzz::scoreboard::injected;
+use delalloc_fuzz::injected;
 use std::path::Path;
 use std::process::{Command, Output};
 

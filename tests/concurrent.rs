@@ -5,13 +5,11 @@
 use delalloc_contract::concurrent_text::{parse_concurrent_program, print_concurrent_program};
 use delalloc_contract::{ConcurrentProgram, Geometry, Model, Op, Outcome};
 use delalloc_fuzz::generators::concurrent::concurrent_program_from_seed;
-use delalloc_fuzz::oracles::differential::Verdict;
 use delalloc_fuzz::oracles::linearizable::run::{OpRecord, RunRecord};
-use delalloc_fuzz::oracles::linearizable::search::{Mismatch, Search};
-use delalloc_fuzz::oracles::linearizable::{
-    run, run_with, ConcurrentDivergenceKind, ConcurrentVerdict,
-};
-use delalloc_fuzz::shrink::concurrent::minimize_concurrent;
+use delalloc_fuzz::oracles::linearizable::search::{Mismatch, OrderSearch};
+use delalloc_fuzz::oracles::linearizable::{run, run_with, RejectionKind};
+use delalloc_fuzz::oracles::Verdict;
+use delalloc_fuzz::shrink::concurrent::minimize;
 use delalloc_optimized_shuttle::bugs::{Bug, BugSet};
 use delalloc_reference::Reference;
 
@@ -28,8 +26,8 @@ fn fixed_seed_batch_is_accepted() {
     for seed in 0..400 {
         let p = concurrent_program_from_seed(seed);
         match run(&p) {
-            ConcurrentVerdict::Agree(s) => overlapping += s.overlapping,
-            ConcurrentVerdict::Diverged(d) => panic!(
+            Verdict::Agree(s) => overlapping += s.overlapping,
+            Verdict::Diverged(d) => panic!(
                 "seed {seed}:\n{}",
                 delalloc_fuzz::report::concurrent::text(&d)
             ),
@@ -53,7 +51,7 @@ fn each_seed_race_is_found_only_with_its_bug() {
             "{bug:?}: the fixed model rejects it too"
         );
         // Minimized, printed and parsed back, it still shows the race.
-        let m = minimize_concurrent(&p, |q| run_with(q, bug.into())).expect("diverges");
+        let m = minimize(&p, |q| run_with(q, bug.into())).expect("diverges");
         assert!(m.size_after <= m.size_before);
         let text = print_concurrent_program(&m.program);
         let back = parse_concurrent_program(&text).expect("round trip");
@@ -188,13 +186,13 @@ fn linearizability_respects_real_time_order() {
     // Overlapping: the truncate may go last.
     assert!(matches!(
         delalloc_fuzz::oracles::linearizable::search::search(&p, &record((0, 3), (1, 2)), &start),
-        Search::Linearizable { .. }
+        OrderSearch::Linearizable { .. }
     ));
     // The truncate returned before the write began: only "truncate, write" is allowed, and it
     // leaves a 4 KiB file, not the empty one the run claims.
     match delalloc_fuzz::oracles::linearizable::search::search(&p, &record((2, 3), (0, 1)), &start)
     {
-        Search::NotLinearizable { nearest, .. } => {
+        OrderSearch::NotLinearizable { nearest, .. } => {
             assert_eq!(nearest.order, vec![(1, 0), (0, 0)]);
             assert!(
                 matches!(&nearest.mismatch, Mismatch::State { fields } if fields.iter().any(|f| f.field == "inodes[0].i_size")),
@@ -215,7 +213,7 @@ fn a_wrong_state_is_rejected_with_the_nearest_order() {
     assert!(run(&p).divergence().is_none());
     let v = run_with(&p, Bug::DioSetsDirtyUptodate.into());
     let d = v.divergence().expect("caught");
-    assert_eq!(d.kind, ConcurrentDivergenceKind::NotLinearizable);
+    assert_eq!(d.kind, RejectionKind::NotLinearizable);
     let nearest = d.nearest.as_ref().expect("an order was tried");
     assert_eq!(nearest.order.len(), 2);
     assert!(

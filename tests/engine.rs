@@ -6,8 +6,10 @@ mod common;
 
 use common::{run_wrong, Bug};
 use delalloc_contract::text::parse_program;
-use delalloc_fuzz::engines::builtin::{campaign, Campaign, Config};
+use delalloc_fuzz::engines::{campaign, Campaign, Config};
 use delalloc_fuzz::generators::{program_from_seed, Level};
+use delalloc_fuzz::oracles::differential::Differential;
+use delalloc_fuzz::oracles::Verdict;
 
 fn config(out: &std::path::Path, jobs: usize) -> Config {
     Config {
@@ -15,8 +17,7 @@ fn config(out: &std::path::Path, jobs: usize) -> Config {
         max_programs: None,
         seed: 42,
         jobs,
-        level: Level::Fs,
-        out: out.to_path_buf(),
+        out: Some(out.to_path_buf()),
         progress: false,
     }
 }
@@ -24,8 +25,11 @@ fn config(out: &std::path::Path, jobs: usize) -> Config {
 #[test]
 fn a_finding_is_minimized_and_written_without_overwriting() {
     let dir = tempfile::tempdir().unwrap();
-    let run = |p: &_| run_wrong(p, Bug::ReservedExtentsPlusOne);
-    let Campaign::Diverged(summary, f) = campaign(&config(dir.path(), 1), run).unwrap() else {
+    let oracle = Differential {
+        level: Level::Fs,
+        run: |p: &_| run_wrong(p, Bug::ReservedExtentsPlusOne),
+    };
+    let Campaign::Diverged(summary, f) = campaign(&config(dir.path(), 1), &oracle).unwrap() else {
         panic!("clean")
     };
     assert_eq!(summary.divergences, 1);
@@ -34,10 +38,10 @@ fn a_finding_is_minimized_and_written_without_overwriting() {
         "programs before the finding all agreed"
     );
     assert_eq!(f.original, program_from_seed(42 + f.index, Level::Fs));
-    assert!(f.minimized.ops_after <= 3);
+    assert!(f.minimized.size_after <= 3);
 
-    let names: Vec<String> = f
-        .files
+    let files = f.files.as_ref().expect("written");
+    let names: Vec<String> = files
         .iter()
         .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
@@ -50,32 +54,35 @@ fn a_finding_is_minimized_and_written_without_overwriting() {
             format!("{base}.json")
         ]
     );
-    let text = std::fs::read_to_string(&f.files[0]).unwrap();
+    let text = std::fs::read_to_string(&files[0]).unwrap();
     assert!(
         text.starts_with("# found by `delalloc-fuzz fuzz --seed 42 --level fs`"),
         "{text}"
     );
     let replayed = parse_program(&text).expect("the finding parses");
     assert_eq!(replayed, f.minimized.program);
-    assert!(std::fs::read_to_string(&f.files[1])
+    assert!(std::fs::read_to_string(&files[1])
         .unwrap()
         .contains("inodes[0].reserved_extents"));
     let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&f.files[2]).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(&files[2]).unwrap()).unwrap();
     assert_eq!(json["kind"]["kind"], "state_differs");
 
     // The same campaign again, with more jobs: same finding, a fresh name.
-    let Campaign::Diverged(_, g) = campaign(&config(dir.path(), 2), run).unwrap() else {
+    let Campaign::Diverged(_, g) = campaign(&config(dir.path(), 2), &oracle).unwrap() else {
         panic!("clean")
     };
     assert_eq!(g.index, f.index);
     assert_eq!(g.minimized.program, f.minimized.program);
     assert_eq!(
-        g.files[0].file_name().unwrap().to_string_lossy(),
+        g.files.as_ref().expect("written")[0]
+            .file_name()
+            .unwrap()
+            .to_string_lossy(),
         format!("{base}-2.txt")
     );
     assert_eq!(
-        std::fs::read_to_string(&f.files[0]).unwrap(),
+        std::fs::read_to_string(&files[0]).unwrap(),
         text,
         "first finding untouched"
     );
@@ -88,8 +95,11 @@ fn a_clean_campaign_summarizes() {
         seconds: 1,
         ..config(dir.path(), 2)
     };
-    let Campaign::Clean(s) = campaign(&cfg, delalloc_fuzz::oracles::differential::run).unwrap()
-    else {
+    let oracle = Differential {
+        level: Level::Fs,
+        run: delalloc_fuzz::oracles::differential::run as fn(&_) -> Verdict,
+    };
+    let Campaign::Clean(s) = campaign(&cfg, &oracle).unwrap() else {
         panic!("diverged")
     };
     assert!(s.stats.programs > 0 && s.stats.ops > 0);

@@ -6,9 +6,9 @@
 use delalloc_contract::text::parse_program;
 use delalloc_contract::OpKind;
 use delalloc_fuzz::corpus::{self, PARSE_TEXT};
+use delalloc_fuzz::injected::{self, WrapperBugs};
 use delalloc_fuzz::input;
-use delalloc_fuzz::oracles::differential::{self, Verdict};
-use delalloc_fuzz::scoreboard::injected::{self, BugSet};
+use delalloc_fuzz::oracles::{differential, Verdict};
 use delalloc_fuzz::{report, targets};
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -35,8 +35,8 @@ fn the_committed_corpus_is_what_the_seed_programs_say() {
 #[test]
 fn every_seed_input_decodes_to_its_program_and_runs_clean_even_with_the_injected_bug() {
     differential::quiet_model_panics();
-    let all_bugs = BugSet::parse(
-        &injected::Bug::ALL
+    let all_bugs = WrapperBugs::parse(
+        &injected::WrapperBug::ALL
             .iter()
             .map(|b| b.name())
             .collect::<Vec<_>>()
@@ -57,7 +57,7 @@ fn every_seed_input_decodes_to_its_program_and_runs_clean_even_with_the_injected
                 "{}",
                 s.output.display()
             );
-            for bugs in [BugSet::NONE, all_bugs] {
+            for bugs in [WrapperBugs::NONE, all_bugs] {
                 if let Verdict::Diverged(d) = injected::run(&from_disk, bugs) {
                     panic!(
                         "{} ({}): {}",
@@ -102,7 +102,8 @@ fn injected_bug_reproducers_fail_with_the_bug_and_pass_without() {
             .unwrap()
             .to_string_lossy()
             .replace('+', ",");
-        let bugs = BugSet::parse(&name).unwrap_or_else(|e| panic!("{}: {e}", folder.display()));
+        let bugs =
+            WrapperBugs::parse(&name).unwrap_or_else(|e| panic!("{}: {e}", folder.display()));
         for file in std::fs::read_dir(&folder).unwrap() {
             let file = file.unwrap().path();
             let p = parse_program(&std::fs::read_to_string(&file).unwrap()).unwrap();
@@ -112,7 +113,7 @@ fn injected_bug_reproducers_fail_with_the_bug_and_pass_without() {
                 file.display(),
                 bugs.names()
             );
-            if let Verdict::Diverged(d) = injected::run(&p, BugSet::NONE) {
+            if let Verdict::Diverged(d) = injected::run(&p, WrapperBugs::NONE) {
                 panic!(
                     "{}: diverges without the bug:\n{}",
                     file.display(),

@@ -7,7 +7,7 @@ use common::{run_wrong, Bug};
 use delalloc_contract::text::print_program;
 use delalloc_contract::{Geometry, Op};
 use delalloc_fuzz::generators::{program_from_seed, Level};
-use delalloc_fuzz::oracles::differential::{DivergenceKind, Verdict};
+use delalloc_fuzz::oracles::{differential::DivergenceKind, Verdict};
 use delalloc_fuzz::shrink::minimize_with;
 
 /// The first generated program that diverges with `bug` at op `min_index` or later.
@@ -28,18 +28,18 @@ fn shrinks_a_state_divergence_to_one_small_write() {
         unreachable!()
     };
     let m = minimize_with(&p, |c| run_wrong(c, Bug::ReservedExtentsPlusOne)).expect("diverges");
-    assert_eq!(m.ops_before, p.ops.len());
-    assert_eq!(m.ops_after, m.program.ops.len());
+    assert_eq!(m.size_before, p.ops.len());
+    assert_eq!(m.size_after, m.program.ops.len());
     assert!(
-        m.ops_after <= 3,
+        m.size_after <= 3,
         "{} ops left:\n{}",
-        m.ops_after,
+        m.size_after,
         print_program(&m.program)
     );
     assert!(
-        m.ops_before >= 20 && m.runs > 10,
+        m.size_before >= 20 && m.runs > 10,
         "{} ops, {} runs",
-        m.ops_before,
+        m.size_before,
         m.runs
     );
     assert_eq!(m.divergence.signature(), before.signature());
@@ -87,7 +87,7 @@ fn shrinks_a_state_divergence_to_one_small_write() {
 fn shrinks_an_outcome_divergence_and_keeps_its_kind() {
     let p = long_diverging_program(Bug::WrittenOneLess, 20);
     let m = minimize_with(&p, |c| run_wrong(c, Bug::WrittenOneLess)).expect("diverges");
-    assert!(m.ops_after <= 3, "{}", print_program(&m.program));
+    assert!(m.size_after <= 3, "{}", print_program(&m.program));
     assert!(matches!(
         m.divergence.kind,
         DivergenceKind::OutcomeDiffers { .. }

@@ -8,9 +8,10 @@
 
 use delalloc_contract::text::parse_program;
 use delalloc_contract::Program;
-use delalloc_fuzz::engines::builtin::{self, Search};
+use delalloc_fuzz::engines::{self, Search};
 use delalloc_fuzz::generators::{program_from_seed, Level};
-use delalloc_fuzz::oracles::differential::{self, Verdict};
+use delalloc_fuzz::oracles::differential::Differential;
+use delalloc_fuzz::oracles::{differential, Verdict};
 use delalloc_fuzz::scoreboard::{self, first_field, run_with_bugs, ReproducerHeader};
 use delalloc_fuzz::{report, scoreboard::libfuzzer, shrink};
 use delalloc_optimized::bugs::{Bug, BugSet};
@@ -142,17 +143,20 @@ fn the_builtin_engine_finds_every_sequential_bug_within_a_fixed_budget() {
         let bugs = BugSet::from(bug);
         let run = move |p: &Program| run_with_bugs(p, bugs);
         for r in 0..BUDGET_CAMPAIGNS {
-            let config = builtin::Config {
+            let config = engines::Config {
                 // The program budget decides; the time limit only guards against a hang.
                 seconds: 3_600,
                 max_programs: Some(BUDGET_PROGRAMS),
                 seed: scoreboard::campaign_seed(BUDGET_SEED, bug, r),
                 jobs: 1,
-                level: scoreboard::LEVEL,
-                out: PathBuf::new(),
+                out: None,
                 progress: false,
             };
-            let Search { summary, found } = builtin::search(&config, &run);
+            let oracle = Differential {
+                level: scoreboard::LEVEL,
+                run,
+            };
+            let Search { summary, found } = engines::search(&config, &oracle);
             let Some((index, program)) = found else {
                 missed.push(format!(
                     "{bug}: campaign {r} (seed {}) ran {} programs without a divergence",
@@ -167,10 +171,10 @@ fn the_builtin_engine_finds_every_sequential_bug_within_a_fixed_budget() {
                     .expect("the finding diverges again");
                 let field = first_field(&m.divergence);
                 assert!(
-                    m.ops_after <= MAX_REPRODUCER_OPS && bug.expects(&field),
+                    m.size_after <= MAX_REPRODUCER_OPS && bug.expects(&field),
                     "{bug}: program {index} of seed {} minimized to {} ops, first field {field}",
                     config.seed,
-                    m.ops_after
+                    m.size_after
                 );
             }
         }
@@ -180,7 +184,7 @@ fn the_builtin_engine_finds_every_sequential_bug_within_a_fixed_budget() {
 
 #[test]
 fn a_campaign_without_budget_left_misses_and_the_row_says_so() {
-    let config = scoreboard::Config {
+    let config = scoreboard::Plan {
         seconds_per_bug: 3_600,
         max_programs: Some(1),
         runs: 2,
@@ -202,7 +206,7 @@ fn a_campaign_without_budget_left_misses_and_the_row_says_so() {
     // The libFuzzer engine in a folder without the cargo-fuzz crate: an error before any
     // campaign, naming what is missing.
     let empty = tempfile::tempdir().unwrap();
-    let libfuzzer = scoreboard::Config {
+    let libfuzzer = scoreboard::Plan {
         engine: scoreboard::Engine::Libfuzzer {
             root: empty.path().to_path_buf(),
             sanitizer: delalloc_fuzz::libfuzzer::Sanitizer::None,

@@ -5,7 +5,10 @@ mod common;
 
 use common::{parse, run_wrong, run_wrong_twice, Bug};
 use delalloc_contract::{Op, Outcome};
-use delalloc_fuzz::oracles::differential::{self, DivergenceKind, Verdict};
+use delalloc_fuzz::oracles::{
+    differential::{self, DivergenceKind},
+    Verdict,
+};
 use delalloc_fuzz::report;
 use delalloc_reference::Reference;
 

@@ -2,7 +2,7 @@
 //! must parse and must run without a divergence. Each file is a bug that was found and fixed.
 
 use delalloc_contract::text::parse_program;
-use delalloc_fuzz::oracles::differential::{self, Verdict};
+use delalloc_fuzz::oracles::{differential, Verdict};
 use delalloc_fuzz::report;
 use std::path::Path;
 

@@ -3,7 +3,10 @@
 //! minimized program and its report. Do not weaken the test; fix the model or record the case.
 
 use delalloc_fuzz::generators::{program_from_seed, Level};
-use delalloc_fuzz::oracles::differential::{self, Stats, Verdict};
+use delalloc_fuzz::oracles::{
+    differential::{self, Stats},
+    Verdict,
+};
 use delalloc_fuzz::{report, shrink};
 
 /// Programs per level.
@@ -22,8 +25,8 @@ fn batch(level: Level) {
                 let detail = match shrink::minimize(&program) {
                     Some(m) => format!(
                         "minimized from {} to {} ops:\n{}",
-                        m.ops_before,
-                        m.ops_after,
+                        m.size_before,
+                        m.size_after,
                         report::text(&m.divergence)
                     ),
                     None => format!("(did not reproduce when minimizing)\n{}", report::text(&d)),

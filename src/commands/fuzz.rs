@@ -1,9 +1,14 @@
 //! `delalloc-fuzz fuzz`: the built-in engine's campaign, sequential or `--concurrent`.
 
 use super::{parse_bugs, LevelArg, ERROR, FAILED};
-use crate::engines::builtin::{self, Campaign, Config};
-use crate::engines::concurrent::{self, ConcurrentCampaign, ConcurrentConfig};
-use crate::{report, scoreboard};
+use crate::engines::{self, Campaign, Config};
+use crate::oracles::differential::Differential;
+use crate::oracles::linearizable::Linearizable;
+use crate::oracles::Oracle;
+use crate::report::Report;
+use crate::scoreboard;
+use crate::shrink::Shrink;
+use delalloc_contract::Program;
 use delalloc_optimized::bugs::BugSet;
 use serde_json::json;
 use std::path::PathBuf;
@@ -47,36 +52,37 @@ impl FuzzCommand {
             );
             return ERROR;
         }
-        let seed = self.seed.unwrap_or_else(Config::clock_seed);
-        let jobs = usize::try_from(self.jobs).unwrap_or(1);
-        let bugs = self.bugs.into_iter().fold(BugSet::NONE, BugSet::union);
-        if self.concurrent {
-            let config = ConcurrentConfig {
-                seconds: self.seconds,
-                max_programs: None,
-                seed,
-                jobs,
-                out: self.out,
-                bugs: shuttle_bugs(bugs),
-                progress: true,
-            };
-            return fuzz_concurrent(&config, self.json);
-        }
         let config = Config {
             seconds: self.seconds,
             max_programs: None,
-            seed,
-            jobs,
-            level: self.level.into(),
-            out: self.out,
+            seed: self.seed.unwrap_or_else(Config::clock_seed),
+            jobs: usize::try_from(self.jobs).unwrap_or(1),
+            out: Some(self.out),
             progress: true,
         };
-        fuzz(&config, bugs, self.json)
+        let bugs = self.bugs.into_iter().fold(BugSet::NONE, BugSet::union);
+        if self.concurrent {
+            let oracle = Linearizable {
+                bugs: shuttle_bugs(bugs),
+            };
+            return fuzz(&config, &oracle, self.json);
+        }
+        let oracle = Differential {
+            level: self.level.into(),
+            run: |p: &Program| scoreboard::run_with_bugs(p, bugs),
+        };
+        fuzz(&config, &oracle, self.json)
     }
 }
 
-fn fuzz(config: &Config, bugs: BugSet, json: bool) -> u8 {
-    match builtin::campaign(config, |p| scoreboard::run_with_bugs(p, bugs)) {
+/// One campaign with `oracle`: the summary, and the finding if there is one.
+fn fuzz<O>(config: &Config, oracle: &O, json: bool) -> u8
+where
+    O: Oracle,
+    O::Program: Shrink<Divergence = O::Divergence> + Sync,
+    O::Divergence: Report,
+{
+    match engines::campaign(config, oracle) {
         Err(e) => {
             eprintln!("error: fuzzing failed: {e}");
             ERROR
@@ -95,20 +101,22 @@ fn fuzz(config: &Config, bugs: BugSet, json: bool) -> u8 {
         }
         Ok(Campaign::Diverged(summary, finding)) => {
             if json {
+                let m = &finding.minimized;
                 let v = json!({
                     "summary": summary,
                     "finding": {
                         "index": finding.index,
                         "generator_seed": config.seed.wrapping_add(finding.index),
-                        "ops_before": finding.minimized.ops_before,
-                        "ops_after": finding.minimized.ops_after,
+                        "size_before": m.size_before,
+                        "size_after": m.size_after,
+                        "size_units": O::Program::SIZE_UNITS,
                         "files": finding.files,
-                        "report": report::json_value(&finding.minimized.divergence),
+                        "report": m.divergence.json_value(),
                     }
                 });
                 println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
             } else {
-                print!("{}", builtin::finding_text(config, &finding));
+                print!("{}", engines::finding_text(config, &finding));
                 println!();
                 print!("{}", summary.text());
             }
@@ -124,42 +132,4 @@ fn shuttle_bugs(set: BugSet) -> delalloc_optimized_shuttle::bugs::BugSet {
         .fold(delalloc_optimized_shuttle::bugs::BugSet::NONE, |s, b| {
             s.union(b.into())
         })
-}
-
-/// `fuzz --concurrent`.
-fn fuzz_concurrent(config: &ConcurrentConfig, json: bool) -> u8 {
-    match concurrent::campaign(config) {
-        Err(e) => {
-            eprintln!("error: fuzzing failed: {e}");
-            ERROR
-        }
-        Ok(ConcurrentCampaign::Clean(summary)) => {
-            if json {
-                let v = json!({ "summary": summary });
-                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
-            } else {
-                print!("{}", summary.text());
-            }
-            0
-        }
-        Ok(ConcurrentCampaign::Diverged(summary, finding)) => {
-            if json {
-                let v = json!({
-                    "summary": summary,
-                    "finding": {
-                        "index": finding.index,
-                        "generator_seed": config.seed.wrapping_add(finding.index),
-                        "files": finding.files,
-                        "report": report::concurrent::json_value(&finding.minimized.divergence),
-                    }
-                });
-                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
-            } else {
-                print!("{}", concurrent::finding_text(config, &finding));
-                println!();
-                print!("{}", summary.text());
-            }
-            FAILED
-        }
-    }
 }

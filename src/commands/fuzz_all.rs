@@ -11,8 +11,8 @@ pub struct FuzzAllCommand {
     #[arg(long, default_value_t = 60, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=86400))]
     pub seconds_per_target: u64,
     /// Which engine runs the targets.
-    #[arg(long, value_enum, default_value_t = libfuzzer::Engine::Libfuzzer)]
-    pub engine: libfuzzer::Engine,
+    #[arg(long, value_enum, default_value_t = libfuzzer::EngineChoice::Libfuzzer)]
+    pub engine: libfuzzer::EngineChoice,
     /// libFuzzer builds: `none` on the current toolchain, `address` (ASan) on nightly.
     #[arg(long, value_enum, default_value_t = libfuzzer::Sanitizer::None)]
     pub sanitizer: libfuzzer::Sanitizer,

@@ -2,10 +2,10 @@
 
 use super::{bugs_from_env, LevelArg, ERROR, FAILED};
 use crate::corpus::artifact;
-use crate::engines::builtin;
+use crate::engines::findings;
 use crate::generators::Level;
+use crate::injected;
 use crate::report;
-use crate::scoreboard::injected;
 use std::path::{Path, PathBuf};
 
 /// `import`'s flags; [`ImportCommand::execute`] imports the artifacts.
@@ -55,7 +55,7 @@ fn import_one(
     level: Option<Level>,
     out: &Path,
     force: bool,
-    bugs: injected::BugSet,
+    bugs: injected::WrapperBugs,
 ) -> Result<(), (u8, String)> {
     if a.is_dir() {
         return Err((
@@ -91,14 +91,14 @@ fn import_one(
     };
     std::fs::create_dir_all(out)
         .map_err(|e| (ERROR, format!("{}: cannot create: {e}", out.display())))?;
-    builtin::write_user_file(&path, &r.text, force)
+    findings::write_user_file(&path, &r.text, force)
         .map_err(|e| (ERROR, format!("cannot write {}: {e}", path.display())))?;
     let m = &r.minimized;
     println!(
         "{} ({decoding}): {} ops -> {} ops\n  {}\nwrote {}",
         a.display(),
-        m.ops_before,
-        m.ops_after,
+        m.size_before,
+        m.size_after,
         report::headline(&m.divergence),
         path.display()
     );

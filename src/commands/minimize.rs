@@ -2,10 +2,10 @@
 //! small one diverging the same way.
 
 use super::{concurrent_text, load, parse_concurrent, ERROR, FAILED};
-use crate::engines::builtin;
+use crate::engines::findings;
 use crate::oracles::linearizable;
 use crate::report;
-use crate::shrink::{self, concurrent::minimize_concurrent};
+use crate::shrink;
 use delalloc_contract::concurrent_text::print_concurrent_program;
 use delalloc_contract::text::print_program;
 use std::path::{Path, PathBuf};
@@ -55,13 +55,13 @@ impl MinimizeCommand {
         let text = format!(
             "# minimized from {} ({} ops) by `delalloc-fuzz minimize`\n# {}\n{}",
             file.display(),
-            m.ops_before,
+            m.size_before,
             report::headline(&m.divergence),
             print_program(&m.program)
         );
         let summary = format!(
             "{} ops -> {} ops ({} oracle runs)",
-            m.ops_before, m.ops_after, m.runs
+            m.size_before, m.size_after, m.runs
         );
         write_minimized(
             file,
@@ -93,7 +93,7 @@ fn minimize_concurrent_file(file: &Path, text: &str, out: &Path, force: bool) ->
             return ERROR;
         }
     };
-    let Some(m) = minimize_concurrent(&p, linearizable::run) else {
+    let Some(m) = shrink::concurrent::minimize(&p, linearizable::run) else {
         eprintln!(
             "error: {} does not diverge: the run is linearizable and leaks nothing, nothing to minimize",
             file.display()
@@ -124,7 +124,7 @@ fn write_minimized(
     summary: &str,
     report: &str,
 ) -> u8 {
-    if let Err(e) = builtin::write_user_file(out, text, force) {
+    if let Err(e) = findings::write_user_file(out, text, force) {
         eprintln!("error: cannot write {}: {e}", out.display());
         return ERROR;
     }

@@ -11,7 +11,7 @@
 
 use crate::corpus::artifact;
 use crate::generators::Level;
-use crate::scoreboard::injected;
+use crate::injected;
 use delalloc_contract::concurrent_text::{is_concurrent_text, parse_concurrent_program};
 use delalloc_contract::text::parse_program;
 use delalloc_contract::{ConcurrentProgram, Program};
@@ -118,8 +118,8 @@ fn is_artifact(p: &Path) -> bool {
 }
 
 /// The injected bugs of DELALLOC_FUZZ_BUGS, announced on stderr; the error is the message.
-fn bugs_from_env() -> Result<injected::BugSet, String> {
-    let bugs = injected::BugSet::from_env()?;
+fn bugs_from_env() -> Result<injected::WrapperBugs, String> {
+    let bugs = injected::WrapperBugs::from_env()?;
     if !bugs.is_empty() {
         eprintln!(
             "note: {}: the optimized model runs with injected bugs",

@@ -2,7 +2,7 @@
 //! and with `--concurrent` the race rows after it.
 
 use super::{parse_bugs, EngineArg, ERROR, FAILED};
-use crate::engines::builtin;
+use crate::engines;
 use crate::libfuzzer;
 use crate::scoreboard::{self, races};
 use delalloc_optimized::bugs::{Bug, BugSet};
@@ -77,11 +77,11 @@ impl MutantsCommand {
             }
         };
         let chosen = self.bugs.into_iter().fold(BugSet::NONE, BugSet::union);
-        let config = scoreboard::Config {
+        let config = scoreboard::Plan {
             seconds_per_bug: self.seconds_per_bug,
             max_programs: self.programs_per_bug,
             runs: self.runs,
-            base_seed: self.seed.unwrap_or_else(builtin::Config::clock_seed),
+            base_seed: self.seed.unwrap_or_else(engines::Config::clock_seed),
             jobs: usize::try_from(self.jobs).unwrap_or(1),
             engine,
             bugs: if chosen.is_empty() {
@@ -100,7 +100,7 @@ impl MutantsCommand {
 }
 
 /// The sequential scoreboard; exit code 1 if a non-race bug was missed.
-fn scoreboard_rows(config: &scoreboard::Config, json: bool, reproducers: Option<&Path>) -> u8 {
+fn scoreboard_rows(config: &scoreboard::Plan, json: bool, reproducers: Option<&Path>) -> u8 {
     if let Some(Err(e)) = reproducers.map(|dir| scoreboard::check_reproducer_dir(dir, &config.bugs))
     {
         eprintln!("error: --reproducers {e}");
@@ -158,7 +158,7 @@ fn scoreboard_rows(config: &scoreboard::Config, json: bool, reproducers: Option<
 
 /// `mutants --concurrent`: the race rows, after the sequential scoreboard. Exit code 1 if a race
 /// bug was missed in some campaign.
-fn race_rows(config: &scoreboard::Config, json: bool) -> u8 {
+fn race_rows(config: &scoreboard::Plan, json: bool) -> u8 {
     let total = config.bugs.iter().filter(|b| b.is_race()).count();
     let mut done = 0;
     let rows = races::score(

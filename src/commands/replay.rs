@@ -4,10 +4,10 @@
 use super::{bugs_from_env, collect, concurrent_text, parse_concurrent, LevelArg, ERROR, FAILED};
 use crate::corpus::artifact::{self, Decoding};
 use crate::generators::Level;
-use crate::oracles::differential::Verdict;
-use crate::oracles::linearizable::{self, ConcurrentVerdict};
+use crate::injected;
+use crate::oracles::linearizable;
+use crate::oracles::Verdict;
 use crate::report;
-use crate::scoreboard::injected;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
@@ -116,12 +116,12 @@ fn replay_concurrent(path: &Path, text: &str) -> (bool, String, Option<serde_jso
         Err(e) => return (false, e, None),
     };
     match linearizable::run(&p) {
-        ConcurrentVerdict::Agree(s) => (
+        Verdict::Agree(s) => (
             true,
             format!("{} tasks, {} task ops", p.tasks.len(), s.ops),
             None,
         ),
-        ConcurrentVerdict::Diverged(d) => (
+        Verdict::Diverged(d) => (
             false,
             report::concurrent::text(&d),
             Some(report::concurrent::json_value(&d)),

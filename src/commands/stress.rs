@@ -1,8 +1,9 @@
 //! `delalloc-fuzz stress`: concurrent programs on real threads (the std build of the model).
 
 use super::FAILED;
-use crate::engines::builtin::{write_new, Config};
+use crate::engines::findings::write_new;
 use crate::engines::stress::{self, StressConfig};
+use crate::engines::Config;
 use delalloc_contract::concurrent_text::print_concurrent_program;
 use serde_json::json;
 use std::path::PathBuf;

@@ -2,7 +2,7 @@
 //! then the oracle's verdict.
 
 use super::{concurrent_text, load, parse_concurrent, ERROR};
-use crate::oracles::linearizable::{self, ConcurrentVerdict};
+use crate::oracles::{linearizable, Verdict};
 use crate::report;
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -71,10 +71,10 @@ fn trace_concurrent(path: &Path, text: &str, json: bool) -> u8 {
         );
         print!("{}", report::concurrent::timeline(&p, &record));
         match verdict {
-            ConcurrentVerdict::Agree(_) => {
+            Verdict::Agree(_) => {
                 println!("verdict: agree (linearizable, nothing leaked)")
             }
-            ConcurrentVerdict::Diverged(d) => {
+            Verdict::Diverged(d) => {
                 println!("verdict: DIVERGED");
                 print!("{}", report::concurrent::text(&d));
             }

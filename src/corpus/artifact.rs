@@ -2,9 +2,9 @@
 //! the decoder the targets use, and turning a diverging one into a readable regression.
 
 use crate::generators::Level;
+use crate::injected::{self, WrapperBugs};
 use crate::input::{self, Mode};
 use crate::report;
-use crate::scoreboard::injected::{self, BugSet};
 use crate::shrink::{self, Minimized};
 use delalloc_contract::text::{parse_program, print_program};
 use delalloc_contract::Program;
@@ -102,7 +102,7 @@ pub struct Regression {
 /// `None` if the models agree on `program` (with `bugs`): nothing to import.
 pub fn regression(
     program: &Program,
-    bugs: BugSet,
+    bugs: WrapperBugs,
     source: &Path,
     decoding: Decoding,
 ) -> Option<Regression> {
@@ -112,8 +112,8 @@ pub fn regression(
          # minimized from {} to {} ops.\n\
          # Divergence: {}\n",
         source.display(),
-        m.ops_before,
-        m.ops_after,
+        m.size_before,
+        m.size_after,
         report::headline(&m.divergence),
     );
     if !bugs.is_empty() {
@@ -151,7 +151,7 @@ pub fn regression_name(artifact: &Path) -> String {
 /// Where `import` writes by default: real findings under `corpus/regressions/imported` (replayed
 /// by `cargo test`, must agree), reproducers of injected bugs under `corpus/injected/<bugs>`
 /// (replayed by the tests with and without the bug).
-pub fn default_out(bugs: BugSet) -> std::path::PathBuf {
+pub fn default_out(bugs: WrapperBugs) -> std::path::PathBuf {
     if bugs.is_empty() {
         Path::new("corpus/regressions/imported").to_path_buf()
     } else {

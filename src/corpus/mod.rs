@@ -8,7 +8,7 @@
 //!   (`<target>-<name>` and `<target>-<name>.printed`).
 //!
 //! [`plan`] computes what the corpus should hold, [`stale`] compares it with the disk, and
-//! [`write`] brings the disk up to date. Files in a corpus folder that no source produces (say,
+//! [`write()`] brings the disk up to date. Files in a corpus folder that no source produces (say,
 //! inputs libFuzzer saved there) are reported, and removed only when asked to.
 
 pub mod artifact;

@@ -1,7 +1,417 @@
-//! Engines drive the oracles for a while: the built-in campaign over seeded programs on a few
-//! threads ([`builtin`], [`concurrent`]) and real threads on the std build ([`stress`]).
-//! libFuzzer, AFL and bolero drive the same oracles through [`crate::targets`].
+//! Engines drive the oracles for a while. The built-in campaign ([`campaign`]) runs seeded
+//! programs through any [`Oracle`] on a few threads, stops at the first divergence, shrinks it
+//! and writes it out; sequential and concurrent programs share it, the oracle is what differs.
+//! [`stress`] runs concurrent programs on real threads. libFuzzer, AFL and bolero drive the
+//! same oracles through [`crate::targets`].
+//!
+//! Program `i` of a campaign with seed `S` is `oracle.generate(S + i)`, so every finding is
+//! reproducible from `(S, i)` whatever the number of jobs: threads take indices from a shared
+//! counter, and the lowest diverging index wins. A finding is written as `<out>/<name>.txt`
+//! (the shrunk program, replayable), `<name>.report.txt` and `<name>.json`, never over a file.
 
-pub mod builtin;
-pub mod concurrent;
+pub mod findings;
 pub mod stress;
+
+use crate::generators::Level;
+use crate::oracles::{Coverage, Oracle, Verdict};
+use crate::report::Report;
+use crate::shrink::{driver, Minimized, Shrink};
+use delalloc_contract::OpKind;
+use findings::write_finding_files;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::io::{self, IsTerminal};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// How long and how wide a campaign runs, and where its finding goes.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Time limit.
+    pub seconds: u64,
+    /// Also stop after this many programs: a deterministic budget, whatever the machine's
+    /// speed (tests, the scoreboard). `None`: only the time limit.
+    pub max_programs: Option<u64>,
+    /// Program `i` is generated from seed `seed + i`.
+    pub seed: u64,
+    /// Worker threads.
+    pub jobs: usize,
+    /// Where a finding is written; `None` keeps it in memory (the scoreboard).
+    pub out: Option<PathBuf>,
+    /// Show progress on stderr (a bar on a terminal, else a status line every second).
+    pub progress: bool,
+}
+
+impl Config {
+    /// A seed from the clock, for campaigns that were not given one.
+    pub fn clock_seed() -> u64 {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        t.as_secs().wrapping_mul(1_000_000_007) ^ u64::from(t.subsec_nanos())
+    }
+}
+
+/// What a campaign did.
+#[derive(Clone, Debug, Serialize)]
+pub struct Summary<S> {
+    /// The campaign seed.
+    pub seed: u64,
+    /// The oracle's name: the level, or `concurrent`.
+    pub label: String,
+    /// The generated programs' level, when they have one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub level: Option<Level>,
+    /// Worker threads.
+    pub jobs: usize,
+    /// Time to the end of the search (not counting the shrinking).
+    pub seconds: f64,
+    /// Seconds until the first divergence was seen, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seconds_to_divergence: Option<f64>,
+    /// What the agreeing programs exercised.
+    pub stats: S,
+    /// Diverging programs seen (workers stop at the first; a few may race it).
+    pub divergences: u64,
+}
+
+/// A divergence a campaign found, shrunk (and written out, when the campaign writes).
+#[derive(Clone, Debug)]
+pub struct Finding<P: Shrink> {
+    /// Index of the program in the campaign; its generator seed is `seed + index`.
+    pub index: u64,
+    /// The program as generated.
+    pub original: P,
+    /// The shrunk program and its divergence.
+    pub minimized: Minimized<P>,
+    /// The files written: program, text report, JSON report; `None` when kept in memory.
+    pub files: Option<[PathBuf; 3]>,
+}
+
+/// How a campaign ended.
+#[derive(Clone, Debug)]
+pub enum Campaign<P: Shrink, S> {
+    /// Time or budget ran out with every program agreeing.
+    Clean(Summary<S>),
+    /// A program diverged.
+    Diverged(Summary<S>, Box<Finding<P>>),
+}
+
+/// What [`search`] did: the summary, and the first diverging program with its index, if any.
+#[derive(Clone, Debug)]
+pub struct Search<P, S> {
+    /// The campaign's counts up to the divergence.
+    pub summary: Summary<S>,
+    /// The lowest diverging index and its program.
+    pub found: Option<(u64, P)>,
+}
+
+/// Counters the workers update and the progress display reads.
+#[derive(Default)]
+struct Live {
+    programs: AtomicU64,
+    ops: AtomicU64,
+    /// Bit `k` set once `OpKind::ALL[k]` ran.
+    kinds: AtomicU32,
+    divergences: AtomicU64,
+}
+
+/// Runs a campaign: [`search`], then a divergence is shrunk (against the same oracle, with
+/// its signature as "the same bug") and written out.
+pub fn campaign<O>(config: &Config, oracle: &O) -> io::Result<Campaign<O::Program, O::Stats>>
+where
+    O: Oracle,
+    O::Program: Shrink<Divergence = O::Divergence> + Sync,
+    O::Divergence: Report,
+{
+    let Search { summary, found } = search(config, oracle);
+    let Some((index, original)) = found else {
+        return Ok(Campaign::Clean(summary));
+    };
+    if config.progress {
+        eprintln!(
+            "divergence in program {index} (seed {}); minimizing...",
+            config.seed.wrapping_add(index)
+        );
+    }
+    let minimized = driver::minimize_with(&original, |p| oracle.check(p), O::signature)
+        .ok_or_else(|| {
+            io::Error::other(format!(
+                "{} program {index} diverged once and then agreed: a nondeterministic model?",
+                oracle.label()
+            ))
+        })?;
+    let files = match &config.out {
+        Some(out) => Some(
+            write_finding(config, oracle, index, &minimized).map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("writing the finding to {}: {e}", out.display()),
+                )
+            })?,
+        ),
+        None => None,
+    };
+    Ok(Campaign::Diverged(
+        summary,
+        Box::new(Finding {
+            index,
+            original,
+            minimized,
+            files,
+        }),
+    ))
+}
+
+/// Runs generated programs through `oracle` until the first divergence, the time limit or the
+/// program budget. The summary's `seconds` is the time to that point (no shrinking).
+pub fn search<O: Oracle>(config: &Config, oracle: &O) -> Search<O::Program, O::Stats>
+where
+    O::Program: Sync,
+{
+    crate::oracles::differential::quiet_model_panics();
+    let start = Instant::now();
+    // `--seconds` beyond what an Instant can hold means "until a divergence".
+    let deadline = start.checked_add(Duration::from_secs(config.seconds));
+    let next = AtomicU64::new(0);
+    let stop = AtomicBool::new(false);
+    let running = AtomicUsize::new(config.jobs.max(1));
+    let live = Live::default();
+    let totals = Mutex::new(O::Stats::default());
+    let found: Mutex<Option<(u64, O::Program, f64)>> = Mutex::new(None);
+
+    std::thread::scope(|scope| {
+        for _ in 0..config.jobs.max(1) {
+            scope.spawn(|| {
+                // Counts this worker out even if it panics, so that the display loop ends and the
+                // scope re-raises the panic.
+                let _done = OnDrop(|| {
+                    running.fetch_sub(1, Relaxed);
+                });
+                let mut local = O::Stats::default();
+                while !stop.load(Relaxed) && deadline.is_none_or(|d| Instant::now() < d) {
+                    let i = next.fetch_add(1, Relaxed);
+                    if config.max_programs.is_some_and(|max| i >= max) {
+                        break;
+                    }
+                    let program = oracle.generate(config.seed.wrapping_add(i));
+                    match oracle.check(&program) {
+                        Verdict::Agree(s) => {
+                            live.programs.fetch_add(1, Relaxed);
+                            live.ops.fetch_add(s.ops(), Relaxed);
+                            live.kinds.fetch_or(s.kinds_mask(), Relaxed);
+                            local.merge(&s);
+                        }
+                        Verdict::Diverged(_) => {
+                            live.divergences.fetch_add(1, Relaxed);
+                            stop.store(true, Relaxed);
+                            let at = start.elapsed().as_secs_f64();
+                            let mut f = found.lock().unwrap_or_else(|e| e.into_inner());
+                            // Keep the lowest index: the same finding whatever the thread timing.
+                            if f.as_ref().is_none_or(|(j, _, _)| i < *j) {
+                                *f = Some((i, program, at));
+                            }
+                        }
+                    }
+                }
+                totals
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .merge(&local);
+            });
+        }
+        if config.progress {
+            show_progress(config, &oracle.label(), start, &live, &running);
+        }
+    });
+
+    let found = found.into_inner().unwrap_or_else(|e| e.into_inner());
+    let summary = Summary {
+        seed: config.seed,
+        label: oracle.label(),
+        level: oracle.level(),
+        jobs: config.jobs.max(1),
+        seconds: start.elapsed().as_secs_f64(),
+        seconds_to_divergence: found.as_ref().map(|(_, _, at)| *at),
+        stats: totals.into_inner().unwrap_or_else(|e| e.into_inner()),
+        divergences: live.divergences.load(Relaxed),
+    };
+    Search {
+        summary,
+        found: found.map(|(i, p, _)| (i, p)),
+    }
+}
+
+struct OnDrop<F: FnMut()>(F);
+
+impl<F: FnMut()> Drop for OnDrop<F> {
+    fn drop(&mut self) {
+        (self.0)();
+    }
+}
+
+/// Updates the display until every worker has stopped.
+fn show_progress(config: &Config, label: &str, start: Instant, live: &Live, running: &AtomicUsize) {
+    let status = || {
+        let secs = start.elapsed().as_secs_f64().max(1e-9);
+        let programs = live.programs.load(Relaxed);
+        let ops = live.ops.load(Relaxed);
+        format!(
+            "programs {programs} ({:.0}/s)  ops {ops} ({:.0}/s)  coverage {}/{} kinds  divergences {}",
+            programs as f64 / secs,
+            ops as f64 / secs,
+            live.kinds.load(Relaxed).count_ones(),
+            OpKind::ALL.len(),
+            live.divergences.load(Relaxed)
+        )
+    };
+    let out = config
+        .out
+        .as_ref()
+        .map_or("memory".to_string(), |o| o.display().to_string());
+    eprintln!(
+        "fuzzing for {} s: seed {}, {label}, {} job(s); findings go to {out}",
+        config.seconds,
+        config.seed,
+        config.jobs.max(1),
+    );
+    if io::stderr().is_terminal() {
+        let bar = ProgressBar::with_draw_target(
+            Some(config.seconds.max(1)),
+            ProgressDrawTarget::stderr(),
+        );
+        bar.set_style(
+            ProgressStyle::with_template("{elapsed:>4} [{bar:25}] {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        while running.load(Relaxed) > 0 {
+            bar.set_position(start.elapsed().as_secs());
+            bar.set_message(status());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        bar.finish_and_clear();
+    } else {
+        let mut last = Instant::now();
+        while running.load(Relaxed) > 0 {
+            std::thread::sleep(Duration::from_millis(50));
+            if last.elapsed() >= Duration::from_secs(1) {
+                last = Instant::now();
+                eprintln!("[{:>4} s] {}", start.elapsed().as_secs(), status());
+            }
+        }
+    }
+}
+
+/// Writes the three files of a finding under a fresh name: the program (with a header that
+/// says how to find it again), the text report and the JSON report.
+fn write_finding<O>(
+    config: &Config,
+    oracle: &O,
+    index: u64,
+    m: &Minimized<O::Program>,
+) -> io::Result<[PathBuf; 3]>
+where
+    O: Oracle,
+    O::Program: Shrink<Divergence = O::Divergence>,
+    O::Divergence: Report,
+{
+    let Some(out) = &config.out else {
+        return Err(io::Error::other(
+            "the campaign keeps its findings in memory",
+        ));
+    };
+    std::fs::create_dir_all(out)?;
+    let base = format!("{}-{}-{}", oracle.label(), config.seed, index);
+    let d = &m.divergence;
+    let mut program = String::new();
+    let _ = writeln!(
+        program,
+        "# found by `delalloc-fuzz fuzz --seed {} {}`: program {index} (generator seed {})",
+        config.seed,
+        oracle.flags(),
+        config.seed.wrapping_add(index)
+    );
+    let _ = writeln!(program, "# {}", d.headline());
+    let _ = writeln!(program, "# minimized from {}", sizes(m));
+    program.push_str(&O::print(&m.program));
+    let json = serde_json::to_string_pretty(&d.json_value())
+        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    let contents = [program, d.text(), json + "\n"];
+    write_finding_files(out, &base, &contents)
+}
+
+/// `12 to 3 ops`: a shrink's sizes before and after, in the program kind's units.
+fn sizes<P: Shrink>(m: &Minimized<P>) -> String {
+    format!(
+        "{:?} to {:?} {}",
+        m.size_before,
+        m.size_after,
+        P::SIZE_UNITS
+    )
+}
+
+impl<S: Coverage> Summary<S> {
+    /// Human summary: totals and rates, then what the oracle's stats say.
+    pub fn text(&self) -> String {
+        let st = &self.stats;
+        let secs = self.seconds.max(1e-9);
+        let what = match self.level {
+            Some(level) => format!("level {level}"),
+            None => self.label.clone(),
+        };
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "seed {} {what} jobs {}: {} programs, {} ops in {:.1} s ({:.0} programs/s, {:.0} ops/s), {} divergence(s)",
+            self.seed,
+            self.jobs,
+            st.programs(),
+            st.ops(),
+            self.seconds,
+            st.programs() as f64 / secs,
+            st.ops() as f64 / secs,
+            self.divergences
+        );
+        s.push_str(&st.text());
+        if let Some(t) = self.seconds_to_divergence {
+            let _ = writeln!(s, "first divergence after {t:.2} s");
+        }
+        s
+    }
+}
+
+/// The report a campaign prints for a finding: where it came from, how far it shrank, where
+/// it was written, how to replay it, then the divergence's report.
+pub fn finding_text<P>(config: &Config, f: &Finding<P>) -> String
+where
+    P: Shrink,
+    P::Divergence: Report,
+{
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "program {} of seed {} (generator seed {}) diverged; minimized from {} in {} oracle runs",
+        f.index,
+        config.seed,
+        config.seed.wrapping_add(f.index),
+        sizes(&f.minimized),
+        f.minimized.runs
+    );
+    if let Some([program, report, json]) = &f.files {
+        let _ = writeln!(
+            s,
+            "wrote {}, {}, {}",
+            program.display(),
+            report.display(),
+            json.display()
+        );
+        let _ = writeln!(s, "replay: delalloc-fuzz replay {}", program.display());
+    }
+    s.push('\n');
+    s.push_str(&f.minimized.divergence.text());
+    s
+}

@@ -1,5 +1,5 @@
 //! Structure-aware mutation of fuzz inputs: decode the bytes to a [`Program`], change it at the
-//! op level, encode it again in literal mode ([`fuzz_input`]).
+//! op level, encode it again in literal mode ([`crate::input`]).
 //!
 //! A byte-level mutator mostly breaks what makes a program interesting: one flipped bit in a
 //! varint moves an offset off every boundary, and an inserted byte shifts every later field.

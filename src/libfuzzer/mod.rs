@@ -7,7 +7,7 @@
 //!   (cargo-fuzz's own folder, so the committed seeds stay as `delalloc-fuzz corpus` wrote them),
 //!   with the libFuzzer flags of `oss-fuzz/<target>.options` (the same as OSS-Fuzz). A crash is
 //!   written to `fuzz/artifacts/<target>/` and named with the `import` command that keeps it.
-//! - **builtin**: the built-in engine ([`builtin::campaign`]) for N seconds at the fs and tree
+//! - **builtin**: the built-in engine ([`engines::campaign`]) for N seconds at the fs and tree
 //!   levels; a finding is minimized and written to `findings/`.
 //!
 //! Both honour `DELALLOC_FUZZ_BUGS` ([`injected`]), checked before anything runs: a misspelt bug
@@ -15,10 +15,11 @@
 //! (or a target that failed), 2 it could not run (no `fuzz/`, cargo-fuzz or nightly missing, a
 //! build failure, an unknown target).
 
-use crate::engines::builtin::{self, Campaign, Config};
+use crate::engines::{self, Campaign, Config};
 use crate::generators::Level;
+use crate::injected::{self, WrapperBugs};
+use crate::oracles::differential::Differential;
 use crate::report;
-use crate::scoreboard::injected::{self, BugSet};
 use std::fmt::Write as _;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -37,7 +38,7 @@ pub const GRACE: Duration = Duration::from_secs(120);
 const UNIT_TIMEOUT_SECS: u64 = 25;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Engine {
+pub enum EngineChoice {
     /// cargo-fuzz's libFuzzer binaries.
     Libfuzzer,
     /// The built-in engine, at the fs and tree levels.
@@ -66,7 +67,7 @@ impl Sanitizer {
 #[derive(Clone, Debug)]
 pub struct Options {
     pub seconds: u64,
-    pub engine: Engine,
+    pub engine: EngineChoice,
     pub sanitizer: Sanitizer,
     /// Only these targets; empty means all (but [`CALIBRATION_TARGET`]).
     pub targets: Vec<String>,
@@ -76,7 +77,7 @@ pub struct Options {
 
 /// How one target's run ended.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Outcome {
+pub enum TargetOutcome {
     Clean,
     /// A divergence or crash: what it was and how to keep it.
     Found {
@@ -89,14 +90,14 @@ pub enum Outcome {
 
 /// One line of the summary table.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Row {
+pub struct TargetRow {
     pub target: String,
     pub engine: &'static str,
     pub seconds: f64,
     pub execs: Option<u64>,
     pub execs_per_sec: Option<f64>,
     pub corpus: Option<u64>,
-    pub outcome: Outcome,
+    pub outcome: TargetOutcome,
 }
 
 /// Runs the command; prints progress, the table and the findings; returns the exit code.
@@ -111,21 +112,24 @@ pub fn main(opts: &Options) -> u8 {
             let mut code = 0;
             for r in &rows {
                 match &r.outcome {
-                    Outcome::Clean => {}
-                    Outcome::Found { summary, keep } => {
+                    TargetOutcome::Clean => {}
+                    TargetOutcome::Found { summary, keep } => {
                         println!(
                             "\nFINDING in {} ({}):\n{summary}\n{keep}",
                             r.target, r.engine
                         );
                         code = 1;
                     }
-                    Outcome::Failed(why) => {
+                    TargetOutcome::Failed(why) => {
                         println!("\nFAILED {} ({}): {why}", r.target, r.engine);
                         code = 1;
                     }
                 }
             }
-            let found = rows.iter().filter(|r| r.outcome != Outcome::Clean).count();
+            let found = rows
+                .iter()
+                .filter(|r| r.outcome != TargetOutcome::Clean)
+                .count();
             println!(
                 "\nfuzz-all: {} target runs, {found} with a finding or failure",
                 rows.len()
@@ -136,8 +140,8 @@ pub fn main(opts: &Options) -> u8 {
 }
 
 /// Every run of the campaign; `Err` when it could not start.
-pub fn run(opts: &Options) -> Result<Vec<Row>, String> {
-    let bugs = BugSet::from_env()?;
+pub fn run(opts: &Options) -> Result<Vec<TargetRow>, String> {
+    let bugs = WrapperBugs::from_env()?;
     if !bugs.is_empty() {
         println!(
             "note: {}: the optimized model runs with injected bugs",
@@ -145,10 +149,10 @@ pub fn run(opts: &Options) -> Result<Vec<Row>, String> {
         );
     }
     let mut rows = Vec::new();
-    if matches!(opts.engine, Engine::Libfuzzer | Engine::All) {
+    if matches!(opts.engine, EngineChoice::Libfuzzer | EngineChoice::All) {
         rows.extend(libfuzzer_all(opts, bugs)?);
     }
-    if matches!(opts.engine, Engine::Builtin | Engine::All) {
+    if matches!(opts.engine, EngineChoice::Builtin | EngineChoice::All) {
         rows.extend(builtin_all(opts, bugs)?);
     }
     Ok(rows)
@@ -277,7 +281,7 @@ pub fn build(
     })
 }
 
-fn libfuzzer_all(opts: &Options, bugs: BugSet) -> Result<Vec<Row>, String> {
+fn libfuzzer_all(opts: &Options, bugs: WrapperBugs) -> Result<Vec<TargetRow>, String> {
     let built = build(&opts.root, opts.sanitizer, &opts.targets, |line| {
         println!("{line}")
     })?;
@@ -520,7 +524,12 @@ pub fn run_libfuzzer(
     })
 }
 
-fn libfuzzer_one(opts: &Options, built: &Built, target: &str, bugs: BugSet) -> Result<Row, String> {
+fn libfuzzer_one(
+    opts: &Options,
+    built: &Built,
+    target: &str,
+    bugs: WrapperBugs,
+) -> Result<TargetRow, String> {
     let root = &opts.root;
     let bin = built.binary(target)?;
     let work = root.join("fuzz").join("corpus").join(target);
@@ -564,8 +573,8 @@ fn libfuzzer_one(opts: &Options, built: &Built, target: &str, bugs: BugSet) -> R
                     .and_then(|n| n.to_str())
                     .unwrap_or("run")
             ));
-            let saved = builtin::write_new(&log, &text).is_ok();
-            Outcome::Found {
+            let saved = engines::findings::write_new(&log, &text).is_ok();
+            TargetOutcome::Found {
                 summary: format!(
                     "{}artifact: {}{}",
                     crash_excerpt(&text, 60),
@@ -583,18 +592,18 @@ fn libfuzzer_one(opts: &Options, built: &Built, target: &str, bugs: BugSet) -> R
                 ),
             }
         }
-        (None, None) => Outcome::Failed(format!(
+        (None, None) => TargetOutcome::Failed(format!(
             "still running {} s after its {} s; stopped",
             GRACE.as_secs(),
             opts.seconds
         )),
-        (Some(s), None) if s.success() => Outcome::Clean,
-        (Some(s), None) => Outcome::Failed(format!(
+        (Some(s), None) if s.success() => TargetOutcome::Clean,
+        (Some(s), None) => TargetOutcome::Failed(format!(
             "libFuzzer exited with {s} and saved no input:\n{}",
             crash_excerpt(&text, 40)
         )),
     };
-    Ok(Row {
+    Ok(TargetRow {
         target: target.to_string(),
         engine: "libfuzzer",
         seconds,
@@ -617,7 +626,7 @@ fn rel(root: &Path, path: &Path) -> String {
 // built-in engine
 // ---------------------------------------------------------------------------------------------
 
-fn builtin_all(opts: &Options, bugs: BugSet) -> Result<Vec<Row>, String> {
+fn builtin_all(opts: &Options, bugs: WrapperBugs) -> Result<Vec<TargetRow>, String> {
     let known = ["fs_level".to_string(), "tree_level".to_string()];
     // Named targets the built-in engine has no level for (parse_text, empty) are cargo-fuzz's.
     let wanted: Vec<String> = opts
@@ -627,7 +636,7 @@ fn builtin_all(opts: &Options, bugs: BugSet) -> Result<Vec<Row>, String> {
         .cloned()
         .collect();
     if !opts.targets.is_empty() && wanted.is_empty() {
-        if opts.engine == Engine::Builtin {
+        if opts.engine == EngineChoice::Builtin {
             return Err(format!(
                 "the built-in engine runs only {}; none of them was named",
                 known.join(", ")
@@ -646,8 +655,7 @@ fn builtin_all(opts: &Options, bugs: BugSet) -> Result<Vec<Row>, String> {
             seconds: opts.seconds,
             seed: Config::clock_seed(),
             jobs: 1,
-            level,
-            out: opts.root.join("findings"),
+            out: Some(opts.root.join("findings")),
             progress: false,
             max_programs: None,
         };
@@ -655,17 +663,22 @@ fn builtin_all(opts: &Options, bugs: BugSet) -> Result<Vec<Row>, String> {
             "== {target}: built-in engine for {} s, level {level}, seed {}",
             opts.seconds, config.seed
         );
-        let campaign = builtin::campaign(&config, |p| injected::run(p, bugs))
+        let oracle = Differential {
+            level,
+            run: |p: &delalloc_contract::Program| injected::run(p, bugs),
+        };
+        let campaign = engines::campaign(&config, &oracle)
             .map_err(|e| format!("built-in engine at level {level}: {e}"))?;
         let (summary, outcome) = match campaign {
-            Campaign::Clean(s) => (s, Outcome::Clean),
+            Campaign::Clean(s) => (s, TargetOutcome::Clean),
             Campaign::Diverged(s, f) => {
-                let program = rel(&opts.root, &f.files[0]);
-                let outcome = Outcome::Found {
+                let [program, report, _] = f.files.as_ref().ok_or("the finding was not written")?;
+                let program = rel(&opts.root, program);
+                let outcome = TargetOutcome::Found {
                     summary: format!(
                         "  {}\n  minimized program: {program}\n  report: {}",
                         report::headline(&f.minimized.divergence),
-                        rel(&opts.root, &f.files[1])
+                        rel(&opts.root, report)
                     ),
                     keep: format!(
                         "to see it: {}cargo run --release -- replay {program}",
@@ -676,7 +689,7 @@ fn builtin_all(opts: &Options, bugs: BugSet) -> Result<Vec<Row>, String> {
             }
         };
         let programs = summary.stats.programs + summary.divergences;
-        rows.push(Row {
+        rows.push(TargetRow {
             target,
             engine: "builtin",
             seconds: summary.seconds,
@@ -694,7 +707,7 @@ fn builtin_all(opts: &Options, bugs: BugSet) -> Result<Vec<Row>, String> {
 // ---------------------------------------------------------------------------------------------
 
 /// The summary table: target, engine, seconds, execs, execs/s, corpus size, result.
-pub fn table(rows: &[Row]) -> String {
+pub fn table(rows: &[TargetRow]) -> String {
     let mut s = format!(
         "{:<12} {:<10} {:>8} {:>12} {:>10} {:>8}  result\n",
         "target", "engine", "seconds", "execs", "execs/s", "corpus"
@@ -712,9 +725,9 @@ pub fn table(rows: &[Row]) -> String {
                 .map_or("-".to_string(), |v| format!("{v:.0}")),
             opt(r.corpus),
             match r.outcome {
-                Outcome::Clean => "ok",
-                Outcome::Found { .. } => "FINDING",
-                Outcome::Failed(_) => "FAILED",
+                TargetOutcome::Clean => "ok",
+                TargetOutcome::Found { .. } => "FINDING",
+                TargetOutcome::Failed(_) => "FAILED",
             }
         );
     }
@@ -825,7 +838,7 @@ stat::new_units_added:          8
 
     #[test]
     fn the_table_has_a_row_per_run_and_says_which_found_something() {
-        let row = |t: &str, outcome| Row {
+        let row = |t: &str, outcome| TargetRow {
             target: t.into(),
             engine: "libfuzzer",
             seconds: 60.2,
@@ -835,10 +848,10 @@ stat::new_units_added:          8
             outcome,
         };
         let t = table(&[
-            row("fs_level", Outcome::Clean),
+            row("fs_level", TargetOutcome::Clean),
             row(
                 "tree_level",
-                Outcome::Found {
+                TargetOutcome::Found {
                     summary: String::new(),
                     keep: String::new(),
                 },

@@ -10,22 +10,17 @@
 //! (`op_index: None`), so a reservation leaked at teardown is caught (SPEC §8.6). A model that
 //! panics is reported as [`DivergenceKind::Panicked`] rather than taking the fuzzer down.
 
+use crate::generators::{self, Level};
 use crate::oracles::invariants;
+use crate::oracles::{Coverage, Oracle, Verdict};
+use delalloc_contract::text::print_program;
 use delalloc_contract::{FieldDiff, Model, Op, OpKind, Outcome, PartStamps, Program, Snapshot};
 use serde::ser::{SerializeMap, SerializeStruct};
 use serde::{Serialize, Serializer};
 use std::cell::{Cell, RefCell};
+use std::fmt::Write as _;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Once;
-
-/// The oracle's answer for one program.
-// Agree is the hot path (one per program): it stays unboxed, the rare divergence is boxed.
-#[allow(clippy::large_enum_variant)]
-#[derive(Clone, Debug)]
-pub enum Verdict {
-    Agree(Stats),
-    Diverged(Box<Divergence>),
-}
 
 impl Divergence {
     /// The program up to and including the diverging op (all of it for a teardown divergence).
@@ -87,15 +82,6 @@ pub fn message_shape(message: &str) -> String {
         .chars()
         .filter(|c| !c.is_ascii_digit())
         .collect()
-}
-
-impl Verdict {
-    pub fn divergence(&self) -> Option<&Divergence> {
-        match self {
-            Verdict::Agree(_) => None,
-            Verdict::Diverged(d) => Some(d),
-        }
-    }
 }
 
 /// Where and how two models first disagreed.
@@ -164,13 +150,6 @@ pub fn run(program: &Program) -> Verdict {
     let mut left = delalloc_reference::Reference::new(&program.geometry);
     let mut right = delalloc_optimized::Optimized::new(&program.geometry);
     run_models(program, &mut left, &mut right)
-}
-
-/// [`run`], panicking with the full report on a divergence: the body of a fuzz target.
-pub fn assert_agree(program: &Program) {
-    if let Verdict::Diverged(d) = run(program) {
-        panic!("{}", crate::report::text(&d));
-    }
 }
 
 /// Runs `program` on two freshly mounted models of its geometry.
@@ -542,5 +521,100 @@ impl Serialize for Stats {
             &Map(WARN_PATHS.into_iter().zip(self.warn_paths)),
         )?;
         st.end()
+    }
+}
+
+/// The differential oracle as an engine runs it: generated programs of `level` through `run`
+/// ([`run`] for the real models; the scoreboard passes one with a bug re-introduced).
+pub struct Differential<F> {
+    /// Which ops the generated programs use.
+    pub level: Level,
+    /// Both models on one program.
+    pub run: F,
+}
+
+impl<F: Fn(&Program) -> Verdict + Sync> Oracle for Differential<F> {
+    type Program = Program;
+    type Stats = Stats;
+    type Divergence = Divergence;
+
+    fn generate(&self, seed: u64) -> Program {
+        generators::program_from_seed(seed, self.level)
+    }
+
+    fn check(&self, program: &Program) -> Verdict {
+        (self.run)(program)
+    }
+
+    fn signature(divergence: &Divergence) -> String {
+        divergence.signature()
+    }
+
+    fn print(program: &Program) -> String {
+        print_program(program)
+    }
+
+    fn label(&self) -> String {
+        self.level.to_string()
+    }
+
+    fn level(&self) -> Option<Level> {
+        Some(self.level)
+    }
+
+    fn flags(&self) -> String {
+        format!("--level {}", self.level)
+    }
+}
+
+impl Coverage for Stats {
+    fn merge(&mut self, other: &Stats) {
+        Stats::merge(self, other);
+    }
+
+    fn programs(&self) -> u64 {
+        self.programs
+    }
+
+    fn ops(&self) -> u64 {
+        self.ops
+    }
+
+    fn kinds_mask(&self) -> u32 {
+        self.kind_counts()
+            .enumerate()
+            .filter(|(_, (_, n))| *n > 0)
+            .fold(0, |m, (k, _)| m | 1 << k)
+    }
+
+    /// Per-kind counts, outcome shares (a high share of Enospc or Unmounted means wasted
+    /// inputs) and the programs that reached each WARN path.
+    fn text(&self) -> String {
+        let pct = |n: u64| {
+            if self.ops == 0 {
+                0.0
+            } else {
+                100.0 * n as f64 / self.ops as f64
+            }
+        };
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "op kinds ({}/{} seen):",
+            self.kinds_seen(),
+            OpKind::ALL.len()
+        );
+        for (k, n) in self.kind_counts() {
+            let _ = writeln!(s, "  {:<22}{n:>10}  {:>5.1}%", k.name(), pct(n));
+        }
+        let _ = writeln!(s, "outcomes:");
+        for (name, n) in self.outcome_counts().filter(|&(_, n)| n > 0) {
+            let _ = writeln!(s, "  {name:<22}{n:>10}  {:>5.1}%", pct(n));
+        }
+        let _ = writeln!(s, "programs reaching a WARN path:");
+        for (name, n) in self.warn_path_counts() {
+            let _ = writeln!(s, "  {name:<22}{n:>10}");
+        }
+        s
     }
 }

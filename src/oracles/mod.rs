@@ -10,3 +10,72 @@
 pub mod differential;
 pub mod invariants;
 pub mod linearizable;
+
+use serde::Serialize;
+
+/// An oracle's answer for one program: the models agree (with what the run exercised), or they
+/// diverged. The defaults are the differential oracle's; the linearizability oracle answers
+/// `Verdict<RaceStats, Rejection>`.
+// Agree is the hot path (one per program): it stays unboxed, the rare divergence is boxed.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug)]
+pub enum Verdict<S = differential::Stats, D = differential::Divergence> {
+    /// Nothing wrong; `S` counts what the run exercised.
+    Agree(S),
+    /// The first thing found wrong, with everything its report needs.
+    Diverged(Box<D>),
+}
+
+impl<S, D> Verdict<S, D> {
+    /// The divergence, if there is one.
+    pub fn divergence(&self) -> Option<&D> {
+        match self {
+            Verdict::Agree(_) => None,
+            Verdict::Diverged(d) => Some(d),
+        }
+    }
+}
+
+/// What a campaign counts of the programs an oracle accepted, summed over its workers.
+pub trait Coverage: Default + Clone + Serialize + Send {
+    /// Adds another run's (or worker's) counts to these.
+    fn merge(&mut self, other: &Self);
+    /// Programs counted.
+    fn programs(&self) -> u64;
+    /// Ops counted.
+    fn ops(&self) -> u64;
+    /// Bit `k` set when `OpKind::ALL[k]` ran at least once.
+    fn kinds_mask(&self) -> u32;
+    /// The campaign summary's lines after its totals: per-kind counts and whatever else this
+    /// oracle tracks.
+    fn text(&self) -> String;
+}
+
+/// One kind of program and the oracle that judges it: everything the engine, the shrinker
+/// and the report layer need, so that sequential and concurrent programs share one pipeline.
+pub trait Oracle: Sync {
+    /// The test case: a sequential program, or tasks with a schedule.
+    type Program: Clone + PartialEq + Send;
+    /// What agreeing runs exercised.
+    type Stats: Coverage;
+    /// Where and how a run went wrong.
+    type Divergence: Clone + Send;
+
+    /// The program a campaign with this oracle runs for generator seed `seed`.
+    fn generate(&self, seed: u64) -> Self::Program;
+    /// Runs `program` and judges it.
+    fn check(&self, program: &Self::Program) -> Verdict<Self::Stats, Self::Divergence>;
+    /// "This bug" for the shrinker: two divergences with one signature are the same bug.
+    fn signature(divergence: &Self::Divergence) -> String;
+    /// The program in its text format, replayable by `delalloc-fuzz replay`.
+    fn print(program: &Self::Program) -> String;
+    /// The campaign's name in finding file names and summaries: its level, or `concurrent`.
+    fn label(&self) -> String;
+    /// The level of the generated programs, for oracles whose programs have one.
+    fn level(&self) -> Option<crate::generators::Level> {
+        None
+    }
+    /// The `fuzz` flags that choose this oracle, for the line that says how to find a
+    /// finding again: `--level mixed`, `--concurrent`.
+    fn flags(&self) -> String;
+}

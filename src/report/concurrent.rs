@@ -5,8 +5,8 @@
 
 use crate::oracles::linearizable::run::RunRecord;
 use crate::oracles::linearizable::search::Mismatch;
-use crate::oracles::linearizable::{ConcurrentDivergence, ConcurrentDivergenceKind};
-use crate::report::outcome;
+use crate::oracles::linearizable::{Rejection, RejectionKind};
+use crate::report::{outcome, Report};
 use delalloc_contract::concurrent_text::print_concurrent_program;
 use delalloc_contract::text::print_op;
 use delalloc_contract::ConcurrentProgram;
@@ -14,9 +14,9 @@ use serde_json::json;
 use std::fmt::Write as _;
 
 /// One line: the kind and the first detail.
-pub fn headline(d: &ConcurrentDivergence) -> String {
+pub fn headline(d: &Rejection) -> String {
     let detail = match &d.kind {
-        ConcurrentDivergenceKind::SetupOutcomeDiffers {
+        RejectionKind::SetupOutcomeDiffers {
             index,
             reference,
             optimized,
@@ -25,17 +25,17 @@ pub fn headline(d: &ConcurrentDivergence) -> String {
             outcome(reference),
             outcome(optimized)
         ),
-        ConcurrentDivergenceKind::RunFailed { message } => message.clone(),
-        ConcurrentDivergenceKind::InvariantBroken {
+        RejectionKind::RunFailed { message } => message.clone(),
+        RejectionKind::InvariantBroken {
             when,
             invariant,
             message,
         } => format!("§{invariant} broken {when}: {message}"),
-        ConcurrentDivergenceKind::Leaked {
+        RejectionKind::Leaked {
             evict_leaks,
             unmount_leaks,
         } => format!("{evict_leaks} evict and {unmount_leaks} unmount WARN(s) after the unmount"),
-        ConcurrentDivergenceKind::NotLinearizable => match d.nearest.as_ref().map(|n| &n.mismatch) {
+        RejectionKind::NotLinearizable => match d.nearest.as_ref().map(|n| &n.mismatch) {
             Some(Mismatch::Outcome {
                 task,
                 index,
@@ -100,7 +100,7 @@ pub fn timeline(p: &ConcurrentProgram, run: &RunRecord) -> String {
 }
 
 /// The full human report.
-pub fn text(d: &ConcurrentDivergence) -> String {
+pub fn text(d: &Rejection) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "CONCURRENT DIVERGENCE ({})", headline(d));
     let r = &d.run;
@@ -159,10 +159,8 @@ pub fn text(d: &ConcurrentDivergence) -> String {
             }
         }
     }
-    if let (
-        Some(q),
-        ConcurrentDivergenceKind::Leaked { .. } | ConcurrentDivergenceKind::InvariantBroken { .. },
-    ) = (&r.after_unmount, &d.kind)
+    if let (Some(q), RejectionKind::Leaked { .. } | RejectionKind::InvariantBroken { .. }) =
+        (&r.after_unmount, &d.kind)
     {
         let dirty: Vec<String> = q
             .inodes
@@ -194,7 +192,7 @@ pub fn text(d: &ConcurrentDivergence) -> String {
 }
 
 /// The same report as a JSON value.
-pub fn json_value(d: &ConcurrentDivergence) -> serde_json::Value {
+pub fn json_value(d: &Rejection) -> serde_json::Value {
     json!({
         "summary": headline(d),
         "kind": d.kind,
@@ -204,4 +202,18 @@ pub fn json_value(d: &ConcurrentDivergence) -> serde_json::Value {
         "nearest": d.nearest,
         "program": print_concurrent_program(&d.program),
     })
+}
+
+impl Report for Rejection {
+    fn headline(&self) -> String {
+        headline(self)
+    }
+
+    fn text(&self) -> String {
+        text(self)
+    }
+
+    fn json_value(&self) -> serde_json::Value {
+        json_value(self)
+    }
 }

@@ -1,4 +1,4 @@
-//! Reports of a divergence: human text ([`text`]) and JSON ([`json`]) with the same content:
+//! Reports of a divergence: human text ([`text`]) and JSON ([`json()`]) with the same content:
 //! where (op index and the op in text format), what (each differing field with both values, or
 //! the two outcomes, the broken invariant, the panic), the program up to that op in text format,
 //! and the per-op trace of both models' outcomes.
@@ -13,6 +13,31 @@ use serde_json::json;
 use std::fmt::Write as _;
 
 /// `at op 3: writeback ino=0 start=0 len=4K`, or `at teardown: unmount`.
+/// A divergence as a person reads it: one line, the whole text, and the same content as
+/// JSON. Every oracle's divergence has one, so that engines and commands report any of them.
+pub trait Report {
+    /// One line: the kind and the first detail.
+    fn headline(&self) -> String;
+    /// The whole report.
+    fn text(&self) -> String;
+    /// The report's content as JSON.
+    fn json_value(&self) -> serde_json::Value;
+}
+
+impl Report for Divergence {
+    fn headline(&self) -> String {
+        headline(self)
+    }
+
+    fn text(&self) -> String {
+        text(self)
+    }
+
+    fn json_value(&self) -> serde_json::Value {
+        json_value(self)
+    }
+}
+
 pub fn location(d: &Divergence) -> String {
     match d.op_index {
         Some(i) => format!("at op {i}: {}", print_op(&d.op)),

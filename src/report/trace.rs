@@ -2,7 +2,7 @@
 //! model sees them. For reading a regression or a finding, and for checking that a hand-written
 //! scenario reaches the path its comment names (see tests/regressions.rs).
 
-use crate::oracles::differential::{self, Verdict};
+use crate::oracles::{differential, Verdict};
 use crate::report;
 use delalloc_contract::text::print_op;
 use delalloc_contract::{FieldDiff, Model, Op, Outcome, Program, Snapshot};

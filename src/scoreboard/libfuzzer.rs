@@ -6,12 +6,12 @@
 //! no `-fork` or `-jobs`:
 //!
 //! - on the bug's target ([`target`]: `fs_level` or `tree_level`, from [`Bug::reach`]), with
-//!   `DELALLOC_FUZZ_BUGS=<bug>` ([`injected`]) and `RUST_BACKTRACE=0` (the oracle's report is
+//!   `DELALLOC_FUZZ_BUGS=<bug>` ([`crate::injected`]) and `RUST_BACKTRACE=0` (the oracle's report is
 //!   the message; a backtrace would only add to the time to detection);
 //! - from a copy of the committed seed corpus `corpus/<target>/` in a fresh temporary folder, so
 //!   that campaigns are independent and nothing under `corpus/` or `fuzz/corpus/` changes;
 //! - with `-seed=` from the campaign's seed ([`libfuzzer_seed`] of
-//!   [`crate::scoreboard::campaign_seed`]), `-max_total_time=` the time per bug (`-runs=` the program
+//!   [`crate::scoreboard::campaign::campaign_seed`]), `-max_total_time=` the time per bug (`-runs=` the program
 //!   budget, if any), the flags of `oss-fuzz/<target>.options`, and crashes written to that
 //!   folder.
 //!
@@ -19,13 +19,13 @@
 //! executions (`stat::number_of_executed_units`), decodes the crash input at the target's level
 //! ([`crate::input::decode`], exactly as the target did), checks that it diverges with the bug and
 //! that the correct model agrees on it (else it is not this bug: the campaign found nothing, says
-//! why in a note, and keeps its folder), and minimizes it with the bug on ([`crate::scoreboard::detect`]).
+//! why in a note, and keeps its folder), and minimizes it with the bug on ([`crate::scoreboard::campaign::detect`]).
 
 use crate::generators::Level;
 use crate::libfuzzer::{Built, Finished, Sanitizer};
-use crate::oracles::differential::Verdict;
+use crate::oracles::Verdict;
 use crate::report;
-use crate::scoreboard::{CampaignResult, Config, Engine, Row};
+use crate::scoreboard::campaign::{CampaignResult, Engine, Plan, Row};
 use delalloc_contract::Program;
 use delalloc_optimized::bugs::{Bug, Reach};
 use std::path::{Path, PathBuf};
@@ -56,7 +56,7 @@ pub fn build(root: &Path, sanitizer: Sanitizer) -> Result<Built, String> {
 
 /// The campaigns of `bug` (none for a race bug), each reported on stderr as it ends. `Err`
 /// when a campaign cannot start (no seed corpus, no binary, no temporary folder).
-pub fn row(config: &Config, built: &Built, bug: Bug) -> Result<Row, String> {
+pub fn row(config: &Plan, built: &Built, bug: Bug) -> Result<Row, String> {
     let Engine::Libfuzzer { root, sanitizer } = &config.engine else {
         return Err("the libFuzzer scoreboard needs --engine libfuzzer".into());
     };
@@ -86,7 +86,7 @@ fn progress(bug: Bug, run: u32, c: &CampaignResult) -> String {
             "{head}: found in {:.3} s, {} execs; {}-op reproducer, first field {}",
             c.seconds,
             c.programs,
-            d.minimized.ops_after,
+            d.minimized.size_after,
             d.field()
         ),
         (None, Some(note)) => format!("{head}: nothing found: {note}"),
@@ -98,7 +98,7 @@ fn progress(bug: Bug, run: u32, c: &CampaignResult) -> String {
 }
 
 fn campaign(
-    config: &Config,
+    config: &Plan,
     root: &Path,
     sanitizer: Sanitizer,
     built: &Built,
@@ -107,7 +107,7 @@ fn campaign(
 ) -> Result<CampaignResult, String> {
     let (target, level) = target(bug);
     let bin = built.binary(target)?;
-    let seed = crate::scoreboard::campaign_seed(config.base_seed, bug, run);
+    let seed = crate::scoreboard::campaign::campaign_seed(config.base_seed, bug, run);
     let work = Scratch::new(&format!("{}-{run}", bug.name()))?;
     let corpus = work.path().join("corpus");
     let artifacts = work.path().join("artifacts");
@@ -122,10 +122,7 @@ fn campaign(
         args.push(format!("-runs={p}"));
     }
     args.push(corpus.display().to_string());
-    let env = [
-        (crate::scoreboard::injected::ENV, bug.name()),
-        ("RUST_BACKTRACE", "0"),
-    ];
+    let env = [(crate::injected::ENV, bug.name()), ("RUST_BACKTRACE", "0")];
     let finished =
         crate::libfuzzer::run_libfuzzer(&bin, &args, root, &env, config.seconds_per_bug)?;
 
@@ -140,7 +137,8 @@ fn campaign(
     match judge(bug, level, &finished) {
         Ok(None) => {}
         Ok(Some(program)) => {
-            result.detection = crate::scoreboard::detect(bug, programs.saturating_sub(1), &program);
+            result.detection =
+                crate::scoreboard::campaign::detect(bug, programs.saturating_sub(1), &program);
         }
         Err(why) => {
             let kept = work.keep();
@@ -180,7 +178,7 @@ pub fn judge(bug: Bug, level: Level, finished: &Finished) -> Result<Option<Progr
     let bytes =
         std::fs::read(artifact).map_err(|e| format!("{}: cannot read: {e}", artifact.display()))?;
     let program = crate::input::decode(&bytes, level);
-    match crate::scoreboard::run_with_bugs(&program, bug.into()) {
+    match crate::scoreboard::campaign::run_with_bugs(&program, bug.into()) {
         Verdict::Agree(_) => Err(format!(
             "libFuzzer's input {name} does not diverge with {bug} on: {}",
             first_line(&crate::libfuzzer::crash_excerpt(&finished.text, 1))
@@ -285,8 +283,8 @@ mod tests {
         assert_eq!(libfuzzer_seed(0x0000_0001_0000_0001), 1);
         assert_eq!(libfuzzer_seed(0x0000_0002_0000_0001), 3);
         assert_eq!(libfuzzer_seed(u64::from(u32::MAX)), u32::MAX);
-        let a = crate::scoreboard::campaign_seed(20261121, Bug::MergeHookEraA, 0);
-        let b = crate::scoreboard::campaign_seed(20261121, Bug::MergeHookEraA, 1);
+        let a = crate::scoreboard::campaign::campaign_seed(20261121, Bug::MergeHookEraA, 0);
+        let b = crate::scoreboard::campaign::campaign_seed(20261121, Bug::MergeHookEraA, 1);
         assert_ne!(libfuzzer_seed(a), libfuzzer_seed(b));
     }
 

@@ -1,17 +1,18 @@
 //! The scoreboard's race rows (`delalloc-fuzz mutants --concurrent`): the bugs no sequential
 //! program can see ([`Bug::is_race`]), each hunted by `runs` campaigns of the concurrent engine
-//! ([`concurrent_engine`]) with that bug alone re-introduced, until the first rejected run or
+//! ([`crate::engines::campaign`] with the [`crate::oracles::linearizable::Linearizable`] oracle) with that bug alone re-introduced, until the first rejected run or
 //! the time limit. Each campaign's seed is [`crate::scoreboard::campaign_seed`]'s, so the rows repeat from
 //! the printed base seed like the sequential ones.
 
-use crate::engines::concurrent::{ConcurrentCampaign, ConcurrentConfig};
-use crate::scoreboard::{campaign_seed, median_f64};
+use crate::engines::{self, Campaign};
+use crate::oracles::linearizable::Linearizable;
+use crate::report::Report;
+use crate::scoreboard::campaign::{campaign_seed, median_f64};
 use delalloc_contract::concurrent_text::print_concurrent_program;
 use delalloc_optimized::bugs::Bug;
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::fmt::Write as _;
-use std::path::PathBuf;
 
 /// One concurrent campaign against one race bug.
 #[derive(Clone, Debug, Serialize)]
@@ -68,35 +69,35 @@ pub fn score(
         let mut campaigns = Vec::new();
         for r in 0..runs {
             let seed = campaign_seed(base_seed, bug, r);
-            let config = ConcurrentConfig {
+            let config = engines::Config {
                 seconds,
                 max_programs,
                 seed,
                 jobs,
-                out: PathBuf::new(),
-                bugs: shuttle_bug.into(),
+                out: None,
                 progress: false,
             };
-            campaigns.push(
-                match crate::engines::concurrent::campaign_writing(&config, false)? {
-                    ConcurrentCampaign::Clean(s) => RaceCampaign {
-                        seed,
-                        seconds: s.seconds,
-                        programs: s.stats.programs,
-                        reproducer: None,
-                        verdict: None,
-                        size: None,
-                    },
-                    ConcurrentCampaign::Diverged(s, f) => RaceCampaign {
-                        seed,
-                        seconds: s.seconds_to_divergence.unwrap_or(s.seconds),
-                        programs: f.index + 1,
-                        reproducer: Some(print_concurrent_program(&f.minimized.program)),
-                        verdict: Some(crate::report::concurrent::headline(&f.minimized.divergence)),
-                        size: Some(f.minimized.size_after),
-                    },
+            let oracle = Linearizable {
+                bugs: shuttle_bug.into(),
+            };
+            campaigns.push(match engines::campaign(&config, &oracle)? {
+                Campaign::Clean(s) => RaceCampaign {
+                    seed,
+                    seconds: s.seconds,
+                    programs: s.stats.programs,
+                    reproducer: None,
+                    verdict: None,
+                    size: None,
                 },
-            );
+                Campaign::Diverged(s, f) => RaceCampaign {
+                    seed,
+                    seconds: s.seconds_to_divergence.unwrap_or(s.seconds),
+                    programs: f.index + 1,
+                    reproducer: Some(print_concurrent_program(&f.minimized.program)),
+                    verdict: Some(f.minimized.divergence.headline()),
+                    size: Some(f.minimized.size_after),
+                },
+            });
         }
         let row = RaceRow { bug, campaigns };
         each(&row);

@@ -4,91 +4,41 @@
 //! back of each task), drop setup ops, shorten the schedule (cut its tail by halves, then drop
 //! single bytes), lower schedule bytes (to 0, then by halves), and simplify each op's arguments
 //! as the sequential minimizer does. A candidate is kept only if it is valid and still diverges
-//! with the same [`ConcurrentDivergence::signature`]. Every kept candidate is strictly smaller,
-//! so it ends; [`MAX_RUNS`] bounds the time anyway.
+//! with the same [`Rejection::signature`]. Every kept candidate is strictly smaller,
+//! so it ends; [`Shrink::MAX_RUNS`] bounds the time anyway.
 
-use crate::oracles::linearizable::{ConcurrentDivergence, ConcurrentVerdict};
-use crate::shrink::try_simpler;
+use crate::oracles::linearizable::{RaceStats, Rejection};
+use crate::oracles::Verdict;
+use crate::shrink::{driver, try_simpler, Minimized, Shrink, Shrinker};
 use delalloc_contract::ConcurrentProgram;
 
-/// Upper bound on oracle runs per minimization.
-pub const MAX_RUNS: usize = 5_000;
+/// A concurrent program: tasks, task ops, setup ops, the schedule, then each op's fields.
+impl Shrink for ConcurrentProgram {
+    type Divergence = Rejection;
+    /// Task ops, setup ops, schedule bytes.
+    type Size = (usize, usize, usize);
+    const SIZE_UNITS: &'static str = "(task ops, setup ops, schedule bytes)";
+    const MAX_RUNS: usize = 5_000;
 
-#[derive(Clone, Debug)]
-pub struct ConcurrentMinimized {
-    pub program: ConcurrentProgram,
-    pub divergence: Box<ConcurrentDivergence>,
-    /// Task ops + setup ops + schedule bytes, before and after.
-    pub size_before: (usize, usize, usize),
-    pub size_after: (usize, usize, usize),
-    pub runs: usize,
-}
+    fn size(&self) -> (usize, usize, usize) {
+        (self.task_ops(), self.setup.len(), self.schedule.len())
+    }
 
-fn size(p: &ConcurrentProgram) -> (usize, usize, usize) {
-    (p.task_ops(), p.setup.len(), p.schedule.len())
-}
+    fn validate(&self) -> Result<(), String> {
+        ConcurrentProgram::validate(self)
+    }
 
-/// Minimizes `program` against `run`; `None` if it does not diverge.
-pub fn minimize_concurrent(
-    program: &ConcurrentProgram,
-    run: impl FnMut(&ConcurrentProgram) -> ConcurrentVerdict,
-) -> Option<ConcurrentMinimized> {
-    let mut run = run;
-    let ConcurrentVerdict::Diverged(first) = run(program) else {
-        return None;
-    };
-    let mut m = Shrinker {
-        signature: first.signature(),
-        best: program.clone(),
-        best_div: first,
-        runs: 1,
-        run,
-    };
-    loop {
-        let before = m.best.clone();
+    fn round(m: &mut Shrinker<'_, ConcurrentProgram>) {
         m.drop_tasks();
         m.drop_task_ops();
         m.drop_setup_ops();
         m.shorten_schedule();
         m.lower_schedule_bytes();
         m.simplify_ops();
-        if m.best == before || m.runs >= MAX_RUNS {
-            break;
-        }
     }
-    Some(ConcurrentMinimized {
-        size_before: size(program),
-        size_after: size(&m.best),
-        program: m.best,
-        divergence: m.best_div,
-        runs: m.runs,
-    })
 }
 
-struct Shrinker<F> {
-    signature: String,
-    best: ConcurrentProgram,
-    best_div: Box<ConcurrentDivergence>,
-    runs: usize,
-    run: F,
-}
-
-impl<F: FnMut(&ConcurrentProgram) -> ConcurrentVerdict> Shrinker<F> {
-    fn try_candidate(&mut self, c: ConcurrentProgram) -> bool {
-        if self.runs >= MAX_RUNS || c == self.best || c.validate().is_err() {
-            return false;
-        }
-        self.runs += 1;
-        match (self.run)(&c) {
-            ConcurrentVerdict::Diverged(d) if d.signature() == self.signature => {
-                self.best = c;
-                self.best_div = d;
-                true
-            }
-            _ => false,
-        }
-    }
-
+impl Shrinker<'_, ConcurrentProgram> {
     fn drop_tasks(&mut self) {
         let mut t = self.best.tasks.len();
         while t > 0 && self.best.tasks.len() > 1 {
@@ -166,7 +116,7 @@ impl<F: FnMut(&ConcurrentProgram) -> ConcurrentVerdict> Shrinker<F> {
         let g = self.best.geometry;
         for t in 0..self.best.tasks.len() {
             let mut i = 0;
-            while i < self.best.tasks[t].len() && self.runs < MAX_RUNS {
+            while i < self.best.tasks[t].len() && !self.out_of_runs() {
                 let op = self.best.tasks[t][i].clone();
                 let taken = try_simpler(&op, &g, |op| {
                     let mut c = self.best.clone();
@@ -179,7 +129,7 @@ impl<F: FnMut(&ConcurrentProgram) -> ConcurrentVerdict> Shrinker<F> {
             }
         }
         let mut i = 0;
-        while i < self.best.setup.len() && self.runs < MAX_RUNS {
+        while i < self.best.setup.len() && !self.out_of_runs() {
             let op = self.best.setup[i].clone();
             let taken = try_simpler(&op, &g, |op| {
                 let mut c = self.best.clone();
@@ -191,4 +141,13 @@ impl<F: FnMut(&ConcurrentProgram) -> ConcurrentVerdict> Shrinker<F> {
             }
         }
     }
+}
+
+/// Shrinks a concurrent program against `run`, keeping candidates with the first
+/// divergence's [`Rejection::signature`]; `None` if it does not diverge.
+pub fn minimize(
+    program: &ConcurrentProgram,
+    run: impl FnMut(&ConcurrentProgram) -> Verdict<RaceStats, Rejection>,
+) -> Option<Minimized<ConcurrentProgram>> {
+    driver::minimize_with(program, run, Rejection::signature)
 }

@@ -12,41 +12,64 @@
 //! with the same [`Divergence::signature`] (kind plus first differing field, invariant name, op
 //! kind of a differing outcome, or panic site), so the minimizer never wanders off to another
 //! bug. Every step is deterministic, and every accepted candidate is strictly smaller in some
-//! field, so it terminates; [`MAX_RUNS`] bounds the time anyway.
+//! field, so it terminates; [`Shrink::MAX_RUNS`] bounds the time anyway.
 
 pub mod concurrent;
+pub mod driver;
 
-use crate::oracles::differential::{self, Divergence, Verdict};
+use crate::oracles::differential::{self, Divergence};
+use crate::oracles::Verdict;
 use delalloc_contract::{Bits, Geometry, Op, Program};
+pub use driver::{Minimized, Shrink, Shrinker};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-/// Upper bound on oracle runs per minimization.
-pub const MAX_RUNS: usize = 20_000;
+/// A sequential program: ops, then the geometry, then each op's fields.
+impl Shrink for Program {
+    type Divergence = Divergence;
+    type Size = usize;
+    const SIZE_UNITS: &'static str = "ops";
+    const MAX_RUNS: usize = 20_000;
 
-#[derive(Clone, Debug)]
-pub struct Minimized {
-    pub program: Program,
-    /// The divergence of the minimized program.
-    pub divergence: Box<Divergence>,
-    pub ops_before: usize,
-    pub ops_after: usize,
-    /// Oracle runs spent.
-    pub runs: usize,
+    /// The number of ops.
+    fn size(&self) -> usize {
+        self.ops.len()
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        Program::validate(self)
+    }
+
+    /// Drops the ops after the diverging one: the models are deterministic, so the prefix
+    /// diverges the same way.
+    fn accepted(&mut self, d: &mut Divergence) {
+        if let Some(i) = d.op_index {
+            self.ops.truncate(i + 1);
+            d.program.ops.truncate(i + 1);
+        }
+    }
+
+    fn round(m: &mut Shrinker<'_, Program>) {
+        m.ddmin();
+        m.shrink_geometry();
+        m.shift_offsets();
+        m.shrink_ops();
+    }
 }
 
 /// Minimizes a program diverging between the reference and the optimized model; `None` if it
 /// does not diverge.
-pub fn minimize(program: &Program) -> Option<Minimized> {
+pub fn minimize(program: &Program) -> Option<Minimized<Program>> {
     minimize_with(program, differential::run)
 }
 
-/// Minimizes against any oracle (tests use deliberately wrong models).
-pub fn minimize_with(program: &Program, run: impl FnMut(&Program) -> Verdict) -> Option<Minimized> {
-    let signature = std::cell::OnceCell::new();
-    minimize_by(program, run, |first, candidate| {
-        *signature.get_or_init(|| first.signature()) == candidate.signature()
-    })
+/// Minimizes against any oracle (tests use deliberately wrong models), keeping candidates
+/// with the first divergence's [`Divergence::signature`].
+pub fn minimize_with(
+    program: &Program,
+    run: impl FnMut(&Program) -> Verdict,
+) -> Option<Minimized<Program>> {
+    driver::minimize_with(program, run, Divergence::signature)
 }
 
 /// [`minimize_with`], keeping a candidate when `same_bug(first, candidate)` says its divergence
@@ -56,75 +79,11 @@ pub fn minimize_by(
     program: &Program,
     run: impl FnMut(&Program) -> Verdict,
     same_bug: impl Fn(&Divergence, &Divergence) -> bool,
-) -> Option<Minimized> {
-    let mut run = run;
-    let Verdict::Diverged(first) = run(program) else {
-        return None;
-    };
-    let mut m = Minimizer {
-        first: first.clone(),
-        same_bug,
-        best: program.clone(),
-        best_div: first,
-        runs: 1,
-        run,
-    };
-    m.truncate();
-    loop {
-        let before = m.best.clone();
-        m.ddmin();
-        m.shrink_geometry();
-        m.shift_offsets();
-        m.shrink_ops();
-        if m.best == before || m.runs >= MAX_RUNS {
-            break;
-        }
-    }
-    Some(Minimized {
-        ops_before: program.ops.len(),
-        ops_after: m.best.ops.len(),
-        program: m.best,
-        divergence: m.best_div,
-        runs: m.runs,
-    })
+) -> Option<Minimized<Program>> {
+    driver::minimize_by(program, run, same_bug)
 }
 
-struct Minimizer<F, S> {
-    /// The divergence of the program as given.
-    first: Box<Divergence>,
-    same_bug: S,
-    best: Program,
-    best_div: Box<Divergence>,
-    runs: usize,
-    run: F,
-}
-
-impl<F: FnMut(&Program) -> Verdict, S: Fn(&Divergence, &Divergence) -> bool> Minimizer<F, S> {
-    /// Keeps `candidate` if it is valid and diverges the same way.
-    fn try_candidate(&mut self, candidate: Program) -> bool {
-        if self.runs >= MAX_RUNS || candidate == self.best || candidate.validate().is_err() {
-            return false;
-        }
-        self.runs += 1;
-        match (self.run)(&candidate) {
-            Verdict::Diverged(d) if (self.same_bug)(&self.first, &d) => {
-                self.best = candidate;
-                self.best_div = d;
-                self.truncate();
-                true
-            }
-            _ => false,
-        }
-    }
-
-    /// Drops the ops after the diverging one: the prefix diverges the same way.
-    fn truncate(&mut self) {
-        if let Some(i) = self.best_div.op_index {
-            self.best.ops.truncate(i + 1);
-            self.best_div.program.ops.truncate(i + 1);
-        }
-    }
-
+impl Shrinker<'_, Program> {
     /// Removes chunks of ops, from halves down to single ops.
     fn ddmin(&mut self) {
         let mut n = 2;
@@ -133,7 +92,7 @@ impl<F: FnMut(&Program) -> Verdict, S: Fn(&Divergence, &Divergence) -> bool> Min
             let chunk = len.div_ceil(n);
             let mut reduced = false;
             let mut start = 0;
-            while start < self.best.ops.len() && self.runs < MAX_RUNS {
+            while start < self.best.ops.len() && !self.out_of_runs() {
                 let mut c = self.best.clone();
                 let end = (start + chunk).min(c.ops.len());
                 c.ops.drain(start..end);
@@ -145,7 +104,7 @@ impl<F: FnMut(&Program) -> Verdict, S: Fn(&Divergence, &Divergence) -> bool> Min
             }
             if reduced {
                 n = (n - 1).max(2);
-            } else if chunk == 1 || self.runs >= MAX_RUNS {
+            } else if chunk == 1 || self.out_of_runs() {
                 break;
             } else {
                 n = (n * 2).min(len);
@@ -186,7 +145,7 @@ impl<F: FnMut(&Program) -> Verdict, S: Fn(&Divergence, &Divergence) -> bool> Min
                 c.ops = c.ops.iter().map(|op| shifted(op, d)).collect();
                 self.try_candidate(c)
             });
-            if !accepted || self.runs >= MAX_RUNS {
+            if !accepted || self.out_of_runs() {
                 return;
             }
         }
@@ -195,7 +154,7 @@ impl<F: FnMut(&Program) -> Verdict, S: Fn(&Divergence, &Divergence) -> bool> Min
     /// Simplifies each op's arguments until no candidate is accepted.
     fn shrink_ops(&mut self) {
         let mut i = 0;
-        while i < self.best.ops.len() && self.runs < MAX_RUNS {
+        while i < self.best.ops.len() && !self.out_of_runs() {
             let (op, g) = (self.best.ops[i].clone(), self.best.geometry);
             let taken = try_simpler(&op, &g, |op| {
                 let mut c = self.best.clone();

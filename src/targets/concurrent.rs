@@ -9,7 +9,7 @@
 //! `DELALLOC_FUZZ_CONCURRENT_BUGS=name,name` re-introduces bugs in the model (issue 4's names, e.g.
 //! `racing-release-ignored`), to measure how fast an engine finds the seed races.
 
-use crate::oracles::linearizable::ConcurrentVerdict;
+use crate::oracles::Verdict;
 use arbitrary::Unstructured;
 use delalloc_optimized_shuttle::bugs::BugSet;
 use std::sync::OnceLock;
@@ -32,8 +32,7 @@ pub fn concurrent(data: &[u8]) {
     let Ok(program) = crate::generators::concurrent::concurrent_program(&mut u) else {
         return;
     };
-    if let ConcurrentVerdict::Diverged(d) =
-        crate::oracles::linearizable::run_with(&program, bugs_from_env())
+    if let Verdict::Diverged(d) = crate::oracles::linearizable::run_with(&program, bugs_from_env())
     {
         panic!(
             "delalloc-fuzz: a concurrent run was rejected ({} input bytes)\n{}",

@@ -11,8 +11,8 @@ pub mod concurrent;
 
 use crate::generators::Level;
 use crate::input::{self, Mode};
-use crate::oracles::differential::{self, Verdict};
-use crate::{report, scoreboard::injected};
+use crate::oracles::{differential, Verdict};
+use crate::{injected, report};
 use delalloc_contract::text::{parse_program, print_program};
 
 /// The file-system-level differential target: buffered / direct writes, page_mkwrite, defrag,
@@ -28,7 +28,7 @@ pub fn tree_level(data: &[u8]) {
 
 /// A differential target of any level, with `bugs` injected (the targets above pass those of
 /// `DELALLOC_FUZZ_BUGS`).
-pub fn differential(data: &[u8], level: Level, bugs: injected::BugSet) {
+pub fn differential(data: &[u8], level: Level, bugs: injected::WrapperBugs) {
     differential::quiet_model_panics();
     let program = input::decode(data, level);
     if let Verdict::Diverged(d) = injected::run(&program, bugs) {
@@ -105,15 +105,15 @@ mod tests {
     #[should_panic(expected = "the models diverged on this fs-level input (literal mode")]
     fn a_divergence_panics_with_the_oracles_report() {
         let p = parse_program(NOCOW_THEN_UNALIGNED_WRITEBACK).unwrap();
-        let bugs = injected::BugSet::parse("nocow-writeback-end-rounds-down").unwrap();
-        differential(&input::encode(&p), Level::Fs, injected::BugSet::NONE);
+        let bugs = injected::WrapperBugs::parse("nocow-writeback-end-rounds-down").unwrap();
+        differential(&input::encode(&p), Level::Fs, injected::WrapperBugs::NONE);
         differential(&input::encode(&p), Level::Fs, bugs);
     }
 
     #[test]
     fn the_report_names_the_op_the_fields_and_the_program() {
         let p = parse_program(NOCOW_THEN_UNALIGNED_WRITEBACK).unwrap();
-        let bugs = injected::BugSet::parse("nocow-writeback-end-rounds-down").unwrap();
+        let bugs = injected::WrapperBugs::parse("nocow-writeback-end-rounds-down").unwrap();
         let input = input::encode(&p);
         let err = std::panic::catch_unwind(|| differential(&input, Level::Fs, bugs)).unwrap_err();
         let msg = err.downcast_ref::<String>().unwrap();

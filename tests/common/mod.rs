@@ -7,7 +7,7 @@ pub mod cli;
 pub mod corpus;
 
 use delalloc_contract::{Model, Op, Outcome, Program, Snapshot};
-use delalloc_fuzz::oracles::differential::{self, Verdict};
+use delalloc_fuzz::oracles::{differential, Verdict};
 use delalloc_reference::Reference;
 
 /// How a [`Wrong`] model is wrong.

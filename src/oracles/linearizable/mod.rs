@@ -1,5 +1,5 @@
 //! The oracle for concurrent programs (SPEC §10): run the program on the optimized model under
-//! its schedule ([`concurrent_run`]), then decide.
+//! its schedule ([`mod@run`]), then decide.
 //!
 //! In this order:
 //! 1. the setup ops answer as the reference answers them (they run alone);
@@ -16,31 +16,18 @@ pub mod schedule;
 pub mod search;
 
 use crate::oracles::linearizable::run::RunRecord;
-use crate::oracles::linearizable::search::{Nearest, Search};
+use crate::oracles::linearizable::search::{Nearest, OrderSearch};
+use crate::oracles::{Coverage, Oracle, Verdict};
+use delalloc_contract::concurrent_text::print_concurrent_program;
 use delalloc_contract::{ConcurrentProgram, Model, OpKind, Outcome, Snapshot};
 use delalloc_optimized_shuttle::bugs::BugSet;
 use delalloc_reference::Reference;
 use serde::Serialize;
-
-/// What a concurrent program's run came to.
-#[derive(Clone, Debug)]
-pub enum ConcurrentVerdict {
-    Agree(ConcurrentStats),
-    Diverged(Box<ConcurrentDivergence>),
-}
-
-impl ConcurrentVerdict {
-    pub fn divergence(&self) -> Option<&ConcurrentDivergence> {
-        match self {
-            ConcurrentVerdict::Agree(_) => None,
-            ConcurrentVerdict::Diverged(d) => Some(d),
-        }
-    }
-}
+use std::fmt::Write as _;
 
 /// Counters of agreeing runs, summed over a campaign.
 #[derive(Clone, Debug, Default, Serialize)]
-pub struct ConcurrentStats {
+pub struct RaceStats {
     pub programs: u64,
     /// Task ops (the setup not counted).
     pub ops: u64,
@@ -57,8 +44,8 @@ pub struct ConcurrentStats {
     pub per_kind: Vec<(OpKind, u64)>,
 }
 
-impl ConcurrentStats {
-    pub fn merge(&mut self, o: &ConcurrentStats) {
+impl RaceStats {
+    pub fn merge(&mut self, o: &RaceStats) {
         self.programs += o.programs;
         self.ops += o.ops;
         self.overlapping += o.overlapping;
@@ -79,7 +66,7 @@ impl ConcurrentStats {
 /// How a concurrent run failed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-pub enum ConcurrentDivergenceKind {
+pub enum RejectionKind {
     /// A setup op (run alone) answered differently: a sequential divergence.
     SetupOutcomeDiffers {
         index: usize,
@@ -104,38 +91,38 @@ pub enum ConcurrentDivergenceKind {
     NotLinearizable,
 }
 
-impl ConcurrentDivergenceKind {
+impl RejectionKind {
     pub fn name(&self) -> &'static str {
         match self {
-            ConcurrentDivergenceKind::SetupOutcomeDiffers { .. } => "setup outcome differs",
-            ConcurrentDivergenceKind::RunFailed { .. } => "run failed",
-            ConcurrentDivergenceKind::InvariantBroken { .. } => "invariant broken",
-            ConcurrentDivergenceKind::Leaked { .. } => "leaked at unmount",
-            ConcurrentDivergenceKind::NotLinearizable => "not linearizable",
+            RejectionKind::SetupOutcomeDiffers { .. } => "setup outcome differs",
+            RejectionKind::RunFailed { .. } => "run failed",
+            RejectionKind::InvariantBroken { .. } => "invariant broken",
+            RejectionKind::Leaked { .. } => "leaked at unmount",
+            RejectionKind::NotLinearizable => "not linearizable",
         }
     }
 }
 
 /// A concurrent run the oracle rejected, with everything its report shows.
 #[derive(Clone, Debug, Serialize)]
-pub struct ConcurrentDivergence {
+pub struct Rejection {
     pub program: ConcurrentProgram,
-    pub kind: ConcurrentDivergenceKind,
+    pub kind: RejectionKind,
     pub run: RunRecord,
-    /// For [`ConcurrentDivergenceKind::NotLinearizable`]: the order that got furthest.
+    /// For [`RejectionKind::NotLinearizable`]: the order that got furthest.
     pub nearest: Option<Nearest>,
     /// The reference's snapshot after the setup.
     pub reference_after_setup: Snapshot,
 }
 
-impl ConcurrentDivergence {
+impl Rejection {
     /// "This bug" for the minimizer: the kind, with the invariant's name or the panic's words.
     pub fn signature(&self) -> String {
         match &self.kind {
-            ConcurrentDivergenceKind::InvariantBroken { invariant, .. } => {
+            RejectionKind::InvariantBroken { invariant, .. } => {
                 format!("invariant broken: {invariant}")
             }
-            ConcurrentDivergenceKind::RunFailed { message } => {
+            RejectionKind::RunFailed { message } => {
                 format!(
                     "run failed: {}",
                     crate::oracles::differential::message_shape(message)
@@ -147,20 +134,20 @@ impl ConcurrentDivergence {
 }
 
 /// The oracle with the fixed model.
-pub fn run(p: &ConcurrentProgram) -> ConcurrentVerdict {
+pub fn run(p: &ConcurrentProgram) -> Verdict<RaceStats, Rejection> {
     run_with(p, BugSet::NONE)
 }
 
 /// The oracle with the bugs `bugs` re-introduced in the model.
-pub fn run_with(p: &ConcurrentProgram, bugs: BugSet) -> ConcurrentVerdict {
+pub fn run_with(p: &ConcurrentProgram, bugs: BugSet) -> Verdict<RaceStats, Rejection> {
     let record = crate::oracles::linearizable::run::run(p, bugs);
     judge(p, record)
 }
 
-fn judge(p: &ConcurrentProgram, run: RunRecord) -> ConcurrentVerdict {
+fn judge(p: &ConcurrentProgram, run: RunRecord) -> Verdict<RaceStats, Rejection> {
     let mut reference = Reference::new(&p.geometry);
     let diverged = |kind, run: RunRecord, reference: &Reference, nearest| {
-        ConcurrentVerdict::Diverged(Box::new(ConcurrentDivergence {
+        Verdict::Diverged(Box::new(Rejection {
             program: p.clone(),
             kind,
             run,
@@ -173,7 +160,7 @@ fn judge(p: &ConcurrentProgram, run: RunRecord) -> ConcurrentVerdict {
         let r = reference.apply(op);
         match run.setup_outcomes.get(i) {
             Some(&o) if o != r => {
-                let kind = ConcurrentDivergenceKind::SetupOutcomeDiffers {
+                let kind = RejectionKind::SetupOutcomeDiffers {
                     index: i,
                     reference: r,
                     optimized: o,
@@ -186,12 +173,7 @@ fn judge(p: &ConcurrentProgram, run: RunRecord) -> ConcurrentVerdict {
     }
     // 2. A finished run.
     if let Some(message) = run.failure.clone() {
-        return diverged(
-            ConcurrentDivergenceKind::RunFailed { message },
-            run,
-            &reference,
-            None,
-        );
+        return diverged(RejectionKind::RunFailed { message }, run, &reference, None);
     }
     let (Some(quiescent), Some(_), Some(after)) = (
         run.quiescent.clone(),
@@ -199,17 +181,12 @@ fn judge(p: &ConcurrentProgram, run: RunRecord) -> ConcurrentVerdict {
         run.after_unmount.clone(),
     ) else {
         let message = "the run ended without its final snapshots".to_string();
-        return diverged(
-            ConcurrentDivergenceKind::RunFailed { message },
-            run,
-            &reference,
-            None,
-        );
+        return diverged(RejectionKind::RunFailed { message }, run, &reference, None);
     };
     // 3. and 4. The run's own snapshots.
     for (when, snap) in [("quiescent", &quiescent), ("after unmount", &after)] {
         if let Err(v) = crate::oracles::invariants::check(snap, &p.geometry) {
-            let kind = ConcurrentDivergenceKind::InvariantBroken {
+            let kind = RejectionKind::InvariantBroken {
                 when,
                 invariant: v.invariant,
                 message: v.message,
@@ -219,39 +196,39 @@ fn judge(p: &ConcurrentProgram, run: RunRecord) -> ConcurrentVerdict {
     }
     let w = &after.warnings;
     if w.evict_leaks + w.unmount_leaks > 0 {
-        let kind = ConcurrentDivergenceKind::Leaked {
+        let kind = RejectionKind::Leaked {
             evict_leaks: w.evict_leaks,
             unmount_leaks: w.unmount_leaks,
         };
         return diverged(kind, run, &reference, None);
     }
     // 5. Linearizability.
-    let mut stats = ConcurrentStats {
+    let mut stats = RaceStats {
         programs: 1,
         ops: p.task_ops() as u64,
         overlapping: u64::from(overlapping(&run)),
         decisions: run.decisions as u64,
         bytes_used: run.bytes_used as u64,
-        ..ConcurrentStats::default()
+        ..RaceStats::default()
     };
     for op in p.tasks.iter().flatten() {
-        stats.merge(&ConcurrentStats {
+        stats.merge(&RaceStats {
             per_kind: vec![(op.kind(), 1)],
-            ..ConcurrentStats::default()
+            ..RaceStats::default()
         });
     }
     match crate::oracles::linearizable::search::search(p, &run, &reference) {
-        Search::Linearizable { nodes, .. } => {
+        OrderSearch::Linearizable { nodes, .. } => {
             stats.search_nodes = nodes as u64;
-            ConcurrentVerdict::Agree(stats)
+            Verdict::Agree(stats)
         }
-        Search::Inconclusive { nodes } => {
+        OrderSearch::Inconclusive { nodes } => {
             stats.search_nodes = nodes as u64;
             stats.inconclusive = 1;
-            ConcurrentVerdict::Agree(stats)
+            Verdict::Agree(stats)
         }
-        Search::NotLinearizable { nearest, .. } => diverged(
-            ConcurrentDivergenceKind::NotLinearizable,
+        OrderSearch::NotLinearizable { nearest, .. } => diverged(
+            RejectionKind::NotLinearizable,
             run,
             &reference,
             Some(*nearest),
@@ -269,4 +246,88 @@ fn overlapping(run: &RunRecord) -> bool {
         .collect();
     spans.sort();
     spans.windows(2).any(|w| w[1].0 < w[0].1)
+}
+
+/// The linearizability oracle as an engine runs it: generated concurrent programs, with
+/// `bugs` re-introduced in the model (none for a real campaign; the scoreboard's race rows).
+pub struct Linearizable {
+    /// Bugs re-introduced in the shuttle build of the optimized model.
+    pub bugs: BugSet,
+}
+
+impl Oracle for Linearizable {
+    type Program = ConcurrentProgram;
+    type Stats = RaceStats;
+    type Divergence = Rejection;
+
+    fn generate(&self, seed: u64) -> ConcurrentProgram {
+        crate::generators::concurrent::concurrent_program_from_seed(seed)
+    }
+
+    fn check(&self, program: &ConcurrentProgram) -> Verdict<RaceStats, Rejection> {
+        run_with(program, self.bugs)
+    }
+
+    fn signature(divergence: &Rejection) -> String {
+        divergence.signature()
+    }
+
+    fn print(program: &ConcurrentProgram) -> String {
+        print_concurrent_program(program)
+    }
+
+    fn label(&self) -> String {
+        "concurrent".into()
+    }
+
+    fn flags(&self) -> String {
+        "--concurrent".into()
+    }
+}
+
+impl Coverage for RaceStats {
+    fn merge(&mut self, other: &RaceStats) {
+        RaceStats::merge(self, other);
+    }
+
+    fn programs(&self) -> u64 {
+        self.programs
+    }
+
+    fn ops(&self) -> u64 {
+        self.ops
+    }
+
+    fn kinds_mask(&self) -> u32 {
+        self.per_kind
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .filter_map(|(k, _)| OpKind::ALL.iter().position(|a| a == k))
+            .fold(0, |m, k| m | 1 << k)
+    }
+
+    /// How often ops overlapped, what the order search cost, the scheduling decisions and the
+    /// task ops per kind.
+    fn text(&self) -> String {
+        let pct = |n: u64| 100.0 * n as f64 / self.programs.max(1) as f64;
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "  runs with overlapping ops: {} ({:.1}%); searches out of budget (not judged): {}; reference steps searched: {}",
+            self.overlapping,
+            pct(self.overlapping),
+            self.inconclusive,
+            self.search_nodes
+        );
+        let _ = writeln!(
+            s,
+            "  scheduling decisions: {}, schedule bytes used: {}",
+            self.decisions, self.bytes_used
+        );
+        let _ = writeln!(s, "task op kinds:");
+        for (k, n) in &self.per_kind {
+            let _ = writeln!(s, "  {:<22}{n:>10}", k.name());
+        }
+        s
+    }
 }

@@ -8,7 +8,7 @@
 //! reference state): two prefixes that reach the same state are explored once. The search is
 //! sized for [`LINEARIZABILITY_OPS_PER_TASK`](delalloc_contract::concurrent::LINEARIZABILITY_OPS_PER_TASK)
 //! ops in each of up to 4 tasks and stops after [`NODE_BUDGET`] reference steps: beyond that
-//! the answer is [`Search::Inconclusive`], which the oracle counts and does not report.
+//! the answer is [`OrderSearch::Inconclusive`], which the oracle counts and does not report.
 
 use crate::oracles::linearizable::run::{sync, RunRecord};
 use delalloc_contract::{ConcurrentProgram, FieldDiff, Geometry, Model, Op, Outcome, Snapshot};
@@ -50,7 +50,7 @@ pub struct Nearest {
 }
 
 #[derive(Clone, Debug)]
-pub enum Search {
+pub enum OrderSearch {
     Linearizable {
         order: Vec<OpId>,
         nodes: usize,
@@ -129,7 +129,7 @@ struct Searcher<'a> {
 
 /// Searches an order for the task ops of `record` (every one of which returned), starting from
 /// `after_setup`, the reference after the program's setup.
-pub fn search(p: &ConcurrentProgram, record: &RunRecord, after_setup: &Reference) -> Search {
+pub fn search(p: &ConcurrentProgram, record: &RunRecord, after_setup: &Reference) -> OrderSearch {
     let mut ids = Vec::new();
     let mut ops = Vec::new();
     let mut outcomes = Vec::new();
@@ -179,18 +179,18 @@ pub fn search(p: &ConcurrentProgram, record: &RunRecord, after_setup: &Reference
     let found = s.dfs(0, after_setup);
     let nodes = s.nodes;
     if found {
-        Search::Linearizable {
+        OrderSearch::Linearizable {
             order: s.path,
             nodes,
         }
     } else if s.nodes >= NODE_BUDGET {
-        Search::Inconclusive { nodes }
+        OrderSearch::Inconclusive { nodes }
     } else {
         let nearest = s.nearest.unwrap_or(Nearest {
             order: Vec::new(),
             mismatch: Mismatch::State { fields: Vec::new() },
         });
-        Search::NotLinearizable {
+        OrderSearch::NotLinearizable {
             nearest: Box::new(nearest),
             nodes,
         }

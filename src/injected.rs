@@ -3,7 +3,7 @@
 //! `fuzz-all`), `replay` and `import` can be pointed at a model known to be wrong. It accepts two
 //! kinds of names, in any mix:
 //!
-//! - this module's own [`Bug`] (`nocow-writeback-end-rounds-down`): the optimized model wrapped
+//! - this module's own [`WrapperBug`] (`nocow-writeback-end-rounds-down`): the optimized model wrapped
 //!   in [`Buggy`], which changes what the model is asked to do, never the model's own code. It
 //!   shows the whole pipeline end to end: a fuzz engine finds the divergence from the seed
 //!   corpus, `import` turns the crash into a readable minimized program, and `replay` with the
@@ -16,22 +16,22 @@
 //! Off (the variable unset or empty) nothing here runs: [`run`] is [`differential::run`], the fuzz
 //! targets' hot path. [`run`] and [`from_env_once`] are all the fuzz targets and the CLI call.
 //!
-//! An unknown name fails loudly ([`BugSet::parse`] names it and lists the known ones of both
+//! An unknown name fails loudly ([`WrapperBugs::parse`] names it and lists the known ones of both
 //! kinds): a typo must never leave a campaign hunting for a bug that is not there.
 
-use crate::oracles::differential::{self, Verdict};
+use crate::oracles::{differential, Verdict};
 use delalloc_contract::{Bits, Geometry, Model, Op, Outcome, Program, Snapshot};
 use delalloc_optimized::bugs as model;
 use delalloc_optimized::Optimized;
 use delalloc_reference::Reference;
 use std::sync::OnceLock;
 
-/// The switch: a comma-separated list of [`Bug`] and [`delalloc_optimized::bugs::Bug`] names.
+/// The switch: a comma-separated list of [`WrapperBug`] and [`delalloc_optimized::bugs::Bug`] names.
 pub const ENV: &str = "DELALLOC_FUZZ_BUGS";
 
 /// One deliberately wrong behaviour of the [`Buggy`] wrapper.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Bug {
+pub enum WrapperBug {
     /// Writeback rounds the end of its range down to a sector instead of up when the range
     /// ends inside a NORESERVE (nocow, metadata-only) delalloc record: an off-by-one confined
     /// to the nocow path (run_delalloc_nocow), so the data in that last partial sector stays
@@ -41,18 +41,18 @@ pub enum Bug {
     NocowWritebackEndRoundsDown,
 }
 
-impl Bug {
-    pub const ALL: [Bug; 1] = [Bug::NocowWritebackEndRoundsDown];
+impl WrapperBug {
+    pub const ALL: [WrapperBug; 1] = [WrapperBug::NocowWritebackEndRoundsDown];
 
     pub fn name(self) -> &'static str {
         match self {
-            Bug::NocowWritebackEndRoundsDown => "nocow-writeback-end-rounds-down",
+            WrapperBug::NocowWritebackEndRoundsDown => "nocow-writeback-end-rounds-down",
         }
     }
 
     pub fn description(self) -> &'static str {
         match self {
-            Bug::NocowWritebackEndRoundsDown => {
+            WrapperBug::NocowWritebackEndRoundsDown => {
                 "writeback rounds its range end down to a sector instead of up inside a nocow record"
             }
         }
@@ -63,44 +63,44 @@ impl Bug {
     }
 }
 
-/// The bugs of one run: the wrapper's [`Bug`]s and the model's own; empty means the real
+/// The bugs of one run: the wrapper's [`WrapperBug`]s and the model's own; empty means the real
 /// optimized model.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct BugSet {
+pub struct WrapperBugs {
     wrapper: u32,
     model: model::BugSet,
 }
 
-impl From<model::BugSet> for BugSet {
-    fn from(model: model::BugSet) -> BugSet {
-        BugSet { wrapper: 0, model }
+impl From<model::BugSet> for WrapperBugs {
+    fn from(model: model::BugSet) -> WrapperBugs {
+        WrapperBugs { wrapper: 0, model }
     }
 }
 
-impl From<model::Bug> for BugSet {
-    fn from(bug: model::Bug) -> BugSet {
-        BugSet::from(model::BugSet::from(bug))
+impl From<model::Bug> for WrapperBugs {
+    fn from(bug: model::Bug) -> WrapperBugs {
+        WrapperBugs::from(model::BugSet::from(bug))
     }
 }
 
-impl BugSet {
-    pub const NONE: BugSet = BugSet {
+impl WrapperBugs {
+    pub const NONE: WrapperBugs = WrapperBugs {
         wrapper: 0,
         model: model::BugSet::NONE,
     };
 
-    /// `a,b,c` (spaces allowed, empty means none): names of [`Bug`] or of the model's
+    /// `a,b,c` (spaces allowed, empty means none): names of [`WrapperBug`] or of the model's
     /// [`delalloc_optimized::bugs::Bug`]; an unknown name is an error naming it and every known
     /// one.
-    pub fn parse(list: &str) -> Result<BugSet, String> {
-        let mut set = BugSet::NONE;
+    pub fn parse(list: &str) -> Result<WrapperBugs, String> {
+        let mut set = WrapperBugs::NONE;
         for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-            if let Some(bug) = Bug::ALL.into_iter().find(|b| b.name() == name) {
+            if let Some(bug) = WrapperBug::ALL.into_iter().find(|b| b.name() == name) {
                 set.wrapper |= bug.bit();
             } else if let Some(bug) = model::Bug::from_name(name) {
                 set.model = set.model.with(bug);
             } else {
-                let known: Vec<&str> = Bug::ALL
+                let known: Vec<&str> = WrapperBug::ALL
                     .iter()
                     .map(|b| b.name())
                     .chain(model::Bug::ALL.iter().map(|b| b.name()))
@@ -115,10 +115,10 @@ impl BugSet {
     }
 
     /// The set named by [`ENV`] (none when unset).
-    pub fn from_env() -> Result<BugSet, String> {
+    pub fn from_env() -> Result<WrapperBugs, String> {
         match std::env::var(ENV) {
-            Ok(list) => BugSet::parse(&list),
-            Err(std::env::VarError::NotPresent) => Ok(BugSet::NONE),
+            Ok(list) => WrapperBugs::parse(&list),
+            Err(std::env::VarError::NotPresent) => Ok(WrapperBugs::NONE),
             Err(e) => Err(format!("{ENV}: {e}")),
         }
     }
@@ -127,13 +127,15 @@ impl BugSet {
         self.wrapper == 0 && self.model.is_empty()
     }
 
-    pub fn contains(self, bug: Bug) -> bool {
+    pub fn contains(self, bug: WrapperBug) -> bool {
         self.wrapper & bug.bit() != 0
     }
 
     /// The wrapper's bugs.
-    pub fn bugs(self) -> impl Iterator<Item = Bug> {
-        Bug::ALL.into_iter().filter(move |&b| self.contains(b))
+    pub fn bugs(self) -> impl Iterator<Item = WrapperBug> {
+        WrapperBug::ALL
+            .into_iter()
+            .filter(move |&b| self.contains(b))
     }
 
     /// The model's own bugs.
@@ -160,7 +162,7 @@ impl BugSet {
     }
 
     /// What goes before a command to copy so that it runs with this set: the
-    /// [`assignment`](BugSet::assignment) and a space, or nothing for the empty set.
+    /// [`assignment`](WrapperBugs::assignment) and a space, or nothing for the empty set.
     pub fn command_prefix(self) -> String {
         if self.is_empty() {
             String::new()
@@ -175,12 +177,12 @@ impl BugSet {
     }
 }
 
-/// [`BugSet::from_env`] read once per process, as a fuzz target needs it (one read, then a
+/// [`WrapperBugs::from_env`] read once per process, as a fuzz target needs it (one read, then a
 /// load per input). Panics on an unknown name, which a fuzz engine reports at once; the first
 /// call with bugs on says so on stderr.
-pub fn from_env_once() -> BugSet {
-    static BUGS: OnceLock<BugSet> = OnceLock::new();
-    *BUGS.get_or_init(|| match BugSet::from_env() {
+pub fn from_env_once() -> WrapperBugs {
+    static BUGS: OnceLock<WrapperBugs> = OnceLock::new();
+    *BUGS.get_or_init(|| match WrapperBugs::from_env() {
         Ok(set) => {
             if !set.is_empty() {
                 eprintln!(
@@ -196,7 +198,7 @@ pub fn from_env_once() -> BugSet {
 
 /// The oracle with `bugs` injected into the optimized model ([`differential::run`] when empty): the
 /// model built with its own bugs of the set, wrapped in [`Buggy`] only when a wrapper bug is on.
-pub fn run(program: &Program, bugs: BugSet) -> Verdict {
+pub fn run(program: &Program, bugs: WrapperBugs) -> Verdict {
     if bugs.is_empty() {
         return differential::run(program);
     }
@@ -210,18 +212,18 @@ pub fn run(program: &Program, bugs: BugSet) -> Verdict {
     differential::run_models(program, &mut left, &mut right)
 }
 
-/// The optimized model asked to do something slightly different, as each [`Bug`] says.
+/// The optimized model asked to do something slightly different, as each [`WrapperBug`] says.
 pub struct Buggy {
     inner: Optimized,
     geometry: Geometry,
-    bugs: BugSet,
+    bugs: WrapperBugs,
     unmounted: bool,
 }
 
 impl Buggy {
     /// `inner` (which may carry bugs of its own) asked to do what the wrapper bugs of `bugs`
     /// say.
-    pub fn new(inner: Optimized, geometry: &Geometry, bugs: BugSet) -> Buggy {
+    pub fn new(inner: Optimized, geometry: &Geometry, bugs: WrapperBugs) -> Buggy {
         Buggy {
             inner,
             geometry: *geometry,
@@ -257,7 +259,7 @@ impl Model for Buggy {
         self.unmounted |= matches!(op, Op::Unmount);
         match *op {
             Op::Writeback { ino, start, len }
-                if self.bugs.contains(Bug::NocowWritebackEndRoundsDown)
+                if self.bugs.contains(WrapperBug::NocowWritebackEndRoundsDown)
                     && self.ends_inside_nocow_delalloc(ino, start + len) =>
             {
                 let g = &self.geometry;
@@ -292,11 +294,11 @@ mod tests {
 
     #[test]
     fn names_parse_and_unknown_ones_are_named() {
-        assert_eq!(BugSet::parse(""), Ok(BugSet::NONE));
-        let set = BugSet::parse(" nocow-writeback-end-rounds-down ,").unwrap();
-        assert!(set.contains(Bug::NocowWritebackEndRoundsDown));
+        assert_eq!(WrapperBugs::parse(""), Ok(WrapperBugs::NONE));
+        let set = WrapperBugs::parse(" nocow-writeback-end-rounds-down ,").unwrap();
+        assert!(set.contains(WrapperBug::NocowWritebackEndRoundsDown));
         assert_eq!(set.names(), "nocow-writeback-end-rounds-down");
-        let e = BugSet::parse("nocow-writeback-end-rounds-down,typo").unwrap_err();
+        let e = WrapperBugs::parse("nocow-writeback-end-rounds-down,typo").unwrap_err();
         assert!(
             e.contains("`typo`") && e.contains("known: nocow-writeback-end-rounds-down"),
             "{e}"
@@ -305,15 +307,16 @@ mod tests {
 
     #[test]
     fn the_models_own_bug_names_are_accepted_and_mixed() {
-        let set = BugSet::parse("merge-hook-era-a").unwrap();
-        assert_eq!(set, BugSet::from(model::Bug::MergeHookEraA));
+        let set = WrapperBugs::parse("merge-hook-era-a").unwrap();
+        assert_eq!(set, WrapperBugs::from(model::Bug::MergeHookEraA));
         assert!(!set.is_empty() && set.bugs().next().is_none());
         assert_eq!(set.model(), model::BugSet::from(model::Bug::MergeHookEraA));
         assert_eq!(set.assignment(), "DELALLOC_FUZZ_BUGS=merge-hook-era-a");
-        let mixed =
-            BugSet::parse("split-hook-era-a, nocow-writeback-end-rounds-down,merge-hook-era-a")
-                .unwrap();
-        assert!(mixed.contains(Bug::NocowWritebackEndRoundsDown));
+        let mixed = WrapperBugs::parse(
+            "split-hook-era-a, nocow-writeback-end-rounds-down,merge-hook-era-a",
+        )
+        .unwrap();
+        assert!(mixed.contains(WrapperBug::NocowWritebackEndRoundsDown));
         assert_eq!(
             mixed.model(),
             model::BugSet::from(model::Bug::MergeHookEraA).with(model::Bug::SplitHookEraA)
@@ -327,14 +330,18 @@ mod tests {
             mixed.command_prefix(),
             "DELALLOC_FUZZ_BUGS=nocow-writeback-end-rounds-down,merge-hook-era-a,split-hook-era-a "
         );
-        assert_eq!(BugSet::NONE.command_prefix(), "");
+        assert_eq!(WrapperBugs::NONE.command_prefix(), "");
         assert!(mixed
             .descriptions()
             .contains("merge hook drops one outstanding extent"));
         for b in model::Bug::ALL {
-            assert_eq!(BugSet::parse(b.name()), Ok(BugSet::from(b)), "{b}");
+            assert_eq!(
+                WrapperBugs::parse(b.name()),
+                Ok(WrapperBugs::from(b)),
+                "{b}"
+            );
         }
-        let e = BugSet::parse("merge-hook-era-a,merge-hook-era-b").unwrap_err();
+        let e = WrapperBugs::parse("merge-hook-era-a,merge-hook-era-b").unwrap_err();
         assert!(e.contains("`merge-hook-era-b`"), "{e}");
         assert!(
             e.contains("nocow-writeback-end-rounds-down, reserve-before-success, ")
@@ -360,20 +367,20 @@ mod tests {
             panic!("{bug} went unnoticed by the scoreboard's oracle")
         };
         assert_eq!(d.signature(), expected.signature());
-        assert!(matches!(run(&p, BugSet::NONE), Verdict::Agree(_)));
+        assert!(matches!(run(&p, WrapperBugs::NONE), Verdict::Agree(_)));
         // With the wrapper's bug on as well, the model keeps its own.
-        let both = BugSet::parse("nocow-writeback-end-rounds-down,merge-hook-era-a").unwrap();
+        let both = WrapperBugs::parse("nocow-writeback-end-rounds-down,merge-hook-era-a").unwrap();
         let Verdict::Diverged(d) = run(&p, both) else {
             panic!("the wrapper dropped the model's bug")
         };
         assert_eq!(d.signature(), expected.signature());
-        let wrapper_only = BugSet::parse("nocow-writeback-end-rounds-down").unwrap();
+        let wrapper_only = WrapperBugs::parse("nocow-writeback-end-rounds-down").unwrap();
         assert!(matches!(run(&p, wrapper_only), Verdict::Agree(_)));
     }
 
     #[test]
     fn the_bug_diverges_only_where_it_says() {
-        let bug = BugSet::parse("nocow-writeback-end-rounds-down").unwrap();
+        let bug = WrapperBugs::parse("nocow-writeback-end-rounds-down").unwrap();
         let shows = parse_program(
             "set_free_space data=0 meta=64M\nbuffered_write ino=0 pos=0 len=8K nocow\n\
              writeback ino=0 start=0 len=5000\n",
@@ -383,7 +390,7 @@ mod tests {
             panic!("the injected bug went unnoticed")
         };
         assert_eq!(d.op_index, Some(2));
-        assert!(matches!(run(&shows, BugSet::NONE), Verdict::Agree(_)));
+        assert!(matches!(run(&shows, WrapperBugs::NONE), Verdict::Agree(_)));
         // An end in an ordinary (reserved) record, an aligned end, an end past the record, an
         // unmounted fs: the bug changes nothing.
         let hides = parse_program(
