@@ -11,8 +11,8 @@ pub struct FuzzAllCommand {
     #[arg(long, default_value_t = 60, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=86400))]
     pub seconds_per_target: u64,
     /// Which engine runs the targets.
-    #[arg(long, value_enum, default_value_t = libfuzzer::EngineChoice::Libfuzzer)]
-    pub engine: libfuzzer::EngineChoice,
+    #[arg(long, value_enum, default_value_t = libfuzzer::fuzz_all::EngineChoice::Libfuzzer)]
+    pub engine: libfuzzer::fuzz_all::EngineChoice,
     /// libFuzzer builds: `none` on the current toolchain, `address` (ASan) on nightly.
     #[arg(long, value_enum, default_value_t = libfuzzer::Sanitizer::None)]
     pub sanitizer: libfuzzer::Sanitizer,
@@ -27,7 +27,7 @@ pub struct FuzzAllCommand {
 impl FuzzAllCommand {
     /// Runs every chosen target; the exit code.
     pub fn execute(self) -> u8 {
-        libfuzzer::main(&libfuzzer::Options {
+        libfuzzer::fuzz_all::main(&libfuzzer::fuzz_all::Options {
             seconds: self.seconds_per_target,
             engine: self.engine,
             sanitizer: self.sanitizer,
