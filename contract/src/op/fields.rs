@@ -230,21 +230,27 @@ pub struct FieldSpec {
     pub syntax: Syntax,
 }
 
-/// A field's [`Syntax`] from its table form.
+/// A field's [`Syntax`] from its table form. A flag is a bare word and a bare word is a flag.
 macro_rules! field_syntax {
-    (pos) => {
-        Syntax::Positional
-    };
-    (flag) => {
+    (Flag; flag) => {
         Syntax::Flag
     };
-    (key $key:ident) => {
+    (Flag; $($syntax:tt)*) => {
+        compile_error!("a Flag field is written as a bare word: [flag]")
+    };
+    ($role:ident; flag) => {
+        compile_error!("only a Flag field is written as a bare word")
+    };
+    ($role:ident; pos) => {
+        Syntax::Positional
+    };
+    ($role:ident; key $key:ident) => {
         Syntax::Key {
             key: stringify!($key),
             required: true,
         }
     };
-    (key $key:ident = $default:expr) => {
+    ($role:ident; key $key:ident = $default:expr) => {
         Syntax::Key {
             key: stringify!($key),
             required: false,
@@ -302,7 +308,7 @@ macro_rules! define_op_fields {
                     $(OpKind::$variant => &[$($(FieldSpec {
                         name: stringify!($field),
                         role: Role::$role,
-                        syntax: field_syntax!($($syntax)*),
+                        syntax: field_syntax!($role; $($syntax)*),
                     }),*)?],)*
                 }
             }
