@@ -39,8 +39,11 @@ pub const HEADER: &str = "# delalloc-fuzz program";
 /// counts characters and points at the offending token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParseError {
+    /// The line, from 1.
     pub line: usize,
+    /// The column of the offending token, from 1, in characters.
     pub column: usize,
+    /// What is wrong.
     pub message: String,
 }
 
