@@ -12,8 +12,8 @@
 //! typed fields with their text syntax. From it come [`Op`], [`OpKind`] with [`OpKind::ALL`],
 //! the names, levels and tags, [`Op::kind`], [`Op::ino`], the field visitor ([`Op::fields`],
 //! [`Op::fields_mut`]) and the text syntax ([`OpKind::field_specs`]). Every `match` generated
-//! from it is exhaustive, so a new op needs its table entry and then whatever the compiler
-//! points at: the models' dispatch, the literal fuzz codec, the generator, validation.
+//! from it is exhaustive, and so is every hand-written match over ops, so a new op needs its
+//! table entry and then whatever the compiler points at (listed in `table.rs`).
 
 mod fields;
 mod table;

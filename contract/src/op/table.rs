@@ -25,6 +25,16 @@
 //! - an op without fields has no braces (a unit variant).
 //!
 //! The order of the entries is the order of `OpKind::ALL` (coverage tables, swarm draws).
+//!
+//! Adding an op: its entry here, then what the compiler points at, every one an exhaustive
+//! match: `Op::validate` (validate.rs); the reference's `apply` and `tree_op`; the optimized
+//! model's `apply_shared` and `apply_tree`; the literal codec's `encode`, `decode` and
+//! `piece_bound` (src/fuzz_input.rs); the generator's `weight`, `mutates`, `Gen::op` and
+//! `remember` (src/generate.rs); the concurrent generator's `task_op`; the linearizer's
+//! `background`. The text format, shrinking and mutation need nothing. Tests then ask for a
+//! seed program using it (corpus/programs), a line in text_roundtrip's example and the
+//! op's words in oss-fuzz/parse_text.dict; the proptest strategies of text_roundtrip and
+//! conformance should learn it too.
 
 /// Calls `$mac! { entries }` with every op of the table, in order.
 macro_rules! for_each_op {
