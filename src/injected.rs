@@ -257,14 +257,14 @@ impl Model for Buggy {
 
     fn apply(&mut self, op: &Op) -> Outcome {
         self.unmounted |= matches!(op, Op::Unmount);
-        match *op {
-            Op::Writeback { ino, start, len }
-                if self.bugs.contains(WrapperBug::NocowWritebackEndRoundsDown)
-                    && self.ends_inside_nocow_delalloc(ino, start + len) =>
+        // The one op the injected bug changes; every other op is the model's own.
+        if let Op::Writeback { ino, start, len } = *op {
+            if self.bugs.contains(WrapperBug::NocowWritebackEndRoundsDown)
+                && self.ends_inside_nocow_delalloc(ino, start + len)
             {
                 let g = &self.geometry;
                 let (from, to) = (g.round_down(start), g.round_down(start + len));
-                if to > from {
+                return if to > from {
                     self.inner.apply(&Op::Writeback {
                         ino,
                         start: from,
@@ -272,10 +272,10 @@ impl Model for Buggy {
                     })
                 } else {
                     Outcome::Done
-                }
+                };
             }
-            _ => self.inner.apply(op),
         }
+        self.inner.apply(op)
     }
 
     fn snapshot(&self) -> Snapshot {

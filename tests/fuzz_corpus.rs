@@ -3,14 +3,19 @@
 //! is the program it was made from and runs clean, and the injected bug is not already in the
 //! seeds (a fuzzer has to find it).
 
-use delalloc_contract::text::parse_program;
+use delalloc_contract::concurrent_text::{
+    is_concurrent_text, parse_concurrent_program, print_concurrent_program,
+};
+use delalloc_contract::text::{parse_program, print_program};
 use delalloc_contract::OpKind;
 use delalloc_fuzz::corpus::{self, PARSE_TEXT};
+use delalloc_fuzz::generators::Level;
 use delalloc_fuzz::injected::{self, WrapperBugs};
 use delalloc_fuzz::input;
 use delalloc_fuzz::oracles::{differential, Verdict};
 use delalloc_fuzz::{report, targets};
 use std::collections::BTreeSet;
+use std::fmt::Write as _;
 use std::path::Path;
 
 fn root() -> &'static Path {
@@ -124,4 +129,126 @@ fn injected_bug_reproducers_fail_with_the_bug_and_pass_without() {
         }
     }
     assert!(checked > 0, "no reproducer under {}", dir.display());
+}
+
+/// The golden file of [`every_committed_seed_decodes_to_the_program_it_always_did`].
+const GOLDEN: &str = "corpus/decoded.golden";
+
+/// Set to 1 to rewrite [`GOLDEN`] from what the seeds decode to now.
+const BLESS: &str = "DELALLOC_FUZZ_BLESS";
+
+/// The files below `dir`, recursively, relative to the repository root, sorted.
+fn files_below(dir: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut todo = vec![root().join(dir)];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                todo.push(path);
+            } else {
+                let rel = path.strip_prefix(root()).unwrap();
+                out.push(rel.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// What one committed seed decodes to, as the golden file records it: how it was read, the
+/// printed program and its Debug form (so that a change of the printer cannot hide a change of
+/// the decoder, nor the other way round).
+fn decoded(path: &str) -> String {
+    let bytes = std::fs::read(root().join(path)).unwrap();
+    let level = |dir: &str| corpus::DIFFERENTIAL.into_iter().find(|(t, _)| *t == dir);
+    let dir = path.split('/').nth(1).unwrap_or_default();
+    if level(dir).is_some() {
+        // The target's own level, and the others too: they map the kind bytes onto their kinds.
+        let mut out = String::new();
+        for level in Level::ALL {
+            let p = input::decode(&bytes, level);
+            let _ = write!(out, "literal {level}\n{}debug {p:?}\n", print_program(&p));
+        }
+        return out;
+    }
+    // Everything else is text: the parse_text target's lossy reading, the injected reproducers
+    // as tests read them, the concurrent seeds by their own parser.
+    let text = String::from_utf8_lossy(&bytes);
+    if is_concurrent_text(&text) {
+        match parse_concurrent_program(&text) {
+            Ok(p) => format!(
+                "concurrent text\n{}debug {p:?}\n",
+                print_concurrent_program(&p)
+            ),
+            Err(e) => format!("concurrent text\nerror {e}\n"),
+        }
+    } else {
+        match parse_program(&text) {
+            Ok(p) => format!("text\n{}debug {p:?}\n", print_program(&p)),
+            Err(e) => format!("text\nerror {e}\n"),
+        }
+    }
+}
+
+/// Every committed seed (the literal corpora at their target's level, the text seeds with the
+/// text parsers) decodes to exactly the program recorded in corpus/decoded.golden: a change to
+/// the op language, the literal codec or the text format that changes what a seed means fails
+/// here, naming the seed.
+#[test]
+fn every_committed_seed_decodes_to_the_program_it_always_did() {
+    let mut paths = Vec::new();
+    for dir in [
+        "corpus/fs_level",
+        "corpus/tree_level",
+        "corpus/parse_text",
+        "corpus/injected",
+        "corpus/concurrent",
+        "corpus/programs",
+        "corpus/regressions",
+    ] {
+        paths.extend(files_below(dir));
+    }
+    let now: Vec<(String, String)> = paths
+        .into_iter()
+        .map(|p| (p.clone(), decoded(&p)))
+        .collect();
+    let golden_path = root().join(GOLDEN);
+    if std::env::var(BLESS).as_deref() == Ok("1") {
+        let text: String = now.iter().map(|(p, d)| format!("== {p}\n{d}")).collect();
+        std::fs::write(&golden_path, text).unwrap();
+        return;
+    }
+    let golden = std::fs::read_to_string(&golden_path).unwrap_or_default();
+    let mut recorded: Vec<(String, String)> = Vec::new();
+    for line in golden.split_inclusive('\n') {
+        if let Some(path) = line.strip_prefix("== ") {
+            recorded.push((path.trim_end().to_owned(), String::new()));
+        } else if let Some((_, body)) = recorded.last_mut() {
+            body.push_str(line);
+        }
+    }
+    let bless = format!(
+        "if the change is meant, regenerate {GOLDEN} with \
+         `{BLESS}=1 cargo test --test fuzz_corpus every_committed_seed` and commit it"
+    );
+    for i in 0..now.len().max(recorded.len()) {
+        match (now.get(i), recorded.get(i)) {
+            (Some((path, d)), Some((gpath, g))) if path == gpath => {
+                assert!(
+                    d == g,
+                    "{path} decodes differently now:\n--- recorded\n{g}--- now\n{d}{bless}"
+                );
+            }
+            (Some((path, _)), Some((gpath, _))) => {
+                panic!(
+                    "{} is not recorded, or {gpath} is gone; {bless}",
+                    path.min(gpath)
+                )
+            }
+            (Some((path, _)), None) => panic!("{path} is not recorded; {bless}"),
+            (None, Some((gpath, _))) => panic!("{gpath} is recorded but gone; {bless}"),
+            (None, None) => unreachable!(),
+        }
+    }
 }

@@ -11,18 +11,30 @@ use std::fmt;
 pub struct Bits(pub u32);
 
 impl Bits {
+    /// The empty set.
     pub const NONE: Bits = Bits(0);
+    /// EXTENT_DIRTY: the range has dirty pages.
     pub const DIRTY: Bits = Bits(1);
+    /// EXTENT_WRITEBACK: the range is being written back.
     pub const WRITEBACK: Bits = Bits(1 << 1);
+    /// EXTENT_UPTODATE: the pages hold the file's current data.
     pub const UPTODATE: Bits = Bits(1 << 2);
+    /// EXTENT_LOCKED: held by lock_extent; other lockers wait.
     pub const LOCKED: Bits = Bits(1 << 3);
+    /// EXTENT_NEW: freshly allocated, not yet on disk.
     pub const NEW: Bits = Bits(1 << 4);
+    /// EXTENT_DELALLOC: dirty data with space reserved but no extent allocated yet; the hooks
+    /// count these bytes and their outstanding extents.
     pub const DELALLOC: Bits = Bits(1 << 5);
+    /// EXTENT_DEFRAG: marked by the defrag ioctl to be rewritten.
     pub const DEFRAG: Bits = Bits(1 << 6);
+    /// EXTENT_BOUNDARY: the record does not merge with its neighbours.
     pub const BOUNDARY: Bits = Bits(1 << 9);
+    /// EXTENT_NODATASUM: the data carries no checksums.
     pub const NODATASUM: Bits = Bits(1 << 10);
     /// Control bit: a clear that carries it releases the metadata reservation of the cleared range.
     pub const DO_ACCOUNTING: Bits = Bits(1 << 11);
+    /// EXTENT_NORESERVE: delalloc written in place (NOCOW) without a data space reservation.
     pub const NORESERVE: Bits = Bits(1 << 15);
 
     /// Bits that are only messages to the hooks and never stored.
@@ -59,18 +71,23 @@ impl Bits {
         ("NORESERVE", Bits::NORESERVE),
     ];
 
+    /// Whether every bit of `other` is set here.
     pub const fn contains(self, other: Bits) -> bool {
         self.0 & other.0 == other.0
     }
+    /// Whether some bit of `other` is set here.
     pub const fn intersects(self, other: Bits) -> bool {
         self.0 & other.0 != 0
     }
+    /// The bits set in either.
     pub const fn union(self, other: Bits) -> Bits {
         Bits(self.0 | other.0)
     }
+    /// These bits without those of `other`.
     pub const fn minus(self, other: Bits) -> Bits {
         Bits(self.0 & !other.0)
     }
+    /// Whether no bit is set.
     pub const fn is_empty(self) -> bool {
         self.0 == 0
     }
@@ -78,6 +95,7 @@ impl Bits {
     pub const fn stored(self) -> Bits {
         Bits(self.0 & Bits::STORABLE.0)
     }
+    /// The bit called `name` in [`Bits::NAMES`] (`DELALLOC`).
     pub fn from_name(name: &str) -> Option<Bits> {
         Bits::NAMES
             .iter()

@@ -29,8 +29,11 @@ pub const MAX_SCHEDULE_BYTES: usize = 4096;
 /// and runs its ops in order, interleaved as `schedule` says.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ConcurrentProgram {
+    /// The file system's geometry.
     pub geometry: Geometry,
+    /// Ops run alone, in order, before any task starts.
     pub setup: Vec<Op>,
+    /// Each task's ops, run in order by that task.
     pub tasks: Vec<Vec<Op>>,
     /// The scheduler's choices, one byte per decision (SPEC §10); when they run out, the running
     /// task keeps going as long as it can.

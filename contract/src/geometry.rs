@@ -27,6 +27,7 @@ pub struct Geometry {
     pub inodes: u8,
 }
 
+/// One mebibyte, in bytes.
 pub const MIB: u64 = 1 << 20;
 
 impl Default for Geometry {
@@ -117,9 +118,11 @@ impl Geometry {
         (csum_bytes / self.sectorsize).div_ceil(self.csums_per_leaf())
     }
 
+    /// `v` rounded down to a sector boundary.
     pub fn round_down(&self, v: u64) -> u64 {
         v & !(self.sectorsize - 1)
     }
+    /// `v` rounded up to a sector boundary.
     pub fn round_up(&self, v: u64) -> u64 {
         self.round_down(v + self.sectorsize - 1)
     }

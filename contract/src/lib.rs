@@ -4,6 +4,8 @@
 //!
 //! Nothing here decides accounting: the rules live in SPEC.md and in the two models.
 
+#![deny(missing_docs)]
+
 pub mod bits;
 pub mod concurrent;
 pub mod concurrent_text;

@@ -9,7 +9,9 @@ use crate::{Op, Outcome, Snapshot};
 pub trait Model {
     /// A short name for reports ("reference", "optimized").
     fn name(&self) -> &'static str;
+    /// Runs one validated op to completion and says what it answered.
     fn apply(&mut self, op: &Op) -> Outcome;
+    /// The observable state now.
     fn snapshot(&self) -> Snapshot;
     /// The same snapshot, written into `out` so that its vectors' allocations are reused: the
     /// oracle takes two snapshots after every op, and allocating them afresh cost more than
@@ -35,9 +37,11 @@ pub trait Model {
 /// changed): the stand-alone tree, each inode, and the fs-wide fields.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Rewritten {
+    /// The stand-alone tree's part.
     pub tree: bool,
     /// Bit i: `inodes[i]`. Inodes past the 64th (no geometry has them) always count as written.
     pub inodes: u64,
+    /// The fs-wide fields (space infos, block reserves, warnings).
     pub fs: bool,
 }
 

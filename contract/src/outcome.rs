@@ -3,20 +3,30 @@
 use crate::Bits;
 use serde::{Deserialize, Serialize};
 
+/// The answer of one op: an error code, a query's result, or plain success.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Outcome {
     /// The op did what it was asked.
     Done,
     /// A write accepted `bytes` bytes (less than asked after a short copy or a mid-write ENOSPC).
-    Written { bytes: u64 },
+    Written {
+        /// Bytes the write took.
+        bytes: u64,
+    },
     /// A reservation failed before anything was written.
     Enospc,
     /// set_extent_bit hit an exclusive bit at `failed_start`.
-    Exists { failed_start: u64 },
+    Exists {
+        /// Where the first record with an exclusive bit meets the range.
+        failed_start: u64,
+    },
     /// lock_extent found a LOCKED record at `failed_start` and, with no other task to wait for,
     /// undid its partial lock.
-    WouldBlock { failed_start: u64 },
+    WouldBlock {
+        /// Where the first LOCKED record meets the range.
+        failed_start: u64,
+    },
     /// try_lock_extent failed and undid its partial lock.
     Busy,
     /// The user copy faulted before a byte was copied (EFAULT), or page_mkwrite hit a page past
@@ -27,12 +37,31 @@ pub enum Outcome {
     /// The file system is unmounted; the op did nothing.
     Unmounted,
     /// Answer of test_range_bit.
-    Test { result: bool },
+    Test {
+        /// With `filled`: every byte of the range lies in a record with one of the bits;
+        /// without: some record in the range has one.
+        result: bool,
+    },
     /// Answer of count_range_bits: bytes counted and where the first counted record starts
     /// (the kernel's updated *start; the query's start when nothing was counted).
-    Count { bytes: u64, first_start: u64 },
+    Count {
+        /// Bytes counted.
+        bytes: u64,
+        /// Start of the first counted record (the query's start if none).
+        first_start: u64,
+    },
     /// Answer of find_first_extent_bit: the whole first matching record.
-    Found { found: Option<(u64, u64, Bits)> },
+    Found {
+        /// The record's start, inclusive end and bits; `None` if no record matches.
+        found: Option<(u64, u64, Bits)>,
+    },
     /// Answer of find_delalloc_range: found, and the kernel's *start and *end after the call.
-    Delalloc { found: bool, start: u64, end: u64 },
+    Delalloc {
+        /// Whether delalloc was found at or after the start.
+        found: bool,
+        /// *start after the call.
+        start: u64,
+        /// *end after the call.
+        end: u64,
+    },
 }

@@ -8,15 +8,20 @@ use serde_json::Value;
 /// One extent_state: `[start, end]` inclusive, with its stored bits (never empty).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Record {
+    /// First byte.
     pub start: u64,
+    /// Last byte (inclusive).
     pub end: u64,
+    /// The bits every byte of the record has.
     pub bits: Bits,
 }
 
 impl Record {
+    /// Bytes covered.
     pub fn len(&self) -> u64 {
         self.end - self.start + 1
     }
+    /// Never: a record covers at least one byte.
     pub fn is_empty(&self) -> bool {
         false
     }
@@ -25,12 +30,17 @@ impl Record {
 /// The stand-alone tree of the extent-tree ops, with its hook counters.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TreeSnapshot {
+    /// The records, in order of offset.
     pub records: Vec<Record>,
+    /// The hooks' count of max_extent-sized extents over the DELALLOC records.
     pub outstanding_extents: u64,
+    /// Bytes in DELALLOC records, as the hooks count them.
     pub delalloc_bytes: u64,
+    /// Bytes in DEFRAG records, as the hooks count them.
     pub defrag_bytes: u64,
 }
 
+/// How an ordered extent's data reaches the disk, which decides what its completion frees.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderedKind {
@@ -42,23 +52,36 @@ pub enum OrderedKind {
     Direct,
 }
 
+/// An ordered extent: data sent to disk whose completion (finish_ordered) is pending.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct OrderedExtent {
+    /// File offset of its first byte.
     pub start: u64,
+    /// Bytes.
     pub len: u64,
+    /// How the data is written.
     pub kind: OrderedKind,
 }
 
 /// Per-inode state: the io tree and the btrfs_inode accounting fields (era B).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InodeSnapshot {
+    /// The file size.
     pub i_size: u64,
+    /// The inode's io tree, in order of offset.
     pub records: Vec<Record>,
+    /// Extents that will need a metadata item: max_extent-sized pieces of the delalloc and of
+    /// the pending ordered extents.
     pub outstanding_extents: u64,
+    /// Extent items whose metadata is reserved.
     pub reserved_extents: u64,
+    /// Bytes whose checksums have metadata reserved.
     pub csum_bytes: u64,
+    /// Bytes in DELALLOC records.
     pub delalloc_bytes: u64,
+    /// Bytes in DEFRAG records.
     pub defrag_bytes: u64,
+    /// BTRFS_INODE_DELALLOC_META_RESERVED: the inode-update item is reserved.
     pub delalloc_meta_reserved: bool,
     /// The delayed-inode node's reservation (node->bytes_reserved), released at commit.
     pub delayed_bytes_reserved: u64,
@@ -66,11 +89,16 @@ pub struct InodeSnapshot {
     pub ordered: Vec<OrderedExtent>,
 }
 
+/// One btrfs_space_info (data or metadata): where its bytes are accounted.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SpaceInfo {
+    /// All the space there is.
     pub total: u64,
+    /// Promised to reservations, not yet allocated.
     pub bytes_may_use: u64,
+    /// Allocated for writes that have not completed.
     pub bytes_reserved: u64,
+    /// Holding completed writes.
     pub bytes_used: u64,
 }
 
@@ -82,9 +110,12 @@ impl SpaceInfo {
     }
 }
 
+/// One btrfs_block_rsv: metadata set aside for a purpose.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlockRsv {
+    /// What it should hold.
     pub size: u64,
+    /// What it holds.
     pub reserved: u64,
 }
 
@@ -102,26 +133,39 @@ pub struct Warnings {
     pub unmount_leaks: u64,
 }
 
+/// Everything the models are compared on after an op.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Snapshot {
+    /// False after an unmount.
     pub mounted: bool,
+    /// The stand-alone tree of the extent-tree ops.
     pub tree: TreeSnapshot,
+    /// Each inode, by number.
     pub inodes: Vec<InodeSnapshot>,
+    /// The data space info.
     pub data: SpaceInfo,
+    /// The metadata space info.
     pub meta: SpaceInfo,
+    /// The fs-wide delalloc block reservation.
     pub delalloc_rsv: BlockRsv,
+    /// The delayed-inode items' block reservation.
     pub delayed_rsv: BlockRsv,
+    /// The global block reservation.
     pub global_rsv: BlockRsv,
     /// fs_info->delalloc_bytes: the sum of the inodes' delalloc_bytes.
     pub fs_delalloc_bytes: u64,
+    /// The WARN_ONs reached so far.
     pub warnings: Warnings,
 }
 
 /// One field that differs: its path (`inodes[1].outstanding_extents`) and both values as JSON.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FieldDiff {
+    /// The field's path in the snapshot.
     pub field: String,
+    /// The left model's value, as JSON.
     pub left: String,
+    /// The right model's value, as JSON.
     pub right: String,
 }
 

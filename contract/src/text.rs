@@ -20,13 +20,15 @@
 //!   4096). Bits: names of [`Bits::NAMES`] and numbers joined by `|`, or `0`.
 //! - Flags are present iff true. `copied=` defaults to `len`; `exclusive=` and `clear=` default
 //!   to `0`.
+//! - Which arguments an op takes, positional, `key=` or flag, and their order, is its entry in
+//!   the op table ([`OpKind::field_specs`]); nothing here is written per op.
 //!
 //! The printer writes the header comment, the full geometry line and one op a line; positional
 //! tree offsets in decimal (they read like the kernel's `[start, end]`), every other number with
 //! the largest binary suffix that divides it. `parse_program(&print_program(p)) == Ok(p)` for
 //! every valid program.
 
-use crate::op::{FaultKind, Op, OpKind, Program};
+use crate::op::{FaultKind, Field, Op, OpKind, Program, Role, Syntax};
 use crate::{Bits, Geometry};
 use std::fmt::{self, Write as _};
 
@@ -37,8 +39,11 @@ pub const HEADER: &str = "# delalloc-fuzz program";
 /// counts characters and points at the offending token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParseError {
+    /// The line, from 1.
     pub line: usize,
+    /// The column of the offending token, from 1, in characters.
     pub column: usize,
+    /// What is wrong.
     pub message: String,
 }
 
@@ -99,136 +104,51 @@ fn num(v: u64) -> String {
     v.to_string()
 }
 
-/// One op on one line, without a newline.
+/// One op on one line, without a newline: its name, then its fields in declaration order as
+/// the table writes them (positional values, `key=value` unless the key is at its default,
+/// flags that are on).
 pub fn print_op(op: &Op) -> String {
-    let name = op.kind().name();
-    let mut s = String::from(name);
-    // Writing to a String cannot fail.
-    let w = &mut s;
-    match *op {
-        Op::SetBits {
-            start,
-            end,
-            bits,
-            exclusive,
-            cached,
-        } => {
-            let _ = write!(w, " {start} {end} {bits}");
-            if !exclusive.is_empty() {
-                let _ = write!(w, " exclusive={exclusive}");
+    let kind = op.kind();
+    let mut s = String::from(kind.name());
+    for (spec, (name, value)) in kind.field_specs().iter().zip(op.fields()) {
+        match spec.syntax {
+            Syntax::Positional => {
+                s.push(' ');
+                s.push_str(&value_text(value, false));
             }
-            flag(w, cached, "cached");
-        }
-        Op::ClearBits {
-            start,
-            end,
-            bits,
-            wake,
-            delete,
-            cached,
-        } => {
-            let _ = write!(w, " {start} {end} {bits}");
-            flag(w, wake, "wake");
-            flag(w, delete, "delete");
-            flag(w, cached, "cached");
-        }
-        Op::ConvertBits {
-            start,
-            end,
-            set,
-            clear,
-        } => {
-            let _ = write!(w, " {start} {end} set={set}");
-            if !clear.is_empty() {
-                let _ = write!(w, " clear={clear}");
+            Syntax::Key { key, .. } => {
+                if op.default_of(name) != Some(value) {
+                    // Writing to a String cannot fail.
+                    let _ = write!(s, " {key}={}", value_text(value, true));
+                }
             }
-        }
-        Op::SetDelalloc { start, end }
-        | Op::Lock { start, end }
-        | Op::TryLock { start, end }
-        | Op::Unlock { start, end } => {
-            let _ = write!(w, " {start} {end}");
-        }
-        Op::TestRangeBit {
-            start,
-            end,
-            bits,
-            filled,
-        } => {
-            let _ = write!(w, " {start} {end} {bits}");
-            flag(w, filled, "filled");
-        }
-        Op::CountRangeBits {
-            start,
-            end,
-            max_bytes,
-            bits,
-            contig,
-        } => {
-            let _ = write!(w, " {start} {end} max={} {bits}", num(max_bytes));
-            flag(w, contig, "contig");
-        }
-        Op::FindFirstBit { start, bits } => {
-            let _ = write!(w, " {start} {bits}");
-        }
-        Op::FindDelalloc { start, max_bytes } => {
-            let _ = write!(w, " {start} max={}", num(max_bytes));
-        }
-        Op::BufferedWrite {
-            ino,
-            pos,
-            len,
-            copied,
-            nocow,
-        } => {
-            let _ = write!(w, " ino={ino} pos={} len={}", num(pos), num(len));
-            if copied != len {
-                let _ = write!(w, " copied={}", num(copied));
+            Syntax::Flag => {
+                if value == Field::Flag(true) {
+                    s.push(' ');
+                    s.push_str(name);
+                }
             }
-            flag(w, nocow, "nocow");
-        }
-        Op::DirectWrite {
-            ino,
-            pos,
-            len,
-            fallback,
-        } => {
-            let _ = write!(w, " ino={ino} pos={} len={}", num(pos), num(len));
-            flag(w, fallback, "fallback");
-        }
-        Op::PageMkwrite { ino, pos } => {
-            let _ = write!(w, " ino={ino} pos={}", num(pos));
-        }
-        Op::Defrag { ino, start, len } | Op::Writeback { ino, start, len } => {
-            let _ = write!(w, " ino={ino} start={} len={}", num(start), num(len));
-        }
-        Op::FinishOrdered { ino, nth } => {
-            let _ = write!(w, " ino={ino} nth={nth}");
-        }
-        Op::Truncate { ino, size } => {
-            let _ = write!(w, " ino={ino} size={}", num(size));
-        }
-        Op::Evict { ino } => {
-            let _ = write!(w, " ino={ino}");
-        }
-        Op::Commit | Op::Unmount => {}
-        Op::SetFreeSpace { data, meta } => {
-            let _ = write!(w, " data={} meta={}", num(data), num(meta));
-        }
-        Op::FailNextReservation { kind } => {
-            w.push_str(match kind {
-                FaultKind::Data => " data",
-                FaultKind::Metadata => " metadata",
-            });
         }
     }
     s
 }
 
-fn flag(w: &mut String, on: bool, name: &str) {
-    if on {
-        w.push(' ');
-        w.push_str(name);
+/// A field's value as the text writes it: numbers in decimal, except that a `key=` number of
+/// 64 bits takes its binary suffix ([`num`]); bits by name; the fault kind as a word.
+fn value_text(value: Field, key: bool) -> String {
+    match value {
+        Field::Offset(v) | Field::End(v) | Field::Len(v) | Field::Num(v) => {
+            if key {
+                num(v)
+            } else {
+                v.to_string()
+            }
+        }
+        Field::Ino(v) | Field::Count(v) => v.to_string(),
+        Field::Bits(b) => b.to_string(),
+        Field::Flag(f) => f.to_string(),
+        Field::Fault(FaultKind::Data) => "data".into(),
+        Field::Fault(FaultKind::Metadata) => "metadata".into(),
     }
 }
 
@@ -374,127 +294,86 @@ enum Val {
     Fault(FaultKind),
 }
 
-type PosSpec = &'static [(&'static str, Kind)];
-/// Name, kind, required.
-type KeySpec = &'static [(&'static str, Kind, bool)];
-type FlagSpec = &'static [&'static str];
-
 /// The arguments an op (or the geometry line) takes.
 struct Spec {
-    pos: PosSpec,
-    keys: KeySpec,
-    flags: FlagSpec,
+    /// Positional arguments in order: name and kind.
+    pos: Vec<(&'static str, Kind)>,
+    /// `key=value` arguments: key, kind, required.
+    keys: Vec<(&'static str, Kind, bool)>,
+    flags: Vec<&'static str>,
 }
 
-const RANGE: &[(&str, Kind)] = &[("start", Kind::Num), ("end", Kind::Num)];
-const RANGE_BITS: &[(&str, Kind)] = &[
-    ("start", Kind::Num),
-    ("end", Kind::Num),
-    ("bits", Kind::Bits),
-];
-const NONE_POS: &[(&str, Kind)] = &[];
-const NONE_KEYS: &[(&str, Kind, bool)] = &[];
-const NONE_FLAGS: &[&str] = &[];
-const INO_START_LEN: &[(&str, Kind, bool)] = &[
-    ("ino", Kind::Byte, true),
-    ("start", Kind::Num, true),
-    ("len", Kind::Num, true),
-];
+/// What the text of a field of `role` holds.
+fn kind_of(role: Role) -> Kind {
+    match role {
+        Role::Offset | Role::End | Role::Len | Role::Num => Kind::Num,
+        Role::Ino | Role::Count => Kind::Byte,
+        Role::Bits => Kind::Bits,
+        Role::Fault => Kind::Fault,
+        Role::Flag => unreachable!("the op table writes every flag as a bare word"),
+    }
+}
 
+/// The field of `role` a parsed value stands for (`None` if it is of another kind).
+fn field(role: Role, val: Val) -> Option<Field> {
+    Some(match (role, val) {
+        (Role::Offset, Val::Num(v)) => Field::Offset(v),
+        (Role::End, Val::Num(v)) => Field::End(v),
+        (Role::Len, Val::Num(v)) => Field::Len(v),
+        (Role::Num, Val::Num(v)) => Field::Num(v),
+        (Role::Ino, Val::Num(v)) => Field::Ino(u8::try_from(v).ok()?),
+        (Role::Count, Val::Num(v)) => Field::Count(u8::try_from(v).ok()?),
+        (Role::Bits, Val::Bits(b)) => Field::Bits(b),
+        (Role::Fault, Val::Fault(k)) => Field::Fault(k),
+        _ => return None,
+    })
+}
+
+/// An op's arguments, from its fields in the op table.
 fn op_spec(kind: OpKind) -> Spec {
-    let (pos, keys, flags): (PosSpec, KeySpec, FlagSpec) = match kind {
-        OpKind::SetBits => (RANGE_BITS, &[("exclusive", Kind::Bits, false)], &["cached"]),
-        OpKind::ClearBits => (RANGE_BITS, NONE_KEYS, &["wake", "delete", "cached"]),
-        OpKind::ConvertBits => (
-            RANGE,
-            &[("set", Kind::Bits, true), ("clear", Kind::Bits, false)],
-            NONE_FLAGS,
-        ),
-        OpKind::SetDelalloc | OpKind::Lock | OpKind::TryLock | OpKind::Unlock => {
-            (RANGE, NONE_KEYS, NONE_FLAGS)
-        }
-        OpKind::TestRangeBit => (RANGE_BITS, NONE_KEYS, &["filled"]),
-        OpKind::CountRangeBits => (RANGE_BITS, &[("max", Kind::Num, true)], &["contig"]),
-        OpKind::FindFirstBit => (
-            &[("start", Kind::Num), ("bits", Kind::Bits)],
-            NONE_KEYS,
-            NONE_FLAGS,
-        ),
-        OpKind::FindDelalloc => (
-            &[("start", Kind::Num)],
-            &[("max", Kind::Num, true)],
-            NONE_FLAGS,
-        ),
-        OpKind::BufferedWrite => (
-            NONE_POS,
-            &[
-                ("ino", Kind::Byte, true),
-                ("pos", Kind::Num, true),
-                ("len", Kind::Num, true),
-                ("copied", Kind::Num, false),
-            ],
-            &["nocow"],
-        ),
-        OpKind::DirectWrite => (
-            NONE_POS,
-            &[
-                ("ino", Kind::Byte, true),
-                ("pos", Kind::Num, true),
-                ("len", Kind::Num, true),
-            ],
-            &["fallback"],
-        ),
-        OpKind::PageMkwrite => (
-            NONE_POS,
-            &[("ino", Kind::Byte, true), ("pos", Kind::Num, true)],
-            NONE_FLAGS,
-        ),
-        OpKind::Defrag | OpKind::Writeback => (NONE_POS, INO_START_LEN, NONE_FLAGS),
-        OpKind::FinishOrdered => (
-            NONE_POS,
-            &[("ino", Kind::Byte, true), ("nth", Kind::Byte, true)],
-            NONE_FLAGS,
-        ),
-        OpKind::Truncate => (
-            NONE_POS,
-            &[("ino", Kind::Byte, true), ("size", Kind::Num, true)],
-            NONE_FLAGS,
-        ),
-        OpKind::Evict => (NONE_POS, &[("ino", Kind::Byte, true)], NONE_FLAGS),
-        OpKind::Commit | OpKind::Unmount => (NONE_POS, NONE_KEYS, NONE_FLAGS),
-        OpKind::SetFreeSpace => (
-            NONE_POS,
-            &[("data", Kind::Num, true), ("meta", Kind::Num, true)],
-            NONE_FLAGS,
-        ),
-        OpKind::FailNextReservation => (&[("kind", Kind::Fault)], NONE_KEYS, NONE_FLAGS),
+    let mut spec = Spec {
+        pos: Vec::new(),
+        keys: Vec::new(),
+        flags: Vec::new(),
     };
-    Spec { pos, keys, flags }
+    for f in kind.field_specs() {
+        match f.syntax {
+            Syntax::Positional => spec.pos.push((f.name, kind_of(f.role))),
+            Syntax::Key { key, required } => spec.keys.push((key, kind_of(f.role), required)),
+            Syntax::Flag => spec.flags.push(f.name),
+        }
+    }
+    spec
 }
 
-const GEOMETRY_SPEC: Spec = Spec {
-    pos: NONE_POS,
-    keys: &[
-        ("sectorsize", Kind::Num, false),
-        ("nodesize", Kind::Num, false),
-        ("max_extent", Kind::Num, false),
-        ("write_chunk", Kind::Num, false),
-        ("data", Kind::Num, false),
-        ("meta", Kind::Num, false),
-        ("global_rsv", Kind::Num, false),
-        ("inodes", Kind::Byte, false),
-    ],
-    flags: NONE_FLAGS,
-};
+fn geometry_spec() -> Spec {
+    Spec {
+        pos: Vec::new(),
+        keys: [
+            "sectorsize",
+            "nodesize",
+            "max_extent",
+            "write_chunk",
+            "data",
+            "meta",
+            "global_rsv",
+        ]
+        .into_iter()
+        .map(|k| (k, Kind::Num, false))
+        .chain([("inodes", Kind::Byte, false)])
+        .collect(),
+        flags: Vec::new(),
+    }
+}
 
 /// `lock START END`, `buffered_write ino=N pos=N len=N [copied=N] [nocow]`.
 fn usage(what: &str, spec: &Spec) -> String {
     let mut s = String::from(what);
-    for (name, _) in spec.pos {
+    for (name, _) in &spec.pos {
         s.push(' ');
         s.push_str(&name.to_uppercase());
     }
-    for (name, kind, required) in spec.keys {
+    for (name, kind, required) in &spec.keys {
         let v = match kind {
             Kind::Bits => "BITS",
             _ => "N",
@@ -505,7 +384,7 @@ fn usage(what: &str, spec: &Spec) -> String {
             let _ = write!(s, " [{name}={v}]");
         }
     }
-    for f in spec.flags {
+    for f in &spec.flags {
         let _ = write!(s, " [{f}]");
     }
     s
@@ -514,7 +393,6 @@ fn usage(what: &str, spec: &Spec) -> String {
 /// The parsed arguments of one line, with the column of every field for error messages.
 struct Args {
     line: usize,
-    what: &'static str,
     head_col: usize,
     pos: Vec<Val>,
     keys: Vec<(&'static str, Val)>,
@@ -527,36 +405,6 @@ impl Args {
     fn err(&self, message: String) -> ParseError {
         err(self.line, self.head_col, message)
     }
-    fn pos_num(&self, i: usize) -> Result<u64, ParseError> {
-        match self.pos.get(i) {
-            Some(Val::Num(v)) => Ok(*v),
-            _ => Err(self.err(format!(
-                "internal: positional argument {} of {} is not a number",
-                i + 1,
-                self.what
-            ))),
-        }
-    }
-    fn pos_bits(&self, i: usize) -> Result<Bits, ParseError> {
-        match self.pos.get(i) {
-            Some(Val::Bits(b)) => Ok(*b),
-            _ => Err(self.err(format!(
-                "internal: positional argument {} of {} is not bits",
-                i + 1,
-                self.what
-            ))),
-        }
-    }
-    fn pos_fault(&self, i: usize) -> Result<FaultKind, ParseError> {
-        match self.pos.get(i) {
-            Some(Val::Fault(k)) => Ok(*k),
-            _ => Err(self.err(format!(
-                "internal: positional argument {} of {} is not a kind",
-                i + 1,
-                self.what
-            ))),
-        }
-    }
     fn opt(&self, name: &str) -> Option<Val> {
         self.keys.iter().find(|(k, _)| *k == name).map(|(_, v)| *v)
     }
@@ -565,24 +413,6 @@ impl Args {
             Some(Val::Num(v)) => Some(v),
             _ => None,
         }
-    }
-    fn num(&self, name: &str) -> Result<u64, ParseError> {
-        self.opt_num(name)
-            .ok_or_else(|| self.err(format!("missing required key `{name}` for {}", self.what)))
-    }
-    fn byte(&self, name: &str) -> Result<u8, ParseError> {
-        let v = self.num(name)?;
-        u8::try_from(v).map_err(|_| self.err(format!("{name} {v} is larger than 255")))
-    }
-    fn opt_bits(&self, name: &str) -> Option<Bits> {
-        match self.opt(name) {
-            Some(Val::Bits(b)) => Some(b),
-            _ => None,
-        }
-    }
-    fn bits(&self, name: &str) -> Result<Bits, ParseError> {
-        self.opt_bits(name)
-            .ok_or_else(|| self.err(format!("missing required key `{name}` for {}", self.what)))
     }
     fn flag(&self, name: &str) -> bool {
         self.flags.contains(&name)
@@ -621,7 +451,6 @@ fn parse_args(
     let head_col = toks.first().map_or(1, |t| t.col);
     let mut a = Args {
         line,
-        what,
         head_col,
         pos: Vec::new(),
         keys: Vec::new(),
@@ -701,7 +530,7 @@ fn parse_args(
             format!("missing {name} for {what} (usage: {})", usage(what, spec)),
         ));
     }
-    for (name, _, required) in spec.keys {
+    for (name, _, required) in &spec.keys {
         if *required && a.opt(name).is_none() {
             return Err(e(
                 end_col,
@@ -831,7 +660,7 @@ fn parse_bits(s: &str, col: usize, line: usize) -> Result<Bits, ParseError> {
 }
 
 pub(crate) fn parse_geometry(toks: &[Tok<'_>], line: usize) -> Result<Geometry, ParseError> {
-    let a = parse_args(toks, "geometry", &GEOMETRY_SPEC, line)?;
+    let a = parse_args(toks, "geometry", &geometry_spec(), line)?;
     let d = Geometry::default();
     let g = Geometry {
         sectorsize: a.opt_num("sectorsize").unwrap_or(d.sectorsize),
@@ -873,116 +702,23 @@ pub(crate) fn parse_op_tokens(
         return Err(err(line, head.col, msg));
     };
     let a = parse_args(toks, kind.name(), &op_spec(kind), line)?;
-    let op = match kind {
-        OpKind::SetBits => Op::SetBits {
-            start: a.pos_num(0)?,
-            end: a.pos_num(1)?,
-            bits: a.pos_bits(2)?,
-            exclusive: a.opt_bits("exclusive").unwrap_or(Bits::NONE),
-            cached: a.flag("cached"),
-        },
-        OpKind::ClearBits => Op::ClearBits {
-            start: a.pos_num(0)?,
-            end: a.pos_num(1)?,
-            bits: a.pos_bits(2)?,
-            wake: a.flag("wake"),
-            delete: a.flag("delete"),
-            cached: a.flag("cached"),
-        },
-        OpKind::ConvertBits => Op::ConvertBits {
-            start: a.pos_num(0)?,
-            end: a.pos_num(1)?,
-            set: a.bits("set")?,
-            clear: a.opt_bits("clear").unwrap_or(Bits::NONE),
-        },
-        OpKind::SetDelalloc => Op::SetDelalloc {
-            start: a.pos_num(0)?,
-            end: a.pos_num(1)?,
-        },
-        OpKind::Lock => Op::Lock {
-            start: a.pos_num(0)?,
-            end: a.pos_num(1)?,
-        },
-        OpKind::TryLock => Op::TryLock {
-            start: a.pos_num(0)?,
-            end: a.pos_num(1)?,
-        },
-        OpKind::Unlock => Op::Unlock {
-            start: a.pos_num(0)?,
-            end: a.pos_num(1)?,
-        },
-        OpKind::TestRangeBit => Op::TestRangeBit {
-            start: a.pos_num(0)?,
-            end: a.pos_num(1)?,
-            bits: a.pos_bits(2)?,
-            filled: a.flag("filled"),
-        },
-        OpKind::CountRangeBits => Op::CountRangeBits {
-            start: a.pos_num(0)?,
-            end: a.pos_num(1)?,
-            max_bytes: a.num("max")?,
-            bits: a.pos_bits(2)?,
-            contig: a.flag("contig"),
-        },
-        OpKind::FindFirstBit => Op::FindFirstBit {
-            start: a.pos_num(0)?,
-            bits: a.pos_bits(1)?,
-        },
-        OpKind::FindDelalloc => Op::FindDelalloc {
-            start: a.pos_num(0)?,
-            max_bytes: a.num("max")?,
-        },
-        OpKind::BufferedWrite => {
-            let len = a.num("len")?;
-            Op::BufferedWrite {
-                ino: a.byte("ino")?,
-                pos: a.num("pos")?,
-                len,
-                copied: a.opt_num("copied").unwrap_or(len),
-                nocow: a.flag("nocow"),
-            }
-        }
-        OpKind::DirectWrite => Op::DirectWrite {
-            ino: a.byte("ino")?,
-            pos: a.num("pos")?,
-            len: a.num("len")?,
-            fallback: a.flag("fallback"),
-        },
-        OpKind::PageMkwrite => Op::PageMkwrite {
-            ino: a.byte("ino")?,
-            pos: a.num("pos")?,
-        },
-        OpKind::Defrag => Op::Defrag {
-            ino: a.byte("ino")?,
-            start: a.num("start")?,
-            len: a.num("len")?,
-        },
-        OpKind::Writeback => Op::Writeback {
-            ino: a.byte("ino")?,
-            start: a.num("start")?,
-            len: a.num("len")?,
-        },
-        OpKind::FinishOrdered => Op::FinishOrdered {
-            ino: a.byte("ino")?,
-            nth: a.byte("nth")?,
-        },
-        OpKind::Truncate => Op::Truncate {
-            ino: a.byte("ino")?,
-            size: a.num("size")?,
-        },
-        OpKind::Evict => Op::Evict {
-            ino: a.byte("ino")?,
-        },
-        OpKind::Commit => Op::Commit,
-        OpKind::Unmount => Op::Unmount,
-        OpKind::SetFreeSpace => Op::SetFreeSpace {
-            data: a.num("data")?,
-            meta: a.num("meta")?,
-        },
-        OpKind::FailNextReservation => Op::FailNextReservation {
-            kind: a.pos_fault(0)?,
-        },
-    };
+    let specs = kind.field_specs();
+    let positional = || specs.iter().filter(|f| f.syntax == Syntax::Positional);
+    let op = Op::from_fields(kind, |name| {
+        let spec = specs.iter().find(|f| f.name == name)?;
+        let val = match spec.syntax {
+            Syntax::Positional => *a.pos.get(positional().position(|f| f.name == name)?)?,
+            Syntax::Key { key, .. } => a.opt(key)?,
+            Syntax::Flag => return Some(Field::Flag(a.flag(name))),
+        };
+        field(spec.role, val)
+    })
+    .map_err(|name| {
+        a.err(format!(
+            "internal: argument {name} of {} does not fit the op",
+            kind.name()
+        ))
+    })?;
     op.validate(g).map_err(|m| {
         err(
             line,

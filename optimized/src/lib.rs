@@ -134,7 +134,17 @@ impl Optimized {
                 fs.info.inject_fault(kind);
                 Outcome::Done
             }
-            _ => self.apply_tree(op),
+            Op::SetBits { .. }
+            | Op::ClearBits { .. }
+            | Op::ConvertBits { .. }
+            | Op::SetDelalloc { .. }
+            | Op::Lock { .. }
+            | Op::TryLock { .. }
+            | Op::Unlock { .. }
+            | Op::TestRangeBit { .. }
+            | Op::CountRangeBits { .. }
+            | Op::FindFirstBit { .. }
+            | Op::FindDelalloc { .. } => self.apply_tree(op),
         }
     }
 
@@ -143,13 +153,33 @@ impl Optimized {
     fn apply_tree(&self, op: &Op) -> Outcome {
         // The queries only read the tree (`&self` methods): its stamp stays, and the oracle
         // need not look at the tree again after them.
-        let query = matches!(
-            op,
+        let query = match op {
             Op::TestRangeBit { .. }
-                | Op::CountRangeBits { .. }
-                | Op::FindFirstBit { .. }
-                | Op::FindDelalloc { .. }
-        );
+            | Op::CountRangeBits { .. }
+            | Op::FindFirstBit { .. }
+            | Op::FindDelalloc { .. } => true,
+            Op::SetBits { .. }
+            | Op::ClearBits { .. }
+            | Op::ConvertBits { .. }
+            | Op::SetDelalloc { .. }
+            | Op::Lock { .. }
+            | Op::TryLock { .. }
+            | Op::Unlock { .. } => false,
+            Op::BufferedWrite { .. }
+            | Op::DirectWrite { .. }
+            | Op::PageMkwrite { .. }
+            | Op::Defrag { .. }
+            | Op::Writeback { .. }
+            | Op::FinishOrdered { .. }
+            | Op::Truncate { .. }
+            | Op::Evict { .. }
+            | Op::Commit
+            | Op::Unmount
+            | Op::SetFreeSpace { .. }
+            | Op::FailNextReservation { .. } => {
+                unreachable!("file-system ops are dispatched by apply_shared")
+            }
+        };
         let mut guard = if query {
             lock(&self.tree)
         } else {
@@ -254,7 +284,20 @@ impl Optimized {
                 let (found, start, end) = tree.find_delalloc_range(start, max_bytes);
                 Outcome::Delalloc { found, start, end }
             }
-            _ => unreachable!("file-system ops are dispatched by apply_shared"),
+            Op::BufferedWrite { .. }
+            | Op::DirectWrite { .. }
+            | Op::PageMkwrite { .. }
+            | Op::Defrag { .. }
+            | Op::Writeback { .. }
+            | Op::FinishOrdered { .. }
+            | Op::Truncate { .. }
+            | Op::Evict { .. }
+            | Op::Commit
+            | Op::Unmount
+            | Op::SetFreeSpace { .. }
+            | Op::FailNextReservation { .. } => {
+                unreachable!("file-system ops are dispatched by apply_shared")
+            }
         }
     }
 

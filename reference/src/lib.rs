@@ -49,21 +49,14 @@ impl Reference {
                 let _ = t.set(start, end, Bits::DELALLOC | Bits::UPTODATE, Bits::NONE);
                 Outcome::Done
             }
-            Op::Lock { start, end } | Op::TryLock { start, end } => {
-                match t.set(start, end, Bits::LOCKED, Bits::LOCKED) {
-                    Ok(()) => Outcome::Done,
-                    Err(failed_start) => {
-                        // Undo the partial lock; nobody to wait for in a sequential program.
-                        if failed_start > start {
-                            t.clear(start, failed_start - 1, Bits::LOCKED, false);
-                        }
-                        match op {
-                            Op::Lock { .. } => Outcome::WouldBlock { failed_start },
-                            _ => Outcome::Busy,
-                        }
-                    }
-                }
-            }
+            Op::Lock { start, end } => match lock(t, start, end) {
+                Ok(()) => Outcome::Done,
+                Err(failed_start) => Outcome::WouldBlock { failed_start },
+            },
+            Op::TryLock { start, end } => match lock(t, start, end) {
+                Ok(()) => Outcome::Done,
+                Err(_) => Outcome::Busy,
+            },
             Op::Unlock { start, end } => {
                 t.clear(start, end, Bits::LOCKED, false);
                 Outcome::Done
@@ -74,9 +67,32 @@ impl Reference {
             }
             Op::FindFirstBit { start, bits } => t.find_first_bit(start, bits),
             Op::FindDelalloc { start, max_bytes } => t.find_delalloc(start, max_bytes),
-            _ => unreachable!("not a tree op: {op:?}"),
+            Op::BufferedWrite { .. }
+            | Op::DirectWrite { .. }
+            | Op::PageMkwrite { .. }
+            | Op::Defrag { .. }
+            | Op::Writeback { .. }
+            | Op::FinishOrdered { .. }
+            | Op::Truncate { .. }
+            | Op::Evict { .. }
+            | Op::Commit
+            | Op::Unmount
+            | Op::SetFreeSpace { .. }
+            | Op::FailNextReservation { .. } => unreachable!("not a tree op: {op:?}"),
         }
     }
+}
+
+/// lock_extent on a sequential program: LOCKED exclusively, or, on a conflict at
+/// `failed_start`, the partial lock undone (there is nobody to wait for).
+fn lock(t: &mut Tree, start: u64, end: u64) -> Result<(), u64> {
+    let result = t.set(start, end, Bits::LOCKED, Bits::LOCKED);
+    if let Err(failed_start) = result {
+        if failed_start > start {
+            t.clear(start, failed_start - 1, Bits::LOCKED, false);
+        }
+    }
+    result
 }
 
 impl Model for Reference {
@@ -87,9 +103,6 @@ impl Model for Reference {
     fn apply(&mut self, op: &Op) -> Outcome {
         if !self.fs.mounted {
             return Outcome::Unmounted;
-        }
-        if op.kind().is_tree_level() {
-            return self.tree_op(op);
         }
         let fs = &mut self.fs;
         let g = fs.g;
@@ -117,7 +130,17 @@ impl Model for Reference {
                 fs.space.inject_fault(kind);
                 Outcome::Done
             }
-            _ => unreachable!("not a file-system op: {op:?}"),
+            Op::SetBits { .. }
+            | Op::ClearBits { .. }
+            | Op::ConvertBits { .. }
+            | Op::SetDelalloc { .. }
+            | Op::Lock { .. }
+            | Op::TryLock { .. }
+            | Op::Unlock { .. }
+            | Op::TestRangeBit { .. }
+            | Op::CountRangeBits { .. }
+            | Op::FindFirstBit { .. }
+            | Op::FindDelalloc { .. } => self.tree_op(op),
         }
     }
 

@@ -325,7 +325,22 @@ impl TaskGen {
                 ino,
                 size: pos + if chance(u, 1, 2)? { 0 } else { len },
             },
-            _ => Op::Commit,
+            OpKind::Commit => Op::Commit,
+            OpKind::SetBits
+            | OpKind::ClearBits
+            | OpKind::ConvertBits
+            | OpKind::SetDelalloc
+            | OpKind::Lock
+            | OpKind::TryLock
+            | OpKind::Unlock
+            | OpKind::TestRangeBit
+            | OpKind::CountRangeBits
+            | OpKind::FindFirstBit
+            | OpKind::FindDelalloc
+            | OpKind::Evict
+            | OpKind::Unmount
+            | OpKind::SetFreeSpace
+            | OpKind::FailNextReservation => unreachable!("not a kind task_op draws: {kind:?}"),
         })
     }
 

@@ -18,7 +18,7 @@ pub mod concurrent;
 
 use arbitrary::{Result, Unstructured};
 use delalloc_contract::geometry::MIB;
-use delalloc_contract::op::MAX_OFFSET;
+use delalloc_contract::op::{OpLevel, MAX_OFFSET};
 use delalloc_contract::{Bits, FaultKind, Geometry, Op, OpKind, Program};
 use rand::{rngs::SmallRng, RngCore, SeedableRng};
 use serde::Serialize;
@@ -57,8 +57,8 @@ impl Level {
     /// The op kinds a program of this level may use.
     pub fn kinds(self) -> impl Iterator<Item = OpKind> {
         OpKind::ALL.into_iter().filter(move |k| match self {
-            Level::Tree => k.is_tree_level(),
-            Level::Fs => !k.is_tree_level(),
+            Level::Tree => k.level() == OpLevel::Tree,
+            Level::Fs => k.level() == OpLevel::Fs,
             Level::Mixed => true,
         })
     }
@@ -243,10 +243,28 @@ fn weight(kind: OpKind) -> u32 {
 
 /// Kinds that change state: a program needs one of them to be worth running.
 fn mutates(kind: OpKind) -> bool {
-    matches!(
-        kind,
-        OpKind::SetBits | OpKind::SetDelalloc | OpKind::BufferedWrite | OpKind::DirectWrite
-    )
+    match kind {
+        OpKind::SetBits | OpKind::SetDelalloc | OpKind::BufferedWrite | OpKind::DirectWrite => true,
+        OpKind::ClearBits
+        | OpKind::ConvertBits
+        | OpKind::Lock
+        | OpKind::TryLock
+        | OpKind::Unlock
+        | OpKind::TestRangeBit
+        | OpKind::CountRangeBits
+        | OpKind::FindFirstBit
+        | OpKind::FindDelalloc
+        | OpKind::PageMkwrite
+        | OpKind::Defrag
+        | OpKind::Writeback
+        | OpKind::FinishOrdered
+        | OpKind::Truncate
+        | OpKind::Evict
+        | OpKind::Commit
+        | OpKind::Unmount
+        | OpKind::SetFreeSpace
+        | OpKind::FailNextReservation => false,
+    }
 }
 
 /// Swarm testing: each program draws the subset of its level's kinds it may use (each kind on
@@ -768,7 +786,18 @@ impl Gen {
             }
             Op::PageMkwrite { pos, .. } => add(pos),
             Op::Truncate { size, .. } => add(size),
-            _ => {}
+            // The rest add nothing to the pool.
+            Op::TestRangeBit { .. }
+            | Op::CountRangeBits { .. }
+            | Op::FindFirstBit { .. }
+            | Op::FindDelalloc { .. }
+            | Op::Writeback { .. }
+            | Op::FinishOrdered { .. }
+            | Op::Evict { .. }
+            | Op::Commit
+            | Op::Unmount
+            | Op::SetFreeSpace { .. }
+            | Op::FailNextReservation { .. } => {}
         }
     }
 

@@ -13,7 +13,8 @@
 //! [`decode`] is total: every byte string, the empty one included, decodes to a valid program
 //! of the requested level, and it never panics. Values out of range are brought into range
 //! (modulo the valid span, or clamped to the cost bounds below), missing bytes read as zero, and
-//! an op kind outside the level is mapped onto the level's kinds. Programs are capped at
+//! a kind byte that is no op's tag, or the tag of an op outside the level, is mapped onto the
+//! level's kinds (byte modulo their number, in `OpKind::ALL` order). Programs are capped at
 //! [`MAX_OPS`] ops, and no op may run more than [`MAX_PIECES`] reservation chunks or ordered
 //! extents, the generator's bounds, so that one input never takes libFuzzer past its timeout.
 //!
@@ -25,7 +26,7 @@
 //! LITERAL
 //! geometry: log2(sectorsize)-9 (byte), log2(nodesize)-log2(sectorsize) (byte),
 //!           max_extent/sectorsize-1, write_chunk/sectorsize-1, data, meta, global_rsv, inodes-1 (byte)
-//! op*:      kind (byte: index in OpKind::ALL), then its fields in declaration order, with
+//! op*:      kind (byte: the op's fixed tag, OpKind::tag), then its fields in declaration order, with
 //!           `end` as end-start, file lengths as len-1, sector-aligned values in sectors,
 //!           `copied` as len-copied, bits as their u32 value, and the op's flags in one byte
 //! ```
@@ -116,13 +117,7 @@ pub fn fits(p: &Program, level: Level) -> Result<(), String> {
         if !level.kinds().any(|k| k == op.kind()) {
             return Err(format!("op {i} ({name}) is not a {level}-level op"));
         }
-        if let Some(cap) = piece_cap(op, g) {
-            let len = match *op {
-                Op::BufferedWrite { len, .. }
-                | Op::DirectWrite { len, .. }
-                | Op::Defrag { len, .. } => len,
-                _ => 0,
-            };
+        if let Some((len, cap)) = piece_bound(op, g) {
             if len > cap {
                 return Err(format!(
                     "op {i} ({name}): len {len} is over the fuzz input bound {cap} ({MAX_PIECES} pieces)"
@@ -133,19 +128,42 @@ pub fn fits(p: &Program, level: Level) -> Result<(), String> {
     Ok(())
 }
 
-/// The longest range an op may cover in a fuzz input, where its cost grows with its length.
-fn piece_cap(op: &Op, g: &Geometry) -> Option<u64> {
+/// For an op whose cost grows with the length of its range: that length, and the longest a
+/// fuzz input may hold.
+fn piece_bound(op: &Op, g: &Geometry) -> Option<(u64, u64)> {
     match *op {
-        Op::BufferedWrite { .. } | Op::Defrag { .. } => Some(MAX_PIECES * g.write_chunk),
-        Op::DirectWrite { fallback, .. } => Some(
+        Op::BufferedWrite { len, .. } | Op::Defrag { len, .. } => {
+            Some((len, MAX_PIECES * g.write_chunk))
+        }
+        Op::DirectWrite { len, fallback, .. } => Some((
+            len,
             MAX_PIECES
                 * if fallback {
                     g.write_chunk
                 } else {
                     g.max_extent
                 },
-        ),
-        _ => None,
+        )),
+        Op::SetBits { .. }
+        | Op::ClearBits { .. }
+        | Op::ConvertBits { .. }
+        | Op::SetDelalloc { .. }
+        | Op::Lock { .. }
+        | Op::TryLock { .. }
+        | Op::Unlock { .. }
+        | Op::TestRangeBit { .. }
+        | Op::CountRangeBits { .. }
+        | Op::FindFirstBit { .. }
+        | Op::FindDelalloc { .. }
+        | Op::PageMkwrite { .. }
+        | Op::Writeback { .. }
+        | Op::FinishOrdered { .. }
+        | Op::Truncate { .. }
+        | Op::Evict { .. }
+        | Op::Commit
+        | Op::Unmount
+        | Op::SetFreeSpace { .. }
+        | Op::FailNextReservation { .. } => None,
     }
 }
 
@@ -212,11 +230,7 @@ impl Writer {
     }
 
     fn op(&mut self, op: &Op, s: u64) {
-        let kind = OpKind::ALL
-            .iter()
-            .position(|&k| k == op.kind())
-            .unwrap_or_default();
-        self.byte(kind as u8);
+        self.byte(op.kind().tag());
         match *op {
             Op::SetBits {
                 start,
@@ -370,9 +384,9 @@ fn literal(bytes: &[u8], level: Level) -> Program {
     let mut ops = Vec::new();
     while !r.0.is_empty() && ops.len() < MAX_OPS {
         let b = r.byte();
-        let kind = match OpKind::ALL.get(usize::from(b)) {
-            Some(k) if kinds.contains(k) => *k,
-            _ => kinds[usize::from(b) % kinds.len()],
+        let kind = match OpKind::from_tag(b).filter(|k| kinds.contains(k)) {
+            Some(k) => k,
+            None => kinds[usize::from(b) % kinds.len()],
         };
         ops.push(r.op(kind, &geometry));
     }
@@ -503,14 +517,21 @@ impl Reader<'_> {
                     clear,
                 }
             }
-            OpKind::SetDelalloc | OpKind::Lock | OpKind::TryLock | OpKind::Unlock => {
+            OpKind::SetDelalloc => {
                 let (start, end) = self.range();
-                match kind {
-                    OpKind::SetDelalloc => Op::SetDelalloc { start, end },
-                    OpKind::Lock => Op::Lock { start, end },
-                    OpKind::TryLock => Op::TryLock { start, end },
-                    _ => Op::Unlock { start, end },
-                }
+                Op::SetDelalloc { start, end }
+            }
+            OpKind::Lock => {
+                let (start, end) = self.range();
+                Op::Lock { start, end }
+            }
+            OpKind::TryLock => {
+                let (start, end) = self.range();
+                Op::TryLock { start, end }
+            }
+            OpKind::Unlock => {
+                let (start, end) = self.range();
+                Op::Unlock { start, end }
             }
             OpKind::TestRangeBit => {
                 let (start, end) = self.range();
@@ -569,7 +590,9 @@ impl Reader<'_> {
                     len,
                     fallback,
                 };
-                if let (Some(cap), Op::DirectWrite { len, .. }) = (piece_cap(&op, g), &mut op) {
+                if let (Some((_, cap)), Op::DirectWrite { len, .. }) =
+                    (piece_bound(&op, g), &mut op)
+                {
                     *len = (*len).min(cap);
                 }
                 op

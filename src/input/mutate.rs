@@ -22,6 +22,7 @@ use crate::generators::{self, Gen, Level};
 use crate::input::{decode, encode};
 use arbitrary::Unstructured;
 use delalloc_contract::geometry::MIB;
+use delalloc_contract::op::FieldMut;
 use delalloc_contract::{Geometry, Op, OpKind, Program};
 use rand::rngs::SmallRng;
 use rand::{Rng, RngCore, SeedableRng};
@@ -233,39 +234,20 @@ fn nudged(v: u64, g: &Geometry, pool: &[u64]) -> Vec<u64> {
     out
 }
 
-/// The numeric arguments of an op: offsets, lengths, sizes, limits.
+/// The numeric arguments of an op: offsets, lengths, sizes, limits (its `u64` fields, in
+/// declaration order).
 fn numbers(op: &mut Op) -> Vec<&mut u64> {
-    match op {
-        Op::SetBits { start, end, .. }
-        | Op::ClearBits { start, end, .. }
-        | Op::ConvertBits { start, end, .. }
-        | Op::SetDelalloc { start, end }
-        | Op::Lock { start, end }
-        | Op::TryLock { start, end }
-        | Op::Unlock { start, end }
-        | Op::TestRangeBit { start, end, .. } => vec![start, end],
-        Op::CountRangeBits {
-            start,
-            end,
-            max_bytes,
-            ..
-        } => vec![start, end, max_bytes],
-        Op::FindFirstBit { start, .. } => vec![start],
-        Op::FindDelalloc { start, max_bytes } => vec![start, max_bytes],
-        Op::BufferedWrite {
-            pos, len, copied, ..
-        } => vec![pos, len, copied],
-        Op::DirectWrite { pos, len, .. } => vec![pos, len],
-        Op::PageMkwrite { pos, .. } => vec![pos],
-        Op::Defrag { start, len, .. } | Op::Writeback { start, len, .. } => vec![start, len],
-        Op::Truncate { size, .. } => vec![size],
-        Op::SetFreeSpace { data, meta } => vec![data, meta],
-        Op::FinishOrdered { .. }
-        | Op::Evict { .. }
-        | Op::Commit
-        | Op::Unmount
-        | Op::FailNextReservation { .. } => Vec::new(),
-    }
+    op.fields_mut()
+        .into_iter()
+        .filter_map(|(_, f)| match f {
+            FieldMut::Offset(v) | FieldMut::End(v) | FieldMut::Len(v) | FieldMut::Num(v) => Some(v),
+            FieldMut::Ino(_)
+            | FieldMut::Count(_)
+            | FieldMut::Bits(_)
+            | FieldMut::Flag(_)
+            | FieldMut::Fault(_) => None,
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! 1. Drop everything after the diverging op (the models are deterministic).
 //! 2. Delta debugging over ops (ddmin): remove chunks, halving the chunk size until single ops.
 //! 3. Shrink the geometry: fewer inodes, fields back to their defaults.
-//! 4. Shrink each op's arguments, field by field through the op's serde form ([`simpler`]):
+//! 4. Shrink each op's arguments, field by field through the op's typed fields ([`simpler`]):
 //!    numbers toward their floor and toward sector / max_extent alignment (halving the
 //!    distance, so that thresholds are found in logarithmic time), lower inode numbers, fewer
 //!    bits, flags off, no short copy.
@@ -19,10 +19,9 @@ pub mod driver;
 
 use crate::oracles::differential::{self, Divergence};
 use crate::oracles::Verdict;
+use delalloc_contract::op::{Field, FieldMut};
 use delalloc_contract::{Bits, Geometry, Op, Program};
 pub use driver::{Minimized, Shrink, Shrinker};
-use serde::Deserialize;
-use serde_json::{Map, Value};
 
 /// A sequential program: ops, then the geometry, then each op's fields.
 impl Shrink for Program {
@@ -274,95 +273,59 @@ fn smaller_aligned(v: u64, min: u64, g: &Geometry) -> Vec<u64> {
         .collect()
 }
 
-/// The file and tree offsets an op addresses (not lengths).
+/// The file and tree offsets an op addresses (its fields of role `Offset`; not lengths).
 fn offsets(op: &Op) -> Vec<u64> {
-    match *op {
-        Op::SetBits { start, .. }
-        | Op::ClearBits { start, .. }
-        | Op::ConvertBits { start, .. }
-        | Op::SetDelalloc { start, .. }
-        | Op::Lock { start, .. }
-        | Op::TryLock { start, .. }
-        | Op::Unlock { start, .. }
-        | Op::TestRangeBit { start, .. }
-        | Op::CountRangeBits { start, .. }
-        | Op::FindFirstBit { start, .. }
-        | Op::FindDelalloc { start, .. }
-        | Op::Defrag { start, .. }
-        | Op::Writeback { start, .. } => vec![start],
-        Op::BufferedWrite { pos, .. }
-        | Op::DirectWrite { pos, .. }
-        | Op::PageMkwrite { pos, .. } => vec![pos],
-        Op::Truncate { size, .. } => vec![size],
-        _ => Vec::new(),
-    }
+    op.fields()
+        .into_iter()
+        .filter_map(|(_, f)| match f {
+            Field::Offset(v) => Some(v),
+            _ => None,
+        })
+        .collect()
 }
 
 /// `op` addressing inode `new` (ops without an inode are left alone).
 fn set_ino(op: &mut Op, new: u8) {
-    if let Ok(Value::Object(mut form)) = serde_json::to_value(&*op) {
-        if form.insert("ino".to_owned(), new.into()).is_some() {
-            if let Ok(c) = Op::deserialize(&form) {
-                *op = c;
-            }
+    for (_, f) in op.fields_mut() {
+        if let FieldMut::Ino(ino) = f {
+            *ino = new;
         }
     }
 }
 
-/// `op` with every offset at or above `d` moved down by `d` (a tree range moves as a whole).
+/// `op` with every offset at or above `d` moved down by `d`. A tree range (an op with an `End`)
+/// moves as a whole, and only if its start is at or above `d`.
 fn shifted(op: &Op, d: u64) -> Op {
     let mut op = op.clone();
-    let down = |v: &mut u64| {
-        if *v >= d {
-            *v -= d;
+    let range = op.fields().iter().any(|(_, f)| matches!(f, Field::End(_)));
+    let whole = range && offsets(&op).iter().all(|&start| start >= d);
+    for (_, f) in op.fields_mut() {
+        match f {
+            FieldMut::Offset(v) | FieldMut::End(v) if whole || (!range && *v >= d) => *v -= d,
+            _ => {}
         }
-    };
-    match &mut op {
-        Op::SetBits { start, end, .. }
-        | Op::ClearBits { start, end, .. }
-        | Op::ConvertBits { start, end, .. }
-        | Op::SetDelalloc { start, end }
-        | Op::Lock { start, end }
-        | Op::TryLock { start, end }
-        | Op::Unlock { start, end }
-        | Op::TestRangeBit { start, end, .. }
-        | Op::CountRangeBits { start, end, .. }
-            if *start >= d =>
-        {
-            *start -= d;
-            *end -= d;
-        }
-        Op::FindFirstBit { start, .. }
-        | Op::FindDelalloc { start, .. }
-        | Op::Defrag { start, .. }
-        | Op::Writeback { start, .. } => down(start),
-        Op::BufferedWrite { pos, .. }
-        | Op::DirectWrite { pos, .. }
-        | Op::PageMkwrite { pos, .. } => down(pos),
-        Op::Truncate { size, .. } => down(size),
-        _ => {}
     }
     op
 }
 
-/// Simpler versions of `op`, each with one field of its serde form made smaller, so that a new
-/// op or field needs nothing here. A field's type is told by the widest value it deserializes:
-/// - a number (`u64`) tries `smaller` values down to its floor, and a multiple of the sector
-///   also the smaller multiples (`smaller_aligned`: the only valid ones for O_DIRECT and page
-///   offsets). The floor is the least of 0, 1, a sector and the op's other numbers with which
-///   the op validates: 0 for offsets, 1 for lengths, a sector for O_DIRECT lengths, `start`
-///   for `end`;
-/// - a `u8` (inode number, `nth`) tries every lower value;
-/// - a bit set ([`Bits`], a `u32`) tries empty, then each bit removed;
-/// - a flag tries false; anything else (the fault kind) stays.
+/// Simpler versions of `op`, each with one field made smaller through the typed field visitor
+/// ([`Op::fields_mut`]), so that a new op or field needs nothing here. By the field's role:
+/// - a number (`Offset`, `End`, `Len`, `Num`) tries `smaller` values down to its floor, and a
+///   multiple of the sector also the smaller multiples (`smaller_aligned`: the only valid ones
+///   for O_DIRECT and page offsets). The floor is the least of 0, 1, a sector and the op's
+///   other numbers with which the op validates: 0 for offsets, 1 for lengths, a sector for
+///   O_DIRECT lengths, `start` for `end`;
+/// - an `Ino` or a `Count` (inode number, `nth`) tries every lower value;
+/// - `Bits` try empty, then each bit removed;
+/// - a `Flag` tries false; a `Fault` stays.
 ///
 /// Two rules pair fields: a tree range moves down as a whole (`Variants::range`) and a
 /// buffered write's copy follows its length (`copy_follows_len`). Measured on 720
 /// divergences of deliberately wrong models: without the first, 3 minimized programs come out
 /// larger (1 smaller); without the second, 40 end with a short copy.
 ///
-/// In a fixed order (no short copy, the range moved down, then field by field as the serde
-/// form lists them, alphabetically), without repeats, each valid on `g`.
+/// In a fixed order (no short copy, the range moved down, then field by field in alphabetical
+/// order of their names), without repeats, each valid on `g`.
 pub fn simpler(op: &Op, g: &Geometry) -> Vec<Op> {
     let mut out = Vec::new();
     try_simpler(op, g, |c| {
@@ -375,24 +338,22 @@ pub fn simpler(op: &Op, g: &Geometry) -> Vec<Op> {
 /// Offers the [`simpler`] versions of `op` to `take`, in order, until it takes one (returns
 /// true); the versions after that one are never built.
 pub(crate) fn try_simpler(op: &Op, g: &Geometry, take: impl FnMut(Op) -> bool) -> bool {
-    let Ok(Value::Object(form)) = serde_json::to_value(op) else {
-        return false;
-    };
-    let fields = form.clone();
-    let mut v = Variants { op, g, form, take };
+    let mut v = Variants { op, g, take };
     if let Op::BufferedWrite { len, copied, .. } = *op {
         // No short copy (the only candidate that grows a field).
-        if copied < len && v.offer(&[("copied", len.into())]) {
+        if copied < len && v.offer(&[("copied", Field::Len(len))]) {
             return true;
         }
     }
-    let range = match v.range() {
-        Some(true) => return true,
-        Some(false) => true,
-        None => false,
+    let moved = match v.range() {
+        Some((_, true)) => return true,
+        Some((start, false)) => Some(start),
+        None => None,
     };
-    for (name, value) in &fields {
-        if range && name == "start" {
+    let mut fields = op.fields();
+    fields.sort_by_key(|&(name, _)| name);
+    for (name, value) in fields {
+        if moved == Some(name) {
             continue;
         }
         for c in v.candidates(name, value) {
@@ -404,83 +365,86 @@ pub(crate) fn try_simpler(op: &Op, g: &Geometry, take: impl FnMut(Op) -> bool) -
     false
 }
 
-/// Variants of one op made through its serde form, offered to `take`.
+/// Variants of one op, each with some fields changed, offered to `take`.
 struct Variants<'a, F> {
     op: &'a Op,
     g: &'a Geometry,
-    form: Map<String, Value>,
     take: F,
 }
 
 impl<F: FnMut(Op) -> bool> Variants<'_, F> {
-    /// The op with `changes` made to its form, if that deserializes (the form is restored).
-    fn parse(&mut self, changes: &[(&str, Value)]) -> Option<Op> {
-        if !changes
-            .iter()
-            .all(|(name, _)| self.form.contains_key(*name))
+    /// The op with `changes` made, if it has those fields and the values fit their roles.
+    fn with(&self, changes: &[(&str, Field)]) -> Option<Op> {
+        let mut c = self.op.clone();
         {
-            return None;
+            let mut fields = c.fields_mut();
+            for (name, value) in changes {
+                let (_, f) = fields.iter_mut().find(|(n, _)| n == name)?;
+                if !f.set(*value) {
+                    return None;
+                }
+            }
         }
-        let old: Vec<Value> = changes
-            .iter()
-            .map(|(name, v)| std::mem::replace(&mut self.form[*name], v.clone()))
-            .collect();
-        let op = Op::deserialize(&self.form).ok();
-        for ((name, _), v) in changes.iter().zip(old) {
-            self.form[*name] = v;
-        }
-        op
+        Some(c)
     }
 
-    /// [`Variants::parse`], then valid on the geometry.
-    fn valid(&mut self, changes: &[(&str, Value)]) -> Option<Op> {
-        let op = copy_follows_len(self.op, self.parse(changes)?);
+    /// [`Variants::with`], then valid on the geometry.
+    fn valid(&self, changes: &[(&str, Field)]) -> Option<Op> {
+        let op = copy_follows_len(self.op, self.with(changes)?);
         op.validate(self.g).is_ok().then_some(op)
     }
 
     /// Offers the valid variant with `changes` unless it is the op itself; true if taken.
-    fn offer(&mut self, changes: &[(&str, Value)]) -> bool {
+    fn offer(&mut self, changes: &[(&str, Field)]) -> bool {
         match self.valid(changes) {
             Some(c) if &c != self.op => (self.take)(c),
             _ => false,
         }
     }
 
-    /// Smaller values for the field `name` now `value`, by the field's type (see [`simpler`]).
-    fn candidates(&mut self, name: &str, value: &Value) -> Vec<Value> {
-        let Some(n) = value.as_u64() else {
-            return match value {
-                Value::Bool(true) => vec![false.into()],
-                _ => Vec::new(),
-            };
+    /// Smaller values for the field `name` now `value`, by the field's role (see [`simpler`]).
+    fn candidates(&self, name: &str, value: Field) -> Vec<Field> {
+        let number = |v: u64, role: fn(u64) -> Field| -> Vec<Field> {
+            self.numbers(name, v, role).into_iter().map(role).collect()
         };
-        // The type by the widest value the field takes: a u64 takes 2^32, a Bits (u32) 256.
-        if self.parse(&[(name, (1u64 << 32).into())]).is_some() {
-            self.numbers(name, n).into_iter().map(Value::from).collect()
-        } else if self.parse(&[(name, 256.into())]).is_none() {
-            (0..n).map(Value::from).collect()
-        } else {
-            let bits = Bits(n as u32);
-            let empty = (bits.0.count_ones() > 1).then_some(Bits::NONE);
-            empty
-                .into_iter()
-                .chain(fewer_bits(bits))
-                .map(|b| b.0.into())
-                .collect()
+        match value {
+            Field::Offset(v) => number(v, Field::Offset),
+            Field::End(v) => number(v, Field::End),
+            Field::Len(v) => number(v, Field::Len),
+            Field::Num(v) => number(v, Field::Num),
+            Field::Ino(v) => (0..v).map(Field::Ino).collect(),
+            Field::Count(v) => (0..v).map(Field::Count).collect(),
+            Field::Bits(bits) => {
+                let empty = (bits.0.count_ones() > 1).then_some(Bits::NONE);
+                empty
+                    .into_iter()
+                    .chain(fewer_bits(bits))
+                    .map(Field::Bits)
+                    .collect()
+            }
+            Field::Flag(on) => {
+                if on {
+                    vec![Field::Flag(false)]
+                } else {
+                    Vec::new()
+                }
+            }
+            Field::Fault(_) => Vec::new(),
         }
     }
 
-    /// Smaller values for the number field `name` now `v`, down to its floor.
-    fn numbers(&mut self, name: &str, v: u64) -> Vec<u64> {
+    /// Smaller values for the number field `name` now `v` (of the role `role` makes), down to
+    /// its floor.
+    fn numbers(&self, name: &str, v: u64, role: fn(u64) -> Field) -> Vec<u64> {
         let mut floors: Vec<u64> = [0, 1, self.g.sectorsize]
             .into_iter()
-            .chain(self.form.values().filter_map(Value::as_u64))
+            .chain(self.op.fields().into_iter().filter_map(|(_, f)| f.number()))
             .filter(|&f| f < v)
             .collect();
         floors.sort_unstable();
         let floor = floors
             .into_iter()
-            .find(|&f| self.valid(&[(name, f.into())]).is_some())
+            .find(|&f| self.valid(&[(name, role(f))]).is_some())
             .unwrap_or(0);
         let mut out = smaller(v, floor, self.g);
         if v.is_multiple_of(self.g.sectorsize) {
@@ -495,17 +459,26 @@ impl<F: FnMut(Op) -> bool> Variants<'_, F> {
 
     /// A tree range `[start, end]` moves down as a whole, keeping its length, instead of
     /// `start` alone: a longer range is no simplification, and a one-byte range could not move
-    /// at all. Offers those variants; `None` if the op has no such range, else whether one was
-    /// taken.
-    fn range(&mut self) -> Option<bool> {
-        let get = |name| self.form.get(name).and_then(Value::as_u64);
-        let (start, end) = (get("start")?, get("end")?);
-        let starts = self.numbers("start", start);
-        Some(
-            starts
-                .into_iter()
-                .any(|s| self.offer(&[("start", s.into()), ("end", (end - (start - s)).into())])),
-        )
+    /// at all. Offers those variants; `None` if the op has no such range (no `End` field), else
+    /// the name of the start field and whether one was taken.
+    fn range(&mut self) -> Option<(&'static str, bool)> {
+        let fields = self.op.fields();
+        let (end_name, end) = fields.iter().find_map(|&(n, f)| match f {
+            Field::End(v) => Some((n, v)),
+            _ => None,
+        })?;
+        let (start_name, start) = fields.iter().find_map(|&(n, f)| match f {
+            Field::Offset(v) => Some((n, v)),
+            _ => None,
+        })?;
+        let starts = self.numbers(start_name, start, Field::Offset);
+        let taken = starts.into_iter().any(|s| {
+            self.offer(&[
+                (start_name, Field::Offset(s)),
+                (end_name, Field::End(end - (start - s))),
+            ])
+        });
+        Some((start_name, taken))
     }
 }
 

@@ -67,6 +67,7 @@ impl Model for Wrong {
             {
                 Outcome::Written { bytes: bytes - 1 }
             }
+            // Every other op, and every other bug, answers what the reference does.
             _ => outcome,
         }
     }

@@ -109,7 +109,31 @@ fn state_hash(m: &Reference) -> u64 {
 /// flush, a writeback that gives its lock up between extents), so its answer is not compared.
 /// Its effect is: the sync at the leaf completes whatever it left.
 fn background(op: &Op) -> bool {
-    matches!(op, Op::FinishOrdered { .. })
+    match op {
+        Op::FinishOrdered { .. } => true,
+        Op::SetBits { .. }
+        | Op::ClearBits { .. }
+        | Op::ConvertBits { .. }
+        | Op::SetDelalloc { .. }
+        | Op::Lock { .. }
+        | Op::TryLock { .. }
+        | Op::Unlock { .. }
+        | Op::TestRangeBit { .. }
+        | Op::CountRangeBits { .. }
+        | Op::FindFirstBit { .. }
+        | Op::FindDelalloc { .. }
+        | Op::BufferedWrite { .. }
+        | Op::DirectWrite { .. }
+        | Op::PageMkwrite { .. }
+        | Op::Defrag { .. }
+        | Op::Writeback { .. }
+        | Op::Truncate { .. }
+        | Op::Evict { .. }
+        | Op::Commit
+        | Op::Unmount
+        | Op::SetFreeSpace { .. }
+        | Op::FailNextReservation { .. } => false,
+    }
 }
 
 struct Searcher<'a> {
