@@ -29,6 +29,8 @@ pub struct TreeSnapshot {
     pub outstanding_extents: u64,
     pub delalloc_bytes: u64,
     pub defrag_bytes: u64,
+    /// Bytes of the records carrying DELALLOC_NEW (SPEC §2.1).
+    pub new_delalloc_bytes: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -59,6 +61,8 @@ pub struct InodeSnapshot {
     pub csum_bytes: u64,
     pub delalloc_bytes: u64,
     pub defrag_bytes: u64,
+    /// btrfs_inode's new_delalloc_bytes: bytes of the records carrying DELALLOC_NEW (SPEC §2.1).
+    pub new_delalloc_bytes: u64,
     pub delalloc_meta_reserved: bool,
     /// The delayed-inode node's reservation (node->bytes_reserved), released at commit.
     pub delayed_bytes_reserved: u64,
