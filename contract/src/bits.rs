@@ -36,6 +36,11 @@ impl Bits {
     pub const DO_ACCOUNTING: Bits = Bits(1 << 11);
     /// EXTENT_NORESERVE: delalloc written in place (NOCOW) without a data space reservation.
     pub const NORESERVE: Bits = Bits(1 << 15);
+    /// EXTENT_DELALLOC_NEW: delalloc over bytes that have no allocated extent yet (written past
+    /// i_size, or into a hole), counted in the inode's new_delalloc_bytes (SPEC §2.1). 4.14's
+    /// value (1U << 18, after EXTENT_CLEAR_DATA_RESV at 1U << 17); 6.1 has it at 1U << 14, after
+    /// the kernel renumbered its bits, so bits are matched by name, never by number.
+    pub const DELALLOC_NEW: Bits = Bits(1 << 18);
 
     /// Bits that are only messages to the hooks and never stored.
     pub const CONTROL: Bits = Bits::DO_ACCOUNTING;
@@ -53,11 +58,12 @@ impl Bits {
             | Bits::DEFRAG.0
             | Bits::BOUNDARY.0
             | Bits::NODATASUM.0
-            | Bits::NORESERVE.0,
+            | Bits::NORESERVE.0
+            | Bits::DELALLOC_NEW.0,
     );
 
     /// Names in the order the text format prints them.
-    pub const NAMES: [(&'static str, Bits); 11] = [
+    pub const NAMES: [(&'static str, Bits); 12] = [
         ("DIRTY", Bits::DIRTY),
         ("WRITEBACK", Bits::WRITEBACK),
         ("UPTODATE", Bits::UPTODATE),
@@ -69,6 +75,7 @@ impl Bits {
         ("NODATASUM", Bits::NODATASUM),
         ("DO_ACCOUNTING", Bits::DO_ACCOUNTING),
         ("NORESERVE", Bits::NORESERVE),
+        ("DELALLOC_NEW", Bits::DELALLOC_NEW),
     ];
 
     /// Whether every bit of `other` is set here.

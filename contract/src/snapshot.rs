@@ -38,6 +38,8 @@ pub struct TreeSnapshot {
     pub delalloc_bytes: u64,
     /// Bytes in DEFRAG records, as the hooks count them.
     pub defrag_bytes: u64,
+    /// Bytes of the records carrying DELALLOC_NEW (SPEC §2.1).
+    pub new_delalloc_bytes: u64,
 }
 
 /// How an ordered extent's data reaches the disk, which decides what its completion frees.
@@ -81,6 +83,8 @@ pub struct InodeSnapshot {
     pub delalloc_bytes: u64,
     /// Bytes in DEFRAG records.
     pub defrag_bytes: u64,
+    /// btrfs_inode's new_delalloc_bytes: bytes of the records carrying DELALLOC_NEW (SPEC §2.1).
+    pub new_delalloc_bytes: u64,
     /// BTRFS_INODE_DELALLOC_META_RESERVED: the inode-update item is reserved.
     pub delalloc_meta_reserved: bool,
     /// The delayed-inode node's reservation (node->bytes_reserved), released at commit.

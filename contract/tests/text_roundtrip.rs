@@ -600,7 +600,7 @@ fn error_display() {
     assert_eq!(
         e.to_string(),
         "line 3, column 17: unknown bit name `DELALOC` (known: DIRTY, WRITEBACK, UPTODATE, LOCKED, NEW, \
-         DELALLOC, DEFRAG, BOUNDARY, NODATASUM, DO_ACCOUNTING, NORESERVE)"
+         DELALLOC, DEFRAG, BOUNDARY, NODATASUM, DO_ACCOUNTING, NORESERVE, DELALLOC_NEW)"
     );
     let _: &dyn std::error::Error = &e;
 }

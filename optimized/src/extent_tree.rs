@@ -832,6 +832,77 @@ impl ExtentIoTree {
         self.iter_from(start).find(|r| r.bits.intersects(bits))
     }
 
+    /// find_first_clear_extent_bit of fs/btrfs/extent-io-tree.c in 6.1 (the rule since 5.6;
+    /// 4.14, era B, has no such function), SPEC §1.1: the first range at or after `start` whose
+    /// bytes have none of `bits`.
+    ///
+    /// `start`: where the search begins; the range may begin before it. `bits`: a byte is clear
+    /// when it has none of them; a hole is clear.
+    ///
+    /// Returns `(start_ret, end_ret)`, inclusive. Records that contain the cursor (at first
+    /// `start`) and have one of `bits` move it past their end, one after another. Then:
+    ///
+    /// ```text
+    /// |-- prev --|      hole      |-- next --|      cursor in a hole: start_ret = prev.end + 1
+    ///                 ^cursor                       (0 without a prev)
+    /// |---- record without bits ----|              cursor in a clear record:
+    ///        ^cursor                               start_ret = record.start
+    /// |-- clear --|  hole  |-- clear --|-- bits --|  end_ret = bits.start - 1 (clear records
+    ///                                                and holes are crossed); no record with
+    ///                                                bits after: end_ret = last record's end
+    /// ```
+    ///
+    /// No record at or after the cursor: `(end of the last record + 1, u64::MAX)`, or
+    /// `(0, u64::MAX)` for an empty tree; u64::MAX is the kernel's (u64)-1, "up to the end".
+    /// start_ret never reaches back over a record, even one lacking `bits`; end_ret stops at
+    /// the last record even though the bytes after it are clear (the kernel's quirks, kept).
+    ///
+    /// One descent, then in-order steps over the records skipped and those of the range:
+    /// O(log n + k), as the kernel's loop. Takes no cursor and changes nothing. A record
+    /// ending at u64::MAX (past the contract's 2^50) wraps the cursor as the kernel's
+    /// arithmetic does.
+    pub fn find_first_clear_bit(&self, start: u64, bits: Bits) -> (u64, u64) {
+        let anchor = self.map.last_le(start);
+        let mut found = self.search_after(anchor, start);
+        // When nothing ends at or after the cursor, the record before it is the last one.
+        let mut last = anchor;
+        let mut cur = start;
+        let (p, rec) = loop {
+            let Some((p, rec)) = found else {
+                let after_last = last.map_or(0, |q| self.rec_at(q).end.wrapping_add(1));
+                return (after_last, u64::MAX);
+            };
+            if rec.start > cur || !rec.bits.intersects(bits) {
+                break (p, rec);
+            }
+            cur = rec.end.wrapping_add(1);
+            last = Some(p);
+            found = self.map.next(p).map(|q| self.found(q));
+        };
+        let start_ret = if rec.start <= cur {
+            rec.start
+        } else {
+            self.map.prev(p).map_or(0, |q| self.rec_at(q).end + 1)
+        };
+        (start_ret, self.clear_run_end(p, rec, bits))
+    }
+
+    /// The end of a clear range whose first record at or after its start is `rec` (at `p`):
+    /// the byte before the first record from `rec` on having one of `bits`, else the last
+    /// record's end.
+    fn clear_run_end(&self, mut p: Pos, mut rec: Record, bits: Bits) -> u64 {
+        loop {
+            if rec.bits.intersects(bits) {
+                // Never the first record of the tree: a hole or a record lies before it.
+                return rec.start - 1;
+            }
+            match self.map.next(p) {
+                Some(q) => (p, rec) = self.found(q),
+                None => return rec.end,
+            }
+        }
+    }
+
     /// find_delalloc_range: the run of contiguous DELALLOC records beginning with the record at
     /// or after `start`, as (found, run start, run end). The run stops at a gap, at a BOUNDARY
     /// record other than its first, or once it holds max_bytes (its last record counted
@@ -1363,6 +1434,135 @@ mod tests {
         assert_eq!(t.find_first_bit(40, D), None);
     }
 
+    /// The kernel's test_find_first_clear_extent_bit (fs/btrfs/tests/extent-io-tests.c, 5.3,
+    /// with the empty-tree case added in 5.6), in this tree's terms. Its device-allocation
+    /// tree calls DIRTY CHUNK_ALLOCATED and DEFRAG CHUNK_TRIMMED.
+    #[test]
+    fn find_first_clear_bit_kernel_self_test() {
+        const ALLOCATED: Bits = Bits::DIRTY;
+        const TRIMMED: Bits = DF;
+        const M: u64 = 1 << 20;
+        let mut t = ExtentIoTree::new();
+        assert_eq!(
+            t.find_first_clear_bit(0, TRIMMED),
+            (0, u64::MAX),
+            "empty tree"
+        );
+        // 0   1M      4M                 32M
+        // ◌ ◌ ●-------◌ ◌ ◌ ◌ ◌ ◌ ◌ ◌ ◌ ◌ ◌
+        assert_eq!(
+            set(&mut t, M, 4 * M - 1, TRIMMED | ALLOCATED, NONE).0,
+            Ok(())
+        );
+        assert_eq!(
+            t.find_first_clear_bit(M / 2, TRIMMED | ALLOCATED),
+            (0, M - 1),
+            "the hole before the first record"
+        );
+        // 0   1M      4M                 32M        64M
+        // ◌ ◌ ●-------◌ ◌ ◌ ◌ ◌ ◌ ◌ ◌ ◌ ◌ ●----------◌
+        assert_eq!(
+            set(&mut t, 32 * M, 64 * M - 1, TRIMMED | ALLOCATED, NONE).0,
+            Ok(())
+        );
+        assert_eq!(
+            t.find_first_clear_bit(12 * M, TRIMMED | ALLOCATED),
+            (4 * M, 32 * M - 1),
+            "a hole between records, searched from its middle"
+        );
+        assert_eq!(
+            t.find_first_clear_bit(2 * M, TRIMMED | ALLOCATED),
+            (4 * M, 32 * M - 1),
+            "from inside a record with the bits: the next hole"
+        );
+        // ... 32M        64M     72M
+        //     ●----------○-------◌      ○ = ALLOCATED only
+        assert_eq!(set(&mut t, 64 * M, 72 * M - 1, ALLOCATED, NONE).0, Ok(()));
+        assert_eq!(
+            t.find_first_clear_bit(65 * M, TRIMMED),
+            (64 * M, 72 * M - 1),
+            "from inside a record without the bit: that record, the last one"
+        );
+        assert_eq!(
+            t.find_first_clear_bit(56 * M, TRIMMED),
+            (64 * M, 72 * M - 1),
+            "from a record with the bit into its neighbour without"
+        );
+        assert_eq!(
+            t.find_first_clear_bit((1 << 50) - 1, TRIMMED),
+            (72 * M, u64::MAX),
+            "beyond every record (the last byte below 2^50)"
+        );
+        assert_eq!(
+            t.find_first_clear_bit(u64::MAX, TRIMMED),
+            (72 * M, u64::MAX),
+            "the self-test's own start, (u64)-1"
+        );
+    }
+
+    #[test]
+    fn find_first_clear_bit_cases() {
+        // 0         10        20        30        40        50
+        // D---------U---------◌ ◌ ◌ ◌ ◌ D---------F---------◌      F = DEFRAG
+        let t = tree(&[r(0, 9, D), r(10, 19, U), r(30, 39, D), r(40, 49, DF)]);
+        assert_eq!(
+            t.find_first_clear_bit(0, DF),
+            (0, 39),
+            "clear records and the hole between them are crossed"
+        );
+        assert_eq!(
+            t.find_first_clear_bit(15, DF),
+            (10, 39),
+            "the containing record's start, not back over [0, 9] which is clear too"
+        );
+        assert_eq!(
+            t.find_first_clear_bit(25, DF),
+            (20, 39),
+            "a hole: one past the record before it"
+        );
+        assert_eq!(
+            t.find_first_clear_bit(0, D),
+            (10, 29),
+            "skips [0, 9], ends before the next record with the bit"
+        );
+        assert_eq!(
+            t.find_first_clear_bit(5, D | U),
+            (20, 29),
+            "any of the bits: skips two adjacent records into the hole"
+        );
+        assert_eq!(
+            t.find_first_clear_bit(31, D),
+            (40, 49),
+            "nothing with the bit after: the last record's end, not u64::MAX"
+        );
+        assert_eq!(
+            t.find_first_clear_bit(45, DF),
+            (50, u64::MAX),
+            "past the last record after skipping"
+        );
+        assert_eq!(t.find_first_clear_bit(50, D), (50, u64::MAX));
+        assert_eq!(
+            t.find_first_clear_bit(1000, D),
+            (50, u64::MAX),
+            "start_ret may be below start"
+        );
+        // 0         100        200
+        // ◌ ◌ ◌ ◌ ◌ D----------◌
+        let t = tree(&[r(100, 199, D)]);
+        assert_eq!(t.find_first_clear_bit(0, D), (0, 99));
+        assert_eq!(t.find_first_clear_bit(150, D), (200, u64::MAX));
+        assert_eq!(
+            t.find_first_clear_bit(0, U),
+            (0, 199),
+            "the hole and the clear record"
+        );
+        assert_eq!(
+            t.find_first_clear_bit(150, NONE),
+            (100, 199),
+            "no bits: every byte is clear"
+        );
+    }
+
     #[test]
     fn find_delalloc_range_cases() {
         let t = tree(&[
@@ -1858,5 +2058,79 @@ mod tests {
             cursor_hits > 100,
             "the cursor was valid only {cursor_hits} times"
         );
+    }
+
+    /// find_first_clear_bit on trees of hundreds of records (several map leaves) against the
+    /// rule restated over the record list, and what it reports against the bytes: every byte of
+    /// the range is clear, and the range holds the first clear byte at or after the start.
+    #[test]
+    fn find_first_clear_bit_agrees_with_the_rule_and_the_bytes() {
+        const M: u64 = 4096;
+        /// SPEC §1.1 over the sorted records, as plainly as it reads.
+        fn rule(recs: &[Record], start: u64, bits: Bits) -> (u64, u64) {
+            let mut cur = start;
+            let mut i = recs.partition_point(|r| r.end < start);
+            while i < recs.len() && recs[i].start <= cur && recs[i].bits.intersects(bits) {
+                cur = recs[i].end + 1;
+                i += 1;
+            }
+            if i == recs.len() {
+                return (recs.last().map_or(0, |r| r.end + 1), u64::MAX);
+            }
+            let start_ret = if recs[i].start <= cur {
+                recs[i].start
+            } else if i == 0 {
+                0
+            } else {
+                recs[i - 1].end + 1
+            };
+            let end_ret = recs[i..]
+                .iter()
+                .find(|r| r.bits.intersects(bits))
+                .map_or(recs[recs.len() - 1].end, |r| r.start - 1);
+            (start_ret, end_ret)
+        }
+        let mut rng = XorShift(0xC1EA_F1F0_2468_ACE1);
+        let mut t = ExtentIoTree::new();
+        let mut most = 0;
+        for step in 0..4000 {
+            let s = rng.below(M);
+            let e = (s + rng.below(24)).min(M - 1);
+            let bits = rng.bits();
+            if rng.below(3) == 0 {
+                t.clear_bits(s, e, bits, true, false, None, &mut NoHooks);
+            } else {
+                assert_eq!(t.set_bits(s, e, bits, NONE, None, &mut NoHooks), Ok(()));
+            }
+            most = most.max(t.len());
+            let recs: Vec<Record> = t.records().collect();
+            let mut byte_bits = vec![NONE; M as usize];
+            for rec in &recs {
+                byte_bits[rec.start as usize..=rec.end as usize].fill(rec.bits);
+            }
+            let clear = |b: u64, bits: Bits| b >= M || !byte_bits[b as usize].intersects(bits);
+            for _ in 0..4 {
+                let q = rng.below(M + 16);
+                let bits = rng.bits();
+                let (lo, hi) = t.find_first_clear_bit(q, bits);
+                let ctx = format!("step {step}: from {q} for {bits}: ({lo}, {hi})");
+                assert_eq!((lo, hi), rule(&recs, q, bits), "{ctx}");
+                assert!(
+                    (lo..=hi.min(M + 16)).all(|b| clear(b, bits)),
+                    "{ctx}: not all clear"
+                );
+                let first = (q..).find(|&b| clear(b, bits)).unwrap();
+                assert!(
+                    lo <= first && first <= hi,
+                    "{ctx}: misses the first clear byte {first}"
+                );
+                let last_end = recs.last().map(|r| r.end);
+                assert!(
+                    hi == u64::MAX || Some(hi) == last_end || !clear(hi + 1, bits),
+                    "{ctx}: stops before a clear byte inside the records"
+                );
+            }
+        }
+        assert!(most > 200, "the trees stayed small: {most} records");
     }
 }

@@ -1,5 +1,6 @@
 //! The extent tree's state hooks (SPEC §2): btrfs_set_bit_hook, btrfs_clear_bit_hook,
-//! btrfs_merge_extent_hook and btrfs_split_extent_hook of era B.
+//! btrfs_merge_extent_hook and btrfs_split_extent_hook of era B, with 4.14's DELALLOC_NEW
+//! accounting (SPEC §2.1).
 //!
 //! They keep the inode's counters incrementally, per record touched, the way the kernel does;
 //! nothing on an op path ever sums over the tree. The reference derives the same counters from
@@ -104,6 +105,10 @@ impl StateHooks for InodeHooks<'_> {
         if gains(&rec, bits, Bits::DEFRAG) {
             self.acct.defrag_bytes += len;
         }
+        // 4.14 btrfs_set_bit_hook, apart from the DELALLOC branch: new_delalloc_bytes.
+        if gains(&rec, bits, Bits::DELALLOC_NEW) {
+            self.acct.new_delalloc_bytes += len;
+        }
     }
 
     /// btrfs_clear_bit_hook: a record losing DELALLOC either gives its reservation back
@@ -136,6 +141,10 @@ impl StateHooks for InodeHooks<'_> {
             self.acct.delalloc_bytes = self.acct.delalloc_bytes.saturating_sub(len);
             self.fs.sub_delalloc_bytes(self.ino, len);
         }
+        // The kernel ASSERTs new_delalloc_bytes >= len; the model saturates (SPEC §3).
+        if loses(&rec, bits, Bits::DELALLOC_NEW) {
+            self.acct.new_delalloc_bytes = self.acct.new_delalloc_bytes.saturating_sub(len);
+        }
     }
 
     /// btrfs_merge_extent_hook: two delalloc extents may become one.
@@ -166,6 +175,7 @@ pub struct DummyHooks {
     pub outstanding_extents: u64,
     pub delalloc_bytes: u64,
     pub defrag_bytes: u64,
+    pub new_delalloc_bytes: u64,
     /// The dummy inode runs the same merge/split hooks, bugs included.
     pub bugs: BugSet,
 }
@@ -181,6 +191,7 @@ impl DummyHooks {
             outstanding_extents: 0,
             delalloc_bytes: 0,
             defrag_bytes: 0,
+            new_delalloc_bytes: 0,
             bugs,
         }
     }
@@ -196,6 +207,9 @@ impl StateHooks for DummyHooks {
         if gains(&rec, bits, Bits::DEFRAG) {
             self.defrag_bytes += len;
         }
+        if gains(&rec, bits, Bits::DELALLOC_NEW) {
+            self.new_delalloc_bytes += len;
+        }
     }
 
     fn on_clear(&mut self, rec: Record, bits: Bits) {
@@ -208,6 +222,9 @@ impl StateHooks for DummyHooks {
                 .outstanding_extents
                 .saturating_sub(len.div_ceil(self.max_extent));
             self.delalloc_bytes = self.delalloc_bytes.saturating_sub(len);
+        }
+        if loses(&rec, bits, Bits::DELALLOC_NEW) {
+            self.new_delalloc_bytes = self.new_delalloc_bytes.saturating_sub(len);
         }
     }
 
@@ -233,6 +250,8 @@ impl StateHooks for DummyHooks {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::extent_tree::ExtentIoTree;
+    use delalloc_contract::Geometry;
 
     #[test]
     fn split_and_merge_count_at_most_one_extent() {
@@ -243,5 +262,68 @@ mod tests {
         assert_eq!(extra_extent(m, 132, 132), 1);
         assert_eq!(extra_extent(m, 64, 64), 1);
         assert_eq!(extra_extent(m, 64, 65), 0);
+    }
+
+    /// 4.14's btrfs_set_bit_hook / btrfs_clear_bit_hook keep new_delalloc_bytes apart from the
+    /// DELALLOC branch (SPEC §2.1): a record counts when it gains or loses DELALLOC_NEW, whatever
+    /// else it has; splits and merges leave the sum alone, and DELALLOC_NEW keeps records from
+    /// merging only by making their bits differ.
+    #[test]
+    fn delalloc_new_keeps_new_delalloc_bytes_on_its_own() {
+        let fs = FsInfo::mount(&Geometry::default());
+        let mut acct = Accounting::default();
+        let mut t = ExtentIoTree::new();
+        let (dn, d, k) = (Bits::DELALLOC_NEW, Bits::DELALLOC, 4096);
+        let set = |t: &mut ExtentIoTree, acct: &mut Accounting, s: u64, e: u64, bits: Bits| {
+            let mut h = InodeHooks {
+                acct,
+                fs: &fs,
+                ino: 0,
+            };
+            t.set_bits(s, e, bits, Bits::NONE, None, &mut h).unwrap();
+        };
+        set(&mut t, &mut acct, 0, 2 * k - 1, d | dn);
+        set(&mut t, &mut acct, 2 * k, 3 * k - 1, d);
+        assert_eq!(t.len(), 2, "DELALLOC_NEW on one side only: no merge");
+        assert_eq!(
+            (
+                acct.new_delalloc_bytes,
+                acct.delalloc_bytes,
+                acct.outstanding_extents
+            ),
+            (2 * k, 3 * k, 2)
+        );
+        set(&mut t, &mut acct, 2 * k, 3 * k - 1, dn);
+        assert_eq!(t.len(), 1, "equal bits again: merged");
+        assert_eq!(
+            (acct.new_delalloc_bytes, acct.outstanding_extents),
+            (3 * k, 1)
+        );
+        let clear = |t: &mut ExtentIoTree, acct: &mut Accounting, s: u64, e: u64, bits: Bits| {
+            let mut h = InodeHooks {
+                acct,
+                fs: &fs,
+                ino: 0,
+            };
+            t.clear_bits(s, e, bits, true, false, None, &mut h);
+        };
+        clear(&mut t, &mut acct, 0, 3 * k - 1, d);
+        assert_eq!(
+            (
+                acct.new_delalloc_bytes,
+                acct.delalloc_bytes,
+                acct.outstanding_extents
+            ),
+            (3 * k, 0, 0),
+            "clearing DELALLOC leaves DELALLOC_NEW"
+        );
+        clear(&mut t, &mut acct, k, 2 * k - 1, dn);
+        assert_eq!(
+            (t.len(), acct.new_delalloc_bytes),
+            (2, 2 * k),
+            "split, middle cleared"
+        );
+        clear(&mut t, &mut acct, 0, 3 * k - 1, dn);
+        assert_eq!((t.len(), acct), (0, Accounting::default()));
     }
 }

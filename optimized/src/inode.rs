@@ -39,6 +39,8 @@ pub struct Accounting {
     pub csum_bytes: u64,
     pub delalloc_bytes: u64,
     pub defrag_bytes: u64,
+    /// Bytes of the records carrying DELALLOC_NEW (SPEC §2.1).
+    pub new_delalloc_bytes: u64,
     /// BTRFS_INODE_DELALLOC_META_RESERVED: the inode-update item is reserved (seed 002).
     pub meta_reserved: bool,
 }
@@ -165,6 +167,7 @@ impl InodeInner {
         out.csum_bytes = a.csum_bytes;
         out.delalloc_bytes = a.delalloc_bytes;
         out.defrag_bytes = a.defrag_bytes;
+        out.new_delalloc_bytes = a.new_delalloc_bytes;
         out.delalloc_meta_reserved = a.meta_reserved;
         out.delayed_bytes_reserved = self.delayed_bytes_reserved;
         out.ordered.clear();

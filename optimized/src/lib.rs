@@ -351,6 +351,7 @@ impl Optimized {
             s.tree.outstanding_extents = t.hooks.outstanding_extents;
             s.tree.delalloc_bytes = t.hooks.delalloc_bytes;
             s.tree.defrag_bytes = t.hooks.defrag_bytes;
+            s.tree.new_delalloc_bytes = t.hooks.new_delalloc_bytes;
             seen.0[0] = tree;
             wrote.tree = true;
         }

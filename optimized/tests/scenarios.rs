@@ -772,6 +772,60 @@ fn the_stand_alone_tree() {
 }
 
 /// N threads, one inode each, via apply_shared; then unmount: nothing leaks.
+/// DELALLOC_NEW on the stand-alone tree (SPEC §2.1): new_delalloc_bytes follows the records
+/// that carry it, apart from DELALLOC, and records differing only in it stay apart.
+#[test]
+fn delalloc_new_counts_its_own_bytes() {
+    let mut r = Run::new(geo());
+    let (d, dn) = (Bits::DELALLOC, Bits::DELALLOC_NEW);
+    let set = |start, end, bits| Op::SetBits {
+        start,
+        end,
+        bits,
+        exclusive: Bits::NONE,
+        cached: false,
+    };
+    let clear = |start, end, bits, delete| Op::ClearBits {
+        start,
+        end,
+        bits,
+        wake: true,
+        delete,
+        cached: false,
+    };
+    let counters = |r: &Run| {
+        let t = r.snap().tree;
+        (
+            t.records.len(),
+            t.new_delalloc_bytes,
+            t.delalloc_bytes,
+            t.outstanding_extents,
+        )
+    };
+    assert_eq!(r.op(set(0, 2 * K4 - 1, d | dn)), Outcome::Done);
+    assert_eq!(r.op(set(2 * K4, 3 * K4 - 1, d)), Outcome::Done);
+    assert_eq!(
+        counters(&r),
+        (2, 2 * K4, 3 * K4, 2),
+        "bits differ: two records"
+    );
+    assert_eq!(r.op(set(2 * K4, 3 * K4 - 1, dn)), Outcome::Done);
+    assert_eq!(counters(&r), (1, 3 * K4, 3 * K4, 1), "equal bits: merged");
+    assert_eq!(r.op(clear(0, 3 * K4 - 1, d, false)), Outcome::Done);
+    assert_eq!(
+        counters(&r),
+        (1, 3 * K4, 0, 0),
+        "DELALLOC_NEW outlives DELALLOC"
+    );
+    assert_eq!(r.op(clear(K4, 2 * K4 - 1, dn, false)), Outcome::Done);
+    assert_eq!(counters(&r), (2, 2 * K4, 0, 0));
+    assert_eq!(
+        r.op(clear(0, (1 << 50) - 1, Bits::NONE, true)),
+        Outcome::Done
+    );
+    assert_eq!(counters(&r), (0, 0, 0, 0));
+}
+
 #[test]
 fn threads_on_disjoint_inodes() {
     let g = Geometry {

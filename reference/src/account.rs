@@ -47,6 +47,7 @@ impl Inode {
             || self.csum_bytes != 0
             || self.tree.bytes_with(Bits::DELALLOC) != 0
             || self.tree.bytes_with(Bits::DEFRAG) != 0
+            || self.tree.bytes_with(Bits::DELALLOC_NEW) != 0
             || self.meta_reserved
     }
 

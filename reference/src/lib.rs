@@ -157,12 +157,13 @@ impl Model for Reference {
             out.i_size = i.i_size;
             out.records.clear();
             out.records.extend_from_slice(i.tree.records());
-            let (extents, delalloc, defrag) = i.tree.hook_counters(g);
+            let (extents, delalloc, defrag, new_delalloc) = i.tree.hook_counters(g);
             out.outstanding_extents = extents + i.outstanding_beyond_records(g);
             out.reserved_extents = i.reserved_extents;
             out.csum_bytes = i.csum_bytes;
             out.delalloc_bytes = delalloc;
             out.defrag_bytes = defrag;
+            out.new_delalloc_bytes = new_delalloc;
             out.delalloc_meta_reserved = i.meta_reserved;
             out.delayed_bytes_reserved = i.delayed_bytes;
             out.ordered.clear();
@@ -171,7 +172,8 @@ impl Model for Reference {
         s.mounted = fs.mounted;
         s.tree.records.clear();
         s.tree.records.extend_from_slice(self.tree.records());
-        (s.tree.outstanding_extents, s.tree.delalloc_bytes, s.tree.defrag_bytes) = self.tree.hook_counters(g);
+        (s.tree.outstanding_extents, s.tree.delalloc_bytes, s.tree.defrag_bytes, s.tree.new_delalloc_bytes) =
+            self.tree.hook_counters(g);
         s.fs_delalloc_bytes = s.inodes.iter().map(|i| i.delalloc_bytes).sum();
         s.data = fs.space.data;
         s.meta = fs.space.meta;

@@ -11,10 +11,11 @@
 //!    become mergeable, so one global pass gives the same tree as the kernel's local
 //!    merge_state calls (SPEC §1 "canonical").
 //!
-//! The hook counters of SPEC §2 (outstanding_extents, delalloc_bytes, defrag_bytes) are not
-//! maintained by split/merge hooks: they are derived from the records (SPEC §8.2), which is what
-//! the hooks keep them equal to. The `cached` cursor of the tree ops is a search hint that never
-//! changes a result (SPEC §1 "cached state"), so this tree has none.
+//! The hook counters of SPEC §2 (outstanding_extents, delalloc_bytes, defrag_bytes,
+//! new_delalloc_bytes) are not maintained by split/merge hooks: they are derived from the
+//! records (SPEC §8.2), which is what the hooks keep them equal to. The `cached` cursor of the
+//! tree ops is a search hint that never changes a result (SPEC §1 "cached state"), so this tree
+//! has none.
 
 use delalloc_contract::{Bits, Geometry, Outcome, Record};
 
@@ -58,25 +59,29 @@ impl Tree {
         self.with_bits(Bits::DELALLOC).map(|r| g.count_max_extents(r.len())).sum()
     }
 
-    /// Σ len over records carrying `bit` (delalloc_bytes for DELALLOC, defrag_bytes for DEFRAG).
+    /// Σ len over records carrying `bit` (delalloc_bytes for DELALLOC, defrag_bytes for DEFRAG,
+    /// new_delalloc_bytes for DELALLOC_NEW).
     pub fn bytes_with(&self, bit: Bits) -> u64 {
         self.with_bits(bit).map(|r| r.len()).sum()
     }
 
-    /// The three counters at once, for the snapshot taken after every op: (outstanding-extent
-    /// share, delalloc_bytes, defrag_bytes), the same sums as the two functions above.
-    pub fn hook_counters(&self, g: &Geometry) -> (u64, u64, u64) {
-        let (mut extents, mut delalloc, mut defrag) = (0, 0, 0);
+    /// The four counters at once, for the snapshot taken after every op: (outstanding-extent
+    /// share, delalloc_bytes, defrag_bytes, new_delalloc_bytes), the same sums as the two
+    /// functions above.
+    pub fn hook_counters(&self, g: &Geometry) -> (u64, u64, u64, u64) {
+        let (mut extents, mut delalloc, mut defrag, mut new_delalloc) = (0, 0, 0, 0);
         for r in &self.records {
             // Multiplied by 0 or 1 rather than branched on: the oracle derives these after
             // every op, and which records hold the bits is as good as random.
-            let (is_delalloc, is_defrag) =
-                (u64::from(r.bits.contains(Bits::DELALLOC)), u64::from(r.bits.contains(Bits::DEFRAG)));
+            let is = |bit| u64::from(r.bits.contains(bit));
+            let (is_delalloc, is_defrag, is_new) =
+                (is(Bits::DELALLOC), is(Bits::DEFRAG), is(Bits::DELALLOC_NEW));
             extents += is_delalloc * g.count_max_extents(r.len());
             delalloc += is_delalloc * r.len();
             defrag += is_defrag * r.len();
+            new_delalloc += is_new * r.len();
         }
-        (extents, delalloc, defrag)
+        (extents, delalloc, defrag, new_delalloc)
     }
 
     fn with_bits(&self, bit: Bits) -> impl Iterator<Item = &Record> + '_ {
@@ -261,6 +266,37 @@ impl Tree {
     pub fn find_first_bit(&self, start: u64, bits: Bits) -> Outcome {
         let found = self.from(start).iter().find(|r| r.bits.intersects(bits));
         Outcome::Found { found: found.map(|r| (r.start, r.end, r.bits)) }
+    }
+
+    /// find_first_clear_extent_bit(start, bits) of 6.1 (SPEC §1.1): (start_ret, end_ret) of the
+    /// first range at or after `start` whose bytes have none of `bits`.
+    ///
+    /// Records that contain the cursor and have one of the bits move it past their end. Then:
+    /// no record left: the range after the last record, `(last end + 1, u64::MAX)`, or
+    /// `(0, u64::MAX)` for an empty tree; the cursor inside a record without the bits: from that
+    /// record's start; the cursor in a hole: from the end of the record before the hole + 1 (0
+    /// if none). Never further back, even over records that lack the bits too. The end runs
+    /// forward over every record without the bits and the holes between them, up to the byte
+    /// before the first record having one of them, or to the last record's end when none has
+    /// (not u64::MAX).
+    pub fn find_first_clear_bit(&self, start: u64, bits: Bits) -> (u64, u64) {
+        let recs = &self.records;
+        let mut cur = start;
+        let mut i = recs.partition_point(|r| r.end < start);
+        while i < recs.len() && recs[i].start <= cur && recs[i].bits.intersects(bits) {
+            cur = recs[i].end + 1;
+            i += 1;
+        }
+        let Some(first) = recs.get(i) else {
+            return (recs.last().map_or(0, |r| r.end + 1), u64::MAX);
+        };
+        let start_ret =
+            if first.start <= cur { first.start } else { i.checked_sub(1).map_or(0, |p| recs[p].end + 1) };
+        let end_ret = match recs[i..].iter().find(|r| r.bits.intersects(bits)) {
+            Some(blocker) => blocker.start - 1,
+            None => recs[recs.len() - 1].end,
+        };
+        (start_ret, end_ret)
     }
 
     /// find_delalloc_range(start, max_bytes).

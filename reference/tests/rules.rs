@@ -7,6 +7,7 @@
 use delalloc_contract::{
     Bits, FaultKind, Geometry, Model, Op, OrderedExtent, OrderedKind, Outcome, Record, Snapshot,
 };
+use delalloc_reference::tree::Tree;
 use delalloc_reference::Reference;
 
 const T: u64 = 256 << 10;
@@ -76,6 +77,9 @@ fn balances(s: &Snapshot, g: &Geometry) -> Result<(), String> {
         let rec_count: u64 = dl.clone().map(|r| count(r.len())).sum();
         check(i.outstanding_extents == rec_count + ordered_count, &format!("inode {n} outstanding (8.3)"))?;
         check(i.csum_bytes == i.delalloc_bytes + ordered_len, &format!("inode {n} csum_bytes (8.3)"))?;
+        let new_delalloc: u64 =
+            i.records.iter().filter(|r| r.bits.contains(Bits::DELALLOC_NEW)).map(|r| r.len()).sum();
+        check(i.new_delalloc_bytes == new_delalloc, &format!("inode {n} new_delalloc_bytes (8.3)"))?;
         check(i.records.iter().all(|r| !r.bits.contains(Bits::LOCKED)), "no LOCKED record (8.1)")?;
         for w in i.records.windows(2) {
             let mergeable = w[0].end + 1 == w[1].start && w[0].bits == w[1].bits;
@@ -533,6 +537,105 @@ fn queries_follow_the_kernel_algorithms() {
     q(set_bits(4096, 8191, Bits::UPTODATE, Bits::NONE));
     assert_eq!(q(find(0)), Outcome::Delalloc { found: true, start: 0, end: 4095 });
     assert_eq!(q(find(4096)), Outcome::Delalloc { found: false, start: 4096, end: 8191 });
+}
+
+/// The kernel's test_find_first_clear_extent_bit (fs/btrfs/tests/extent-io-tests.c, 5.3, with
+/// the empty-tree case of 5.6), on the reference tree. The kernel runs it on a device
+/// allocation tree, whose CHUNK_ALLOCATED is DIRTY and CHUNK_TRIMMED is DEFRAG.
+#[test]
+fn find_first_clear_bit_kernel_self_test() {
+    const ALLOCATED: Bits = Bits::DIRTY;
+    const TRIMMED: Bits = Bits::DEFRAG;
+    const M: u64 = 1 << 20;
+    let mut t = Tree::default();
+    assert_eq!(t.find_first_clear_bit(0, TRIMMED), (0, u64::MAX), "empty tree");
+    // 0   1M      4M                 32M        64M     72M
+    // ◌ ◌ ●-------◌ ◌ ◌ ◌ ◌ ◌ ◌ ◌ ◌ ◌ ●----------○-------◌     ● both bits, ○ ALLOCATED only
+    t.set(M, 4 * M - 1, TRIMMED | ALLOCATED, Bits::NONE).unwrap();
+    assert_eq!(
+        t.find_first_clear_bit(M / 2, TRIMMED | ALLOCATED),
+        (0, M - 1),
+        "hole before the first record"
+    );
+    t.set(32 * M, 64 * M - 1, TRIMMED | ALLOCATED, Bits::NONE).unwrap();
+    assert_eq!(
+        t.find_first_clear_bit(12 * M, TRIMMED | ALLOCATED),
+        (4 * M, 32 * M - 1),
+        "hole between records"
+    );
+    assert_eq!(
+        t.find_first_clear_bit(2 * M, TRIMMED | ALLOCATED),
+        (4 * M, 32 * M - 1),
+        "from a record with the bits"
+    );
+    t.set(64 * M, 72 * M - 1, ALLOCATED, Bits::NONE).unwrap();
+    assert_eq!(
+        t.find_first_clear_bit(65 * M, TRIMMED),
+        (64 * M, 72 * M - 1),
+        "inside a record without the bit"
+    );
+    assert_eq!(
+        t.find_first_clear_bit(56 * M, TRIMMED),
+        (64 * M, 72 * M - 1),
+        "into the neighbour without the bit"
+    );
+    assert_eq!(t.find_first_clear_bit((1 << 50) - 1, TRIMMED), (72 * M, u64::MAX), "beyond every record");
+    assert_eq!(
+        t.find_first_clear_bit(u64::MAX, TRIMMED),
+        (72 * M, u64::MAX),
+        "the self-test's start, (u64)-1"
+    );
+}
+
+/// SPEC §1.1 case by case: where start_ret stops going back, where end_ret stops going forward.
+#[test]
+fn find_first_clear_bit_cases() {
+    let (d, u, f) = (Bits::DELALLOC, Bits::UPTODATE, Bits::DEFRAG);
+    // 0         10        20        30        40        50
+    // D---------U---------◌ ◌ ◌ ◌ ◌ D---------F---------◌
+    let t = Tree::from_records(vec![rec(0, 9, d), rec(10, 19, u), rec(30, 39, d), rec(40, 49, f)]);
+    assert_eq!(t.find_first_clear_bit(0, f), (0, 39), "clear records and the hole between them are crossed");
+    assert_eq!(t.find_first_clear_bit(15, f), (10, 39), "the containing record's start, no further back");
+    assert_eq!(t.find_first_clear_bit(25, f), (20, 39), "a hole: one past the record before it");
+    assert_eq!(t.find_first_clear_bit(0, d), (10, 29), "ends before the next record with the bit");
+    assert_eq!(t.find_first_clear_bit(5, d | u), (20, 29), "any of the bits: two records skipped");
+    assert_eq!(t.find_first_clear_bit(31, d), (40, 49), "nothing with the bit after: the last record's end");
+    assert_eq!(t.find_first_clear_bit(45, f), (50, u64::MAX), "past the last record");
+    assert_eq!(t.find_first_clear_bit(1000, d), (50, u64::MAX), "start_ret below start");
+    let t = Tree::from_records(vec![rec(100, 199, d)]);
+    assert_eq!(t.find_first_clear_bit(0, d), (0, 99));
+    assert_eq!(t.find_first_clear_bit(150, d), (200, u64::MAX));
+    assert_eq!(t.find_first_clear_bit(0, u), (0, 199), "the hole and the clear record");
+    assert_eq!(t.find_first_clear_bit(150, Bits::NONE), (100, 199), "no bits: every byte is clear");
+}
+
+/// DELALLOC_NEW on the stand-alone tree (SPEC §2.1): new_delalloc_bytes is the bytes of the
+/// records carrying it, whatever DELALLOC does; records differing only in it do not merge.
+#[test]
+fn delalloc_new_counts_its_own_bytes() {
+    let g = Geometry::default();
+    let mut m = Reference::new(&g);
+    let (d, dn, k4) = (Bits::DELALLOC, Bits::DELALLOC_NEW, 4 * K);
+    let clear =
+        |start, end, bits, delete| Op::ClearBits { start, end, bits, wake: true, delete, cached: false };
+    let counters = |m: &Reference| {
+        let t = m.snapshot().tree;
+        (t.records.len(), t.new_delalloc_bytes, t.delalloc_bytes, t.outstanding_extents)
+    };
+    run(
+        &mut m,
+        &g,
+        &[set_bits(0, 2 * k4 - 1, d | dn, Bits::NONE), set_bits(2 * k4, 3 * k4 - 1, d, Bits::NONE)],
+    );
+    assert_eq!(counters(&m), (2, 2 * k4, 3 * k4, 2), "bits differ: two records");
+    run1(&mut m, &g, set_bits(2 * k4, 3 * k4 - 1, dn, Bits::NONE));
+    assert_eq!(counters(&m), (1, 3 * k4, 3 * k4, 1), "equal bits: merged");
+    run1(&mut m, &g, clear(0, 3 * k4 - 1, d, false));
+    assert_eq!(counters(&m), (1, 3 * k4, 0, 0), "DELALLOC_NEW outlives DELALLOC");
+    run1(&mut m, &g, clear(k4, 2 * k4 - 1, dn, false));
+    assert_eq!(counters(&m), (2, 2 * k4, 0, 0));
+    run1(&mut m, &g, clear(0, (1 << 50) - 1, Bits::NONE, true));
+    assert_eq!(counters(&m), (0, 0, 0, 0));
 }
 
 #[test]

@@ -165,24 +165,29 @@ struct RecordSums {
     delalloc: u128,
     /// Σ len over DEFRAG records.
     defrag: u128,
+    /// Σ len over DELALLOC_NEW records.
+    new_delalloc: u128,
 }
 
 /// [`RecordSums`] in one pass: this runs after every op that changes a tree. Branch-free: which
-/// records carry DELALLOC or DEFRAG is as good as random, and a mispredicted branch per record
-/// cost more than the sums.
+/// records carry DELALLOC, DEFRAG or DELALLOC_NEW is as good as random, and a mispredicted
+/// branch per record cost more than the sums.
 fn record_sums(records: &[Record], g: &Geometry) -> RecordSums {
     let mut s = RecordSums {
         extents: 0,
         delalloc: 0,
         defrag: 0,
+        new_delalloc: 0,
     };
     for r in records {
         let l = len(r);
         let delalloc = u128::from(r.bits.contains(Bits::DELALLOC));
         let defrag = u128::from(r.bits.contains(Bits::DEFRAG));
+        let new_delalloc = u128::from(r.bits.contains(Bits::DELALLOC_NEW));
         s.extents += delalloc * count(g, l);
         s.delalloc += delalloc * l;
         s.defrag += defrag * l;
+        s.new_delalloc += new_delalloc * l;
     }
     s
 }
@@ -311,6 +316,11 @@ fn tree_since(prev: &TreeSnapshot, t: &TreeSnapshot, g: &Geometry) -> Result<(),
         extents: from_prev(prev.outstanding_extents, gone.extents, added.extents),
         delalloc: from_prev(prev.delalloc_bytes, gone.delalloc, added.delalloc),
         defrag: from_prev(prev.defrag_bytes, gone.defrag, added.defrag),
+        new_delalloc: from_prev(
+            prev.new_delalloc_bytes,
+            gone.new_delalloc,
+            added.new_delalloc,
+        ),
     };
     tree_counters(t, sums)
 }
@@ -321,6 +331,7 @@ fn tree_counters(t: &TreeSnapshot, sums: RecordSums) -> Result<(), Violation> {
         extents: n,
         delalloc: d,
         defrag: f,
+        new_delalloc: nd,
     } = sums;
     expect(
         "8.2 tree outstanding_extents",
@@ -345,6 +356,14 @@ fn tree_counters(t: &TreeSnapshot, sums: RecordSums) -> Result<(), Violation> {
         t.defrag_bytes,
         f,
         || format!("Σ len of DEFRAG records ({f})"),
+    )?;
+    expect(
+        "8.2 tree new_delalloc_bytes",
+        "tree",
+        "new_delalloc_bytes",
+        t.new_delalloc_bytes,
+        nd,
+        || format!("Σ len of DELALLOC_NEW records ({nd})"),
     )
 }
 
@@ -379,6 +398,7 @@ fn inode_counters(name: InodeName, i: &InodeSnapshot, g: &Geometry) -> Result<()
         extents: by_records,
         delalloc: d,
         defrag: f,
+        new_delalloc: nd,
     } = record_sums(&i.records, g);
     let by_ordered: u128 = i.ordered.iter().map(|o| count(g, u128::from(o.len))).sum();
     expect(
@@ -404,6 +424,14 @@ fn inode_counters(name: InodeName, i: &InodeSnapshot, g: &Geometry) -> Result<()
         i.defrag_bytes,
         f,
         || format!("Σ len of DEFRAG records ({f})"),
+    )?;
+    expect(
+        "8.3 new_delalloc_bytes",
+        name,
+        "new_delalloc_bytes",
+        i.new_delalloc_bytes,
+        nd,
+        || format!("Σ len of DELALLOC_NEW records ({nd})"),
     )?;
     let o: u128 = i.ordered.iter().map(|o| u128::from(o.len)).sum();
     expect(
@@ -578,6 +606,7 @@ fn released(s: &Snapshot) -> Result<(), Violation> {
             ("csum_bytes", i.csum_bytes),
             ("delalloc_bytes", i.delalloc_bytes),
             ("defrag_bytes", i.defrag_bytes),
+            ("new_delalloc_bytes", i.new_delalloc_bytes),
             (
                 "delalloc_meta_reserved",
                 u64::from(i.delalloc_meta_reserved),
@@ -816,6 +845,7 @@ mod tests {
         t.outstanding_extents = sums.extents as u64;
         t.delalloc_bytes = sums.delalloc as u64;
         t.defrag_bytes = sums.defrag as u64;
+        t.new_delalloc_bytes = sums.new_delalloc as u64;
         t
     }
 
@@ -825,14 +855,15 @@ mod tests {
         /// counters right or off by one.
         #[test]
         fn tree_since_answers_what_check_answers(
-            before in proptest::collection::vec((0u64..3, 1u64..5, 0usize..4), 0..12),
+            before in proptest::collection::vec((0u64..3, 1u64..5, 0usize..5), 0..12),
             at in 0usize..12,
             cut in 0usize..4,
-            put in proptest::collection::vec((0u64..3, 1u64..5, 0usize..4), 0..4),
-            nudge in 0usize..8,
+            put in proptest::collection::vec((0u64..3, 1u64..5, 0usize..5), 0..4),
+            nudge in 0usize..9,
         ) {
             let g = Geometry { max_extent: 2, ..Geometry::default() };
-            const BITS: [Bits; 4] = [Bits::DELALLOC, Bits::DEFRAG, Bits::DIRTY, Bits::LOCKED];
+            const BITS: [Bits; 5] =
+                [Bits::DELALLOC, Bits::DEFRAG, Bits::DIRTY, Bits::LOCKED, Bits::DELALLOC_NEW];
             let pieces: Vec<_> = before.iter().map(|&(gap, len, b)| (gap, len, BITS[b])).collect();
             let mut prev = mounted(&g);
             prev.tree = tree_of(&pieces, &g);
@@ -856,6 +887,7 @@ mod tests {
             s.tree.outstanding_extents = sums.extents as u64 + u64::from(nudge == 1);
             s.tree.delalloc_bytes = sums.delalloc as u64 + u64::from(nudge == 2);
             s.tree.defrag_bytes = sums.defrag as u64 + u64::from(nudge == 3);
+            s.tree.new_delalloc_bytes = sums.new_delalloc as u64 + u64::from(nudge == 4);
             proptest::prop_assert_eq!(check_since(&prev, &s, &g, Rewritten::ALL), check(&s, &g));
         }
     }

@@ -35,6 +35,10 @@ pub fn check(s: &Snapshot, g: &Geometry) {
         s.tree.defrag_bytes,
         sum(&s.tree.records, Bits::DEFRAG, &|r| r.len())
     );
+    assert_eq!(
+        s.tree.new_delalloc_bytes,
+        sum(&s.tree.records, Bits::DELALLOC_NEW, &|r| r.len())
+    );
     let (mut fs_delalloc, mut may_use, mut reserved, mut rsv_size, mut delayed) = (0, 0, 0, 0, 0);
     for (n, i) in s.inodes.iter().enumerate() {
         canonical(&i.records);
@@ -58,6 +62,11 @@ pub fn check(s: &Snapshot, g: &Geometry) {
             i.defrag_bytes,
             sum(&i.records, Bits::DEFRAG, &|r| r.len()),
             "inode {n} defrag_bytes"
+        );
+        assert_eq!(
+            i.new_delalloc_bytes,
+            sum(&i.records, Bits::DELALLOC_NEW, &|r| r.len()),
+            "inode {n} new_delalloc_bytes"
         );
         assert_eq!(
             i.csum_bytes,
