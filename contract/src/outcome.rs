@@ -2,6 +2,7 @@
 
 use crate::Bits;
 use serde::{Deserialize, Serialize};
+use std::fmt;
 
 /// The answer of one op: an error code, a query's result, or plain success.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -64,4 +65,78 @@ pub enum Outcome {
         /// *end after the call.
         end: u64,
     },
+}
+
+impl Outcome {
+    /// Every variant's name, in [`Outcome::index`] order: the rows of a campaign's outcome
+    /// table.
+    pub const NAMES: [&'static str; 13] = [
+        "done",
+        "written",
+        "enospc",
+        "exists",
+        "would_block",
+        "busy",
+        "fault",
+        "no_ordered_extent",
+        "unmounted",
+        "test",
+        "count",
+        "found",
+        "delalloc",
+    ];
+
+    /// The variant's position in [`Outcome::NAMES`].
+    pub fn index(&self) -> usize {
+        match self {
+            Outcome::Done => 0,
+            Outcome::Written { .. } => 1,
+            Outcome::Enospc => 2,
+            Outcome::Exists { .. } => 3,
+            Outcome::WouldBlock { .. } => 4,
+            Outcome::Busy => 5,
+            Outcome::Fault => 6,
+            Outcome::NoOrderedExtent => 7,
+            Outcome::Unmounted => 8,
+            Outcome::Test { .. } => 9,
+            Outcome::Count { .. } => 10,
+            Outcome::Found { .. } => 11,
+            Outcome::Delalloc { .. } => 12,
+        }
+    }
+
+    /// The variant's name.
+    pub fn name(&self) -> &'static str {
+        Outcome::NAMES[self.index()]
+    }
+}
+
+/// The way traces and reports print an outcome: `written(4096)`, `exists(failed_start=8192)`.
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Outcome::Written { bytes } => write!(f, "written({bytes})"),
+            Outcome::Exists { failed_start } => write!(f, "exists(failed_start={failed_start})"),
+            Outcome::WouldBlock { failed_start } => {
+                write!(f, "would_block(failed_start={failed_start})")
+            }
+            Outcome::Test { result } => write!(f, "test({result})"),
+            Outcome::Count { bytes, first_start } => {
+                write!(f, "count(bytes={bytes}, first_start={first_start})")
+            }
+            Outcome::Found { found: None } => write!(f, "found(none)"),
+            Outcome::Found {
+                found: Some((start, end, bits)),
+            } => write!(f, "found({start}..={end} {bits})"),
+            Outcome::Delalloc { found, start, end } => {
+                write!(f, "delalloc(found={found}, {start}..={end})")
+            }
+            Outcome::Done
+            | Outcome::Enospc
+            | Outcome::Busy
+            | Outcome::Fault
+            | Outcome::NoOrderedExtent
+            | Outcome::Unmounted => f.write_str(self.name()),
+        }
+    }
 }

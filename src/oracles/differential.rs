@@ -385,41 +385,6 @@ pub fn quiet_model_panics() {
 // Statistics
 // ---------------------------------------------------------------------------------------------
 
-/// The outcome variants, by name, in [`outcome_index`] order.
-pub const OUTCOME_NAMES: [&str; 13] = [
-    "done",
-    "written",
-    "enospc",
-    "exists",
-    "would_block",
-    "busy",
-    "fault",
-    "no_ordered_extent",
-    "unmounted",
-    "test",
-    "count",
-    "found",
-    "delalloc",
-];
-
-pub fn outcome_index(o: &Outcome) -> usize {
-    match o {
-        Outcome::Done => 0,
-        Outcome::Written { .. } => 1,
-        Outcome::Enospc => 2,
-        Outcome::Exists { .. } => 3,
-        Outcome::WouldBlock { .. } => 4,
-        Outcome::Busy => 5,
-        Outcome::Fault => 6,
-        Outcome::NoOrderedExtent => 7,
-        Outcome::Unmounted => 8,
-        Outcome::Test { .. } => 9,
-        Outcome::Count { .. } => 10,
-        Outcome::Found { .. } => 11,
-        Outcome::Delalloc { .. } => 12,
-    }
-}
-
 /// What agreeing runs exercised: programs, ops, ops per kind and outcomes per variant (the
 /// share of Enospc or Unmounted says whether inputs are wasted). Mergeable across runs.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -428,8 +393,8 @@ pub struct Stats {
     pub ops: u64,
     /// Indexed by `OpKind as usize`.
     pub per_kind: [u64; OpKind::ALL.len()],
-    /// Indexed by [`outcome_index`].
-    pub outcomes: [u64; OUTCOME_NAMES.len()],
+    /// Indexed by [`Outcome::index`].
+    pub outcomes: [u64; Outcome::NAMES.len()],
     /// Programs that reached each of the rare, legitimate WARN paths ([`WARN_PATHS`]): no op
     /// outcome shows them, so without this count a campaign could miss them unnoticed.
     pub warn_paths: [u64; WARN_PATHS.len()],
@@ -442,7 +407,7 @@ impl Stats {
     pub fn count(&mut self, kind: OpKind, outcome: &Outcome) {
         self.ops += 1;
         self.per_kind[kind as usize] += 1;
-        self.outcomes[outcome_index(outcome)] += 1;
+        self.outcomes[outcome.index()] += 1;
     }
 
     pub fn merge(&mut self, other: &Stats) {
@@ -487,7 +452,7 @@ impl Stats {
     }
 
     pub fn outcome_counts(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
-        OUTCOME_NAMES.into_iter().zip(self.outcomes)
+        Outcome::NAMES.into_iter().zip(self.outcomes)
     }
 }
 
@@ -514,7 +479,7 @@ impl Serialize for Stats {
         )?;
         st.serialize_field(
             "outcomes",
-            &Map(OUTCOME_NAMES.into_iter().zip(self.outcomes)),
+            &Map(Outcome::NAMES.into_iter().zip(self.outcomes)),
         )?;
         st.serialize_field(
             "warn_paths",

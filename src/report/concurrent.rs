@@ -6,10 +6,10 @@
 use crate::oracles::linearizable::run::RunRecord;
 use crate::oracles::linearizable::search::Mismatch;
 use crate::oracles::linearizable::{Rejection, RejectionKind};
-use crate::report::{outcome, Report};
+use crate::report::Report;
 use delalloc_contract::concurrent_text::print_concurrent_program;
 use delalloc_contract::text::print_op;
-use delalloc_contract::ConcurrentProgram;
+use delalloc_contract::{ConcurrentProgram, Outcome};
 use serde_json::json;
 use std::fmt::Write as _;
 
@@ -22,8 +22,8 @@ pub fn headline(d: &Rejection) -> String {
             optimized,
         } => format!(
             "setup op {index}: reference answered {}, optimized {}",
-            outcome(reference),
-            outcome(optimized)
+            reference,
+            optimized
         ),
         RejectionKind::RunFailed { message } => message.clone(),
         RejectionKind::InvariantBroken {
@@ -43,8 +43,8 @@ pub fn headline(d: &Rejection) -> String {
                 run,
             }) => format!(
                 "no order explains it; nearest: task {task} op {index} answered {} in the run, {} in the reference",
-                outcome(run),
-                outcome(reference)
+                run,
+                reference
             ),
             Some(Mismatch::State { fields }) | Some(Mismatch::AfterUnmount { fields }) => {
                 match fields.first() {
@@ -69,7 +69,7 @@ pub fn timeline(p: &ConcurrentProgram, run: &RunRecord) -> String {
             let op = print_op(&p.tasks[t][i]);
             events.push((r.invoked, t, format!("> {op}")));
             match (r.returned, r.outcome) {
-                (Some(at), Some(o)) => events.push((at, t, format!("< {}", outcome(&o)))),
+                (Some(at), Some(o)) => events.push((at, t, format!("< {}", o))),
                 _ => events.push((usize::MAX, t, "  (never returned)".into())),
             }
         }
@@ -114,7 +114,10 @@ pub fn text(d: &Rejection) -> String {
     if !d.program.setup.is_empty() {
         let _ = writeln!(s, "setup (alone, reference | optimized):");
         for (i, op) in d.program.setup.iter().enumerate() {
-            let o = r.setup_outcomes.get(i).map_or("-".into(), outcome);
+            let o = r
+                .setup_outcomes
+                .get(i)
+                .map_or("-".into(), Outcome::to_string);
             let _ = writeln!(s, "  {i:>4}  {}  {o}", print_op(op));
         }
     }
@@ -138,8 +141,8 @@ pub fn text(d: &Rejection) -> String {
                     s,
                     "  rejected at t{task}.{index} ({}): run answered {}, reference {}",
                     print_op(&d.program.tasks[*task][*index]),
-                    outcome(run),
-                    outcome(reference)
+                    run,
+                    reference
                 );
             }
             Mismatch::State { fields } | Mismatch::AfterUnmount { fields } => {

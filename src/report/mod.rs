@@ -8,7 +8,6 @@ pub mod trace;
 
 use crate::oracles::differential::{Divergence, DivergenceKind};
 use delalloc_contract::text::{print_op, print_program};
-use delalloc_contract::Outcome;
 use serde_json::json;
 use std::fmt::Write as _;
 
@@ -54,10 +53,7 @@ pub fn headline(d: &Divergence) -> String {
         DivergenceKind::OutcomeDiffers { left, right } => {
             format!(
                 "{} answered {}, {} answered {}",
-                d.left_model,
-                outcome(left),
-                d.right_model,
-                outcome(right)
+                d.left_model, left, d.right_model, right
             )
         }
         DivergenceKind::StateDiffers => match d.fields.first() {
@@ -96,12 +92,7 @@ pub fn text(d: &Divergence) -> String {
     let _ = writeln!(s, "  left = {l}, right = {r}");
     match &d.kind {
         DivergenceKind::OutcomeDiffers { left, right } => {
-            let _ = writeln!(
-                s,
-                "outcome:\n  {l}: {}\n  {r}: {}",
-                outcome(left),
-                outcome(right)
-            );
+            let _ = writeln!(s, "outcome:\n  {l}: {}\n  {r}: {}", left, right);
         }
         DivergenceKind::StateDiffers => {}
         DivergenceKind::InvariantBroken {
@@ -152,8 +143,8 @@ pub fn text(d: &Divergence) -> String {
             s,
             "  {index}  {:<width$}  {} | {}{mark}",
             print_op(&st.op),
-            outcome(&st.left),
-            outcome(&st.right)
+            st.left,
+            st.right
         );
     }
     if let DivergenceKind::Panicked { model, .. } = &d.kind {
@@ -187,8 +178,8 @@ pub fn json_value(d: &Divergence) -> serde_json::Value {
             json!({
                 "index": if i < d.program.ops.len() { Some(i) } else { None },
                 "op": print_op(&st.op),
-                "left": outcome(&st.left),
-                "right": outcome(&st.right),
+                "left": st.left.to_string(),
+                "right": st.right.to_string(),
             })
         })
         .collect();
@@ -206,30 +197,4 @@ pub fn json_value(d: &Divergence) -> serde_json::Value {
         "left_snapshot": d.left,
         "right_snapshot": d.right,
     })
-}
-
-/// An outcome the way the trace prints it: `written(4096)`, `exists(failed_start=8192)`.
-pub fn outcome(o: &Outcome) -> String {
-    match *o {
-        Outcome::Done => "done".into(),
-        Outcome::Written { bytes } => format!("written({bytes})"),
-        Outcome::Enospc => "enospc".into(),
-        Outcome::Exists { failed_start } => format!("exists(failed_start={failed_start})"),
-        Outcome::WouldBlock { failed_start } => format!("would_block(failed_start={failed_start})"),
-        Outcome::Busy => "busy".into(),
-        Outcome::Fault => "fault".into(),
-        Outcome::NoOrderedExtent => "no_ordered_extent".into(),
-        Outcome::Unmounted => "unmounted".into(),
-        Outcome::Test { result } => format!("test({result})"),
-        Outcome::Count { bytes, first_start } => {
-            format!("count(bytes={bytes}, first_start={first_start})")
-        }
-        Outcome::Found { found: None } => "found(none)".into(),
-        Outcome::Found {
-            found: Some((start, end, bits)),
-        } => format!("found({start}..={end} {bits})"),
-        Outcome::Delalloc { found, start, end } => {
-            format!("delalloc(found={found}, {start}..={end})")
-        }
-    }
 }

@@ -58,11 +58,7 @@ pub fn text(program: &Program) -> String {
     let mut out = String::new();
     for s in &t.steps {
         let at = s.index.map_or("end".to_string(), |i| i.to_string());
-        out += &format!(
-            "{at:>4}  {}  => {}\n",
-            print_op(&s.op),
-            report::outcome(&s.outcome)
-        );
+        out += &format!("{at:>4}  {}  => {}\n", print_op(&s.op), s.outcome);
         for c in &s.changes {
             out += &format!("        {}: {} -> {}\n", c.field, c.left, c.right);
         }
