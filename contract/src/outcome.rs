@@ -65,12 +65,19 @@ pub enum Outcome {
         /// *end after the call.
         end: u64,
     },
+    /// Answer of find_first_clear_extent_bit: the kernel's start_ret and end_ret (SPEC §1.1).
+    Clear {
+        /// The first clear byte's range start (may lie before the query's start).
+        start: u64,
+        /// Its inclusive end; u64::MAX for the kernel's `(u64)-1`.
+        end: u64,
+    },
 }
 
 impl Outcome {
     /// Every variant's name, in [`Outcome::index`] order: the rows of a campaign's outcome
     /// table.
-    pub const NAMES: [&'static str; 13] = [
+    pub const NAMES: [&'static str; 14] = [
         "done",
         "written",
         "enospc",
@@ -84,6 +91,7 @@ impl Outcome {
         "count",
         "found",
         "delalloc",
+        "clear",
     ];
 
     /// The variant's position in [`Outcome::NAMES`].
@@ -102,6 +110,7 @@ impl Outcome {
             Outcome::Count { .. } => 10,
             Outcome::Found { .. } => 11,
             Outcome::Delalloc { .. } => 12,
+            Outcome::Clear { .. } => 13,
         }
     }
 
@@ -131,6 +140,7 @@ impl fmt::Display for Outcome {
             Outcome::Delalloc { found, start, end } => {
                 write!(f, "delalloc(found={found}, {start}..={end})")
             }
+            Outcome::Clear { start, end } => write!(f, "clear({start}..={end})"),
             Outcome::Done
             | Outcome::Enospc
             | Outcome::Busy

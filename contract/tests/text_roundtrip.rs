@@ -467,6 +467,7 @@ unmount
 set_free_space data=1M meta=0
 fail_next_reservation data      # or: metadata
 \tfail_next_reservation\tmetadata\t# tabs
+find_first_clear_bit 4096 DIRTY|DEFRAG
 clear_bits 0 4095 0 delete
 ";
 

@@ -144,7 +144,8 @@ impl Optimized {
             | Op::TestRangeBit { .. }
             | Op::CountRangeBits { .. }
             | Op::FindFirstBit { .. }
-            | Op::FindDelalloc { .. } => self.apply_tree(op),
+            | Op::FindDelalloc { .. }
+            | Op::FindFirstClearBit { .. } => self.apply_tree(op),
         }
     }
 
@@ -157,7 +158,8 @@ impl Optimized {
             Op::TestRangeBit { .. }
             | Op::CountRangeBits { .. }
             | Op::FindFirstBit { .. }
-            | Op::FindDelalloc { .. } => true,
+            | Op::FindDelalloc { .. }
+            | Op::FindFirstClearBit { .. } => true,
             Op::SetBits { .. }
             | Op::ClearBits { .. }
             | Op::ConvertBits { .. }
@@ -283,6 +285,10 @@ impl Optimized {
             Op::FindDelalloc { start, max_bytes } => {
                 let (found, start, end) = tree.find_delalloc_range(start, max_bytes);
                 Outcome::Delalloc { found, start, end }
+            }
+            Op::FindFirstClearBit { start, bits } => {
+                let (start, end) = tree.find_first_clear_bit(start, bits);
+                Outcome::Clear { start, end }
             }
             Op::BufferedWrite { .. }
             | Op::DirectWrite { .. }

@@ -67,6 +67,10 @@ impl Reference {
             }
             Op::FindFirstBit { start, bits } => t.find_first_bit(start, bits),
             Op::FindDelalloc { start, max_bytes } => t.find_delalloc(start, max_bytes),
+            Op::FindFirstClearBit { start, bits } => {
+                let (start, end) = t.find_first_clear_bit(start, bits);
+                Outcome::Clear { start, end }
+            }
             Op::BufferedWrite { .. }
             | Op::DirectWrite { .. }
             | Op::PageMkwrite { .. }
@@ -140,7 +144,8 @@ impl Model for Reference {
             | Op::TestRangeBit { .. }
             | Op::CountRangeBits { .. }
             | Op::FindFirstBit { .. }
-            | Op::FindDelalloc { .. } => self.tree_op(op),
+            | Op::FindDelalloc { .. }
+            | Op::FindFirstClearBit { .. } => self.tree_op(op),
         }
     }
 

@@ -337,6 +337,7 @@ impl TaskGen {
             | OpKind::CountRangeBits
             | OpKind::FindFirstBit
             | OpKind::FindDelalloc
+            | OpKind::FindFirstClearBit
             | OpKind::Evict
             | OpKind::Unmount
             | OpKind::SetFreeSpace

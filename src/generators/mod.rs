@@ -223,7 +223,8 @@ fn weight(kind: OpKind) -> u32 {
         OpKind::TestRangeBit
         | OpKind::CountRangeBits
         | OpKind::FindFirstBit
-        | OpKind::FindDelalloc => 3,
+        | OpKind::FindDelalloc
+        | OpKind::FindFirstClearBit => 3,
         OpKind::BufferedWrite => 12,
         OpKind::DirectWrite => 5,
         OpKind::PageMkwrite => 5,
@@ -254,6 +255,7 @@ fn mutates(kind: OpKind) -> bool {
         | OpKind::CountRangeBits
         | OpKind::FindFirstBit
         | OpKind::FindDelalloc
+        | OpKind::FindFirstClearBit
         | OpKind::PageMkwrite
         | OpKind::Defrag
         | OpKind::Writeback
@@ -401,6 +403,10 @@ impl Gen {
                 }
             }
             OpKind::FindFirstBit => Op::FindFirstBit {
+                start: self.offset(u)?,
+                bits: self.bits(u)?,
+            },
+            OpKind::FindFirstClearBit => Op::FindFirstClearBit {
                 start: self.offset(u)?,
                 bits: self.bits(u)?,
             },
@@ -791,6 +797,7 @@ impl Gen {
             | Op::CountRangeBits { .. }
             | Op::FindFirstBit { .. }
             | Op::FindDelalloc { .. }
+            | Op::FindFirstClearBit { .. }
             | Op::Writeback { .. }
             | Op::FinishOrdered { .. }
             | Op::Evict { .. }

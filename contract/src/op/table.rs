@@ -115,6 +115,12 @@ macro_rules! for_each_op {
                 start: Offset [pos],
                 max_bytes: Num [key max],
             },
+            /// find_first_clear_extent_bit(start, bits) (6.1; SPEC §1.1): the first range at or
+            /// after `start` whose bytes have none of `bits`, holes included.
+            FindFirstClearBit "find_first_clear_bit" tree tag = 23 {
+                start: Offset [pos],
+                bits: Bits [pos],
+            },
 
             // ---- file-system level ----
 

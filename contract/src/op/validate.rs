@@ -124,7 +124,7 @@ impl Op {
                 }
                 Ok(())
             }
-            Op::FindFirstBit { start, bits } => {
+            Op::FindFirstBit { start, bits } | Op::FindFirstClearBit { start, bits } => {
                 range(start, start)?;
                 stored_only("bits", bits)?;
                 if bits.is_empty() {

@@ -122,6 +122,7 @@ fn background(op: &Op) -> bool {
         | Op::CountRangeBits { .. }
         | Op::FindFirstBit { .. }
         | Op::FindDelalloc { .. }
+        | Op::FindFirstClearBit { .. }
         | Op::BufferedWrite { .. }
         | Op::DirectWrite { .. }
         | Op::PageMkwrite { .. }
