@@ -319,7 +319,7 @@ impl Swarm {
 // ---------------------------------------------------------------------------------------------
 
 /// The bits tree ops draw from (DELALLOC twice: it drives every counter).
-const PALETTE: [Bits; 9] = [
+const PALETTE: [Bits; 10] = [
     Bits::DELALLOC,
     Bits::DELALLOC,
     Bits::UPTODATE,
@@ -329,6 +329,7 @@ const PALETTE: [Bits; 9] = [
     Bits::BOUNDARY,
     Bits::WRITEBACK,
     Bits::NORESERVE,
+    Bits::DELALLOC_NEW,
 ];
 
 /// Interesting offsets kept per program.
