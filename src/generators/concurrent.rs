@@ -12,7 +12,8 @@
 //! writeback, finish_ordered, truncate and commit. Space changes, fault injection, evict and
 //! unmount stay in the setup, where they are sequential.
 
-use crate::generators::Gen;
+use super::choice::chance;
+use super::Gen;
 use arbitrary::{Result, Unstructured};
 use delalloc_contract::concurrent::{LINEARIZABILITY_OPS_PER_TASK, MAX_TASKS};
 use delalloc_contract::op::MAX_OFFSET;
@@ -34,11 +35,6 @@ pub fn concurrent_program_from_seed(seed: u64) -> ConcurrentProgram {
         tasks: vec![Vec::new()],
         ..ConcurrentProgram::default()
     })
-}
-
-/// True with probability `num / den`; false once the bytes have run out.
-fn chance(u: &mut Unstructured, num: u32, den: u32) -> Result<bool> {
-    Ok(u.int_in_range(1..=den)? > den - num)
 }
 
 /// A valid concurrent program read from `u`.

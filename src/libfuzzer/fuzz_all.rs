@@ -41,7 +41,7 @@ pub struct Options {
     pub seconds: u64,
     pub engine: EngineChoice,
     pub sanitizer: Sanitizer,
-    /// Only these targets; empty means all (but [`CALIBRATION_TARGET`]).
+    /// Only these targets; empty means all (but [`CALIBRATION_TARGET`](super::CALIBRATION_TARGET)).
     pub targets: Vec<String>,
     /// The repository root (holds `fuzz/`, `corpus/`, `oss-fuzz/`).
     pub root: PathBuf,
