@@ -244,7 +244,7 @@ impl Writer {
 const MAX_SPACE: u64 = 1 << 50;
 
 /// The program literal-mode `bytes` (after the mode byte) stand for, at `level`. Total.
-pub(super) fn decode(bytes: &[u8], level: Level) -> Program {
+pub fn decode(bytes: &[u8], level: Level) -> Program {
     let mut r = Reader(bytes);
     let s_log = 9 + u32::from(r.byte() % 8);
     let n_log = s_log + u32::from(r.byte()) % (17 - s_log);
