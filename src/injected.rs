@@ -19,7 +19,8 @@
 //! An unknown name fails loudly ([`WrapperBugs::parse`] names it and lists the known ones of both
 //! kinds): a typo must never leave a campaign hunting for a bug that is not there.
 
-use crate::oracles::{differential, Verdict};
+use crate::oracles::differential::{self, Divergence, Stats};
+use crate::oracles::Verdict;
 use delalloc_contract::{Bits, Geometry, Model, Op, Outcome, Program, Snapshot};
 use delalloc_optimized::bugs as model;
 use delalloc_optimized::Optimized;
@@ -198,7 +199,7 @@ pub fn from_env_once() -> WrapperBugs {
 
 /// The oracle with `bugs` injected into the optimized model ([`differential::run`] when empty): the
 /// model built with its own bugs of the set, wrapped in [`Buggy`] only when a wrapper bug is on.
-pub fn run(program: &Program, bugs: WrapperBugs) -> Verdict {
+pub fn run(program: &Program, bugs: WrapperBugs) -> Verdict<Stats, Divergence> {
     if bugs.is_empty() {
         return differential::run(program);
     }

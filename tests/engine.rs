@@ -8,7 +8,7 @@ use common::{run_wrong, Bug};
 use delalloc_contract::text::parse_program;
 use delalloc_fuzz::engines::{campaign, Campaign, Config};
 use delalloc_fuzz::generators::{program_from_seed, Level};
-use delalloc_fuzz::oracles::differential::Differential;
+use delalloc_fuzz::oracles::differential::{Differential, Divergence, Stats};
 use delalloc_fuzz::oracles::Verdict;
 
 fn config(out: &std::path::Path, jobs: usize) -> Config {
@@ -97,7 +97,7 @@ fn a_clean_campaign_summarizes() {
     };
     let oracle = Differential {
         level: Level::Fs,
-        run: delalloc_fuzz::oracles::differential::run as fn(&_) -> Verdict,
+        run: delalloc_fuzz::oracles::differential::run as fn(&_) -> Verdict<Stats, Divergence>,
     };
     let Campaign::Clean(s) = campaign(&cfg, &oracle).unwrap() else {
         panic!("diverged")

@@ -1,6 +1,6 @@
 //! `delalloc-fuzz corpus`: the fuzz targets' seed corpora, regenerated or checked.
 
-use super::{ERROR, FAILED};
+use super::common::{ERROR, FAILED};
 use crate::corpus::{plan, stale, write, Stale};
 use std::path::PathBuf;
 

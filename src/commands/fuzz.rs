@@ -1,6 +1,6 @@
 //! `delalloc-fuzz fuzz`: the built-in engine's campaign, sequential or `--concurrent`.
 
-use super::{parse_bugs, LevelArg, ERROR, FAILED};
+use super::common::{parse_bugs, LevelArg, ERROR, FAILED};
 use crate::engines::{self, Campaign, Config};
 use crate::oracles::differential::Differential;
 use crate::oracles::linearizable::Linearizable;

@@ -1,6 +1,6 @@
 //! `delalloc-fuzz import`: libFuzzer/AFL crash inputs → readable, minimized regression programs.
 
-use super::{bugs_from_env, LevelArg, ERROR, FAILED};
+use super::common::{bugs_from_env, LevelArg, ERROR, FAILED};
 use crate::corpus::artifact;
 use crate::engines::findings;
 use crate::generators::Level;

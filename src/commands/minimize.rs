@@ -1,7 +1,7 @@
 //! `delalloc-fuzz minimize`: a diverging program file (sequential or concurrent) shrunk to a
 //! small one diverging the same way.
 
-use super::{concurrent_text, load, parse_concurrent, ERROR, FAILED};
+use super::common::{concurrent_text, load, parse_concurrent, ERROR, FAILED};
 use crate::engines::findings;
 use crate::oracles::linearizable;
 use crate::report;

@@ -1,7 +1,7 @@
 //! `delalloc-fuzz mutants`: the scoreboard, campaigns against each re-introduced historical bug,
 //! and with `--concurrent` the race rows after it.
 
-use super::{parse_bugs, EngineArg, ERROR, FAILED};
+use super::common::{parse_bugs, EngineArg, ERROR, FAILED};
 use crate::engines;
 use crate::libfuzzer;
 use crate::scoreboard::{self, races};

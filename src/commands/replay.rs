@@ -1,7 +1,9 @@
 //! `delalloc-fuzz replay`: program files, concurrent program files and raw fuzz artifacts, each
 //! PASS if the models agree.
 
-use super::{bugs_from_env, collect, concurrent_text, parse_concurrent, LevelArg, ERROR, FAILED};
+use super::common::{
+    bugs_from_env, collect, concurrent_text, parse_concurrent, LevelArg, ERROR, FAILED,
+};
 use crate::corpus::artifact::{self, Decoding};
 use crate::generators::Level;
 use crate::injected;

@@ -1,6 +1,6 @@
 //! `delalloc-fuzz stress`: concurrent programs on real threads (the std build of the model).
 
-use super::FAILED;
+use super::common::FAILED;
 use crate::engines::findings::write_new;
 use crate::engines::stress::{self, StressConfig};
 use crate::engines::Config;

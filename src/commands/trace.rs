@@ -1,7 +1,7 @@
 //! `delalloc-fuzz trace`: what a program file does, op by op (or a concurrent file's timeline),
 //! then the oracle's verdict.
 
-use super::{concurrent_text, load, parse_concurrent, ERROR};
+use super::common::{concurrent_text, load, parse_concurrent, ERROR};
 use crate::oracles::{linearizable, Verdict};
 use crate::report;
 use serde_json::json;

@@ -146,14 +146,18 @@ pub struct Step {
 }
 
 /// Reference on the left, optimized on the right.
-pub fn run(program: &Program) -> Verdict {
+pub fn run(program: &Program) -> Verdict<Stats, Divergence> {
     let mut left = delalloc_reference::Reference::new(&program.geometry);
     let mut right = delalloc_optimized::Optimized::new(&program.geometry);
     run_models(program, &mut left, &mut right)
 }
 
 /// Runs `program` on two freshly mounted models of its geometry.
-pub fn run_models(program: &Program, left: &mut dyn Model, right: &mut dyn Model) -> Verdict {
+pub fn run_models(
+    program: &Program,
+    left: &mut dyn Model,
+    right: &mut dyn Model,
+) -> Verdict<Stats, Divergence> {
     let [ls, rs, checked] = SPARE_SNAPSHOTS.with_borrow_mut(std::mem::take);
     let mut run = Run {
         program,
@@ -498,7 +502,7 @@ pub struct Differential<F> {
     pub run: F,
 }
 
-impl<F: Fn(&Program) -> Verdict + Sync> Oracle for Differential<F> {
+impl<F: Fn(&Program) -> Verdict<Stats, Divergence> + Sync> Oracle for Differential<F> {
     type Program = Program;
     type Stats = Stats;
     type Divergence = Divergence;
@@ -507,7 +511,7 @@ impl<F: Fn(&Program) -> Verdict + Sync> Oracle for Differential<F> {
         generators::program_from_seed(seed, self.level)
     }
 
-    fn check(&self, program: &Program) -> Verdict {
+    fn check(&self, program: &Program) -> Verdict<Stats, Divergence> {
         (self.run)(program)
     }
 

@@ -14,12 +14,12 @@ pub mod linearizable;
 use serde::Serialize;
 
 /// An oracle's answer for one program: the models agree (with what the run exercised), or they
-/// diverged. The defaults are the differential oracle's; the linearizability oracle answers
-/// `Verdict<RaceStats, Rejection>`.
+/// diverged. The differential oracle answers `Verdict<Stats, Divergence>`, the
+/// linearizability oracle `Verdict<RaceStats, Rejection>`.
 // Agree is the hot path (one per program): it stays unboxed, the rare divergence is boxed.
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
-pub enum Verdict<S = differential::Stats, D = differential::Divergence> {
+pub enum Verdict<S, D> {
     /// Nothing wrong; `S` counts what the run exercised.
     Agree(S),
     /// The first thing found wrong, with everything its report needs.

@@ -5,7 +5,7 @@
 use crate::generators::Level;
 use crate::libfuzzer::Sanitizer;
 use crate::oracles::{
-    differential::{Divergence, DivergenceKind},
+    differential::{Divergence, DivergenceKind, Stats},
     Verdict,
 };
 use crate::shrink::Minimized;
@@ -15,7 +15,7 @@ use std::path::PathBuf;
 
 /// Runs `program` on the reference and on the optimized model with `bugs` re-introduced (what
 /// the fuzz targets run with the same names in `DELALLOC_FUZZ_BUGS`: [`crate::injected::run`]).
-pub fn run_with_bugs(program: &Program, bugs: BugSet) -> Verdict {
+pub fn run_with_bugs(program: &Program, bugs: BugSet) -> Verdict<Stats, Divergence> {
     crate::injected::run(program, bugs.into())
 }
 

@@ -17,7 +17,7 @@
 pub mod concurrent;
 pub mod driver;
 
-use crate::oracles::differential::{self, Divergence};
+use crate::oracles::differential::{self, Divergence, Stats};
 use crate::oracles::Verdict;
 use delalloc_contract::op::{Field, FieldMut};
 use delalloc_contract::{Bits, Geometry, Op, Program};
@@ -66,7 +66,7 @@ pub fn minimize(program: &Program) -> Option<Minimized<Program>> {
 /// with the first divergence's [`Divergence::signature`].
 pub fn minimize_with(
     program: &Program,
-    run: impl FnMut(&Program) -> Verdict,
+    run: impl FnMut(&Program) -> Verdict<Stats, Divergence>,
 ) -> Option<Minimized<Program>> {
     driver::minimize_with(program, run, Divergence::signature)
 }
@@ -76,7 +76,7 @@ pub fn minimize_with(
 /// injected bug: every divergence in the fields that bug changes is that bug).
 pub fn minimize_by(
     program: &Program,
-    run: impl FnMut(&Program) -> Verdict,
+    run: impl FnMut(&Program) -> Verdict<Stats, Divergence>,
     same_bug: impl Fn(&Divergence, &Divergence) -> bool,
 ) -> Option<Minimized<Program>> {
     driver::minimize_by(program, run, same_bug)

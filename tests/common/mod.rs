@@ -7,7 +7,8 @@ pub mod cli;
 pub mod corpus;
 
 use delalloc_contract::{Model, Op, Outcome, Program, Snapshot};
-use delalloc_fuzz::oracles::{differential, Verdict};
+use delalloc_fuzz::oracles::differential::{self, Divergence, Stats};
+use delalloc_fuzz::oracles::Verdict;
 use delalloc_reference::Reference;
 
 /// How a [`Wrong`] model is wrong.
@@ -85,14 +86,14 @@ impl Model for Wrong {
 }
 
 /// The reference on the left, the wrong model on the right.
-pub fn run_wrong(program: &Program, bug: Bug) -> Verdict {
+pub fn run_wrong(program: &Program, bug: Bug) -> Verdict<Stats, Divergence> {
     let mut left = Reference::new(&program.geometry);
     let mut right = Wrong::new(program, bug);
     differential::run_models(program, &mut left, &mut right)
 }
 
 /// The same wrong model on both sides: they agree, and only the invariants can tell.
-pub fn run_wrong_twice(program: &Program, bug: Bug) -> Verdict {
+pub fn run_wrong_twice(program: &Program, bug: Bug) -> Verdict<Stats, Divergence> {
     let mut left = Wrong::new(program, bug);
     let mut right = Wrong::new(program, bug);
     differential::run_models(program, &mut left, &mut right)
