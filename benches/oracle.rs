@@ -77,7 +77,7 @@ fn batch(level: Level) -> (Vec<Program>, usize) {
 }
 
 fn oracle_throughput(c: &mut Criterion) {
-    differential::quiet_model_panics();
+    delalloc_fuzz::oracles::panics::quiet_model_panics();
     for level in Level::ALL {
         let (batch, left_out) = batch(level);
         let ops: u64 = batch.iter().map(ops_applied).sum();

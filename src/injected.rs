@@ -19,7 +19,8 @@
 //! An unknown name fails loudly ([`WrapperBugs::parse`] names it and lists the known ones of both
 //! kinds): a typo must never leave a campaign hunting for a bug that is not there.
 
-use crate::oracles::differential::{self, Divergence, Stats};
+use crate::oracles::differential::{self, Divergence};
+use crate::oracles::stats::Stats;
 use crate::oracles::Verdict;
 use delalloc_contract::{Bits, Geometry, Model, Op, Outcome, Program, Snapshot};
 use delalloc_optimized::bugs as model;

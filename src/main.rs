@@ -10,7 +10,7 @@ use delalloc_fuzz::commands::{
     CorpusCommand, FuzzAllCommand, FuzzCommand, ImportCommand, MinimizeCommand, MutantsCommand,
     ReplayCommand, StressCommand, TraceCommand,
 };
-use delalloc_fuzz::oracles::differential;
+use delalloc_fuzz::oracles::panics::quiet_model_panics;
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -53,7 +53,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    differential::quiet_model_panics();
+    quiet_model_panics();
     ExitCode::from(match cli.command {
         Command::Fuzz(c) => c.execute(),
         Command::Stress(c) => c.execute(),

@@ -8,7 +8,8 @@ use common::{run_wrong, Bug};
 use delalloc_contract::text::parse_program;
 use delalloc_fuzz::engines::{campaign, Campaign, Config};
 use delalloc_fuzz::generators::{program_from_seed, Level};
-use delalloc_fuzz::oracles::differential::{Differential, Divergence, Stats};
+use delalloc_fuzz::oracles::differential::{Differential, Divergence};
+use delalloc_fuzz::oracles::stats::Stats;
 use delalloc_fuzz::oracles::Verdict;
 
 fn config(out: &std::path::Path, jobs: usize) -> Config {

@@ -11,7 +11,7 @@ use delalloc_contract::OpKind;
 use delalloc_fuzz::corpus::{self, PARSE_TEXT};
 use delalloc_fuzz::injected::{self, WrapperBugs};
 use delalloc_fuzz::input;
-use delalloc_fuzz::oracles::{differential, Verdict};
+use delalloc_fuzz::oracles::Verdict;
 use delalloc_fuzz::{report, targets};
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -37,7 +37,7 @@ fn the_committed_corpus_is_what_the_seed_programs_say() {
 
 #[test]
 fn every_seed_input_decodes_to_its_program_and_runs_clean_even_with_the_injected_bug() {
-    differential::quiet_model_panics();
+    delalloc_fuzz::oracles::panics::quiet_model_panics();
     let all_bugs = WrapperBugs::parse(
         &injected::WrapperBug::ALL
             .iter()
@@ -95,7 +95,7 @@ fn every_seed_input_decodes_to_its_program_and_runs_clean_even_with_the_injected
 /// so it reproduces what the fuzzer found and stays harmless to `cargo test`.
 #[test]
 fn injected_bug_reproducers_fail_with_the_bug_and_pass_without() {
-    differential::quiet_model_panics();
+    delalloc_fuzz::oracles::panics::quiet_model_panics();
     let dir = root().join("corpus/injected");
     let mut checked = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {

@@ -43,7 +43,7 @@ fn reproducers() -> Vec<(PathBuf, ReproducerHeader, Program)> {
 
 #[test]
 fn each_reproducer_diverges_on_its_field_with_its_bug_and_agrees_without() {
-    differential::quiet_model_panics();
+    delalloc_fuzz::oracles::panics::quiet_model_panics();
     let all = reproducers();
     assert!(!all.is_empty());
     for (f, h, p) in &all {
@@ -109,7 +109,7 @@ fn every_sequential_bug_has_a_reproducer_and_every_file_names_a_real_bug() {
 
 #[test]
 fn race_bugs_are_invisible_to_sequential_programs() {
-    differential::quiet_model_panics();
+    delalloc_fuzz::oracles::panics::quiet_model_panics();
     let races: Vec<Bug> = Bug::ALL.into_iter().filter(|b| b.is_race()).collect();
     let corpus_programs: Vec<Program> = program_files(&corpus())
         .iter()
@@ -137,7 +137,7 @@ const BUDGET_SEED: u64 = 0x00b0_0c5e_ed00;
 
 #[test]
 fn the_builtin_engine_finds_every_sequential_bug_within_a_fixed_budget() {
-    differential::quiet_model_panics();
+    delalloc_fuzz::oracles::panics::quiet_model_panics();
     let mut missed = Vec::new();
     for bug in Bug::ALL.into_iter().filter(|b| !b.is_race()) {
         let bugs = BugSet::from(bug);
@@ -224,7 +224,7 @@ fn a_campaign_without_budget_left_misses_and_the_row_says_so() {
 /// that level's ops alone.
 #[test]
 fn each_sequential_bug_has_a_reproducer_in_the_ops_of_its_libfuzzer_target() {
-    differential::quiet_model_panics();
+    delalloc_fuzz::oracles::panics::quiet_model_panics();
     let all = reproducers();
     for bug in Bug::ALL.into_iter().filter(|b| !b.is_race()) {
         let (target, level) = libfuzzer::target(bug);

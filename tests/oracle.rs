@@ -102,7 +102,7 @@ fn equal_but_wrong_state_is_an_invariant_broken() {
 
 #[test]
 fn a_panicking_model_is_reported_not_propagated() {
-    differential::quiet_model_panics();
+    delalloc_fuzz::oracles::panics::quiet_model_panics();
     let p = parse("buffered_write ino=0 pos=0 len=4K\nevict ino=0\n");
     let Verdict::Diverged(d) = run_wrong(&p, Bug::PanicOnEvict) else {
         panic!("no divergence")

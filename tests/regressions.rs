@@ -11,7 +11,7 @@ use common::corpus::program_files;
 
 #[test]
 fn every_regression_replays_clean() {
-    differential::quiet_model_panics();
+    delalloc_fuzz::oracles::panics::quiet_model_panics();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/regressions");
     let files = program_files(&dir);
     let mut failures = Vec::new();

@@ -3,10 +3,7 @@
 //! minimized program and its report. Do not weaken the test; fix the model or record the case.
 
 use delalloc_fuzz::generators::{program_from_seed, Level};
-use delalloc_fuzz::oracles::{
-    differential::{self, Stats},
-    Verdict,
-};
+use delalloc_fuzz::oracles::{differential, stats::Stats, Verdict};
 use delalloc_fuzz::{report, shrink};
 
 /// Programs per level.
@@ -15,7 +12,7 @@ const PROGRAMS: u64 = 300;
 const BASE: u64 = 0x5eed_0000;
 
 fn batch(level: Level) {
-    differential::quiet_model_panics();
+    delalloc_fuzz::oracles::panics::quiet_model_panics();
     let mut stats = Stats::default();
     for i in 0..PROGRAMS {
         let program = program_from_seed(BASE + i, level);

@@ -172,7 +172,7 @@ pub fn search<O: Oracle>(config: &Config, oracle: &O) -> Search<O::Program, O::S
 where
     O::Program: Sync,
 {
-    crate::oracles::differential::quiet_model_panics();
+    crate::oracles::panics::quiet_model_panics();
     let start = Instant::now();
     // `--seconds` beyond what an Instant can hold means "until a divergence".
     let deadline = start.checked_add(Duration::from_secs(config.seconds));

@@ -10,6 +10,8 @@
 pub mod differential;
 pub mod invariants;
 pub mod linearizable;
+pub mod panics;
+pub mod stats;
 
 use serde::Serialize;
 

@@ -5,7 +5,8 @@
 use crate::generators::Level;
 use crate::libfuzzer::Sanitizer;
 use crate::oracles::{
-    differential::{Divergence, DivergenceKind, Stats},
+    differential::{Divergence, DivergenceKind},
+    stats::Stats,
     Verdict,
 };
 use crate::shrink::Minimized;

@@ -17,7 +17,8 @@
 pub mod concurrent;
 pub mod driver;
 
-use crate::oracles::differential::{self, Divergence, Stats};
+use crate::oracles::differential::{self, Divergence};
+use crate::oracles::stats::Stats;
 use crate::oracles::Verdict;
 use delalloc_contract::op::{Field, FieldMut};
 use delalloc_contract::{Bits, Geometry, Op, Program};

@@ -11,7 +11,7 @@ pub mod concurrent;
 
 use crate::generators::Level;
 use crate::input::{self, Mode};
-use crate::oracles::{differential, Verdict};
+use crate::oracles::Verdict;
 use crate::{injected, report};
 use delalloc_contract::text::{parse_program, print_program};
 
@@ -29,7 +29,7 @@ pub fn tree_level(data: &[u8]) {
 /// A differential target of any level, with `bugs` injected (the targets above pass those of
 /// `DELALLOC_FUZZ_BUGS`).
 pub fn differential(data: &[u8], level: Level, bugs: injected::WrapperBugs) {
-    differential::quiet_model_panics();
+    crate::oracles::panics::quiet_model_panics();
     let program = input::decode(data, level);
     if let Verdict::Diverged(d) = injected::run(&program, bugs) {
         panic!(

@@ -7,7 +7,8 @@ pub mod cli;
 pub mod corpus;
 
 use delalloc_contract::{Model, Op, Outcome, Program, Snapshot};
-use delalloc_fuzz::oracles::differential::{self, Divergence, Stats};
+use delalloc_fuzz::oracles::differential::{self, Divergence};
+use delalloc_fuzz::oracles::stats::Stats;
 use delalloc_fuzz::oracles::Verdict;
 use delalloc_reference::Reference;
 

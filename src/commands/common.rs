@@ -1,0 +1,122 @@
+//! What several commands share: exit codes, the `--level`, `--engine` and `--bug` flags, and
+//! reading program files, raw fuzz artifacts and the bug switch from the environment.
+
+use crate::corpus::artifact;
+use crate::generators::Level;
+use crate::injected;
+use delalloc_contract::concurrent_text::{is_concurrent_text, parse_concurrent_program};
+use delalloc_contract::text::parse_program;
+use delalloc_contract::{ConcurrentProgram, Program};
+use delalloc_optimized::bugs::BugSet;
+use std::path::{Path, PathBuf};
+
+/// Exit code: a divergence was found, or a replayed program failed.
+pub const FAILED: u8 = 1;
+/// Exit code: the command could not run.
+pub const ERROR: u8 = 2;
+
+/// `--level`: which ops programs use.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum LevelArg {
+    Tree,
+    Fs,
+    Mixed,
+}
+
+impl From<LevelArg> for Level {
+    fn from(l: LevelArg) -> Level {
+        match l {
+            LevelArg::Tree => Level::Tree,
+            LevelArg::Fs => Level::Fs,
+            LevelArg::Mixed => Level::Mixed,
+        }
+    }
+}
+
+/// `mutants --engine`: which fuzz engine runs the campaigns.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum EngineArg {
+    Builtin,
+    Libfuzzer,
+}
+
+/// `--bug NAME[,NAME...]`: a non-empty set of bugs to re-introduce.
+pub(super) fn parse_bugs(s: &str) -> Result<BugSet, String> {
+    match s.parse::<BugSet>() {
+        Ok(set) if set.is_empty() => Err("names no bug".into()),
+        other => other.map_err(|e| e.to_string()),
+    }
+}
+
+/// Program files under `paths`: files as given, directories walked for `*.txt` (not reports).
+pub(super) fn collect(paths: &[PathBuf]) -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            // Unreadable: let the read fail and be reported as a FAIL.
+            out.push(dir.to_path_buf());
+            return;
+        };
+        let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        entries.sort();
+        for p in entries {
+            if p.is_dir() {
+                walk(&p, out);
+            } else if is_program_file(&p) || is_artifact(&p) {
+                out.push(p);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            walk(p, &mut out);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    out
+}
+
+/// `*.txt` except the engine's `*.report.txt`.
+pub(super) fn is_program_file(p: &Path) -> bool {
+    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    name.ends_with(".txt") && !name.ends_with(".report.txt")
+}
+
+pub(super) fn is_artifact(p: &Path) -> bool {
+    p.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(artifact::is_artifact_name)
+}
+
+/// The injected bugs of DELALLOC_FUZZ_BUGS, announced on stderr; the error is the message.
+pub(super) fn bugs_from_env() -> Result<injected::WrapperBugs, String> {
+    let bugs = injected::WrapperBugs::from_env()?;
+    if !bugs.is_empty() {
+        eprintln!(
+            "note: {}: the optimized model runs with injected bugs",
+            bugs.assignment()
+        );
+    }
+    Ok(bugs)
+}
+
+/// Reads and parses a program file; the error names file:line:column.
+pub(super) fn load(path: &Path) -> Result<Program, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    parse_program(&text)
+        .map_err(|e| format!("{}:{}:{}: {}", path.display(), e.line, e.column, e.message))
+}
+
+/// The text of a concurrent program file (one with `setup`, `task` or `schedule` lines).
+pub(super) fn concurrent_text(path: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    is_concurrent_text(&text).then_some(text)
+}
+
+/// Parses a concurrent program file's text; the error names file:line:column.
+pub(super) fn parse_concurrent(path: &Path, text: &str) -> Result<ConcurrentProgram, String> {
+    parse_concurrent_program(text)
+        .map_err(|e| format!("{}:{}:{}: {}", path.display(), e.line, e.column, e.message))
+}
