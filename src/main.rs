@@ -565,13 +565,13 @@ fn trace_file(path: &Path, json: bool) -> u8 {
         }
     };
     if json {
-        let steps = delalloc_fuzz::report::trace::trace(&program).steps;
+        let steps = report::trace::trace(&program).steps;
         println!(
             "{}",
             serde_json::to_string_pretty(&steps).unwrap_or_default()
         );
     } else {
-        print!("{}", delalloc_fuzz::report::trace::text(&program));
+        print!("{}", report::trace::text(&program));
     }
     0
 }

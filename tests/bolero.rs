@@ -107,7 +107,7 @@ fn a_divergence_fails_the_check() {
                     *report.lock().unwrap() = Some(message(&*e));
                     resume_unwind(e);
                 }
-            })
+            });
     }));
     assert!(check.is_err(), "bolero passed a diverging input");
     let report = report

@@ -122,7 +122,7 @@ pub fn trace(path: &Path, text: &str, json: bool) -> u8 {
         print!("{}", crate::report::concurrent::timeline(&p, &record));
         match verdict {
             ConcurrentVerdict::Agree(_) => {
-                println!("verdict: agree (linearizable, nothing leaked)")
+                println!("verdict: agree (linearizable, nothing leaked)");
             }
             ConcurrentVerdict::Diverged(d) => {
                 println!("verdict: DIVERGED");

@@ -96,7 +96,7 @@ pub fn seed_bytes(seed: u64) -> Vec<u8> {
 }
 
 /// A valid program of `level` read from `u`.
-pub fn program(u: &mut Unstructured, level: Level) -> Result<Program> {
+pub fn program(u: &mut Unstructured<'_>, level: Level) -> Result<Program> {
     let mut geometry = geometry(u)?;
     if level == Level::Tree {
         // Tree ops never address an inode; every extra one is only snapshot work for the oracle.
@@ -138,7 +138,7 @@ const EPISODE_MAX_OPS: usize = 22;
 
 /// True with probability `num / den`; false when the bytes have run out (unlike
 /// `Unstructured::ratio`, which then says true), so that exhausted input picks the common case.
-fn chance(u: &mut Unstructured, num: u32, den: u32) -> Result<bool> {
+fn chance(u: &mut Unstructured<'_>, num: u32, den: u32) -> Result<bool> {
     Ok(u.int_in_range(1..=den)? > den - num)
 }
 
@@ -148,7 +148,7 @@ fn max_len(pos: u64) -> u64 {
 }
 
 /// One of `choices` (never empty).
-fn pick<T: Copy>(u: &mut Unstructured, choices: &[T]) -> Result<T> {
+fn pick<T: Copy>(u: &mut Unstructured<'_>, choices: &[T]) -> Result<T> {
     Ok(*u.choose(choices)?)
 }
 
@@ -157,7 +157,7 @@ fn pick<T: Copy>(u: &mut Unstructured, choices: &[T]) -> Result<T> {
 // ---------------------------------------------------------------------------------------------
 
 /// Mostly the default; sometimes small extents, sometimes little space.
-pub fn geometry(u: &mut Unstructured) -> Result<Geometry> {
+pub fn geometry(u: &mut Unstructured<'_>) -> Result<Geometry> {
     let mut g = Geometry {
         inodes: u.int_in_range(1..=4)?,
         ..Geometry::default()
@@ -258,7 +258,7 @@ pub struct Swarm {
 }
 
 impl Swarm {
-    pub fn draw(u: &mut Unstructured, level: Level) -> Result<Swarm> {
+    pub fn draw(u: &mut Unstructured<'_>, level: Level) -> Result<Swarm> {
         let mut kinds = Vec::new();
         for kind in level.kinds() {
             // Exhausted input switches everything on.
@@ -282,7 +282,7 @@ impl Swarm {
         self.kinds.iter().map(|&(k, _)| k)
     }
 
-    fn pick(&self, u: &mut Unstructured) -> Result<OpKind> {
+    fn pick(&self, u: &mut Unstructured<'_>) -> Result<OpKind> {
         let mut x = u.int_in_range(0..=self.total - 1)?;
         for &(k, w) in &self.kinds {
             if x < w {
@@ -341,7 +341,7 @@ impl Gen {
     }
 
     /// One op of `kind`, valid on the geometry.
-    pub fn op(&mut self, u: &mut Unstructured, kind: OpKind) -> Result<Op> {
+    pub fn op(&mut self, u: &mut Unstructured<'_>, kind: OpKind) -> Result<Op> {
         let op = match kind {
             OpKind::SetBits => self.set_bits(u)?,
             OpKind::ClearBits => self.clear_bits(u)?,
@@ -428,7 +428,7 @@ impl Gen {
 
     // ---- extent-tree ops ----
 
-    fn set_bits(&mut self, u: &mut Unstructured) -> Result<Op> {
+    fn set_bits(&mut self, u: &mut Unstructured<'_>) -> Result<Op> {
         let (start, end) = self.range(u)?;
         let bits = self.bits(u)?;
         let exclusive = if chance(u, 2, 3)? {
@@ -447,7 +447,7 @@ impl Gen {
         })
     }
 
-    fn clear_bits(&mut self, u: &mut Unstructured) -> Result<Op> {
+    fn clear_bits(&mut self, u: &mut Unstructured<'_>) -> Result<Op> {
         let (start, end) = self.range(u)?;
         Ok(Op::ClearBits {
             start,
@@ -459,7 +459,7 @@ impl Gen {
         })
     }
 
-    fn convert_bits(&mut self, u: &mut Unstructured) -> Result<Op> {
+    fn convert_bits(&mut self, u: &mut Unstructured<'_>) -> Result<Op> {
         let (start, end) = self.range(u)?;
         let mut set = self.bits(u)?.minus(Bits::LOCKED);
         if set.is_empty() {
@@ -479,7 +479,7 @@ impl Gen {
     }
 
     /// One to three bits of the palette.
-    fn bits(&mut self, u: &mut Unstructured) -> Result<Bits> {
+    fn bits(&mut self, u: &mut Unstructured<'_>) -> Result<Bits> {
         let mut b = pick(u, &PALETTE)?;
         for _ in 0..u.int_in_range(0..=2)? {
             b = b | pick(u, &PALETTE)?;
@@ -488,7 +488,7 @@ impl Gen {
     }
 
     /// An inclusive `[start, end]`: mostly whole sectors, sometimes byte-granular.
-    fn range(&mut self, u: &mut Unstructured) -> Result<(u64, u64)> {
+    fn range(&mut self, u: &mut Unstructured<'_>) -> Result<(u64, u64)> {
         let mut start = self.offset(u)?;
         let mut len = self.length(u)?;
         if chance(u, 4, 5)? {
@@ -499,7 +499,7 @@ impl Gen {
         Ok((start, end))
     }
 
-    fn max_bytes(&mut self, u: &mut Unstructured) -> Result<u64> {
+    fn max_bytes(&mut self, u: &mut Unstructured<'_>) -> Result<u64> {
         Ok(match u.int_in_range(0..=3)? {
             0 => MAX_OFFSET,
             1 => self.g.sectorsize,
@@ -510,7 +510,7 @@ impl Gen {
 
     // ---- file-system ops ----
 
-    fn ino(&mut self, u: &mut Unstructured) -> Result<u8> {
+    fn ino(&mut self, u: &mut Unstructured<'_>) -> Result<u8> {
         u.int_in_range(0..=self.g.inodes - 1)
     }
 
@@ -520,7 +520,7 @@ impl Gen {
     /// extents (outstanding n, reserved_extents 1), no free metadata, and n inode updates with a
     /// commit (and the space taken away again) between them, until the delalloc reserve is dry.
     /// The shape is fixed; inode, offset, piece size and n come from the input.
-    fn steal_chain_episode(&mut self, u: &mut Unstructured) -> Result<Vec<Op>> {
+    fn steal_chain_episode(&mut self, u: &mut Unstructured<'_>) -> Result<Vec<Op>> {
         // n <= 5 keeps it within EPISODE_MAX_OPS = 1 + n + 1 + 3n.
         let ino = self.ino(u)?;
         let s = self.g.sectorsize;
@@ -557,13 +557,13 @@ impl Gen {
     }
 
     /// `pos + len` ending at or below 2^50, at most `MAX_PIECES` pieces of `piece` bytes.
-    fn file_range(&mut self, u: &mut Unstructured, piece: u64) -> Result<(u64, u64)> {
+    fn file_range(&mut self, u: &mut Unstructured<'_>, piece: u64) -> Result<(u64, u64)> {
         let pos = self.offset(u)?;
         let len = self.length(u)?.min(MAX_PIECES * piece).min(max_len(pos));
         Ok((pos, len))
     }
 
-    fn buffered_write(&mut self, u: &mut Unstructured) -> Result<Op> {
+    fn buffered_write(&mut self, u: &mut Unstructured<'_>) -> Result<Op> {
         let ino = self.ino(u)?;
         let (pos, len) = self.file_range(u, self.g.write_chunk)?;
         let s = self.g.sectorsize;
@@ -590,7 +590,7 @@ impl Gen {
         })
     }
 
-    fn direct_write(&mut self, u: &mut Unstructured) -> Result<Op> {
+    fn direct_write(&mut self, u: &mut Unstructured<'_>) -> Result<Op> {
         let ino = self.ino(u)?;
         let g = self.g;
         let s = g.sectorsize;
@@ -618,7 +618,7 @@ impl Gen {
         })
     }
 
-    fn page_mkwrite(&mut self, u: &mut Unstructured) -> Result<Op> {
+    fn page_mkwrite(&mut self, u: &mut Unstructured<'_>) -> Result<Op> {
         let ino = self.ino(u)?;
         let i_size = self.i_size[usize::from(ino)];
         // Mostly a page inside the file (past EOF the op only answers Fault).
@@ -631,7 +631,7 @@ impl Gen {
         Ok(Op::PageMkwrite { ino, pos })
     }
 
-    fn writeback(&mut self, u: &mut Unstructured) -> Result<Op> {
+    fn writeback(&mut self, u: &mut Unstructured<'_>) -> Result<Op> {
         let ino = self.ino(u)?;
         if chance(u, 2, 5)? {
             // Everything from start on, as sync does.
@@ -646,7 +646,7 @@ impl Gen {
         Ok(Op::Writeback { ino, start, len })
     }
 
-    fn truncate(&mut self, u: &mut Unstructured) -> Result<Op> {
+    fn truncate(&mut self, u: &mut Unstructured<'_>) -> Result<Op> {
         let ino = self.ino(u)?;
         let i = usize::from(ino);
         let size = match u.int_in_range(0..=4)? {
@@ -663,7 +663,7 @@ impl Gen {
     }
 
     /// Small free amounts (ENOSPC on the next reservations), sometimes plenty again.
-    fn set_free_space(&mut self, u: &mut Unstructured) -> Result<Op> {
+    fn set_free_space(&mut self, u: &mut Unstructured<'_>) -> Result<Op> {
         let s = self.g.sectorsize;
         let item = self.g.trans_metadata_size(1);
         let data = pick(u, &[0, s, 4 * s, 64 * s, MIB, 1 << 30])?;
@@ -678,7 +678,7 @@ impl Gen {
 
     /// An offset below 2^50: half of the time one the program already used (or a neighbour of
     /// it), else fresh at one of several scales.
-    fn offset(&mut self, u: &mut Unstructured) -> Result<u64> {
+    fn offset(&mut self, u: &mut Unstructured<'_>) -> Result<u64> {
         let s = self.g.sectorsize;
         let me = self.g.max_extent;
         let v = match u.int_in_range(0..=9)? {
@@ -714,7 +714,7 @@ impl Gen {
 
     /// A positive length: sub-sector, a sector, a few sectors, around max_extent, or multiples of
     /// 128 MiB (where count_max_extents matters with the kernel's max_extent).
-    fn length(&mut self, u: &mut Unstructured) -> Result<u64> {
+    fn length(&mut self, u: &mut Unstructured<'_>) -> Result<u64> {
         let s = self.g.sectorsize;
         let me = self.g.max_extent;
         let v = match u.int_in_range(0..=9)? {

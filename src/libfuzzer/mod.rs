@@ -279,7 +279,7 @@ pub fn build(
 
 fn libfuzzer_all(opts: &Options, bugs: BugSet) -> Result<Vec<Row>, String> {
     let built = build(&opts.root, opts.sanitizer, &opts.targets, |line| {
-        println!("{line}")
+        println!("{line}");
     })?;
     built
         .targets

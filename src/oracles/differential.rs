@@ -19,8 +19,10 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::Once;
 
 /// The oracle's answer for one program.
-// Agree is the hot path (one per program): it stays unboxed, the rare divergence is boxed.
-#[allow(clippy::large_enum_variant)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "Agree is the hot path (one per program): it stays unboxed, the rare divergence is boxed"
+)]
 #[derive(Clone, Debug)]
 pub enum Verdict {
     Agree(Stats),

@@ -46,7 +46,7 @@ pub fn headline(d: &ConcurrentDivergence) -> String {
                 outcome(run),
                 outcome(reference)
             ),
-            Some(Mismatch::State { fields }) | Some(Mismatch::AfterUnmount { fields }) => {
+            Some(Mismatch::State { fields } | Mismatch::AfterUnmount { fields }) => {
                 match fields.first() {
                     Some(f) => format!(
                         "no order explains it; nearest: {} reference {} vs run {}",

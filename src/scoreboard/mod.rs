@@ -37,7 +37,7 @@ use std::path::PathBuf;
 /// Runs `program` on the reference and on the optimized model with `bugs` re-introduced (what
 /// the fuzz targets run with the same names in `DELALLOC_FUZZ_BUGS`: [`crate::scoreboard::injected::run`]).
 pub fn run_with_bugs(program: &Program, bugs: BugSet) -> Verdict {
-    crate::scoreboard::injected::run(program, bugs.into())
+    injected::run(program, bugs.into())
 }
 
 /// The first thing the oracle reported as different, in the form of
@@ -313,15 +313,13 @@ fn builtin_row(config: &Config, bug: Bug) -> Row {
 pub fn scoreboard(config: &Config, mut each: impl FnMut(&Row)) -> Result<Scoreboard, String> {
     let built = match &config.engine {
         Engine::Builtin => None,
-        Engine::Libfuzzer { root, sanitizer } => {
-            Some(crate::scoreboard::libfuzzer::build(root, *sanitizer)?)
-        }
+        Engine::Libfuzzer { root, sanitizer } => Some(libfuzzer::build(root, *sanitizer)?),
     };
     let mut rows = Vec::with_capacity(config.bugs.len());
     for &bug in &config.bugs {
         let row = match &built {
             None => builtin_row(config, bug),
-            Some(built) => crate::scoreboard::libfuzzer::row(config, built, bug)?,
+            Some(built) => libfuzzer::row(config, built, bug)?,
         };
         each(&row);
         rows.push(row);
@@ -385,7 +383,7 @@ impl Scoreboard {
                 continue;
             }
             if libfuzzer {
-                cells.push(crate::scoreboard::libfuzzer::target(row.bug).0.to_string());
+                cells.push(libfuzzer::target(row.bug).0.to_string());
             }
             let (median, max) = match row.detection_seconds() {
                 Some((m, x)) => (format!("{m:.3}"), format!("{x:.3}")),
@@ -500,7 +498,7 @@ impl Scoreboard {
                     "commit": b.commit(),
                     "race": b.is_race(),
                     "note": b.is_race().then_some(RACE_NOTE),
-                    "target": libfuzzer.then(|| crate::scoreboard::libfuzzer::target(b).0),
+                    "target": libfuzzer.then(|| libfuzzer::target(b).0),
                     "found": row.found(),
                     "runs": row.campaigns.len(),
                     "missed": row.missed(),
@@ -514,7 +512,7 @@ impl Scoreboard {
                     "reproducer": row.best_reproducer().map(|(c, d)| reproducer_text(b, &self.config, c, d)),
                     "campaigns": row.campaigns.iter().map(|c| json!({
                         "seed": c.seed,
-                        "libfuzzer_seed": libfuzzer.then(|| crate::scoreboard::libfuzzer::libfuzzer_seed(c.seed)),
+                        "libfuzzer_seed": libfuzzer.then(|| libfuzzer::libfuzzer_seed(c.seed)),
                         "found": c.detection.is_some(),
                         "seconds": c.seconds,
                         "programs": c.programs,
@@ -600,9 +598,9 @@ pub fn reproducer_text(bug: Bug, config: &Config, c: &CampaignResult, d: &Detect
             " --engine libfuzzer".to_string(),
             format!(
                 "{} -s {} -seed={}, execution {}",
-                crate::scoreboard::libfuzzer::target(bug).0,
+                libfuzzer::target(bug).0,
                 sanitizer.flag(),
-                crate::scoreboard::libfuzzer::libfuzzer_seed(c.seed),
+                libfuzzer::libfuzzer_seed(c.seed),
                 d.index
             ),
         ),

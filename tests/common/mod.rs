@@ -1,7 +1,10 @@
 //! Test-only models: the reference, deliberately wrong in one way, to show that the oracle, the
 //! minimizer and the engine notice.
 
-#![allow(dead_code)]
+#![expect(
+    dead_code,
+    reason = "each test binary includes this module and uses its own part of it"
+)]
 
 pub mod cli;
 pub mod corpus;

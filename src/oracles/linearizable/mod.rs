@@ -153,7 +153,7 @@ pub fn run(p: &ConcurrentProgram) -> ConcurrentVerdict {
 
 /// The oracle with the bugs `bugs` re-introduced in the model.
 pub fn run_with(p: &ConcurrentProgram, bugs: BugSet) -> ConcurrentVerdict {
-    let record = crate::oracles::linearizable::run::run(p, bugs);
+    let record = run::run(p, bugs);
     judge(p, record)
 }
 
@@ -240,7 +240,7 @@ fn judge(p: &ConcurrentProgram, run: RunRecord) -> ConcurrentVerdict {
             ..ConcurrentStats::default()
         });
     }
-    match crate::oracles::linearizable::search::search(p, &run, &reference) {
+    match search::search(p, &run, &reference) {
         Search::Linearizable { nodes, .. } => {
             stats.search_nodes = nodes as u64;
             ConcurrentVerdict::Agree(stats)
