@@ -11,7 +11,7 @@
 //! it took, the longest minimized reproducer and the first field the oracle reported (and
 //! whether it is the one the bug is expected to change).
 //!
-//! Race bugs are not run: no sequential program can see them (tests/mutants.rs checks that), so
+//! Race bugs are not run: no sequential program can see them (tests/all/mutants.rs checks that), so
 //! their rows say they need the concurrent mode and they count neither as found nor as missed.
 //!
 //! The reproducers kept under `corpus/regressions/mutants/` start with a machine-readable header

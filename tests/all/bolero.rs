@@ -10,10 +10,10 @@
 //! For a real campaign the same tests run under a coverage-guided engine:
 //!
 //! ```text
-//! cargo bolero test --test bolero fs_level --engine libfuzzer -T 60s
+//! cargo +nightly bolero test bolero::fs_level --engine libfuzzer -T 60s
 //! ```
 //!
-//! (the README's "bolero" section has the details; findings land in `tests/__fuzz__/`).
+//! (the README's "bolero" section has the details; findings land in `tests/all/__fuzz__/`).
 
 use bolero::check;
 use delalloc_fuzz::generators::Level;

@@ -1,11 +1,6 @@
 //! Test-only models: the reference, deliberately wrong in one way, to show that the oracle, the
 //! minimizer and the engine notice.
 
-#![expect(
-    dead_code,
-    reason = "each test binary includes this module and uses its own part of it"
-)]
-
 pub mod cli;
 pub mod corpus;
 
