@@ -394,7 +394,7 @@ fn measure<T: BenchTree>(
             };
             k = k.wrapping_add(1);
             pair.run(black_box(&mut *tree), black_box(s), black_box(e));
-        })
+        });
     });
     assert_eq!(
         tree.len(),
@@ -584,7 +584,7 @@ fn memory_latency(c: &mut Criterion) {
             b.iter(|| {
                 at = next[at].0;
                 black_box(at)
-            })
+            });
         });
     }
     group.finish();

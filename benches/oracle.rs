@@ -89,7 +89,7 @@ fn oracle_throughput(c: &mut Criterion) {
         group.throughput(Throughput::Elements(ops));
         for (way, name) in WAYS.into_iter().enumerate() {
             group.bench_function(BenchmarkId::new(name, batch.len()), |b| {
-                b.iter(|| run_batch(way, &batch))
+                b.iter(|| run_batch(way, &batch));
             });
         }
         group.finish();

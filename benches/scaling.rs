@@ -237,11 +237,11 @@ fn scaling(c: &mut Criterion) {
             group.throughput(Throughput::Elements(threads * OPS_PER_THREAD));
             let light = mounted();
             group.bench_function(BenchmarkId::new("lock_light", threads), |b| {
-                b.iter_custom(|iters| run(&light, work, threads, iters))
+                b.iter_custom(|iters| run(&light, work, threads, iters));
             });
             let global = GlobalMutex(Mutex::new(mounted()));
             group.bench_function(BenchmarkId::new("global_mutex", threads), |b| {
-                b.iter_custom(|iters| run(&global, work, threads, iters))
+                b.iter_custom(|iters| run(&global, work, threads, iters));
             });
         }
         group.finish();

@@ -100,7 +100,7 @@ fail() {
     echo "MISSING: $*"
     failed=1
 }
-# The targets build.sh does not ship, and why, are in oss-fuzz/build.sh; tests/oss_fuzz.rs keeps
+# The targets build.sh does not ship, and why, are in oss-fuzz/build.sh; tests/all/oss_fuzz.rs keeps
 # the two lists equal.
 skip=(empty concurrent)
 targets=()

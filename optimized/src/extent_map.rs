@@ -883,8 +883,8 @@ impl<const B: usize, const I: usize> ExtentMap<B, I> {
             self.height,
             self.leaves.len() - self.free_leaves.len(),
             self.inners.len() - self.free_inners.len(),
-            self.leaves.capacity() * std::mem::size_of::<Leaf<B>>()
-                + self.inners.capacity() * std::mem::size_of::<Inner<I>>(),
+            self.leaves.capacity() * size_of::<Leaf<B>>()
+                + self.inners.capacity() * size_of::<Inner<I>>(),
         )
     }
 }
@@ -1151,8 +1151,7 @@ pub(crate) mod tests {
         assert_eq!(leaves, (n as usize).div_ceil(63));
         assert_eq!(inners, 1 + leaves.div_ceil(128));
         // Leaves full: ~21 bytes per entry in leaves, < 22 with the inner nodes.
-        let bytes =
-            leaves * std::mem::size_of::<Leaf<21>>() + inners * std::mem::size_of::<Inner<128>>();
+        let bytes = leaves * size_of::<Leaf<21>>() + inners * size_of::<Inner<128>>();
         assert!(bytes as f64 / (n as f64) < 23.0, "{bytes} bytes");
         // Descending removal down to empty, positionally from the end.
         let mut p = m.first();

@@ -547,7 +547,10 @@ impl ExtentIoTree {
     /// was cleared, i.e. whether the caller must wake waiters (`wake` states that intent; the
     /// tree has no waiters of its own). Clearing LOCKED or BOUNDARY drops the cursor, since the
     /// record it names is going away.
-    #[allow(clippy::too_many_arguments)]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "range, bits, two flags, cursor, hooks: every caller sets them differently"
+    )]
     pub fn clear_bits<H: StateHooks>(
         &mut self,
         start: u64,
@@ -1633,7 +1636,7 @@ mod tests {
 
     /// Runs `op` on a copy of `t` with and without `cursor`, asserting identical results,
     /// records and hook calls.
-    fn same_with_cursor<R: PartialEq + std::fmt::Debug>(
+    fn same_with_cursor<R: PartialEq + fmt::Debug>(
         t: &ExtentIoTree,
         cursor: &mut Cursor,
         op: impl Fn(&mut ExtentIoTree, Option<&mut Cursor>, &mut Log) -> R,

@@ -579,9 +579,9 @@ impl FileSystem {
     /// btrfs_commit_transaction: the delayed items run and give their reservations back, then
     /// the global reserve is refilled.
     pub fn commit(&self) -> Outcome {
-        for inode in self.inodes.iter() {
+        for inode in &self.inodes {
             let bytes = std::mem::take(&mut inode.lock_inner().delayed_bytes_reserved);
-            self.info.release(crate::space::Rsv::Delayed, bytes);
+            self.info.release(Rsv::Delayed, bytes);
         }
         self.info.refill_global();
         Outcome::Done
@@ -589,12 +589,12 @@ impl FileSystem {
 
     /// close_ctree. The caller keeps every other op out.
     pub fn unmount(&self) -> Outcome {
-        for inode in self.inodes.iter() {
+        for inode in &self.inodes {
             self.writeback(inode, 0, MAX_OFFSET);
             self.finish_all_ordered(&mut inode.lock_inner());
         }
         self.commit();
-        for inode in self.inodes.iter() {
+        for inode in &self.inodes {
             self.evict(inode.ino);
         }
         self.info.release_global();

@@ -336,7 +336,10 @@ impl Inode {
     }
 
     /// clear_extent_bit that wakes the range-lock waiters when it clears LOCKED.
-    #[allow(clippy::too_many_arguments)]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the tree's clear_bits arguments plus the locked inode state and the fs counters"
+    )]
     pub fn clear_and_wake(
         &self,
         g: &mut InodeInner,

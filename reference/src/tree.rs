@@ -148,7 +148,7 @@ impl Tree {
         self.split_at(start, |b| b.intersects(mask));
         self.split_at(end + 1, |b| b.intersects(mask));
         let mut cleared = Cleared::default();
-        for r in self.records.iter_mut() {
+        for r in &mut self.records {
             if r.start >= start && r.end <= end && r.bits.intersects(mask) {
                 if r.bits.contains(Bits::DELALLOC) {
                     cleared.delalloc += r.len();
@@ -183,7 +183,7 @@ impl Tree {
                         && last.bits == r.bits
                         && !r.bits.intersects(Bits::NO_MERGE) =>
                 {
-                    last.end = r.end
+                    last.end = r.end;
                 }
                 _ => out.push(r),
             }

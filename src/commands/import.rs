@@ -19,7 +19,10 @@ pub struct ImportCommand {
     pub level: Option<LevelArg>,
     /// Where to write (default: corpus/regressions/imported, or corpus/injected/<bugs> with
     /// DELALLOC_FUZZ_BUGS set).
-    #[allow(rustdoc::invalid_html_tags)] // `<bugs>`: the help text's placeholder, not HTML
+    #[expect(
+        rustdoc::invalid_html_tags,
+        reason = "`<bugs>` is the help text's placeholder, not HTML"
+    )]
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Overwrite an existing regression file of the same name.

@@ -46,7 +46,10 @@ pub struct MutantsCommand {
     #[arg(long)]
     pub json: bool,
     /// Also write each bug's minimized reproducer as DIR/<bug>.txt (never overwriting).
-    #[allow(rustdoc::invalid_html_tags)] // `<bug>`: the help text's placeholder, not HTML
+    #[expect(
+        rustdoc::invalid_html_tags,
+        reason = "`<bug>` is the help text's placeholder, not HTML"
+    )]
     #[arg(long, value_name = "DIR")]
     pub reproducers: Option<PathBuf>,
     /// Also hunt the race bugs, with the concurrent engine (`fuzz --concurrent`); they then

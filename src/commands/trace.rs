@@ -72,7 +72,7 @@ fn trace_concurrent(path: &Path, text: &str, json: bool) -> u8 {
         print!("{}", report::concurrent::timeline(&p, &record));
         match verdict {
             Verdict::Agree(_) => {
-                println!("verdict: agree (linearizable, nothing leaked)")
+                println!("verdict: agree (linearizable, nothing leaked)");
             }
             Verdict::Diverged(d) => {
                 println!("verdict: DIVERGED");

@@ -5,7 +5,7 @@ use delalloc_contract::op::MAX_OFFSET;
 
 /// True with probability `num / den`; false when the bytes have run out (unlike
 /// `Unstructured::ratio`, which then says true), so that exhausted input picks the common case.
-pub(super) fn chance(u: &mut Unstructured, num: u32, den: u32) -> Result<bool> {
+pub(super) fn chance(u: &mut Unstructured<'_>, num: u32, den: u32) -> Result<bool> {
     Ok(u.int_in_range(1..=den)? > den - num)
 }
 
@@ -15,6 +15,6 @@ pub(super) fn max_len(pos: u64) -> u64 {
 }
 
 /// One of `choices` (never empty).
-pub(super) fn pick<T: Copy>(u: &mut Unstructured, choices: &[T]) -> Result<T> {
+pub(super) fn pick<T: Copy>(u: &mut Unstructured<'_>, choices: &[T]) -> Result<T> {
     Ok(*u.choose(choices)?)
 }

@@ -38,7 +38,7 @@ pub fn concurrent_program_from_seed(seed: u64) -> ConcurrentProgram {
 }
 
 /// A valid concurrent program read from `u`.
-pub fn concurrent_program(u: &mut Unstructured) -> Result<ConcurrentProgram> {
+pub fn concurrent_program(u: &mut Unstructured<'_>) -> Result<ConcurrentProgram> {
     if chance(u, 1, 8)? {
         return failing_reservation_episode(u);
     }
@@ -76,7 +76,11 @@ pub fn concurrent_program(u: &mut Unstructured) -> Result<ConcurrentProgram> {
 
 /// A program for the stress mode: the same hot zone and op mix as [`concurrent_program`], but
 /// exactly `tasks` tasks of `ops` ops each and no schedule (real threads choose).
-pub fn stress_program(u: &mut Unstructured, tasks: usize, ops: usize) -> Result<ConcurrentProgram> {
+pub fn stress_program(
+    u: &mut Unstructured<'_>,
+    tasks: usize,
+    ops: usize,
+) -> Result<ConcurrentProgram> {
     let geometry = geometry(u)?;
     let mut gen = TaskGen {
         g: geometry,
@@ -105,7 +109,7 @@ pub fn stress_program(u: &mut Unstructured, tasks: usize, ops: usize) -> Result<
 /// reservation's bytes. Small leaves (512-byte sectors, 4 KiB nodes: 137 sectors a leaf) keep
 /// the file small. The shape is fixed; the leaf count, the offsets, the sizes and the schedule
 /// come from the input, and further ops may join either task.
-fn failing_reservation_episode(u: &mut Unstructured) -> Result<ConcurrentProgram> {
+fn failing_reservation_episode(u: &mut Unstructured<'_>) -> Result<ConcurrentProgram> {
     let g = Geometry {
         sectorsize: 512,
         nodesize: 4096,
@@ -174,7 +178,7 @@ fn ample_space() -> Geometry {
 /// in a way no sequential order explains; ENOSPC is reached through injected faults instead),
 /// 1..=3 inodes, and now and then a small max_extent so that count_max_extents matters for a
 /// few sectors.
-fn geometry(u: &mut Unstructured) -> Result<Geometry> {
+fn geometry(u: &mut Unstructured<'_>) -> Result<Geometry> {
     let mut g = Geometry {
         inodes: u.int_in_range(1..=3)?,
         ..ample_space()
@@ -195,7 +199,7 @@ struct TaskGen {
 impl TaskGen {
     /// The file the tasks will race on, and sometimes ordered extents to complete; now and then
     /// a few ops from the sequential generator besides (offsets anywhere: disjoint work).
-    fn setup(&mut self, u: &mut Unstructured) -> Result<Vec<Op>> {
+    fn setup(&mut self, u: &mut Unstructured<'_>) -> Result<Vec<Op>> {
         let s = self.g.sectorsize;
         let mut ops = vec![Op::BufferedWrite {
             ino: self.hot_ino,
@@ -233,7 +237,7 @@ impl TaskGen {
     }
 
     /// One task op: mostly in the hot zone, a quarter of the time disjoint work.
-    fn task_op(&mut self, u: &mut Unstructured) -> Result<Op> {
+    fn task_op(&mut self, u: &mut Unstructured<'_>) -> Result<Op> {
         let kind = *u.choose(&[
             OpKind::BufferedWrite,
             OpKind::BufferedWrite,
@@ -342,14 +346,14 @@ impl TaskGen {
     }
 
     /// Whole sectors inside the hot zone: (pos, len).
-    fn hot_range(&mut self, u: &mut Unstructured) -> Result<(u64, u64)> {
+    fn hot_range(&mut self, u: &mut Unstructured<'_>) -> Result<(u64, u64)> {
         let s = self.g.sectorsize;
         let first = u.int_in_range(0..=HOT_SECTORS - 1)?;
         let n = u.int_in_range(1..=(HOT_SECTORS - first).min(4))?;
         Ok((first * s, n * s))
     }
 
-    fn hot_buffered_write(&mut self, u: &mut Unstructured) -> Result<Op> {
+    fn hot_buffered_write(&mut self, u: &mut Unstructured<'_>) -> Result<Op> {
         let (pos, len) = self.hot_range(u)?;
         Ok(Op::BufferedWrite {
             ino: self.hot_ino,

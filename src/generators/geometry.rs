@@ -6,7 +6,7 @@ use delalloc_contract::geometry::MIB;
 use delalloc_contract::Geometry;
 
 /// Mostly the default; sometimes small extents, sometimes little space.
-pub fn geometry(u: &mut Unstructured) -> Result<Geometry> {
+pub fn geometry(u: &mut Unstructured<'_>) -> Result<Geometry> {
     let mut g = Geometry {
         inodes: u.int_in_range(1..=4)?,
         ..Geometry::default()

@@ -47,7 +47,7 @@ impl fmt::Display for Level {
 
 impl FromStr for Level {
     type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Level, String> {
+    fn from_str(s: &str) -> Result<Level, String> {
         Level::ALL
             .into_iter()
             .find(|l| l.name() == s)

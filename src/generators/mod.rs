@@ -54,7 +54,7 @@ pub fn seed_bytes(seed: u64) -> Vec<u8> {
 }
 
 /// A valid program of `level` read from `u`.
-pub fn program(u: &mut Unstructured, level: Level) -> Result<Program> {
+pub fn program(u: &mut Unstructured<'_>, level: Level) -> Result<Program> {
     let mut geometry = geometry(u)?;
     if level == Level::Tree {
         // Tree ops never address an inode; every extra one is only snapshot work for the oracle.

@@ -54,7 +54,7 @@ impl Gen {
     }
 
     /// One op of `kind`, valid on the geometry.
-    pub fn op(&mut self, u: &mut Unstructured, kind: OpKind) -> Result<Op> {
+    pub fn op(&mut self, u: &mut Unstructured<'_>, kind: OpKind) -> Result<Op> {
         let op = match kind {
             OpKind::SetBits => self.set_bits(u)?,
             OpKind::ClearBits => self.clear_bits(u)?,
@@ -145,7 +145,7 @@ impl Gen {
 
     // ---- extent-tree ops ----
 
-    fn set_bits(&mut self, u: &mut Unstructured) -> Result<Op> {
+    fn set_bits(&mut self, u: &mut Unstructured<'_>) -> Result<Op> {
         let (start, end) = self.range(u)?;
         let bits = self.bits(u)?;
         let exclusive = if chance(u, 2, 3)? {
@@ -164,7 +164,7 @@ impl Gen {
         })
     }
 
-    fn clear_bits(&mut self, u: &mut Unstructured) -> Result<Op> {
+    fn clear_bits(&mut self, u: &mut Unstructured<'_>) -> Result<Op> {
         let (start, end) = self.range(u)?;
         Ok(Op::ClearBits {
             start,
@@ -176,7 +176,7 @@ impl Gen {
         })
     }
 
-    fn convert_bits(&mut self, u: &mut Unstructured) -> Result<Op> {
+    fn convert_bits(&mut self, u: &mut Unstructured<'_>) -> Result<Op> {
         let (start, end) = self.range(u)?;
         let mut set = self.bits(u)?.minus(Bits::LOCKED);
         if set.is_empty() {
@@ -196,7 +196,7 @@ impl Gen {
     }
 
     /// One to three bits of the palette.
-    fn bits(&mut self, u: &mut Unstructured) -> Result<Bits> {
+    fn bits(&mut self, u: &mut Unstructured<'_>) -> Result<Bits> {
         let mut b = pick(u, &PALETTE)?;
         for _ in 0..u.int_in_range(0..=2)? {
             b = b | pick(u, &PALETTE)?;
@@ -205,7 +205,7 @@ impl Gen {
     }
 
     /// An inclusive `[start, end]`: mostly whole sectors, sometimes byte-granular.
-    fn range(&mut self, u: &mut Unstructured) -> Result<(u64, u64)> {
+    fn range(&mut self, u: &mut Unstructured<'_>) -> Result<(u64, u64)> {
         let mut start = self.offset(u)?;
         let mut len = self.length(u)?;
         if chance(u, 4, 5)? {
@@ -216,7 +216,7 @@ impl Gen {
         Ok((start, end))
     }
 
-    fn max_bytes(&mut self, u: &mut Unstructured) -> Result<u64> {
+    fn max_bytes(&mut self, u: &mut Unstructured<'_>) -> Result<u64> {
         Ok(match u.int_in_range(0..=3)? {
             0 => MAX_OFFSET,
             1 => self.g.sectorsize,
@@ -227,7 +227,7 @@ impl Gen {
 
     // ---- file-system ops ----
 
-    fn ino(&mut self, u: &mut Unstructured) -> Result<u8> {
+    fn ino(&mut self, u: &mut Unstructured<'_>) -> Result<u8> {
         u.int_in_range(0..=self.g.inodes - 1)
     }
 
@@ -237,7 +237,7 @@ impl Gen {
     /// extents (outstanding n, reserved_extents 1), no free metadata, and n inode updates with a
     /// commit (and the space taken away again) between them, until the delalloc reserve is dry.
     /// The shape is fixed; inode, offset, piece size and n come from the input.
-    pub(super) fn steal_chain_episode(&mut self, u: &mut Unstructured) -> Result<Vec<Op>> {
+    pub(super) fn steal_chain_episode(&mut self, u: &mut Unstructured<'_>) -> Result<Vec<Op>> {
         // n <= 5 keeps it within EPISODE_MAX_OPS = 1 + n + 1 + 3n.
         let ino = self.ino(u)?;
         let s = self.g.sectorsize;
@@ -274,13 +274,13 @@ impl Gen {
     }
 
     /// `pos + len` ending at or below 2^50, at most `MAX_PIECES` pieces of `piece` bytes.
-    fn file_range(&mut self, u: &mut Unstructured, piece: u64) -> Result<(u64, u64)> {
+    fn file_range(&mut self, u: &mut Unstructured<'_>, piece: u64) -> Result<(u64, u64)> {
         let pos = self.offset(u)?;
         let len = self.length(u)?.min(MAX_PIECES * piece).min(max_len(pos));
         Ok((pos, len))
     }
 
-    fn buffered_write(&mut self, u: &mut Unstructured) -> Result<Op> {
+    fn buffered_write(&mut self, u: &mut Unstructured<'_>) -> Result<Op> {
         let ino = self.ino(u)?;
         let (pos, len) = self.file_range(u, self.g.write_chunk)?;
         let s = self.g.sectorsize;
@@ -307,7 +307,7 @@ impl Gen {
         })
     }
 
-    fn direct_write(&mut self, u: &mut Unstructured) -> Result<Op> {
+    fn direct_write(&mut self, u: &mut Unstructured<'_>) -> Result<Op> {
         let ino = self.ino(u)?;
         let g = self.g;
         let s = g.sectorsize;
@@ -335,7 +335,7 @@ impl Gen {
         })
     }
 
-    fn page_mkwrite(&mut self, u: &mut Unstructured) -> Result<Op> {
+    fn page_mkwrite(&mut self, u: &mut Unstructured<'_>) -> Result<Op> {
         let ino = self.ino(u)?;
         let i_size = self.i_size[usize::from(ino)];
         // Mostly a page inside the file (past EOF the op only answers Fault).
@@ -348,7 +348,7 @@ impl Gen {
         Ok(Op::PageMkwrite { ino, pos })
     }
 
-    fn writeback(&mut self, u: &mut Unstructured) -> Result<Op> {
+    fn writeback(&mut self, u: &mut Unstructured<'_>) -> Result<Op> {
         let ino = self.ino(u)?;
         if chance(u, 2, 5)? {
             // Everything from start on, as sync does.
@@ -363,7 +363,7 @@ impl Gen {
         Ok(Op::Writeback { ino, start, len })
     }
 
-    fn truncate(&mut self, u: &mut Unstructured) -> Result<Op> {
+    fn truncate(&mut self, u: &mut Unstructured<'_>) -> Result<Op> {
         let ino = self.ino(u)?;
         let i = usize::from(ino);
         let size = match u.int_in_range(0..=4)? {
@@ -380,7 +380,7 @@ impl Gen {
     }
 
     /// Small free amounts (ENOSPC on the next reservations), sometimes plenty again.
-    fn set_free_space(&mut self, u: &mut Unstructured) -> Result<Op> {
+    fn set_free_space(&mut self, u: &mut Unstructured<'_>) -> Result<Op> {
         let s = self.g.sectorsize;
         let item = self.g.trans_metadata_size(1);
         let data = pick(u, &[0, s, 4 * s, 64 * s, MIB, 1 << 30])?;
@@ -395,7 +395,7 @@ impl Gen {
 
     /// An offset below 2^50: half of the time one the program already used (or a neighbour of
     /// it), else fresh at one of several scales.
-    fn offset(&mut self, u: &mut Unstructured) -> Result<u64> {
+    fn offset(&mut self, u: &mut Unstructured<'_>) -> Result<u64> {
         let s = self.g.sectorsize;
         let me = self.g.max_extent;
         let v = match u.int_in_range(0..=9)? {
@@ -431,7 +431,7 @@ impl Gen {
 
     /// A positive length: sub-sector, a sector, a few sectors, around max_extent, or multiples of
     /// 128 MiB (where count_max_extents matters with the kernel's max_extent).
-    fn length(&mut self, u: &mut Unstructured) -> Result<u64> {
+    fn length(&mut self, u: &mut Unstructured<'_>) -> Result<u64> {
         let s = self.g.sectorsize;
         let me = self.g.max_extent;
         let v = match u.int_in_range(0..=9)? {

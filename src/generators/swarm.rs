@@ -73,7 +73,7 @@ pub struct Swarm {
 }
 
 impl Swarm {
-    pub fn draw(u: &mut Unstructured, level: Level) -> Result<Swarm> {
+    pub fn draw(u: &mut Unstructured<'_>, level: Level) -> Result<Swarm> {
         let mut kinds = Vec::new();
         for kind in level.kinds() {
             // Exhausted input switches everything on.
@@ -97,7 +97,7 @@ impl Swarm {
         self.kinds.iter().map(|&(k, _)| k)
     }
 
-    pub(super) fn pick(&self, u: &mut Unstructured) -> Result<OpKind> {
+    pub(super) fn pick(&self, u: &mut Unstructured<'_>) -> Result<OpKind> {
         let mut x = u.int_in_range(0..=self.total - 1)?;
         for &(k, w) in &self.kinds {
             if x < w {

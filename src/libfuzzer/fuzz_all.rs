@@ -132,7 +132,7 @@ pub fn run(opts: &Options) -> Result<Vec<TargetRow>, String> {
 
 fn libfuzzer_all(opts: &Options, bugs: WrapperBugs) -> Result<Vec<TargetRow>, String> {
     let built = build(&opts.root, opts.sanitizer, &opts.targets, |line| {
-        println!("{line}")
+        println!("{line}");
     })?;
     built
         .targets

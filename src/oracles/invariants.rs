@@ -125,8 +125,8 @@ pub fn check_str(s: &Snapshot, g: &Geometry) -> Result<(), String> {
 #[derive(Clone, Copy)]
 struct InodeName(usize);
 
-impl std::fmt::Display for InodeName {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Display for InodeName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "inodes[{}]", self.0)
     }
 }
@@ -196,7 +196,7 @@ fn record_sums(records: &[Record], g: &Geometry) -> RecordSums {
 /// bits; no LOCKED record in an inode tree (every fs op unlocks what it locked). `records` may
 /// be a window of the tree starting at index `offset`, which messages count from.
 fn tree_is_canonical(
-    name: impl std::fmt::Display,
+    name: impl fmt::Display,
     records: &[Record],
     offset: usize,
     inode: bool,
@@ -276,7 +276,7 @@ fn tree_is_canonical(
 /// building their messages eagerly was a quarter of the oracle's time on tree programs.
 fn expect(
     invariant: &'static str,
-    name: impl std::fmt::Display,
+    name: impl fmt::Display,
     field: &str,
     have: u64,
     want: u128,

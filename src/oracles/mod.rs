@@ -19,7 +19,6 @@ use serde::Serialize;
 /// diverged. The differential oracle answers `Verdict<Stats, Divergence>`, the
 /// linearizability oracle `Verdict<RaceStats, Rejection>`.
 // Agree is the hot path (one per program): it stays unboxed, the rare divergence is boxed.
-#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum Verdict<S, D> {
     /// Nothing wrong; `S` counts what the run exercised.

@@ -21,9 +21,7 @@ pub fn headline(d: &Rejection) -> String {
             reference,
             optimized,
         } => format!(
-            "setup op {index}: reference answered {}, optimized {}",
-            reference,
-            optimized
+            "setup op {index}: reference answered {reference}, optimized {optimized}"
         ),
         RejectionKind::RunFailed { message } => message.clone(),
         RejectionKind::InvariantBroken {
@@ -42,11 +40,9 @@ pub fn headline(d: &Rejection) -> String {
                 reference,
                 run,
             }) => format!(
-                "no order explains it; nearest: task {task} op {index} answered {} in the run, {} in the reference",
-                run,
-                reference
+                "no order explains it; nearest: task {task} op {index} answered {run} in the run, {reference} in the reference"
             ),
-            Some(Mismatch::State { fields }) | Some(Mismatch::AfterUnmount { fields }) => {
+            Some(Mismatch::State { fields } | Mismatch::AfterUnmount { fields }) => {
                 match fields.first() {
                     Some(f) => format!(
                         "no order explains it; nearest: {} reference {} vs run {}",
@@ -69,7 +65,7 @@ pub fn timeline(p: &ConcurrentProgram, run: &RunRecord) -> String {
             let op = print_op(&p.tasks[t][i]);
             events.push((r.invoked, t, format!("> {op}")));
             match (r.returned, r.outcome) {
-                (Some(at), Some(o)) => events.push((at, t, format!("< {}", o))),
+                (Some(at), Some(o)) => events.push((at, t, format!("< {o}"))),
                 _ => events.push((usize::MAX, t, "  (never returned)".into())),
             }
         }

@@ -92,7 +92,7 @@ pub fn text(d: &Divergence) -> String {
     let _ = writeln!(s, "  left = {l}, right = {r}");
     match &d.kind {
         DivergenceKind::OutcomeDiffers { left, right } => {
-            let _ = writeln!(s, "outcome:\n  {l}: {}\n  {r}: {}", left, right);
+            let _ = writeln!(s, "outcome:\n  {l}: {left}\n  {r}: {right}");
         }
         DivergenceKind::StateDiffers => {}
         DivergenceKind::InvariantBroken {

@@ -1,6 +1,6 @@
 //! What a program does, op by op: each op's outcome and the fields it changed, as the reference
 //! model sees them. For reading a regression or a finding, and for checking that a hand-written
-//! scenario reaches the path its comment names (see tests/regressions.rs).
+//! scenario reaches the path its comment names (see tests/all/regressions.rs).
 
 use crate::oracles::{differential, Verdict};
 use crate::report;

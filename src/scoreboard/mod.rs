@@ -81,15 +81,13 @@ fn builtin_row(config: &Plan, bug: Bug) -> Row {
 pub fn scoreboard(config: &Plan, mut each: impl FnMut(&Row)) -> Result<Scoreboard, String> {
     let built = match &config.engine {
         Engine::Builtin => None,
-        Engine::Libfuzzer { root, sanitizer } => {
-            Some(crate::scoreboard::libfuzzer::build(root, *sanitizer)?)
-        }
+        Engine::Libfuzzer { root, sanitizer } => Some(libfuzzer::build(root, *sanitizer)?),
     };
     let mut rows = Vec::with_capacity(config.bugs.len());
     for &bug in &config.bugs {
         let row = match &built {
             None => builtin_row(config, bug),
-            Some(built) => crate::scoreboard::libfuzzer::row(config, built, bug)?,
+            Some(built) => libfuzzer::row(config, built, bug)?,
         };
         each(&row);
         rows.push(row);
@@ -153,7 +151,7 @@ impl Scoreboard {
                 continue;
             }
             if libfuzzer {
-                cells.push(crate::scoreboard::libfuzzer::target(row.bug).0.to_string());
+                cells.push(libfuzzer::target(row.bug).0.to_string());
             }
             let (median, max) = match row.detection_seconds() {
                 Some((m, x)) => (format!("{m:.3}"), format!("{x:.3}")),
@@ -268,7 +266,7 @@ impl Scoreboard {
                     "commit": b.commit(),
                     "race": b.is_race(),
                     "note": b.is_race().then_some(RACE_NOTE),
-                    "target": libfuzzer.then(|| crate::scoreboard::libfuzzer::target(b).0),
+                    "target": libfuzzer.then(|| libfuzzer::target(b).0),
                     "found": row.found(),
                     "runs": row.campaigns.len(),
                     "missed": row.missed(),
@@ -282,7 +280,7 @@ impl Scoreboard {
                     "reproducer": row.best_reproducer().map(|(c, d)| reproducer_text(b, &self.config, c, d)),
                     "campaigns": row.campaigns.iter().map(|c| json!({
                         "seed": c.seed,
-                        "libfuzzer_seed": libfuzzer.then(|| crate::scoreboard::libfuzzer::libfuzzer_seed(c.seed)),
+                        "libfuzzer_seed": libfuzzer.then(|| libfuzzer::libfuzzer_seed(c.seed)),
                         "found": c.detection.is_some(),
                         "seconds": c.seconds,
                         "programs": c.programs,
@@ -365,9 +363,9 @@ pub fn reproducer_text(bug: Bug, config: &Plan, c: &CampaignResult, d: &Detectio
             " --engine libfuzzer".to_string(),
             format!(
                 "{} -s {} -seed={}, execution {}",
-                crate::scoreboard::libfuzzer::target(bug).0,
+                libfuzzer::target(bug).0,
                 sanitizer.flag(),
-                crate::scoreboard::libfuzzer::libfuzzer_seed(c.seed),
+                libfuzzer::libfuzzer_seed(c.seed),
                 d.index
             ),
         ),

@@ -336,7 +336,7 @@ macro_rules! define_op_fields {
             /// The value the field `name` takes when the text leaves it out, given the op's
             /// other fields (`copied` defaults to `len`); `None` for a field the text must give
             /// or a name the op does not have.
-            #[allow(unused_variables)] // a default may read any of the fields, most read none
+            #[expect(unused_variables, reason = "a default may read any of the fields, most read none")]
             pub fn default_of(&self, name: &str) -> Option<Field> {
                 match *self {
                     $(Op::$variant { $($($field),*)? } => {

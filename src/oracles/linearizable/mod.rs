@@ -140,7 +140,7 @@ pub fn run(p: &ConcurrentProgram) -> Verdict<RaceStats, Rejection> {
 
 /// The oracle with the bugs `bugs` re-introduced in the model.
 pub fn run_with(p: &ConcurrentProgram, bugs: BugSet) -> Verdict<RaceStats, Rejection> {
-    let record = crate::oracles::linearizable::run::run(p, bugs);
+    let record = run::run(p, bugs);
     judge(p, record)
 }
 
@@ -217,7 +217,7 @@ fn judge(p: &ConcurrentProgram, run: RunRecord) -> Verdict<RaceStats, Rejection>
             ..RaceStats::default()
         });
     }
-    match crate::oracles::linearizable::search::search(p, &run, &reference) {
+    match search::search(p, &run, &reference) {
         OrderSearch::Linearizable { nodes, .. } => {
             stats.search_nodes = nodes as u64;
             Verdict::Agree(stats)

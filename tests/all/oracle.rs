@@ -1,9 +1,7 @@
 //! The oracle can fail: deliberately wrong models are reported with the right kind, op and
 //! field; the reference agrees with itself.
 
-mod common;
-
-use common::{parse, run_wrong, run_wrong_twice, Bug};
+use crate::common::{parse, run_wrong, run_wrong_twice, Bug};
 use delalloc_contract::{Op, Outcome};
 use delalloc_fuzz::oracles::{
     differential::{self, DivergenceKind},
@@ -116,7 +114,7 @@ fn a_panicking_model_is_reported_not_propagated() {
         "{message}"
     );
     assert!(
-        message.contains("tests/common/mod.rs"),
+        message.contains("tests/all/common/mod.rs"),
         "location: {message}"
     );
     assert_eq!(d.op_index, Some(1));

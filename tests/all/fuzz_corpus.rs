@@ -225,7 +225,7 @@ fn every_committed_seed_decodes_to_the_program_it_always_did() {
     }
     let bless = format!(
         "if the change is meant, regenerate {GOLDEN} with \
-         `{BLESS}=1 cargo test --test fuzz_corpus every_committed_seed` and commit it"
+         `{BLESS}=1 cargo test --test all fuzz_corpus::every_committed_seed` and commit it"
     );
     for i in 0..now.len().max(recorded.len()) {
         match (now.get(i), recorded.get(i)) {

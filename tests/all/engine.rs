@@ -2,9 +2,7 @@
 //! minimizes it, writes the three files under a fresh name every time, and reproduces from
 //! (seed, index) whatever the number of jobs.
 
-mod common;
-
-use common::{run_wrong, Bug};
+use crate::common::{run_wrong, Bug};
 use delalloc_contract::text::parse_program;
 use delalloc_fuzz::engines::{campaign, Campaign, Config};
 use delalloc_fuzz::generators::{program_from_seed, Level};

@@ -10,10 +10,10 @@
 //! For a real campaign the same tests run under a coverage-guided engine:
 //!
 //! ```text
-//! cargo bolero test --test bolero fs_level --engine libfuzzer -T 60s
+//! cargo +nightly bolero test bolero::fs_level --engine libfuzzer -T 60s
 //! ```
 //!
-//! (the README's "bolero" section has the details; findings land in `tests/__fuzz__/`).
+//! (the README's "bolero" section has the details; findings land in `tests/all/__fuzz__/`).
 
 use bolero::check;
 use delalloc_fuzz::generators::Level;
@@ -107,7 +107,7 @@ fn a_divergence_fails_the_check() {
                     *report.lock().unwrap() = Some(message(&*e));
                     resume_unwind(e);
                 }
-            })
+            });
     }));
     assert!(check.is_err(), "bolero passed a diverging input");
     let report = report

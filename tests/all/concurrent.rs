@@ -91,8 +91,8 @@ fn the_corpus_races_are_caught_with_the_bugs_and_pass_without() {
 fn runs_are_deterministic_functions_of_the_program() {
     for seed in [3, 17, 41] {
         let p = concurrent_program_from_seed(seed);
-        let a = delalloc_fuzz::oracles::linearizable::run::run(&p, BugSet::NONE);
-        let b = delalloc_fuzz::oracles::linearizable::run::run(&p, BugSet::NONE);
+        let a = run::run(&p, BugSet::NONE);
+        let b = run::run(&p, BugSet::NONE);
         assert_eq!(a.ops, b.ops, "seed {seed}");
         assert_eq!(a.synced, b.synced, "seed {seed}");
         assert_eq!(a.decisions, b.decisions, "seed {seed}");
@@ -103,7 +103,7 @@ fn runs_are_deterministic_functions_of_the_program() {
         .map(|b| {
             let mut q = p.clone();
             q.schedule = vec![b; 8];
-            delalloc_fuzz::oracles::linearizable::run::run(&q, BugSet::NONE).ops
+            run::run(&q, BugSet::NONE).ops
         })
         .collect();
     assert!(
@@ -159,7 +159,7 @@ fn linearizability_respects_real_time_order() {
     let w = r.apply(&write);
     let t = r.apply(&truncate);
     let quiescent = r.snapshot();
-    delalloc_fuzz::oracles::linearizable::run::sync(&g, &mut |op| r.apply(op));
+    run::sync(&g, &mut |op| r.apply(op));
     let synced = r.snapshot();
     r.apply(&Op::Unmount);
     let after = r.snapshot();

@@ -6,8 +6,7 @@ use delalloc_fuzz::oracles::{differential, Verdict};
 use delalloc_fuzz::report;
 use std::path::Path;
 
-mod common;
-use common::corpus::program_files;
+use crate::common::corpus::program_files;
 
 #[test]
 fn every_regression_replays_clean() {

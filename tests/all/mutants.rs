@@ -1,6 +1,6 @@
 //! The re-introducible historical bugs (`delalloc_optimized::bugs`) against the suite:
 //! - each reproducer under corpus/regressions/mutants/ diverges with its bug on the field its
-//!   header names, and agrees on the correct model (tests/regressions.rs replays them clean too);
+//!   header names, and agrees on the correct model (tests/all/regressions.rs replays them clean too);
 //! - every bug a sequential program can see has a reproducer, and every file names a real bug;
 //! - the race bugs stay invisible to sequential programs (else they are not race-only);
 //! - the built-in engine finds every non-race bug within a fixed budget of programs from fixed
@@ -17,8 +17,7 @@ use delalloc_fuzz::{report, scoreboard::libfuzzer, shrink};
 use delalloc_optimized::bugs::{Bug, BugSet};
 use std::path::{Path, PathBuf};
 
-mod common;
-use common::corpus::program_files;
+use crate::common::corpus::program_files;
 
 /// The acceptance bound on a reproducer's length.
 const MAX_REPRODUCER_OPS: usize = 10;

@@ -1,9 +1,7 @@
 //! The minimizer shrinks a divergence found with a deliberately wrong model to a few ops,
 //! keeps it diverging the same way, and is deterministic.
 
-mod common;
-
-use common::{run_wrong, Bug};
+use crate::common::{run_wrong, Bug};
 use delalloc_contract::text::print_program;
 use delalloc_contract::{Geometry, Op};
 use delalloc_fuzz::generators::{program_from_seed, Level};

@@ -1,9 +1,7 @@
 //! The command line, run as a user would: exit codes, PASS/FAIL summaries, refusing to
 //! overwrite, errors that name file, line and column, and a short fuzz campaign.
 
-mod common;
-
-use common::cli::{cli, stderr, stdout};
+use crate::common::cli::{cli, stderr, stdout};
 use std::path::Path;
 use std::process::Command;
 

@@ -2,9 +2,7 @@
 //! re-introduced race and writing a replayable file, replay / trace / minimize of concurrent
 //! files, `stress`, and the errors (file:line:column, exit 2, no overwrite without --force).
 
-mod common;
-
-use common::cli::{cli, out};
+use crate::common::cli::{cli, out};
 
 fn corpus(name: &str) -> String {
     std::fs::read_to_string(format!(

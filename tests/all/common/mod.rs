@@ -1,8 +1,6 @@
 //! Test-only models: the reference, deliberately wrong in one way, to show that the oracle, the
 //! minimizer and the engine notice.
 
-#![allow(dead_code)]
-
 pub mod cli;
 pub mod corpus;
 

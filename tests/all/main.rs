@@ -1,0 +1,28 @@
+//! The integration tests, as one test binary (`cargo test --test all`): each file of this folder
+//! was a test target of its own, and each of those linked the whole crate and its dependencies
+//! again. A filter picks a file's tests by module path, e.g. `cargo test --test all bolero::`.
+//!
+//! One process runs them all, so a test may not assume it has the process to itself: the panic
+//! hooks involved (`differential::quiet_model_panics`, the linearizable oracle's, bolero's) are
+//! installed once and pass on what they do not handle, and no test sets an environment variable
+//! of its own process (the CLI tests set them on the child they run).
+
+mod common;
+
+mod bolero;
+mod cli;
+mod cli_concurrent;
+mod cli_fuzz;
+mod cli_fuzz_all;
+mod concurrent;
+mod conformance;
+mod engine;
+mod fuzz_corpus;
+mod minimize;
+mod mutants;
+mod oracle;
+mod oss_fuzz;
+mod regressions;
+mod seed_scenarios;
+mod smoke;
+mod snapshot_update;
