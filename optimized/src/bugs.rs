@@ -1,4 +1,4 @@
-//! Historical bugs the optimized model can re-introduce, one or several at a time (issue 4).
+//! Historical bugs the optimized model can re-introduce, one or several at a time.
 //!
 //! A differential fuzzer is worth the bugs it finds. Each [`Bug`] puts one real kernel bug (or,
 //! for the extent-tree ones at the end, a classic mistake in this crate's own tree) back at the
@@ -112,7 +112,7 @@ pub enum Bug {
     /// the reservation then fails it must settle with the release; this one treats every
     /// failure as unraced (forget its csum bytes, free nothing), so the reserve keeps leaves
     /// nobody holds, or misses one the release took. Only a racing release can get into that
-    /// window (added by issue 5's concurrent mode).
+    /// window (added with the concurrent mode).
     RacingReleaseIgnored,
 }
 
