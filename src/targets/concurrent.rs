@@ -6,7 +6,7 @@
 //! as readily as ops. A finding is a panic whose message is the whole report (timeline, nearest
 //! order, program), which every engine records as a crash.
 //!
-//! `DELALLOC_FUZZ_CONCURRENT_BUGS=name,name` re-introduces bugs in the model (the model's bug names, e.g.
+//! `DELALLOC_FUZZ_CONCURRENT_BUGS=name,name` re-introduces the model's own bugs by name (e.g.
 //! `racing-release-ignored`), to measure how fast an engine finds the seed races.
 
 use crate::oracles::Verdict;

@@ -305,7 +305,7 @@ fn corpus_regenerates_checks_and_prunes() {
     );
 }
 
-/// `DELALLOC_FUZZ_BUGS` also takes the optimized model's own bug names , so a fuzz
+/// `DELALLOC_FUZZ_BUGS` also takes the optimized model's own bug names, so a fuzz
 /// target, `import` and `replay` can run against `Optimized::with_bugs`.
 #[test]
 fn the_switch_takes_the_models_bug_names_for_import_and_replay() {
