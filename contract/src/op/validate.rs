@@ -42,6 +42,15 @@ impl Op {
             }
             Ok(())
         };
+        // A query over [start, end] for a non-empty set of stored bits.
+        let query = |start: u64, end: u64, bits: Bits| -> Result<(), String> {
+            range(start, end)?;
+            stored_only("bits", bits)?;
+            if bits.is_empty() {
+                return Err("bits must not be empty".into());
+            }
+            Ok(())
+        };
         if let Some(ino) = self.ino() {
             if ino >= g.inodes {
                 return Err(format!(
@@ -106,31 +115,12 @@ impl Op {
             | Op::Unlock { start, end } => range(start, end),
             Op::TestRangeBit {
                 start, end, bits, ..
-            } => {
-                range(start, end)?;
-                stored_only("bits", bits)?;
-                if bits.is_empty() {
-                    return Err("bits must not be empty".into());
-                }
-                Ok(())
             }
-            Op::CountRangeBits {
+            | Op::CountRangeBits {
                 start, end, bits, ..
-            } => {
-                range(start, end)?;
-                stored_only("bits", bits)?;
-                if bits.is_empty() {
-                    return Err("bits must not be empty".into());
-                }
-                Ok(())
-            }
+            } => query(start, end, bits),
             Op::FindFirstBit { start, bits } | Op::FindFirstClearBit { start, bits } => {
-                range(start, start)?;
-                stored_only("bits", bits)?;
-                if bits.is_empty() {
-                    return Err("bits must not be empty".into());
-                }
-                Ok(())
+                query(start, start, bits)
             }
             Op::FindDelalloc { start, max_bytes } => {
                 range(start, start)?;
