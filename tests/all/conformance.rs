@@ -90,6 +90,7 @@ fn bits() -> impl Strategy<Value = Bits> {
         Bits::BOUNDARY,
         Bits::WRITEBACK,
         Bits::NORESERVE,
+        Bits::DELALLOC_NEW,
     ];
     proptest::sample::subsequence(palette.to_vec(), 1..=3)
         .prop_map(|v| v.into_iter().fold(Bits::NONE, Bits::union))
@@ -161,6 +162,10 @@ fn op(g: Geometry) -> impl Strategy<Value = Op> {
         (0u64..64, 1u64..64).prop_map(|(k, m)| Op::FindDelalloc {
             start: k * 1024,
             max_bytes: m * 1024
+        }),
+        (0u64..64, bits()).prop_map(|(k, bits)| Op::FindFirstClearBit {
+            start: k * 1024,
+            bits
         }),
     ];
     let fs = prop_oneof![
