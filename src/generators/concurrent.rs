@@ -26,19 +26,19 @@ const HOT_SECTORS: u64 = 8;
 /// At most this many schedule bytes in a generated program.
 const MAX_GENERATED_SCHEDULE: usize = 48;
 
-/// A concurrent program generated from `seed` (the seed's RNG bytes fed to [`concurrent_program`]).
-pub fn concurrent_program_from_seed(seed: u64) -> ConcurrentProgram {
+/// A concurrent program generated from `seed` (the seed's RNG bytes fed to [`program`]).
+pub fn program_from_seed(seed: u64) -> ConcurrentProgram {
     let mut bytes = vec![0u8; 1024];
     SmallRng::seed_from_u64(seed).fill_bytes(&mut bytes);
     let mut u = Unstructured::new(&bytes);
-    concurrent_program(&mut u).unwrap_or_else(|_| ConcurrentProgram {
+    program(&mut u).unwrap_or_else(|_| ConcurrentProgram {
         tasks: vec![Vec::new()],
         ..ConcurrentProgram::default()
     })
 }
 
 /// A valid concurrent program read from `u`.
-pub fn concurrent_program(u: &mut Unstructured<'_>) -> Result<ConcurrentProgram> {
+pub fn program(u: &mut Unstructured<'_>) -> Result<ConcurrentProgram> {
     if chance(u, 1, 8)? {
         return failing_reservation_episode(u);
     }
@@ -74,7 +74,7 @@ pub fn concurrent_program(u: &mut Unstructured<'_>) -> Result<ConcurrentProgram>
     Ok(p)
 }
 
-/// A program for the stress mode: the same hot zone and op mix as [`concurrent_program`], but
+/// A program for the stress mode: the same hot zone and op mix as [`program`], but
 /// exactly `tasks` tasks of `ops` ops each and no schedule (real threads choose).
 pub fn stress_program(
     u: &mut Unstructured<'_>,
@@ -373,9 +373,9 @@ mod tests {
     fn generated_programs_are_valid_deterministic_and_race_on_one_inode() {
         let mut shared = 0;
         for seed in 0..300 {
-            let p = concurrent_program_from_seed(seed);
+            let p = program_from_seed(seed);
             assert_eq!(p.validate(), Ok(()), "seed {seed}");
-            assert_eq!(p, concurrent_program_from_seed(seed));
+            assert_eq!(p, program_from_seed(seed));
             assert!(p
                 .tasks
                 .iter()

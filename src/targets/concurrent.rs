@@ -1,7 +1,7 @@
 //! The fuzz-target body for concurrent programs, independent of the engine: cargo-fuzz
 //! (`fuzz/fuzz_targets/concurrent.rs`), AFL or bolero call [`concurrent`] with the engine's bytes.
 //!
-//! The bytes are the generator's DNA ([`crate::generators::concurrent::concurrent_program`]): the geometry,
+//! The bytes are the generator's DNA ([`crate::generators::concurrent::program`]): the geometry,
 //! the setup, the tasks and, last, the schedule; so the engine's mutations change interleavings
 //! as readily as ops. A finding is a panic whose message is the whole report (timeline, nearest
 //! order, program), which every engine records as a crash.
@@ -29,7 +29,7 @@ fn bugs_from_env() -> BugSet {
 /// The concurrent differential target.
 pub fn concurrent(data: &[u8]) {
     let mut u = Unstructured::new(data);
-    let Ok(program) = crate::generators::concurrent::concurrent_program(&mut u) else {
+    let Ok(program) = crate::generators::concurrent::program(&mut u) else {
         return;
     };
     if let Verdict::Diverged(d) = crate::oracles::linearizable::run_with(&program, bugs_from_env())

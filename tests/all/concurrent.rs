@@ -4,7 +4,7 @@
 
 use delalloc_contract::concurrent_text::{parse_concurrent_program, print_concurrent_program};
 use delalloc_contract::{ConcurrentProgram, Geometry, Model, Op, Outcome};
-use delalloc_fuzz::generators::concurrent::concurrent_program_from_seed;
+use delalloc_fuzz::generators::concurrent::program_from_seed;
 use delalloc_fuzz::oracles::linearizable::run::{OpRecord, RunRecord};
 use delalloc_fuzz::oracles::linearizable::search::{Mismatch, OrderSearch};
 use delalloc_fuzz::oracles::linearizable::{run, run_with, RejectionKind};
@@ -24,7 +24,7 @@ fn corpus(name: &str) -> ConcurrentProgram {
 fn fixed_seed_batch_is_accepted() {
     let mut overlapping = 0;
     for seed in 0..400 {
-        let p = concurrent_program_from_seed(seed);
+        let p = program_from_seed(seed);
         match run(&p) {
             Verdict::Agree(s) => overlapping += s.overlapping,
             Verdict::Diverged(d) => panic!(
@@ -42,7 +42,7 @@ fn fixed_seed_batch_is_accepted() {
 fn each_seed_race_is_found_only_with_its_bug() {
     for bug in [Bug::RacingReleaseIgnored, Bug::UnlockBeforeSetDelalloc] {
         let found = (0..3000u64).find_map(|seed| {
-            let p = concurrent_program_from_seed(seed);
+            let p = program_from_seed(seed);
             run_with(&p, bug.into()).divergence().map(|_| p)
         });
         let p = found.unwrap_or_else(|| panic!("{bug:?} not found in 3000 programs"));
@@ -90,7 +90,7 @@ fn the_corpus_races_are_caught_with_the_bugs_and_pass_without() {
 #[test]
 fn runs_are_deterministic_functions_of_the_program() {
     for seed in [3, 17, 41] {
-        let p = concurrent_program_from_seed(seed);
+        let p = program_from_seed(seed);
         let a = run::run(&p, BugSet::NONE);
         let b = run::run(&p, BugSet::NONE);
         assert_eq!(a.ops, b.ops, "seed {seed}");

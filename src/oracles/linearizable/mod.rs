@@ -261,7 +261,7 @@ impl Oracle for Linearizable {
     type Divergence = Rejection;
 
     fn generate(&self, seed: u64) -> ConcurrentProgram {
-        crate::generators::concurrent::concurrent_program_from_seed(seed)
+        crate::generators::concurrent::program_from_seed(seed)
     }
 
     fn check(&self, program: &ConcurrentProgram) -> Verdict<RaceStats, Rejection> {
