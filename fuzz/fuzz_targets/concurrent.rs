@@ -2,4 +2,4 @@
 //! shuttle, judged by the concurrent oracle (linearizability, SPEC 8, no leak after unmount).
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| delalloc_fuzz::targets::concurrent::concurrent(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| delalloc_fuzz::targets::concurrent(data));

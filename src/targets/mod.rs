@@ -7,7 +7,9 @@
 //! `delalloc-fuzz import` and `replay` read an artifact exactly as the target did) and run the
 //! oracle, with the injected bugs of `DELALLOC_FUZZ_BUGS` if any ([`injected`]).
 
-pub mod concurrent;
+mod concurrent;
+
+pub use concurrent::concurrent;
 
 use crate::generators::Level;
 use crate::input::{self, Mode};
