@@ -22,7 +22,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::io::{self, IsTerminal};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -146,7 +146,7 @@ where
         })?;
     let files = match &config.out {
         Some(out) => Some(
-            write_finding(config, oracle, index, &minimized).map_err(|e| {
+            write_finding(out, config, oracle, index, &minimized).map_err(|e| {
                 io::Error::new(
                     e.kind(),
                     format!("writing the finding to {}: {e}", out.display()),
@@ -306,9 +306,10 @@ fn show_progress(config: &Config, label: &str, start: Instant, live: &Live, runn
     }
 }
 
-/// Writes the three files of a finding under a fresh name: the program (with a header that
-/// says how to find it again), the text report and the JSON report.
+/// Writes the three files of a finding under a fresh name in `out`: the program (with a header
+/// that says how to find it again), the text report and the JSON report.
 fn write_finding<O>(
+    out: &Path,
     config: &Config,
     oracle: &O,
     index: u64,
@@ -319,11 +320,6 @@ where
     O::Program: Shrink<Divergence = O::Divergence>,
     O::Divergence: Report,
 {
-    let Some(out) = &config.out else {
-        return Err(io::Error::other(
-            "the campaign keeps its findings in memory",
-        ));
-    };
     std::fs::create_dir_all(out)?;
     let base = format!("{}-{}-{}", oracle.label(), config.seed, index);
     let d = &m.divergence;
