@@ -11,7 +11,6 @@ use delalloc_contract::text::{print_op, print_program};
 use serde_json::json;
 use std::fmt::Write as _;
 
-/// `at op 3: writeback ino=0 start=0 len=4K`, or `at teardown: unmount`.
 /// A divergence as a person reads it: one line, the whole text, and the same content as
 /// JSON. Every oracle's divergence has one, so that engines and commands report any of them.
 pub trait Report {
@@ -37,6 +36,7 @@ impl Report for Divergence {
     }
 }
 
+/// `at op 3: writeback ino=0 start=0 len=4K`, or `at teardown: unmount`.
 pub fn location(d: &Divergence) -> String {
     match d.op_index {
         Some(i) => format!("at op {i}: {}", print_op(&d.op)),
