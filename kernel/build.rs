@@ -23,7 +23,11 @@ fn main() {
         Some(dir) => PathBuf::from(dir),
         None => {
             let v = env::var("DELALLOC_KERNEL_VERSION").unwrap_or_else(|_| "6.12".to_string());
-            manifest.join("..").join("target").join("kernel-src").join(format!("linux-{v}"))
+            manifest
+                .join("..")
+                .join("target")
+                .join("kernel-src")
+                .join(format!("linux-{v}"))
         }
     };
     let eio_c = src.join("fs/btrfs/extent-io-tree.c");
@@ -93,21 +97,36 @@ fn main() {
         .unwrap_or_else(|| "unknown".to_string());
     println!("cargo:rustc-env=DELALLOC_KERNEL_TREE={}", src.display());
     println!("cargo:rustc-env=DELALLOC_KERNEL_RELEASE={}", version.trim());
-    let list: Vec<String> = defines.iter().map(|(k, v)| match v {
-        Some(v) => format!("{k}={v}"),
-        None => k.clone(),
-    }).collect();
-    println!("cargo:rustc-env=DELALLOC_KERNEL_FEATURES={}", list.join(" "));
+    let list: Vec<String> = defines
+        .iter()
+        .map(|(k, v)| match v {
+            Some(v) => format!("{k}={v}"),
+            None => k.clone(),
+        })
+        .collect();
+    println!(
+        "cargo:rustc-env=DELALLOC_KERNEL_FEATURES={}",
+        list.join(" ")
+    );
 }
 
 /// VERSION.PATCHLEVEL.SUBLEVEL from the tree's Makefile.
 fn makefile_version(src: &Path) -> Option<String> {
     let mk = fs::read_to_string(src.join("Makefile")).ok()?;
     let field = |name: &str| {
-        mk.lines()
-            .find_map(|l| l.strip_prefix(name)?.trim_start().strip_prefix('=').map(|v| v.trim().to_string()))
+        mk.lines().find_map(|l| {
+            l.strip_prefix(name)?
+                .trim_start()
+                .strip_prefix('=')
+                .map(|v| v.trim().to_string())
+        })
     };
-    Some(format!("{}.{}.{}", field("VERSION")?, field("PATCHLEVEL")?, field("SUBLEVEL")?))
+    Some(format!(
+        "{}.{}.{}",
+        field("VERSION")?,
+        field("PATCHLEVEL")?,
+        field("SUBLEVEL")?
+    ))
 }
 
 /// The declaration of `func` in `header`: from its name to the next ';' or '{'.
@@ -138,28 +157,77 @@ fn features(h: &str, src: &Path) -> Vec<(String, Option<String>)> {
         }
     };
     let decl = |f: &str| declaration(h, f).unwrap_or("");
-    flag("DK_INIT_PRIVATE", decl("extent_io_tree_init").contains("private_data"));
+    flag(
+        "DK_INIT_PRIVATE",
+        decl("extent_io_tree_init").contains("private_data"),
+    );
     flag("DK_SET_GFP", decl("set_extent_bit").contains("gfp_t"));
     flag("DK_CLEAR_GFP", decl("__clear_extent_bit").contains("gfp_t"));
-    flag("DK_TRY_LOCK_BITS", declaration(h, "__try_lock_extent").is_some());
-    flag("DK_TEST_RANGE_FILLED", decl("test_range_bit").contains("filled"));
-    flag("DK_COUNT_CACHED", decl("count_range_bits").contains("cached"));
-    flag("DK_FIND_FIRST_BOOL", decl("find_first_extent_bit").trim_start().starts_with("bool"));
-    for f in ["set_extent_bit", "__clear_extent_bit", "convert_extent_bit", "count_range_bits",
-              "test_range_bit", "find_first_extent_bit", "find_first_clear_extent_bit",
-              "btrfs_find_delalloc_range", "extent_io_tree_init", "extent_io_tree_release"] {
+    flag(
+        "DK_TRY_LOCK_BITS",
+        declaration(h, "__try_lock_extent").is_some(),
+    );
+    flag(
+        "DK_TEST_RANGE_FILLED",
+        decl("test_range_bit").contains("filled"),
+    );
+    // 6.12's test_range_bit / test_range_bit_exists take one bit (`u32 bit`) and ASSERT it.
+    flag(
+        "DK_TEST_RANGE_ONE_BIT",
+        decl("test_range_bit").contains("u32 bit,"),
+    );
+    flag(
+        "DK_COUNT_CACHED",
+        decl("count_range_bits").contains("cached"),
+    );
+    flag(
+        "DK_FIND_FIRST_BOOL",
+        decl("find_first_extent_bit")
+            .trim_start()
+            .starts_with("bool"),
+    );
+    for f in [
+        "set_extent_bit",
+        "__clear_extent_bit",
+        "convert_extent_bit",
+        "count_range_bits",
+        "test_range_bit",
+        "find_first_extent_bit",
+        "find_first_clear_extent_bit",
+        "btrfs_find_delalloc_range",
+        "extent_io_tree_init",
+        "extent_io_tree_release",
+    ] {
         if declaration(h, f).is_none() {
             panic!("delalloc-kernel: {} declares no {f}(): this tree's io tree API is not one the glue knows", src.display());
         }
     }
-    if declaration(h, "__try_lock_extent").is_none() && declaration(h, "try_lock_extent").is_none() {
-        panic!("delalloc-kernel: {} declares neither __try_lock_extent nor try_lock_extent", src.display());
+    if declaration(h, "__try_lock_extent").is_none() && declaration(h, "try_lock_extent").is_none()
+    {
+        panic!(
+            "delalloc-kernel: {} declares neither __try_lock_extent nor try_lock_extent",
+            src.display()
+        );
     }
     // Bits: by name, as the header defines them (#define in 6.1, ENUM_BIT in 6.12).
-    for name in ["DIRTY", "WRITEBACK", "UPTODATE", "LOCKED", "DIO_LOCKED", "NEW", "DELALLOC",
-                 "DEFRAG", "BOUNDARY", "NODATASUM", "DO_ACCOUNTING", "NORESERVE", "DELALLOC_NEW"] {
+    for name in [
+        "DIRTY",
+        "WRITEBACK",
+        "UPTODATE",
+        "LOCKED",
+        "DIO_LOCKED",
+        "NEW",
+        "DELALLOC",
+        "DEFRAG",
+        "BOUNDARY",
+        "NODATASUM",
+        "DO_ACCOUNTING",
+        "NORESERVE",
+        "DELALLOC_NEW",
+    ] {
         let n = format!("EXTENT_{name}");
-        if h.contains(&format!("#define {n}")) || h.contains(&format!("#define\t{n}"))
+        if h.contains(&format!("#define {n}"))
+            || h.contains(&format!("#define\t{n}"))
             || h.contains(&format!("ENUM_BIT({n})"))
         {
             d.push((format!("DK_HAS_{n}"), None));
@@ -179,7 +247,12 @@ fn features(h: &str, src: &Path) -> Vec<(String, Option<String>)> {
                 "struct inode"
             })
         })
-        .unwrap_or_else(|| panic!("delalloc-kernel: found no declaration of btrfs_set_delalloc_extent in {}/fs/btrfs", src.display()));
+        .unwrap_or_else(|| {
+            panic!(
+                "delalloc-kernel: found no declaration of btrfs_set_delalloc_extent in {}/fs/btrfs",
+                src.display()
+            )
+        });
     d.push(("DK_HOOK_INODE".to_string(), Some(hook_inode.to_string())));
     d
 }

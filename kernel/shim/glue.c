@@ -16,7 +16,7 @@
 #define DK_REPORT_CAP 8192
 static _Thread_local char dk_reports[DK_REPORT_CAP];
 static _Thread_local size_t dk_reports_len;
-static _Thread_local unsigned long dk_reports_lost;
+static _Thread_local u64 dk_reports_lost;
 
 void dk_report(const char *kind, const char *expr, const char *file, int line)
 {
@@ -61,7 +61,7 @@ void dk_message(const char *fmt, ...)
 /* Copies the reports (lines "KIND file:line: text\n") into buf (NUL-terminated, cut to cap) and
  * clears them. Returns the full length (may exceed cap - 1) and sets *lost to how many reports
  * did not fit in the buffer since the last call. */
-size_t dk_reports_take(char *buf, size_t cap, unsigned long *lost)
+size_t dk_reports_take(char *buf, size_t cap, u64 *lost)
 {
 	size_t n = dk_reports_len;
 	if (cap) {
@@ -244,9 +244,14 @@ void dk_find_first_clear_extent_bit(struct extent_io_tree *t, u64 start, u64 *st
 	find_first_clear_extent_bit(t, start, start_ret, end_ret, bits);
 }
 
+/* btrfs_find_delalloc_range stores a reference to the first record in *cached_state
+ * unconditionally (its callers always pass one); we drop it at once. */
 int dk_find_delalloc(struct extent_io_tree *t, u64 *start, u64 *end, u64 max_bytes)
 {
-	return btrfs_find_delalloc_range(t, start, end, max_bytes, NULL) ? 1 : 0;
+	struct extent_state *cached = NULL;
+	bool found = btrfs_find_delalloc_range(t, start, end, max_bytes, &cached);
+	free_extent_state(cached);
+	return found ? 1 : 0;
 }
 
 /* Writes up to cap records in order; returns how many the tree holds (may exceed cap). */

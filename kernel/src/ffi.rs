@@ -7,9 +7,12 @@
 //!   every call that changes it, and the glue's report buffer is thread-local);
 //! - the kernel's slab cache is created (`dk_init`) before the first tree, once per process;
 //! - every pointer passed to C points to live, writable memory of the size the C side is told.
-#![allow(unsafe_code, reason = "the FFI module: every unsafe block says its invariant")]
+#![allow(
+    unsafe_code,
+    reason = "the FFI module: every unsafe block says its invariant"
+)]
 
-use std::ffi::{c_char, c_int, c_ulong, CStr, CString};
+use std::ffi::{c_char, c_int, CStr, CString};
 use std::ptr::NonNull;
 use std::sync::Once;
 
@@ -29,7 +32,13 @@ extern "C" {
     fn dk_convert(t: *mut ExtentIoTree, start: u64, end: u64, bits: u32, clear: u32) -> c_int;
     fn dk_try_lock(t: *mut ExtentIoTree, start: u64, end: u64) -> c_int;
     fn dk_unlock(t: *mut ExtentIoTree, start: u64, end: u64) -> c_int;
-    fn dk_test_range_bit(t: *mut ExtentIoTree, start: u64, end: u64, bits: u32, filled: c_int) -> c_int;
+    fn dk_test_range_bit(
+        t: *mut ExtentIoTree,
+        start: u64,
+        end: u64,
+        bits: u32,
+        filled: c_int,
+    ) -> c_int;
     fn dk_count_range_bits(
         t: *mut ExtentIoTree,
         start: *mut u64,
@@ -38,11 +47,34 @@ extern "C" {
         bits: u32,
         contig: c_int,
     ) -> u64;
-    fn dk_find_first_extent_bit(t: *mut ExtentIoTree, start: u64, s: *mut u64, e: *mut u64, bits: u32) -> c_int;
-    fn dk_find_first_clear_extent_bit(t: *mut ExtentIoTree, start: u64, s: *mut u64, e: *mut u64, bits: u32);
-    fn dk_find_delalloc(t: *mut ExtentIoTree, start: *mut u64, end: *mut u64, max_bytes: u64) -> c_int;
-    fn dk_records(t: *mut ExtentIoTree, starts: *mut u64, ends: *mut u64, bits: *mut u32, cap: usize) -> usize;
-    fn dk_reports_take(buf: *mut c_char, cap: usize, lost: *mut c_ulong) -> usize;
+    fn dk_find_first_extent_bit(
+        t: *mut ExtentIoTree,
+        start: u64,
+        s: *mut u64,
+        e: *mut u64,
+        bits: u32,
+    ) -> c_int;
+    fn dk_find_first_clear_extent_bit(
+        t: *mut ExtentIoTree,
+        start: u64,
+        s: *mut u64,
+        e: *mut u64,
+        bits: u32,
+    );
+    fn dk_find_delalloc(
+        t: *mut ExtentIoTree,
+        start: *mut u64,
+        end: *mut u64,
+        max_bytes: u64,
+    ) -> c_int;
+    fn dk_records(
+        t: *mut ExtentIoTree,
+        starts: *mut u64,
+        ends: *mut u64,
+        bits: *mut u32,
+        cap: usize,
+    ) -> usize;
+    fn dk_reports_take(buf: *mut c_char, cap: usize, lost: *mut u64) -> usize;
 }
 
 static INIT: Once = Once::new();
@@ -52,7 +84,10 @@ fn init() {
         // SAFETY: dk_init only creates the extent_state slab cache (malloc); Once runs it
         // exactly once, before any tree exists, and no other thread is in the C code meanwhile.
         let ret = unsafe { dk_init() };
-        assert_eq!(ret, 0, "delalloc-kernel: extent_state_init_cachep failed ({ret})");
+        assert_eq!(
+            ret, 0,
+            "delalloc-kernel: extent_state_init_cachep failed ({ret})"
+        );
     });
 }
 
@@ -68,13 +103,16 @@ pub(crate) fn bit_value(name: &str) -> u32 {
 /// thread: its lines ("KIND file:line: text") and how many did not fit in the C buffer.
 pub(crate) fn take_reports() -> (String, u64) {
     let mut buf = vec![0u8; 8192];
-    let mut lost: c_ulong = 0;
+    let mut lost: u64 = 0;
     // SAFETY: buf is writable for buf.len() bytes, and dk_reports_take writes at most that many
-    // including the NUL; `lost` is a live c_ulong. The buffer is thread-local on the C side.
+    // including the NUL; `lost` is a live u64. The buffer is thread-local on the C side.
     let full = unsafe { dk_reports_take(buf.as_mut_ptr().cast(), buf.len(), &mut lost) };
-    let text = CStr::from_bytes_until_nul(&buf).expect("dk_reports_take writes a NUL").to_string_lossy().into_owned();
+    let text = CStr::from_bytes_until_nul(&buf)
+        .expect("dk_reports_take writes a NUL")
+        .to_string_lossy()
+        .into_owned();
     let cut = u64::from(full >= buf.len());
-    (text, u64::from(lost) + cut)
+    (text, lost + cut)
 }
 
 /// One kernel io tree (a self-test tree: no inode, so the kernel calls no delalloc hook).
@@ -91,7 +129,9 @@ impl RawTree {
         init();
         // SAFETY: the slab cache exists (init above); dk_tree_new returns a fresh tree or NULL.
         let p = unsafe { dk_tree_new() };
-        RawTree { tree: NonNull::new(p).expect("dk_tree_new: out of memory") }
+        RawTree {
+            tree: NonNull::new(p).expect("dk_tree_new: out of memory"),
+        }
     }
 
     fn p(&mut self) -> *mut ExtentIoTree {
@@ -129,10 +169,19 @@ impl RawTree {
     }
 
     /// (bytes, the start the kernel wrote back).
-    pub(crate) fn count_range_bits(&mut self, start: u64, search_end: u64, max: u64, bits: u32, contig: bool) -> (u64, u64) {
+    pub(crate) fn count_range_bits(
+        &mut self,
+        start: u64,
+        search_end: u64,
+        max: u64,
+        bits: u32,
+        contig: bool,
+    ) -> (u64, u64) {
         let mut s = start;
         // SAFETY: as in `set`; `s` is a live u64 the call may write.
-        let n = unsafe { dk_count_range_bits(self.p(), &mut s, search_end, max, bits, c_int::from(contig)) };
+        let n = unsafe {
+            dk_count_range_bits(self.p(), &mut s, search_end, max, bits, c_int::from(contig))
+        };
         (n, s)
     }
 
@@ -151,7 +200,12 @@ impl RawTree {
     }
 
     /// (found, start, end) as btrfs_find_delalloc_range leaves them.
-    pub(crate) fn find_delalloc(&mut self, start: u64, end: u64, max_bytes: u64) -> (bool, u64, u64) {
+    pub(crate) fn find_delalloc(
+        &mut self,
+        start: u64,
+        end: u64,
+        max_bytes: u64,
+    ) -> (bool, u64, u64) {
         let (mut s, mut e) = (start, end);
         // SAFETY: as in `find_first_extent_bit`.
         let found = unsafe { dk_find_delalloc(self.p(), &mut s, &mut e, max_bytes) };
@@ -165,7 +219,15 @@ impl RawTree {
             let (mut s, mut e, mut b) = (vec![0u64; cap], vec![0u64; cap], vec![0u32; cap]);
             // SAFETY: as in `set`; the three vectors each hold `cap` writable elements and
             // dk_records writes at most `cap` of each.
-            let n = unsafe { dk_records(self.p(), s.as_mut_ptr(), e.as_mut_ptr(), b.as_mut_ptr(), cap) };
+            let n = unsafe {
+                dk_records(
+                    self.p(),
+                    s.as_mut_ptr(),
+                    e.as_mut_ptr(),
+                    b.as_mut_ptr(),
+                    cap,
+                )
+            };
             if n <= cap {
                 return (0..n).map(|i| (s[i], e[i], b[i])).collect();
             }
@@ -198,7 +260,11 @@ mod tests {
             // Locked records at drop: dk_tree_free unlocks them before the kernel's release.
             assert!(t.try_lock(1000, 1010));
         }
-        assert_eq!(take_reports(), (String::new(), 0), "no WARN/ASSERT from any of it");
+        assert_eq!(
+            take_reports(),
+            (String::new(), 0),
+            "no WARN/ASSERT from any of it"
+        );
     }
 
     #[test]
@@ -212,11 +278,20 @@ mod tests {
         let mut t = RawTree::new();
         // count_range_bits with search_end < start: a WARN_ON in both 6.1 and 6.12, which then
         // answers 0. A test of the reporting path, not of the tree.
-        assert_eq!(t.count_range_bits(10, 5, u64::MAX, bit_value("DIRTY"), false).0, 0);
+        assert_eq!(
+            t.count_range_bits(10, 5, u64::MAX, bit_value("DIRTY"), false)
+                .0,
+            0
+        );
         let (text, lost) = take_reports();
-        assert!(text.starts_with("WARN_ON ") && text.contains("extent-io-tree.c:"), "{text}");
+        assert!(
+            text.starts_with("WARN_ON ") && text.contains("extent-io-tree.c:"),
+            "{text}"
+        );
         assert_eq!(lost, 0);
         assert_eq!(take_reports().0, "", "taken");
-        std::thread::spawn(|| assert_eq!(take_reports().0, "")).join().unwrap();
+        std::thread::spawn(|| assert_eq!(take_reports().0, ""))
+            .join()
+            .unwrap();
     }
 }

@@ -22,17 +22,35 @@ pub const KERNEL_TREE: &str = env!("DELALLOC_KERNEL_TREE");
 /// What build.rs read from the tree's extent-io-tree.h (the DK_* macros of the glue).
 pub const KERNEL_FEATURES: &str = env!("DELALLOC_KERNEL_FEATURES");
 
-/// An op asked for a contract bit this kernel tree does not have.
+/// An op this kernel tree cannot run as asked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Unsupported {
-    /// The contract's name of the bit ("WRITEBACK").
-    pub bit: &'static str,
+pub enum Unsupported {
+    /// A contract bit the tree does not have (its contract name, "WRITEBACK").
+    Bit(&'static str),
+    /// test_range_bit with several bits where the tree's takes one (6.12 ASSERTs
+    /// is_power_of_2(bit)).
+    SeveralBits,
 }
 
 impl std::fmt::Display for Unsupported {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "the kernel io tree of {KERNEL_RELEASE} has no {} bit", self.bit)
+        match self {
+            Unsupported::Bit(bit) => {
+                write!(f, "the kernel io tree of {KERNEL_RELEASE} has no {bit} bit")
+            }
+            Unsupported::SeveralBits => {
+                write!(
+                    f,
+                    "test_range_bit of {KERNEL_RELEASE} takes one bit, not a mask"
+                )
+            }
+        }
     }
+}
+
+/// Whether build.rs found `feature` (a DK_* macro name) in the tree's declarations.
+pub fn kernel_has(feature: &str) -> bool {
+    KERNEL_FEATURES.split(' ').any(|f| f == feature)
 }
 
 impl std::error::Error for Unsupported {}
@@ -46,7 +64,12 @@ pub struct BitMap {
 
 impl BitMap {
     fn new() -> BitMap {
-        BitMap { pairs: Bits::NAMES.iter().map(|&(name, bit)| (bit, name, ffi::bit_value(name))).collect() }
+        BitMap {
+            pairs: Bits::NAMES
+                .iter()
+                .map(|&(name, bit)| (bit, name, ffi::bit_value(name)))
+                .collect(),
+        }
     }
 
     /// The kernel's mask for `bits`, or the first contract bit the tree lacks.
@@ -55,7 +78,7 @@ impl BitMap {
         for &(bit, name, value) in &self.pairs {
             if bits.contains(bit) {
                 if value == 0 {
-                    return Err(Unsupported { bit: name });
+                    return Err(Unsupported::Bit(name));
                 }
                 k |= value;
             }
@@ -124,7 +147,10 @@ impl Default for KernelTree {
 impl KernelTree {
     pub fn new() -> KernelTree {
         let raw = ffi::RawTree::new();
-        KernelTree { raw, map: BitMap::new() }
+        KernelTree {
+            raw,
+            map: BitMap::new(),
+        }
     }
 
     /// The name mapping of this tree's bits.
@@ -145,7 +171,13 @@ impl KernelTree {
     }
 
     /// convert_extent_bit(start, end, set, clear).
-    pub fn convert(&mut self, start: u64, end: u64, set: Bits, clear: Bits) -> Result<i32, Unsupported> {
+    pub fn convert(
+        &mut self,
+        start: u64,
+        end: u64,
+        set: Bits,
+        clear: Bits,
+    ) -> Result<i32, Unsupported> {
         let (s, c) = (self.map.to_kernel(set)?, self.map.to_kernel(clear)?);
         Ok(self.raw.convert(start, end, s, c))
     }
@@ -166,9 +198,19 @@ impl KernelTree {
         self.raw.unlock(start, end)
     }
 
-    /// test_range_bit(start, end, bits, filled) (6.12: test_range_bit / test_range_bit_exists).
-    pub fn test_range_bit(&mut self, start: u64, end: u64, bits: Bits, filled: bool) -> Result<bool, Unsupported> {
+    /// test_range_bit(start, end, bits, filled) (6.12: test_range_bit / test_range_bit_exists,
+    /// which take a single bit: a mask of several is [`Unsupported::SeveralBits`] there).
+    pub fn test_range_bit(
+        &mut self,
+        start: u64,
+        end: u64,
+        bits: Bits,
+        filled: bool,
+    ) -> Result<bool, Unsupported> {
         let k = self.map.to_kernel(bits)?;
+        if kernel_has("DK_TEST_RANGE_ONE_BIT") && !k.is_power_of_two() {
+            return Err(Unsupported::SeveralBits);
+        }
         Ok(self.raw.test_range_bit(start, end, k, filled))
     }
 
@@ -182,17 +224,27 @@ impl KernelTree {
         contig: bool,
     ) -> Result<(u64, u64), Unsupported> {
         let k = self.map.to_kernel(bits)?;
-        Ok(self.raw.count_range_bits(start, search_end, max_bytes, k, contig))
+        Ok(self
+            .raw
+            .count_range_bits(start, search_end, max_bytes, k, contig))
     }
 
     /// find_first_extent_bit(start, bits): the first record at or after start having a bit.
-    pub fn find_first_extent_bit(&mut self, start: u64, bits: Bits) -> Result<Option<(u64, u64)>, Unsupported> {
+    pub fn find_first_extent_bit(
+        &mut self,
+        start: u64,
+        bits: Bits,
+    ) -> Result<Option<(u64, u64)>, Unsupported> {
         let k = self.map.to_kernel(bits)?;
         Ok(self.raw.find_first_extent_bit(start, k))
     }
 
     /// find_first_clear_extent_bit(start, bits): (start_ret, end_ret).
-    pub fn find_first_clear_extent_bit(&mut self, start: u64, bits: Bits) -> Result<(u64, u64), Unsupported> {
+    pub fn find_first_clear_extent_bit(
+        &mut self,
+        start: u64,
+        bits: Bits,
+    ) -> Result<(u64, u64), Unsupported> {
         let k = self.map.to_kernel(bits)?;
         Ok(self.raw.find_first_clear_extent_bit(start, k))
     }
@@ -211,7 +263,10 @@ impl KernelTree {
             .into_iter()
             .map(|(start, end, state)| {
                 let (bits, extra) = map.from_kernel(state);
-                KernelRecord { record: Record { start, end, bits }, extra }
+                KernelRecord {
+                    record: Record { start, end, bits },
+                    extra,
+                }
             })
             .collect()
     }
@@ -222,7 +277,11 @@ impl KernelTree {
         self.kernel_records()
             .into_iter()
             .map(|r| {
-                assert_eq!(r.extra, 0, "record {:?} holds kernel bits {:#x} without a contract name", r.record, r.extra);
+                assert_eq!(
+                    r.extra, 0,
+                    "record {:?} holds kernel bits {:#x} without a contract name",
+                    r.record, r.extra
+                );
                 r.record
             })
             .collect()
@@ -238,7 +297,11 @@ pub fn take_reports() -> (Vec<KernelReport>, u64) {
         .map(|line| {
             let (kind, rest) = line.split_once(' ').unwrap_or((line, ""));
             let (location, text) = rest.split_once(": ").unwrap_or((rest, ""));
-            KernelReport { kind: kind.to_string(), location: location.to_string(), text: text.to_string() }
+            KernelReport {
+                kind: kind.to_string(),
+                location: location.to_string(),
+                text: text.to_string(),
+            }
         })
         .collect();
     (reports, lost)
