@@ -9,9 +9,10 @@
 # If /usr/src/linux-source-<version>.tar.xz is missing, installs the Debian package
 # linux-source-<version> with apt-get (needs root; runs apt-get update first when the package is
 # unknown). A stamp file records a finished extraction, so a second run does nothing.
-# Members extracted: fs/btrfs, include, lib/rbtree.c, arch/x86/include (a few include/linux headers
-# pull in asm/ headers; the shims shadow most of them, the rest is there for reference) — ~8 s,
-# dominated by xz decompression of the whole tarball, whatever the members.
+# Members extracted: fs/btrfs, include, lib/rbtree.c and the top Makefile (for the release):
+# ~64 MB. kernel/ compiles extent-io-tree.c and rbtree.c with only include/linux/rbtree*.h from
+# include/; the rest of include/ is kept for the next steps (the delalloc hooks) and for reading.
+# ~10 s per version, dominated by xz decompressing the whole tarball whatever the members.
 # To use your own tree instead (a git checkout with your patch), skip this script and set
 # DELALLOC_KERNEL_SRC=/path/to/linux when building kernel/.
 set -euo pipefail
@@ -62,9 +63,9 @@ for v in "${versions[@]}"; do
         tmp=$(mktemp -d "target/kernel-src/.tmp-$v.XXXXXX")
     }
     trap 'rm -rf "$tmp"' EXIT
-    echo "kernel-source.sh: extracting $tarball (members fs/btrfs include lib/rbtree.c arch/x86/include)" >&2
+    echo "kernel-source.sh: extracting $tarball (members fs/btrfs include lib/rbtree.c Makefile)" >&2
     tar -xJf "$tarball" -C "$tmp" \
-        "$top/fs/btrfs" "$top/include" "$top/lib/rbtree.c" "$top/arch/x86/include" "$top/Makefile" \
+        "$top/fs/btrfs" "$top/include" "$top/lib/rbtree.c" "$top/Makefile" \
         || die "extracting from $tarball failed"
     [[ -f $tmp/$top/fs/btrfs/extent-io-tree.c ]] || die "$tarball has no fs/btrfs/extent-io-tree.c"
     rm -rf "$dest"
