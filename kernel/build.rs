@@ -171,6 +171,11 @@ fn features(h: &str, src: &Path) -> Vec<(String, Option<String>)> {
         "DK_TEST_RANGE_FILLED",
         decl("test_range_bit").contains("filled"),
     );
+    // 6.12 keeps the owning inode in the tree (a union with fs_info); 6.1 in private_data.
+    flag(
+        "DK_TREE_HAS_INODE",
+        h.contains("struct btrfs_inode *inode;"),
+    );
     // 6.12's test_range_bit / test_range_bit_exists take one bit (`u32 bit`) and ASSERT it.
     flag(
         "DK_TEST_RANGE_ONE_BIT",

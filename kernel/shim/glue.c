@@ -153,6 +153,29 @@ struct extent_io_tree *dk_tree_new(void)
 	return t;
 }
 
+/* Only for the test that the hook stubs abort: a tree the kernel treats as inode-owned (6.1: a
+ * non-NULL private_data; 6.12: owner IO_TREE_INODE_IO with tree->inode), with a dummy inode the
+ * stubs never read. NULL when this tree's layout is neither. */
+struct extent_io_tree *dk_tree_new_inode_owned(void)
+{
+	static struct btrfs_inode dummy;
+#if defined(DK_INIT_PRIVATE) || defined(DK_TREE_HAS_INODE)
+	struct extent_io_tree *t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+#ifdef DK_INIT_PRIVATE
+	extent_io_tree_init(NULL, t, IO_TREE_INODE_IO, &dummy.vfs_inode);
+#else
+	extent_io_tree_init(NULL, t, IO_TREE_INODE_IO);
+	t->inode = &dummy;
+#endif
+	return t;
+#else
+	(void)dummy;
+	return NULL;
+#endif
+}
+
 int dk_clear(struct extent_io_tree *t, u64 start, u64 end, u32 bits)
 {
 #ifdef DK_CLEAR_GFP

@@ -26,6 +26,8 @@ extern "C" {
     fn dk_init() -> c_int;
     fn dk_tree_new() -> *mut ExtentIoTree;
     fn dk_tree_free(t: *mut ExtentIoTree);
+    #[cfg(test)]
+    fn dk_tree_new_inode_owned() -> *mut ExtentIoTree;
     fn dk_bit_value(name: *const c_char) -> u32;
     fn dk_set(t: *mut ExtentIoTree, start: u64, end: u64, bits: u32) -> c_int;
     fn dk_clear(t: *mut ExtentIoTree, start: u64, end: u64, bits: u32) -> c_int;
@@ -132,6 +134,16 @@ impl RawTree {
         RawTree {
             tree: NonNull::new(p).expect("dk_tree_new: out of memory"),
         }
+    }
+
+    /// A tree the kernel believes an inode owns, so that it calls the delalloc hooks (today's
+    /// stubs, which abort). Only for the test that they do; None where the glue cannot make one.
+    #[cfg(test)]
+    fn new_inode_owned() -> Option<RawTree> {
+        init();
+        // SAFETY: as in `new`; the tree's inode is a static dummy in glue.c that outlives it.
+        let p = unsafe { dk_tree_new_inode_owned() };
+        NonNull::new(p).map(|tree| RawTree { tree })
     }
 
     fn p(&mut self) -> *mut ExtentIoTree {
@@ -265,6 +277,44 @@ mod tests {
             (String::new(), 0),
             "no WARN/ASSERT from any of it"
         );
+    }
+
+    /// The hook stubs must never fail silently: on a tree the kernel thinks an inode owns,
+    /// setting DELALLOC reaches btrfs_set_delalloc_extent, which aborts the process. Run in a
+    /// child process (this test binary, the ignored test below).
+    #[test]
+    fn hook_stubs_abort_loudly() {
+        let exe = std::env::current_exe().unwrap();
+        let out = std::process::Command::new(exe)
+            .args([
+                "--exact",
+                "ffi::tests::hook_stub_child",
+                "--ignored",
+                "--nocapture",
+            ])
+            .env("DK_HOOK_STUB_CHILD", "1")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success(),
+            "the child survived a stub call: {stderr}"
+        );
+        assert!(
+            stderr.contains("btrfs_set_delalloc_extent called"),
+            "{stderr}"
+        );
+    }
+
+    #[test]
+    #[ignore = "run by hook_stubs_abort_loudly in a child process: it aborts"]
+    fn hook_stub_child() {
+        if std::env::var_os("DK_HOOK_STUB_CHILD").is_none() {
+            return;
+        }
+        let mut t = RawTree::new_inode_owned().expect("this tree layout can be inode-owned");
+        t.set(0, 4095, bit_value("DELALLOC"));
+        unreachable!("btrfs_set_delalloc_extent returned");
     }
 
     #[test]
