@@ -1,0 +1,19 @@
+/* Stands for fs/btrfs/extent_io.h: delalloc-kernel shim. Changesets (qgroup bookkeeping) are
+ * never passed by the glue; ulist_add is a stub in hooks_stub.c that aborts if reached. */
+#ifndef DK_BTRFS_EXTENT_IO_H
+#define DK_BTRFS_EXTENT_IO_H
+#include "dk_kernel.h"
+struct ulist { int unused; };
+struct extent_changeset {
+	u64 bytes_changed;
+	struct ulist range_changed;
+};
+int ulist_add(struct ulist *ulist, u64 val, u64 aux, gfp_t gfp_mask);
+void dk_unsupported(const char *what);
+static inline void extent_changeset_prealloc(struct extent_changeset *c, gfp_t f)
+{
+	(void)f;
+	if (c)
+		dk_unsupported("extent_changeset_prealloc");
+}
+#endif

@@ -1,0 +1,2 @@
+/* Stands for the kernel header <linux/err.h>: delalloc-kernel shim, see dk_kernel.h. */
+#include "dk_kernel.h"

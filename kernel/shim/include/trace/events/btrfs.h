@@ -1,0 +1,7 @@
+/* Stands for the kernel header <trace/events/btrfs.h>: tracepoints are no-ops here. */
+#include "dk_kernel.h"
+#define trace_alloc_extent_state(...) ((void)0)
+#define trace_free_extent_state(...) ((void)0)
+#define trace_btrfs_set_extent_bit(...) ((void)0)
+#define trace_btrfs_clear_extent_bit(...) ((void)0)
+#define trace_btrfs_convert_extent_bit(...) ((void)0)
