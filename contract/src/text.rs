@@ -12,7 +12,8 @@
 //! - `#` starts a comment anywhere on a line; blank lines are ignored; tokens are separated by
 //!   any whitespace.
 //! - The optional `geometry` line comes before the first op, at most once; missing fields keep
-//!   [`Geometry::default`]'s values.
+//!   [`Geometry::default`]'s values. `era=b|6` picks the io-tree rules ([`crate::Era`]); the
+//!   printer writes it only when it is not era B, so era-B programs print as before eras.
 //! - Extent-tree ops take positional `start end` (inclusive, as in the kernel), then their bits,
 //!   then `key=value` arguments and bare flags, in any order (`count_range_bits 0 4095 max=4K
 //!   DELALLOC contig`). File-system ops take only `key=value` arguments and flags.
