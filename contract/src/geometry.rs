@@ -1,10 +1,94 @@
 //! The file system a program runs on: sizes that the accounting formulas read.
 
+use crate::Bits;
 use serde::{Deserialize, Serialize};
+
+/// Which kernel's extent-io-tree rules the models follow (SPEC §0, §1.2). The accounting of
+/// the file-system ops is era B's in every era; only the io tree's rules change.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Era {
+    /// Era B (4.2–4.14): the rules of SPEC §1. The default.
+    #[default]
+    B,
+    /// The io tree of 6.1 and 6.12 (fs/btrfs/extent-io-tree.c): read in both releases, which
+    /// agree on every rule the models can see (SPEC §1.2).
+    V6,
+}
+
+impl Era {
+    /// Every era, in the order of their fuzz-input numbers (the index is the number).
+    pub const ALL: [Era; 2] = [Era::B, Era::V6];
+
+    /// The word of the geometry line's `era=`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Era::B => "b",
+            Era::V6 => "6",
+        }
+    }
+
+    /// The era whose [`Era::name`] is `name`.
+    pub fn from_name(name: &str) -> Option<Era> {
+        Era::ALL.into_iter().find(|e| e.name() == name)
+    }
+
+    /// Bits that keep a record from merging (merge_state): era B's EXTENT_IOBITS |
+    /// EXTENT_BOUNDARY; 6.x's lock bits | EXTENT_BOUNDARY (WRITEBACK is no io-tree bit there).
+    pub const fn no_merge(self) -> Bits {
+        match self {
+            Era::B => Bits::NO_MERGE,
+            Era::V6 => Bits(Bits::LOCKED.0 | Bits::BOUNDARY.0),
+        }
+    }
+
+    /// Bits a program of this era may name: 6.x has no EXTENT_WRITEBACK.
+    pub const fn storable(self) -> Bits {
+        match self {
+            Era::B => Bits::STORABLE,
+            Era::V6 => Bits(Bits::STORABLE.0 & !Bits::WRITEBACK.0),
+        }
+    }
+
+    /// set_extent_bit, a record that starts before the range and already has every bit asked
+    /// for: 6.x moves past it unsplit; era B splits it.
+    pub const fn set_skips_covered(self) -> bool {
+        matches!(self, Era::V6)
+    }
+
+    /// count_range_bits answers 0 for `end <= start` in era B, only for `end < start` in 6.x
+    /// (which validation already rejects).
+    pub const fn count_empty(self, start: u64, end: u64) -> bool {
+        match self {
+            Era::B => end <= start,
+            Era::V6 => end < start,
+        }
+    }
+
+    /// Era B's count_range_bits shortcut: from offset 0 for exactly DIRTY, the tree's
+    /// dirty_bytes. 6.x has none.
+    pub fn count_dirty_shortcut(self, start: u64, bits: Bits) -> bool {
+        self == Era::B && start == 0 && bits == Bits::DIRTY
+    }
+
+    /// The bits set_extent_delalloc sets (the tree-level `set_delalloc`): DELALLOC | UPTODATE
+    /// in era B, DELALLOC alone in 6.x.
+    pub fn delalloc_bits(self) -> Bits {
+        match self {
+            Era::B => Bits::DELALLOC.union(Bits::UPTODATE),
+            Era::V6 => Bits::DELALLOC,
+        }
+    }
+}
+
+impl std::fmt::Display for Era {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 /// Fixed for a whole program. Every field is validated by [`Geometry::validate`]; both models may
 /// assume a validated geometry.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Geometry {
     /// Sector (and page) size in bytes: a power of two, 512..=65536.
     pub sectorsize: u64,
@@ -25,6 +109,29 @@ pub struct Geometry {
     pub global_rsv: u64,
     /// Number of inodes the file-system ops address: 1..=8.
     pub inodes: u8,
+    /// Whose io-tree rules apply; era B unless the program says otherwise.
+    #[serde(default)]
+    pub era: Era,
+}
+
+/// As derived, except that `era` is shown only when it is not the default: an era-B program's
+/// debug text is what it was before eras existed (the committed seeds' golden file holds it).
+impl std::fmt::Debug for Geometry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("Geometry");
+        d.field("sectorsize", &self.sectorsize)
+            .field("nodesize", &self.nodesize)
+            .field("max_extent", &self.max_extent)
+            .field("write_chunk", &self.write_chunk)
+            .field("data_bytes", &self.data_bytes)
+            .field("meta_bytes", &self.meta_bytes)
+            .field("global_rsv", &self.global_rsv)
+            .field("inodes", &self.inodes);
+        if self.era != Era::default() {
+            d.field("era", &self.era);
+        }
+        d.finish()
+    }
 }
 
 /// One mebibyte, in bytes.
@@ -41,6 +148,7 @@ impl Default for Geometry {
             meta_bytes: 256 * MIB,
             global_rsv: 16 * MIB,
             inodes: 2,
+            era: Era::B,
         }
     }
 }

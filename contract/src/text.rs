@@ -12,7 +12,8 @@
 //! - `#` starts a comment anywhere on a line; blank lines are ignored; tokens are separated by
 //!   any whitespace.
 //! - The optional `geometry` line comes before the first op, at most once; missing fields keep
-//!   [`Geometry::default`]'s values.
+//!   [`Geometry::default`]'s values. `era=b|6` picks the io-tree rules ([`crate::Era`]); the
+//!   printer writes it only when it is not era B, so era-B programs print as before eras.
 //! - Extent-tree ops take positional `start end` (inclusive, as in the kernel), then their bits,
 //!   then `key=value` arguments and bare flags, in any order (`count_range_bits 0 4095 max=4K
 //!   DELALLOC contig`). File-system ops take only `key=value` arguments and flags.
@@ -29,7 +30,7 @@
 //! every valid program.
 
 use crate::op::{FaultKind, Field, Op, OpKind, Program, Role, Syntax};
-use crate::{Bits, Geometry};
+use crate::{Bits, Era, Geometry};
 use std::fmt::{self, Write as _};
 
 /// The comment line the printer starts every program with.
@@ -78,7 +79,7 @@ pub fn print_program(p: &Program) -> String {
 }
 
 pub(crate) fn print_geometry(g: &Geometry) -> String {
-    format!(
+    let mut s = format!(
         "geometry sectorsize={} nodesize={} max_extent={} write_chunk={} data={} meta={} global_rsv={} inodes={}",
         num(g.sectorsize),
         num(g.nodesize),
@@ -88,7 +89,12 @@ pub(crate) fn print_geometry(g: &Geometry) -> String {
         num(g.meta_bytes),
         num(g.global_rsv),
         g.inodes
-    )
+    );
+    // Only a non-default era is written, so every era-B program prints as it always did.
+    if g.era != Era::default() {
+        let _ = write!(s, " era={}", g.era);
+    }
+    s
 }
 
 /// A number with the largest binary suffix that divides it exactly (4096 -> `4K`), else decimal.
@@ -660,6 +666,27 @@ fn parse_bits(s: &str, col: usize, line: usize) -> Result<Bits, ParseError> {
 }
 
 pub(crate) fn parse_geometry(toks: &[Tok<'_>], line: usize) -> Result<Geometry, ParseError> {
+    // `era=` takes a word, not a number: taken out here, the rest parsed as numbers.
+    let mut era = None;
+    let mut rest = Vec::with_capacity(toks.len());
+    for t in toks {
+        let Some(word) = t.s.strip_prefix("era=") else {
+            rest.push(Tok { s: t.s, col: t.col });
+            continue;
+        };
+        if era.is_some() {
+            return Err(err(line, t.col, "duplicate argument `era`".into()));
+        }
+        era = Some(Era::from_name(word).ok_or_else(|| {
+            let known: Vec<&str> = Era::ALL.iter().map(|e| e.name()).collect();
+            err(
+                line,
+                t.col,
+                format!("unknown era `{word}` (known: {})", known.join(", ")),
+            )
+        })?);
+    }
+    let toks = &rest[..];
     let a = parse_args(toks, "geometry", &geometry_spec(), line)?;
     let d = Geometry::default();
     let g = Geometry {
@@ -676,6 +703,7 @@ pub(crate) fn parse_geometry(toks: &[Tok<'_>], line: usize) -> Result<Geometry, 
             }
             None => d.inodes,
         },
+        era: era.unwrap_or(d.era),
     };
     g.validate()
         .map_err(|m| err(line, a.col_of_message(&m), format!("invalid geometry: {m}")))?;

@@ -3,7 +3,7 @@
 
 use delalloc_contract::op::{Field, Role, Syntax, MAX_OFFSET};
 use delalloc_contract::text::{parse_op, parse_program, print_op, print_program, ParseError};
-use delalloc_contract::{Bits, FaultKind, Geometry, Op, OpKind, Program};
+use delalloc_contract::{Bits, Era, FaultKind, Geometry, Op, OpKind, Program};
 use proptest::prelude::*;
 
 const MIB: u64 = 1 << 20;
@@ -85,6 +85,7 @@ fn geometry() -> impl Strategy<Value = Geometry> {
                         rsv % (meta_bytes + 1)
                     },
                     inodes,
+                    era: Era::B,
                 }
             })
         });
@@ -211,9 +212,19 @@ fn op(g: Geometry) -> BoxedStrategy<Op> {
     .boxed()
 }
 
+/// A program in era B, or in era 6 with the ops era 6 rejects (WRITEBACK, a set_bits
+/// exclusive other than its LOCKED) left out.
 fn program() -> impl Strategy<Value = Program> {
     geometry().prop_flat_map(|g| {
-        proptest::collection::vec(op(g), 0..40).prop_map(move |ops| Program { geometry: g, ops })
+        (proptest::collection::vec(op(g), 0..40), any::<bool>()).prop_map(move |(mut ops, v6)| {
+            let geometry = if v6 {
+                Geometry { era: Era::V6, ..g }
+            } else {
+                g
+            };
+            ops.retain(|op| op.validate(&geometry).is_ok());
+            Program { geometry, ops }
+        })
     })
 }
 
@@ -1022,4 +1033,43 @@ fn concurrent_example_and_errors() {
         1,
         "geometry line must come first",
     );
+}
+
+/// The era: written only when it is not era B, parsed by name, and validated against the ops.
+#[test]
+fn era_is_printed_only_when_not_the_default() {
+    let b = parse_program("geometry inodes=1\nset_bits 0 4095 WRITEBACK\n").unwrap();
+    assert_eq!(b.geometry.era, Era::B);
+    assert!(!print_program(&b).contains("era="));
+    let explicit_b = parse_program("geometry era=b\n").unwrap();
+    assert_eq!(explicit_b.geometry, Geometry::default());
+
+    let v6 = parse_program("geometry era=6\nset_bits 0 4095 DELALLOC|LOCKED exclusive=LOCKED\n")
+        .unwrap();
+    assert_eq!(v6.geometry.era, Era::V6);
+    let text = print_program(&v6);
+    assert!(text.contains(" era=6\n"), "{text}");
+    assert_eq!(parse_program(&text), Ok(v6));
+
+    let unknown = parse_program("geometry era=5\n").unwrap_err();
+    assert!(unknown.to_string().contains("unknown era `5`"), "{unknown}");
+    let twice = parse_program("geometry era=6 era=b\n").unwrap_err();
+    assert!(twice.to_string().contains("duplicate"), "{twice}");
+}
+
+/// Era 6 has no WRITEBACK, and its set_bits' exclusive bits are the LOCKED of its bits.
+#[test]
+fn era_6_rejects_what_6_x_cannot_say() {
+    let writeback = parse_program("geometry era=6\nset_bits 0 4095 WRITEBACK\n").unwrap_err();
+    assert!(writeback.to_string().contains("era 6"), "{writeback}");
+    let in_clear = parse_program("geometry era=6\nclear_bits 0 4095 DELALLOC|WRITEBACK\n");
+    assert!(in_clear.is_err());
+    let not_exclusive = parse_program("geometry era=6\nset_bits 0 4095 LOCKED\n").unwrap_err();
+    assert!(
+        not_exclusive.to_string().contains("era 6"),
+        "{not_exclusive}"
+    );
+    let other_exclusive =
+        parse_program("geometry era=6\nset_bits 0 4095 DIRTY|LOCKED exclusive=DIRTY|LOCKED\n");
+    assert!(other_exclusive.is_err());
 }

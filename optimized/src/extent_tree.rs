@@ -29,7 +29,7 @@
 
 use crate::bugs::{Bug, BugSet};
 use crate::extent_map::{ExtentMap, Pos, State};
-use delalloc_contract::{Bits, Record};
+use delalloc_contract::{Bits, Era, Record};
 use std::fmt;
 
 /// Callbacks the tree makes while it changes, in the kernel's order. Default: do nothing.
@@ -116,10 +116,15 @@ pub struct ExtentIoTree {
     map: ExtentMap,
     /// The re-introduced bugs of [`crate::bugs`] that live in the tree; none by default.
     bugs: BugSet,
-    /// The bits that keep a record from merging: [`Bits::NO_MERGE`], or without BOUNDARY under
-    /// [`Bug::MergeIgnoresBoundary`] (the EXTENT_IOBITS test alone). Kept so that merge_state,
-    /// on every changed record, tests one word whatever the bugs.
+    /// The bits that keep a record from merging: the era's ([`Era::no_merge`]), without
+    /// BOUNDARY under [`Bug::MergeIgnoresBoundary`] (the EXTENT_IOBITS test alone). Kept so
+    /// that merge_state, on every changed record, tests one word whatever the bugs and era.
     no_merge: Bits,
+    /// Whose rules the operations follow (SPEC §1.2); era B by default.
+    era: Era,
+    /// The kernel's tree->dirty_bytes (era B): bytes of DIRTY records, kept by the primitives
+    /// that add or take DIRTY. Era B's count_range_bits answers it for DIRTY from offset 0.
+    dirty_bytes: u64,
 }
 
 impl Default for ExtentIoTree {
@@ -174,16 +179,34 @@ impl ExtentIoTree {
 
     /// An empty tree with the tree bugs of `bugs` re-introduced (the others are ignored).
     pub fn with_bugs(bugs: BugSet) -> ExtentIoTree {
-        let no_merge = if bugs.contains(Bug::MergeIgnoresBoundary) {
-            Bits(Bits::LOCKED.0 | Bits::WRITEBACK.0)
-        } else {
-            Bits::NO_MERGE
-        };
         ExtentIoTree {
             map: ExtentMap::default(),
             bugs,
-            no_merge,
+            no_merge: Self::no_merge_of(Era::B, bugs),
+            era: Era::B,
+            dirty_bytes: 0,
         }
+    }
+
+    /// This tree following `era`'s rules (SPEC §1.2). Meant for an empty tree.
+    #[must_use]
+    pub fn with_era(mut self, era: Era) -> ExtentIoTree {
+        self.era = era;
+        self.no_merge = Self::no_merge_of(era, self.bugs);
+        self
+    }
+
+    fn no_merge_of(era: Era, bugs: BugSet) -> Bits {
+        if bugs.contains(Bug::MergeIgnoresBoundary) {
+            era.no_merge().minus(Bits::BOUNDARY)
+        } else {
+            era.no_merge()
+        }
+    }
+
+    /// The rules this tree follows.
+    pub fn era(&self) -> Era {
+        self.era
     }
 
     /// Number of records.
@@ -301,6 +324,9 @@ impl ExtentIoTree {
     fn set_state_bits<H: StateHooks>(&mut self, p: Pos, bits: Bits, hooks: &mut H) -> Record {
         let mut rec = self.rec_at(p);
         hooks.on_set(rec, bits);
+        if bits.contains(Bits::DIRTY) && !rec.bits.contains(Bits::DIRTY) {
+            self.dirty_bytes += rec.len();
+        }
         rec.bits = rec.bits.union(bits.stored());
         self.map.set_bits(p, rec.bits);
         rec
@@ -313,6 +339,9 @@ impl ExtentIoTree {
     fn clear_state_bit<H: StateHooks>(&mut self, p: Pos, bits: Bits, hooks: &mut H) -> Cleared {
         let mut rec = self.rec_at(p);
         hooks.on_clear(rec, bits);
+        if bits.contains(Bits::DIRTY) && rec.bits.contains(Bits::DIRTY) {
+            self.dirty_bytes -= rec.len();
+        }
         let left = rec.bits.minus(bits);
         if left.is_empty() {
             let before = self.map.prev(p);
@@ -430,6 +459,9 @@ impl ExtentIoTree {
             },
             bits,
         );
+        if bits.contains(Bits::DIRTY) {
+            self.dirty_bytes += end - start + 1;
+        }
         let st = State {
             end,
             bits: bits.stored(),
@@ -512,6 +544,16 @@ impl ExtentIoTree {
                 && !(rs < cur && self.bugs.contains(Bug::ExclusiveMissesStraddler))
             {
                 return Err(cur);
+            }
+            if rs < cur && self.era.set_skips_covered() && found.bits.contains(bits) {
+                // 6.x: the record already has every bit asked for: passed over, unsplit.
+                cache.offer(found, fp);
+                if st_end >= end {
+                    return Ok(());
+                }
+                cur = st_end + 1;
+                hint = Some(self.search_after(Some(fp), cur));
+                continue;
             }
             let mut p = fp;
             if rs < cur {
@@ -787,9 +829,11 @@ impl ExtentIoTree {
     /// first of them starts. Stops once the total reaches `max_bytes`; with `contig`, stops at
     /// the first gap or non-matching record after a match.
     ///
-    /// Kernel quirks kept: an empty-looking range (end <= start) counts nothing; and the total
-    /// is checked against max_bytes before the first match's start is recorded, so when the
-    /// first match alone reaches max_bytes, the returned start is `start`.
+    /// Kernel quirks kept: an empty-looking range counts nothing (era B: end <= start; era 6:
+    /// end < start); era B answers the tree's dirty_bytes for exactly DIRTY from offset 0,
+    /// whatever the other arguments; and the total is checked against max_bytes before the
+    /// first match's start is recorded, so when the first match alone reaches max_bytes, the
+    /// returned start is `start`.
     pub fn count_range_bits(
         &self,
         start: u64,
@@ -798,8 +842,11 @@ impl ExtentIoTree {
         bits: Bits,
         contig: bool,
     ) -> (u64, u64) {
-        if end <= start {
+        if self.era.count_empty(start, end) {
             return (0, start);
+        }
+        if self.era.count_dirty_shortcut(start, bits) {
+            return (self.dirty_bytes, start);
         }
         let mut total: u64 = 0;
         let mut found = false;
@@ -982,7 +1029,7 @@ impl ExtentIoTree {
                 }
                 if p.end + 1 == rec.start
                     && p.bits == rec.bits
-                    && !rec.bits.intersects(Bits::NO_MERGE)
+                    && !rec.bits.intersects(self.era.no_merge())
                 {
                     return Err(format!(
                         "records {}..={} and {}..={} are adjacent with identical bits {} but not merged",
@@ -991,6 +1038,17 @@ impl ExtentIoTree {
                 }
             }
             prev = Some(rec);
+        }
+        let dirty: u64 = self
+            .records()
+            .filter(|r| r.bits.contains(Bits::DIRTY))
+            .map(|r| r.len())
+            .sum();
+        if dirty != self.dirty_bytes {
+            return Err(format!(
+                "dirty_bytes {} but DIRTY records hold {dirty}",
+                self.dirty_bytes
+            ));
         }
         Ok(())
     }
@@ -1041,8 +1099,16 @@ mod tests {
 
     /// A tree holding exactly these records (bypassing the operations).
     fn tree(recs: &[Record]) -> ExtentIoTree {
-        let mut t = ExtentIoTree::new();
+        tree_in(Era::B, recs)
+    }
+
+    /// A tree of `era` holding exactly these records (bypassing the operations).
+    fn tree_in(era: Era, recs: &[Record]) -> ExtentIoTree {
+        let mut t = ExtentIoTree::new().with_era(era);
         for rec in recs {
+            if rec.bits.contains(Bits::DIRTY) {
+                t.dirty_bytes += rec.len();
+            }
             t.map.insert(
                 rec.start,
                 State {
@@ -2045,6 +2111,9 @@ mod tests {
                 let (n, _) = t.count_range_bits(qs, qe, u64::MAX, q, false);
                 let want = if qe <= qs {
                     0
+                } else if qs == 0 && q == Bits::DIRTY {
+                    // Era B's shortcut: the tree's dirty_bytes, whatever the end.
+                    expect.iter().filter(|b| b.contains(Bits::DIRTY)).count() as u64
                 } else {
                     range.iter().filter(|b| b.contains(q)).count() as u64
                 };

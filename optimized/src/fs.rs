@@ -40,7 +40,9 @@ impl FileSystem {
     pub fn mount_with_bugs(geo: &delalloc_contract::Geometry, bugs: BugSet) -> FileSystem {
         FileSystem {
             info: FsInfo::mount_with_bugs(geo, bugs),
-            inodes: (0..geo.inodes).map(|ino| Inode::new(ino, bugs)).collect(),
+            inodes: (0..geo.inodes)
+                .map(|ino| Inode::new(ino, bugs, geo.era))
+                .collect(),
         }
     }
 

@@ -26,7 +26,7 @@ use crate::stamp::Stamp;
 #[cfg(feature = "shuttle")]
 use crate::sync::yield_point;
 use crate::sync::{lock, wait, Condvar, Mutex, MutexGuard};
-use delalloc_contract::{Bits, Ino, InodeSnapshot, OrderedExtent, OrderedKind};
+use delalloc_contract::{Bits, Era, Ino, InodeSnapshot, OrderedExtent, OrderedKind};
 use std::collections::BTreeMap;
 use std::ops::Bound::{Excluded, Included};
 
@@ -208,14 +208,14 @@ pub struct Inode {
 }
 
 impl Inode {
-    /// An empty inode whose io tree carries the tree bugs of `bugs`.
-    pub fn new(ino: Ino, bugs: BugSet) -> Inode {
+    /// An empty inode whose io tree carries the tree bugs of `bugs` and follows `era`.
+    pub fn new(ino: Ino, bugs: BugSet, era: Era) -> Inode {
         Inode {
             ino,
             i_mutex: Mutex::new(()),
             inner: Mutex::new(InodeInner {
                 ino,
-                tree: ExtentIoTree::with_bugs(bugs),
+                tree: ExtentIoTree::with_bugs(bugs).with_era(era),
                 ..InodeInner::default()
             }),
             stamp: Stamp::default(),

@@ -79,7 +79,7 @@ impl Optimized {
         Optimized {
             fs: FileSystem::mount_with_bugs(geometry, bugs),
             tree: Mutex::new(StandAloneTree {
-                tree: ExtentIoTree::with_bugs(bugs),
+                tree: ExtentIoTree::with_bugs(bugs).with_era(geometry.era),
                 hooks: DummyHooks::with_bugs(geometry.max_extent, bugs),
                 cursor: Cursor::new(),
             }),
@@ -192,6 +192,7 @@ impl Optimized {
             hooks,
             cursor,
         } = &mut *guard;
+        let era = tree.era();
         match *op {
             Op::SetBits {
                 start,
@@ -237,7 +238,8 @@ impl Optimized {
                 let res = tree.set_bits(
                     start,
                     end,
-                    Bits::DELALLOC | Bits::UPTODATE,
+                    // set_extent_delalloc: era B adds UPTODATE, 6.x not (SPEC §1.2).
+                    era.delalloc_bits(),
                     Bits::NONE,
                     None,
                     hooks,

@@ -943,6 +943,7 @@ fn random_programs_keep_the_invariants() {
             meta_bytes: (1 << 20) << rnd(7),
             global_rsv: (1 << 18) * rnd(3),
             inodes: 1 + rnd(3) as u8,
+            era: Default::default(),
         };
         let g = Geometry {
             write_chunk: s * (1 + rnd(g.max_extent / s)),

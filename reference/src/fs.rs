@@ -3,6 +3,7 @@
 
 use crate::account::Inode;
 use crate::space::{Rsv, Space};
+use crate::tree::Tree;
 use delalloc_contract::op::MAX_OFFSET;
 use delalloc_contract::{Bits, Geometry, OrderedKind, Outcome, Warnings};
 
@@ -24,7 +25,7 @@ impl Fs {
         Fs {
             g: *g,
             mounted: true,
-            inodes: vec![Inode::default(); usize::from(g.inodes)],
+            inodes: vec![Inode { tree: Tree::new(g.era), ..Inode::default() }; usize::from(g.inodes)],
             space: Space::mount(g),
             warnings: Warnings::default(),
         }
@@ -265,7 +266,13 @@ impl Fs {
         // The kernel frees the inode; leaked bytes stay in the reservations. i_size and the
         // delayed node stay.
         let i = &mut self.inodes[ino];
-        *i = Inode { i_size: i.i_size, delayed_bytes: i.delayed_bytes, ..Inode::default() };
+        // The emptied tree stays: it keeps its era.
+        *i = Inode {
+            i_size: i.i_size,
+            delayed_bytes: i.delayed_bytes,
+            tree: std::mem::take(&mut i.tree),
+            ..Inode::default()
+        };
         Outcome::Done
     }
 

@@ -26,7 +26,7 @@ pub struct Reference {
 impl Reference {
     /// Mounts a file system of the (validated) geometry (SPEC §3 Mount).
     pub fn new(geometry: &Geometry) -> Reference {
-        Reference { tree: Tree::default(), fs: Fs::mount(geometry) }
+        Reference { tree: Tree::new(geometry.era), fs: Fs::mount(geometry) }
     }
 
     /// The extent-tree ops (SPEC §7). `cached` is ignored: a cursor never changes a result.
@@ -46,7 +46,9 @@ impl Reference {
                 Outcome::Done
             }
             Op::SetDelalloc { start, end } => {
-                let _ = t.set(start, end, Bits::DELALLOC | Bits::UPTODATE, Bits::NONE);
+                // set_extent_delalloc: era B adds UPTODATE, 6.x does not (SPEC §1.2).
+                let bits = self.fs.g.era.delalloc_bits();
+                let _ = t.set(start, end, bits, Bits::NONE);
                 Outcome::Done
             }
             Op::Lock { start, end } => match lock(t, start, end) {

@@ -6,8 +6,8 @@
 //! 1. split the affected records at `start` and at `end + 1`;
 //! 2. change the pieces inside the range (and, for set/convert, fill the holes);
 //! 3. drop records left without bits;
-//! 4. canonicalize: merge adjacent records with identical bits that carry none of
-//!    LOCKED|WRITEBACK|BOUNDARY. On a canonical tree only the records an operation touched can
+//! 4. canonicalize: merge adjacent records with identical bits that carry none of the era's
+//!    no-merge bits (era B: LOCKED|WRITEBACK|BOUNDARY; era 6: LOCKED|BOUNDARY). On a canonical tree only the records an operation touched can
 //!    become mergeable, so one global pass gives the same tree as the kernel's local
 //!    merge_state calls (SPEC §1 "canonical").
 //!
@@ -17,11 +17,13 @@
 //! tree ops is a search hint that never changes a result (SPEC §1 "cached state"), so this tree
 //! has none.
 
-use delalloc_contract::{Bits, Geometry, Outcome, Record};
+use delalloc_contract::{Bits, Era, Geometry, Outcome, Record};
 
 #[derive(Clone, Debug, Default)]
 pub struct Tree {
     records: Vec<Record>,
+    /// Whose rules the changes and queries follow (SPEC §1.2).
+    era: Era,
 }
 
 /// What a clear took from records that lost DELALLOC: the input of the clear hook (SPEC §2).
@@ -41,11 +43,16 @@ impl Tree {
             records.windows(2).all(|w| w[0].end < w[1].start),
             "from_records: records overlap or are unsorted"
         );
-        let t = Tree { records };
+        let t = Tree { records, era: Era::B };
         let mut canonical = t.clone();
         canonical.canonicalize();
         assert_eq!(canonical.records, t.records, "from_records: records are not canonical");
         t
+    }
+
+    /// An empty tree following `era`'s rules.
+    pub fn new(era: Era) -> Tree {
+        Tree { records: Vec::new(), era }
     }
 
     pub fn records(&self) -> &[Record] {
@@ -93,7 +100,20 @@ impl Tree {
     /// set_extent_bit(start, end, bits, exclusive). Err(failed_start) is EEXIST: the first record
     /// in the range having an exclusive bit stops the call at max(its start, start), and only
     /// [start, failed_start - 1] is set (the conflicting record is not split).
+    ///
+    /// Era 6 (SPEC §1.2): a record that starts before `start` and already has every bit asked
+    /// for (and no exclusive one) is passed over unsplit: the call goes on after its end.
     pub fn set(&mut self, start: u64, end: u64, bits: Bits, exclusive: Bits) -> Result<(), u64> {
+        let mut start = start;
+        if self.era.set_skips_covered() {
+            let covering = self.records.iter().find(|r| r.start < start && start <= r.end);
+            if let Some(r) = covering.filter(|r| !r.bits.intersects(exclusive) && r.bits.contains(bits)) {
+                if r.end >= end {
+                    return Ok(());
+                }
+                start = r.end + 1;
+            }
+        }
         let conflict = self
             .records
             .iter()
@@ -175,13 +195,12 @@ impl Tree {
 
     /// Steps 3 and 4: erase empty records, merge mergeable neighbours.
     fn canonicalize(&mut self) {
+        let no_merge = self.era.no_merge();
         let mut out: Vec<Record> = Vec::with_capacity(self.records.len());
         for r in self.records.drain(..).filter(|r| !r.bits.is_empty()) {
             match out.last_mut() {
                 Some(last)
-                    if last.end + 1 == r.start
-                        && last.bits == r.bits
-                        && !r.bits.intersects(Bits::NO_MERGE) =>
+                    if last.end + 1 == r.start && last.bits == r.bits && !r.bits.intersects(no_merge) =>
                 {
                     last.end = r.end;
                 }
@@ -235,27 +254,33 @@ impl Tree {
         Outcome::Test { result }
     }
 
-    /// count_range_bits(start, end, max_bytes, bits, contig).
+    /// count_range_bits(start, end, max_bytes, bits, contig). Era B answers 0 for `end <= start`
+    /// and, from offset 0 for exactly DIRTY, the tree's dirty_bytes whatever the other
+    /// arguments; era 6 answers 0 only for `end < start` (never valid) and has no shortcut.
     pub fn count_range_bits(&self, start: u64, end: u64, max: u64, bits: Bits, contig: bool) -> Outcome {
         let (mut total, mut found, mut last, mut first) = (0, false, 0, start);
-        if end > start {
-            for r in self.from(start) {
-                if r.start > end || (contig && found && r.start > last + 1) {
+        if self.era.count_empty(start, end) {
+            return Outcome::Count { bytes: 0, first_start: start };
+        }
+        if self.era.count_dirty_shortcut(start, bits) {
+            return Outcome::Count { bytes: self.bytes_with(Bits::DIRTY), first_start: start };
+        }
+        for r in self.from(start) {
+            if r.start > end || (contig && found && r.start > last + 1) {
+                break;
+            }
+            if r.bits.contains(bits) {
+                total += end.min(r.end) + 1 - start.max(r.start);
+                if total >= max {
                     break;
                 }
-                if r.bits.contains(bits) {
-                    total += end.min(r.end) + 1 - start.max(r.start);
-                    if total >= max {
-                        break;
-                    }
-                    if !found {
-                        first = start.max(r.start);
-                        found = true;
-                    }
-                    last = r.end;
-                } else if contig && found {
-                    break;
+                if !found {
+                    first = start.max(r.start);
+                    found = true;
                 }
+                last = r.end;
+            } else if contig && found {
+                break;
             }
         }
         Outcome::Count { bytes: total, first_start: first }

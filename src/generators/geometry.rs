@@ -3,9 +3,9 @@
 use super::choice::{chance, pick};
 use arbitrary::{Result, Unstructured};
 use delalloc_contract::geometry::MIB;
-use delalloc_contract::Geometry;
+use delalloc_contract::{Era, Geometry};
 
-/// Mostly the default; sometimes small extents, sometimes little space.
+/// Mostly the default; sometimes small extents, sometimes little space; one in four in era 6.
 pub fn geometry(u: &mut Unstructured<'_>) -> Result<Geometry> {
     let mut g = Geometry {
         inodes: u.int_in_range(1..=4)?,
@@ -50,6 +50,10 @@ pub fn geometry(u: &mut Unstructured<'_>) -> Result<Geometry> {
         g.global_rsv = pick(u, &[0, item, 4 * item, 16 * MIB])?;
         g.meta_bytes =
             g.global_rsv + item * u.int_in_range(0..=8)? + pick(u, &[0, 0, s, item / 2])?;
+    }
+    if chance(u, 1, 4)? {
+        // The 6.x io-tree rules (SPEC §1.2).
+        g.era = Era::V6;
     }
     debug_assert_eq!(g.validate(), Ok(()));
     Ok(g)

@@ -5,7 +5,7 @@ use super::choice::{chance, max_len, pick};
 use arbitrary::{Result, Unstructured};
 use delalloc_contract::geometry::MIB;
 use delalloc_contract::op::MAX_OFFSET;
-use delalloc_contract::{Bits, FaultKind, Geometry, Op, OpKind};
+use delalloc_contract::{Bits, Era, FaultKind, Geometry, Op, OpKind};
 
 /// The most ops [`Gen::steal_chain_episode`] emits.
 pub(super) const EPISODE_MAX_OPS: usize = 22;
@@ -148,13 +148,17 @@ impl Gen {
     fn set_bits(&mut self, u: &mut Unstructured<'_>) -> Result<Op> {
         let (start, end) = self.range(u)?;
         let bits = self.bits(u)?;
-        let exclusive = if chance(u, 2, 3)? {
+        let mut exclusive = if chance(u, 2, 3)? {
             Bits::NONE
         } else if bits.contains(Bits::LOCKED) && chance(u, 1, 2)? {
             Bits::LOCKED
         } else {
             Bits(bits.0 & u32::from(u.arbitrary::<u16>()?))
         };
+        if self.g.era == Era::V6 {
+            // 6.x __set_extent_bit takes its exclusive bits from `bits` (SPEC §1.2).
+            exclusive = Bits(bits.0 & Bits::LOCKED.0);
+        }
         Ok(Op::SetBits {
             start,
             end,
@@ -195,13 +199,15 @@ impl Gen {
         })
     }
 
-    /// One to three bits of the palette.
+    /// One to three bits of the palette, those the era stores (6.x has no WRITEBACK; a draw of
+    /// WRITEBACK alone there gives DELALLOC).
     fn bits(&mut self, u: &mut Unstructured<'_>) -> Result<Bits> {
         let mut b = pick(u, &PALETTE)?;
         for _ in 0..u.int_in_range(0..=2)? {
             b = b | pick(u, &PALETTE)?;
         }
-        Ok(b)
+        let b = Bits(b.0 & self.g.era.storable().0);
+        Ok(if b.is_empty() { Bits::DELALLOC } else { b })
     }
 
     /// An inclusive `[start, end]`: mostly whole sectors, sometimes byte-granular.

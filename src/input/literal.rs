@@ -5,16 +5,22 @@
 //!
 //! ```text
 //! LITERAL
-//! geometry: log2(sectorsize)-9 (byte), log2(nodesize)-log2(sectorsize) (byte),
+//! geometry: log2(sectorsize)-9 | era<<3 (byte: bits 0-2 the sector size, decoded % 8; bits
+//!           3.. the era's index in Era::ALL, decoded % its length, so 0 = era B, as in every
+//!           input written before eras existed), log2(nodesize)-log2(sectorsize) (byte),
 //!           max_extent/sectorsize-1, write_chunk/sectorsize-1, data, meta, global_rsv, inodes-1 (byte)
 //! op*:      kind (byte: the op's fixed tag, OpKind::tag), then its fields in declaration order, with
 //!           `end` as end-start, file lengths as len-1, sector-aligned values in sectors,
 //!           `copied` as len-copied, bits as their u32 value, and the op's flags in one byte
 //! ```
+//!
+//! Bits decode masked to what the era stores (no WRITEBACK in era 6), and in era 6 set_bits'
+//! `exclusive` is read but replaced by its bits' LOCKED (6.x __set_extent_bit derives it), so
+//! every decoded program is valid in its era.
 
 use crate::generators::{Level, MAX_OPS, MAX_PIECES};
 use delalloc_contract::op::MAX_OFFSET;
-use delalloc_contract::{Bits, FaultKind, Geometry, Op, OpKind, Program};
+use delalloc_contract::{Bits, Era, FaultKind, Geometry, Op, OpKind, Program};
 
 /// First byte of a literal-mode input (any odd byte selects the mode).
 pub const LITERAL: u8 = 0x01;
@@ -66,7 +72,8 @@ pub fn encode(p: &Program) -> Vec<u8> {
     let g = &p.geometry;
     let s = g.sectorsize.max(1);
     let s_log = g.sectorsize.trailing_zeros();
-    w.byte(s_log.wrapping_sub(9) as u8);
+    let era = Era::ALL.iter().position(|e| *e == g.era).unwrap_or(0) as u8;
+    w.byte((s_log.wrapping_sub(9) as u8 & 7) | (era << 3));
     w.byte(g.nodesize.trailing_zeros().wrapping_sub(s_log) as u8);
     w.varint((g.max_extent / s).wrapping_sub(1));
     w.varint((g.write_chunk / s).wrapping_sub(1));
@@ -245,8 +252,11 @@ const MAX_SPACE: u64 = 1 << 50;
 
 /// The program literal-mode `bytes` (after the mode byte) stand for, at `level`. Total.
 pub fn decode(bytes: &[u8], level: Level) -> Program {
-    let mut r = Reader(bytes);
-    let s_log = 9 + u32::from(r.byte() % 8);
+    let mut r = Reader(bytes, Bits::STORABLE);
+    let first = r.byte();
+    let s_log = 9 + u32::from(first % 8);
+    let era = Era::ALL[usize::from(first >> 3) % Era::ALL.len()];
+    r.1 = era.storable();
     let n_log = s_log + u32::from(r.byte()) % (17 - s_log);
     let s = 1u64 << s_log;
     let max_extent = s * (1 + r.varint() % (MAX_OFFSET / s));
@@ -264,6 +274,7 @@ pub fn decode(bytes: &[u8], level: Level) -> Program {
         meta_bytes,
         global_rsv,
         inodes: if level == Level::Tree { 1 } else { inodes },
+        era,
     };
     let kinds: Vec<OpKind> = level.kinds().collect();
     let mut ops = Vec::new();
@@ -278,8 +289,9 @@ pub fn decode(bytes: &[u8], level: Level) -> Program {
     Program { geometry, ops }
 }
 
-/// Reads bytes front to back; past the end every read is 0.
-struct Reader<'a>(&'a [u8]);
+/// Reads bytes front to back; past the end every read is 0. The second field is the bits the
+/// program's era stores: every bit set read is masked to it.
+struct Reader<'a>(&'a [u8], Bits);
 
 impl Reader<'_> {
     fn byte(&mut self) -> u8 {
@@ -337,7 +349,7 @@ impl Reader<'_> {
 
     /// Storable bits, possibly none.
     fn bits(&mut self) -> Bits {
-        Bits((self.varint() & u64::from(Bits::STORABLE.0)) as u32)
+        Bits((self.varint() & u64::from(self.1 .0)) as u32)
     }
 
     /// Storable bits, `or` when there are none.
@@ -361,7 +373,10 @@ impl Reader<'_> {
             OpKind::SetBits => {
                 let (start, end) = self.range();
                 let bits = self.some_bits(Bits::DELALLOC);
-                let exclusive = Bits(self.bits().0 & bits.0);
+                let mut exclusive = Bits(self.bits().0 & bits.0);
+                if g.era == Era::V6 {
+                    exclusive = Bits(bits.0 & Bits::LOCKED.0);
+                }
                 let [cached] = self.flags();
                 Op::SetBits {
                     start,

@@ -175,6 +175,37 @@ mod tests {
         }
     }
 
+    /// The era lives in the first geometry byte's bits 3..: 0 there (every input written
+    /// before eras) is era B; an era-6 program encodes to the same bytes but that bit.
+    #[test]
+    fn the_era_is_in_the_first_geometry_byte() {
+        use delalloc_contract::{Bits, Era, OpKind};
+        let text = "geometry inodes=1\nset_bits 0 4095 DELALLOC|LOCKED exclusive=LOCKED\n";
+        let b = parse_program(text).unwrap();
+        let v6 = parse_program(&format!("geometry era=6 inodes=1\n{}", &text[18..])).unwrap();
+        assert_eq!(v6.geometry.era, Era::V6);
+        let (eb, e6) = (encode(&b), encode(&v6));
+        assert_eq!(eb[1], 3, "log2(4096) - 9, era B");
+        assert_eq!(e6[1], 3 | 1 << 3);
+        assert_eq!(eb[2..], e6[2..]);
+        assert_eq!(decode(&eb, Level::Tree), b);
+        assert_eq!(decode(&e6, Level::Tree), v6);
+        // Era 6 decodes no WRITEBACK, and set_bits' exclusive as its bits' LOCKED.
+        let mut raw = e6.clone();
+        // DIRTY|WRITEBACK, exclusive DIRTY|WRITEBACK.
+        raw.extend([OpKind::SetBits.tag(), 0, 0, 0x03, 0x03, 0]);
+        let p = decode(&raw, Level::Tree);
+        assert_eq!(fits(&p, Level::Tree), Ok(()));
+        assert!(matches!(
+            p.ops[1],
+            Op::SetBits {
+                bits: Bits::DIRTY,
+                exclusive: Bits::NONE,
+                ..
+            }
+        ));
+    }
+
     #[test]
     fn generated_mode_is_the_engines_program() {
         for level in Level::ALL {

@@ -96,14 +96,14 @@ fn check_parts(
         Some((_, written)) if !written.tree => {}
         Some((p, _)) => tree_since(&p.tree, &s.tree, g)?,
         None => {
-            tree_is_canonical("tree", &s.tree.records, 0, false)?;
+            tree_is_canonical("tree", &s.tree.records, 0, false, g)?;
             tree_counters(&s.tree, record_sums(&s.tree.records, g))?;
         }
     }
     for (i, inode) in s.inodes.iter().enumerate() {
         if inode_changed(i) {
             let name = InodeName(i);
-            tree_is_canonical(name, &inode.records, 0, true)?;
+            tree_is_canonical(name, &inode.records, 0, true, g)?;
             inode_counters(name, inode, g)?;
         }
     }
@@ -194,13 +194,16 @@ fn record_sums(records: &[Record], g: &Geometry) -> RecordSums {
 
 /// §8.1: sorted, disjoint, non-empty stored bits, no two adjacent mergeable records with equal
 /// bits; no LOCKED record in an inode tree (every fs op unlocks what it locked). `records` may
-/// be a window of the tree starting at index `offset`, which messages count from.
+/// be a window of the tree starting at index `offset`, which messages count from. Mergeable
+/// means carrying none of the era's no-merge bits (SPEC §1.2).
 fn tree_is_canonical(
     name: impl fmt::Display,
     records: &[Record],
     offset: usize,
     inode: bool,
+    g: &Geometry,
 ) -> Result<(), Violation> {
+    let no_merge = g.era.no_merge();
     const INV: &str = "8.1 canonical tree";
     for (k, r) in records.iter().enumerate() {
         let i = offset + k;
@@ -252,7 +255,7 @@ fn tree_is_canonical(
                     ),
                 );
             }
-            if p.end + 1 == r.start && p.bits == r.bits && !r.bits.intersects(Bits::NO_MERGE) {
+            if p.end + 1 == r.start && p.bits == r.bits && !r.bits.intersects(no_merge) {
                 return fail(
                     INV,
                     format!(
@@ -308,7 +311,7 @@ fn tree_since(prev: &TreeSnapshot, t: &TreeSnapshot, g: &Geometry) -> Result<(),
         same_front..new.len() - same_back,
     );
     let checked = same_front.saturating_sub(1)..(new_window.end + 1).min(new.len());
-    tree_is_canonical("tree", &new[checked.clone()], checked.start, false)?;
+    tree_is_canonical("tree", &new[checked.clone()], checked.start, false, g)?;
     let gone = record_sums(old_window, g);
     let added = record_sums(&new[new_window], g);
     let from_prev = |counter: u64, gone: u128, added: u128| u128::from(counter) - gone + added;

@@ -232,6 +232,13 @@ impl Shrinker<'_, Program> {
                 self.try_candidate(c);
             }
         }
+        // The default era, like the other fields: a finding that does not need 6.x's rules
+        // reads as era B's (a WRITEBACK-free program is valid in either).
+        if self.best.geometry.era != default.era {
+            let mut c = self.best.clone();
+            c.geometry.era = default.era;
+            self.try_candidate(c);
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! Validation: whether an op, or a whole program, is meaningful on its geometry.
 
 use super::{Op, Program, MAX_OFFSET};
-use crate::{Bits, Geometry};
+use crate::{Bits, Era, Geometry};
 
 impl Op {
     /// Whether the op is meaningful on `geometry`; the error says which argument is wrong.
@@ -40,6 +40,13 @@ impl Op {
                     "{name} {b} has bits that are not storable extent bits"
                 ));
             }
+            // 6.1 and 6.12 have no EXTENT_WRITEBACK (SPEC §1.2): such a program means nothing.
+            if b.0 & !g.era.storable().0 != 0 {
+                return Err(format!(
+                    "{name} {b} names WRITEBACK, which is no io-tree bit in era {}",
+                    g.era
+                ));
+            }
             Ok(())
         };
         // A query over [start, end] for a non-empty set of stored bits.
@@ -75,6 +82,13 @@ impl Op {
                 }
                 if !bits.contains(exclusive) {
                     return Err(format!("exclusive {exclusive} is not part of bits {bits}"));
+                }
+                // 6.x __set_extent_bit takes its exclusive bits from `bits` (the LOCKED in it).
+                if g.era == Era::V6 && exclusive != Bits(bits.0 & Bits::LOCKED.0) {
+                    return Err(format!(
+                        "exclusive {exclusive} is not bits' LOCKED, as era {} requires",
+                        g.era
+                    ));
                 }
                 Ok(())
             }
