@@ -19,7 +19,7 @@
 
 #![cfg(loom)]
 
-use delalloc_contract::{Bits, FaultKind, Geometry, Snapshot};
+use delalloc_contract::{Bits, Era, FaultKind, Geometry, Snapshot};
 use delalloc_optimized::bugs::BugSet;
 use delalloc_optimized::extent_tree::Cursor;
 use delalloc_optimized::inode::Inode;
@@ -55,7 +55,7 @@ fn lock_unlock(inode: &Inode, fs: &FsInfo, start: u64, end: u64) {
 fn range_lock_waiters_are_always_woken() {
     loom::model(|| {
         let fs = Arc::new(FsInfo::mount(&geometry()));
-        let inode = Arc::new(Inode::new(0, BugSet::NONE));
+        let inode = Arc::new(Inode::new(0, BugSet::NONE, Era::B));
         let other = {
             let (fs, inode) = (Arc::clone(&fs), Arc::clone(&inode));
             // Overlapping ranges: one of the two must wait for the other.
@@ -73,7 +73,7 @@ fn a_waiter_resumes_from_where_it_stopped() {
     // the holder unlocks, whatever the order.
     loom::model(|| {
         let fs = Arc::new(FsInfo::mount(&geometry()));
-        let inode = Arc::new(Inode::new(0, BugSet::NONE));
+        let inode = Arc::new(Inode::new(0, BugSet::NONE, Era::B));
         let a = {
             let (fs, inode) = (Arc::clone(&fs), Arc::clone(&inode));
             thread::spawn(move || lock_unlock(&inode, &fs, 0, 4095))
@@ -92,7 +92,7 @@ fn a_waiter_resumes_from_where_it_stopped() {
 #[test]
 fn dio_wait_is_woken_by_the_last_dio_end() {
     loom::model(|| {
-        let inode = Arc::new(Inode::new(0, BugSet::NONE));
+        let inode = Arc::new(Inode::new(0, BugSet::NONE, Era::B));
         inode.dio_begin(&mut inode.lock_inner());
         let dio = {
             let inode = Arc::clone(&inode);
