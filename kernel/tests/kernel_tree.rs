@@ -1,11 +1,13 @@
 //! The kernel's io tree through `KernelTree`: records, the kernel's own self-test of
 //! find_first_clear_extent_bit (ported as our own table), the WARN path, and a short
-//! differential against `delalloc_reference`'s tree.
+//! differential against `delalloc_reference`'s tree: in era 6 it must agree exactly (the
+//! reference's 6.x rules, SPEC §1.2, checked against the kernel's own code), in era B every
+//! difference must be one of the known era rules.
 //!
 //! Runs against whichever tree the crate was built from (6.12 by default,
 //! DELALLOC_KERNEL_VERSION=6.1 or DELALLOC_KERNEL_SRC=DIR for others).
 
-use delalloc_contract::{Bits, Outcome, Record};
+use delalloc_contract::{Bits, Era, Outcome, Record};
 use delalloc_kernel::{kernel_has, take_reports, KernelTree, Unsupported, KERNEL_RELEASE};
 use delalloc_reference::tree::Tree;
 
@@ -297,12 +299,37 @@ struct Diffs {
     count_end_eq_start: u32,
     /// test_range_bit with several bits, which 6.12's takes one at a time (not run).
     test_range_one_bit: u32,
+    /// 4.x count_range_bits from 0 for exactly DIRTY answers the tree's dirty_bytes (era B).
+    dirty_shortcut: u32,
     /// Anything else: a failure.
     unexplained: Vec<String>,
 }
 
 #[test]
 fn random_ops_agree_with_the_reference_up_to_the_6x_rules() {
+    let diffs = random_ops(Era::B);
+    assert!(
+        diffs.set_without_split + diffs.count_end_eq_start > 0,
+        "{diffs:?}"
+    );
+}
+
+/// The reference in era 6 follows the kernel's own rules: no difference is allowed but the
+/// queries 6.12 does not take (test_range_bit with several bits).
+#[test]
+fn random_ops_agree_exactly_with_the_reference_in_era_6() {
+    let diffs = random_ops(Era::V6);
+    assert_eq!(
+        diffs.set_without_split + diffs.count_end_eq_start + diffs.dirty_shortcut,
+        0,
+        "{diffs:?}"
+    );
+}
+
+/// Random programs on the kernel's tree and the reference's tree of `era`; every difference is
+/// classified (era B: the known 6.x rules), and any other one fails.
+fn random_ops(era: Era) -> Diffs {
+    let known = era == Era::B;
     let mut diffs = Diffs::default();
     let mut ops = 0;
     // DELALLOC_KERNEL_TEST_SEEDS=N for a longer run (60 programs of 60 ops by default).
@@ -311,7 +338,7 @@ fn random_ops_agree_with_the_reference_up_to_the_6x_rules() {
     for seed in 1..=seeds {
         let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
         let mut k = KernelTree::new();
-        let mut r = Tree::default();
+        let mut r = Tree::new(era);
         for step in 0..60 {
             ops += 1;
             let (s, e) = rng.range();
@@ -366,7 +393,7 @@ fn random_ops_agree_with_the_reference_up_to_the_6x_rules() {
                     format!("unlock({s}, {e})")
                 }
                 _ => {
-                    query(&mut rng, &mut k, &r, seed, step, &mut diffs);
+                    query(&mut rng, &mut k, &r, known, seed, step, &mut diffs);
                     continue;
                 }
             };
@@ -374,7 +401,7 @@ fn random_ops_agree_with_the_reference_up_to_the_6x_rules() {
             if kr != rr {
                 if bytes(&kr) != bytes(&rr) {
                     diffs.unexplained.push(format!("seed {seed} step {step} {desc}: bytes differ\n kernel {kr:?}\n reference {rr:?}"));
-                } else if desc.starts_with("set(") && split_at(&kr, s, e, set_bits) == rr {
+                } else if known && desc.starts_with("set(") && split_at(&kr, s, e, set_bits) == rr {
                     if diffs.set_without_split == 0 {
                         eprintln!(
                             "first set-without-split: {desc}\n kernel {kr:?}\n reference {rr:?}"
@@ -386,20 +413,32 @@ fn random_ops_agree_with_the_reference_up_to_the_6x_rules() {
                 }
                 // Carry on from the kernel's records (canonical under the shared merge rule).
                 r = Tree::from_records(kr);
+                if !known {
+                    break;
+                }
             }
         }
         no_reports();
     }
-    eprintln!("{ops} ops on {KERNEL_RELEASE}: {diffs:?}");
+    eprintln!("{ops} ops on {KERNEL_RELEASE}, reference in era {era:?}: {diffs:?}");
     assert!(
         diffs.unexplained.is_empty(),
         "{} unexplained differences:\n{}",
         diffs.unexplained.len(),
         diffs.unexplained.join("\n")
     );
+    diffs
 }
 
-fn query(rng: &mut Rng, k: &mut KernelTree, r: &Tree, seed: u64, step: u32, diffs: &mut Diffs) {
+fn query(
+    rng: &mut Rng,
+    k: &mut KernelTree,
+    r: &Tree,
+    known: bool,
+    seed: u64,
+    step: u32,
+    diffs: &mut Diffs,
+) {
     let (s, e) = rng.range();
     let b = rng.bits();
     let mut check = |what: String, kernel: String, reference: String| {
@@ -442,8 +481,10 @@ fn query(rng: &mut Rng, k: &mut KernelTree, r: &Tree, seed: u64, step: u32, diff
                 .iter()
                 .any(|x| x.start <= s && s <= x.end && x.bits.contains(b));
             let six_x = (u64::from(one_byte), s);
-            if e == s && got != (bytes, first_start) && bytes == 0 && got == six_x {
+            if known && e == s && got != (bytes, first_start) && bytes == 0 && got == six_x {
                 diffs.count_end_eq_start += 1;
+            } else if known && s == 0 && b == Bits::DIRTY && got != (bytes, first_start) {
+                diffs.dirty_shortcut += 1;
             } else {
                 check(
                     format!("count_range_bits({s}, {e}, {max}, {b:?}, {contig})"),
