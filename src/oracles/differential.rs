@@ -34,20 +34,6 @@ impl Divergence {
     /// (indices blanked, so `inodes[1].x` and `inodes[0].x` match), the invariant's name, the op
     /// kind whose outcome differed, or the panicking model and location.
     pub fn signature(&self) -> String {
-        let blank = |s: &str| {
-            let mut out = String::with_capacity(s.len());
-            let mut in_brackets = false;
-            for c in s.chars() {
-                match c {
-                    '[' => in_brackets = true,
-                    ']' => in_brackets = false,
-                    _ if in_brackets => continue,
-                    _ => {}
-                }
-                out.push(c);
-            }
-            out
-        };
         match &self.kind {
             DivergenceKind::OutcomeDiffers { .. } => {
                 format!("outcome differs: {}", self.op.kind().name())
@@ -57,7 +43,7 @@ impl Divergence {
                     "state differs: {}",
                     self.fields
                         .first()
-                        .map_or(String::new(), |f| blank(&f.field))
+                        .map_or(String::new(), |f| blank_indices(&f.field))
                 )
             }
             DivergenceKind::InvariantBroken { invariant, .. } => {
@@ -68,6 +54,23 @@ impl Divergence {
             }
         }
     }
+}
+
+/// A field path with its indices blanked, so that one bug's fields match whichever inode or
+/// record it hit: `inodes[1].x` -> `inodes[].x`.
+pub fn blank_indices(field: &str) -> String {
+    let mut out = String::with_capacity(field.len());
+    let mut inside = false;
+    for c in field.chars() {
+        match c {
+            '[' => inside = true,
+            ']' => inside = false,
+            _ if inside => continue,
+            _ => {}
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// A failure message's first line without its digits: the location and the words, not the

@@ -5,7 +5,7 @@
 use crate::generators::Level;
 use crate::libfuzzer::Sanitizer;
 use crate::oracles::{
-    differential::{Divergence, DivergenceKind},
+    differential::{blank_indices, Divergence, DivergenceKind},
     stats::Stats,
     Verdict,
 };
@@ -34,22 +34,6 @@ pub fn first_field(d: &Divergence) -> String {
         DivergenceKind::InvariantBroken { invariant, .. } => format!("invariant {invariant}"),
         DivergenceKind::Panicked { .. } => "panic".into(),
     }
-}
-
-/// `inodes[1].x` -> `inodes[].x`.
-fn blank_indices(field: &str) -> String {
-    let mut out = String::with_capacity(field.len());
-    let mut inside = false;
-    for c in field.chars() {
-        match c {
-            '[' => inside = true,
-            ']' => inside = false,
-            _ if inside => continue,
-            _ => {}
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// Whether `candidate` shows the same bug as `first`, for a model with only `bug` injected:

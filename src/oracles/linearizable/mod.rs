@@ -299,11 +299,11 @@ impl Coverage for RaceStats {
     }
 
     fn kinds_mask(&self) -> u32 {
+        // OpKind::ALL is in discriminant order (the op table checks it).
         self.per_kind
             .iter()
             .filter(|(_, n)| *n > 0)
-            .filter_map(|(k, _)| OpKind::ALL.iter().position(|a| a == k))
-            .fold(0, |m, k| m | 1 << k)
+            .fold(0, |m, &(k, _)| m | 1 << k as usize)
     }
 
     /// How often ops overlapped, what the order search cost, the scheduling decisions and the
