@@ -31,6 +31,32 @@ pub trait Model {
         seen.0.clear();
         Rewritten::ALL
     }
+
+    /// What the model's own code complained about since the last call (a kernel WARN_ON or
+    /// ASSERT that fired), oldest first. The differential oracle asks after every op: any
+    /// complaint is a divergence of its own kind, whatever the other model did. Models that
+    /// only panic have none.
+    fn take_complaints(&mut self) -> Vec<Complaint> {
+        Vec::new()
+    }
+}
+
+/// A check inside a model's code that failed without stopping it: the kernel's WARN_ON, WARN,
+/// ASSERT (CONFIG_BTRFS_ASSERT) or a refcount warning.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Complaint {
+    /// "WARN_ON", "WARN", "ASSERT", "REFCOUNT" or "MESSAGE".
+    pub kind: String,
+    /// Where it fired: the source file (relative to the tree) and line, "extent-io-tree.c:1655".
+    pub location: String,
+    /// The condition that failed, or the message.
+    pub text: String,
+}
+
+impl std::fmt::Display for Complaint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} at {}: {}", self.kind, self.location, self.text)
+    }
 }
 
 /// The parts of a [`Snapshot`] a [`Model::snapshot_update`] call wrote (and so may have

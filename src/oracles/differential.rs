@@ -6,6 +6,10 @@
 //!    field from [`Snapshot::diff`], computed only when `==` says they differ);
 //! 3. the (equal) snapshot must satisfy SPEC §8 ([`DivergenceKind::InvariantBroken`]).
 //!
+//! Before those, a model whose own code complained during the op (the kernel model's WARN_ON
+//! or ASSERT) is a divergence of its own, [`DivergenceKind::Complained`]: the check that fired
+//! is the kernel saying its state went wrong, whatever the other model did.
+//!
 //! After the last op, if the program did not unmount, both models unmount and are checked again
 //! (`op_index: None`), so a reservation leaked at teardown is caught (SPEC §8.6). A model that
 //! panics is reported as [`DivergenceKind::Panicked`] rather than taking the fuzzer down.
@@ -16,7 +20,7 @@ use crate::oracles::panics::guarded;
 use crate::oracles::stats::Stats;
 use crate::oracles::{Oracle, Verdict};
 use delalloc_contract::text::print_program;
-use delalloc_contract::{FieldDiff, Model, Op, Outcome, PartStamps, Program, Snapshot};
+use delalloc_contract::{Complaint, FieldDiff, Model, Op, Outcome, PartStamps, Program, Snapshot};
 use serde::Serialize;
 use std::cell::RefCell;
 
@@ -51,6 +55,9 @@ impl Divergence {
             }
             DivergenceKind::Panicked { model, message } => {
                 format!("{model} panicked: {}", message_shape(message))
+            }
+            DivergenceKind::Complained { model, complaint } => {
+                format!("{model} {} at {}", complaint.kind, complaint.location)
             }
         }
     }
@@ -125,6 +132,12 @@ pub enum DivergenceKind {
         model: &'static str,
         message: String,
     },
+    /// A model's own check fired during the op (the kernel's WARN_ON / ASSERT), the first of
+    /// them if several did.
+    Complained {
+        model: &'static str,
+        complaint: Complaint,
+    },
 }
 
 impl DivergenceKind {
@@ -134,6 +147,7 @@ impl DivergenceKind {
             DivergenceKind::StateDiffers => "state differs",
             DivergenceKind::InvariantBroken { .. } => "invariant broken",
             DivergenceKind::Panicked { .. } => "panicked",
+            DivergenceKind::Complained { .. } => "complained",
         }
     }
 }
@@ -236,6 +250,16 @@ impl Run<'_> {
             left: lo,
             right: ro,
         });
+        let complaints = [
+            (self.left.name(), self.left.take_complaints()),
+            (self.right.name(), self.right.take_complaints()),
+        ];
+        for (model, complaints) in complaints {
+            if let Some(complaint) = complaints.into_iter().next() {
+                let kind = DivergenceKind::Complained { model, complaint };
+                return Err(self.diverged(index, op, kind.into()));
+            }
+        }
         if lo != ro {
             return Err(self.diverged(
                 index,

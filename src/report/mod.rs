@@ -80,6 +80,7 @@ pub fn headline(d: &Divergence) -> String {
             format!("§{invariant} broken in {model} models: {message}")
         }
         DivergenceKind::Panicked { model, message } => format!("{model} panicked: {message}"),
+        DivergenceKind::Complained { model, complaint } => format!("{model}: {complaint}"),
     };
     format!("{} {}: {what}", d.kind.name(), location(d))
 }
@@ -104,6 +105,12 @@ pub fn text(d: &Divergence) -> String {
         }
         DivergenceKind::Panicked { model, message } => {
             let _ = writeln!(s, "{model} panicked:\n  {message}");
+        }
+        DivergenceKind::Complained { model, complaint } => {
+            let _ = writeln!(
+                s,
+                "{model}'s own code complained during the op:\n  {complaint}"
+            );
         }
     }
     if !d.fields.is_empty() {

@@ -33,6 +33,7 @@ pub fn first_field(d: &Divergence) -> String {
             .map_or_else(|| "state".into(), |f| blank_indices(&f.field)),
         DivergenceKind::InvariantBroken { invariant, .. } => format!("invariant {invariant}"),
         DivergenceKind::Panicked { .. } => "panic".into(),
+        DivergenceKind::Complained { complaint, .. } => format!("complaint {}", complaint.kind),
     }
 }
 

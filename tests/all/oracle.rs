@@ -122,6 +122,26 @@ fn a_panicking_model_is_reported_not_propagated() {
 }
 
 #[test]
+fn a_models_own_complaint_is_a_divergence_even_when_both_agree() {
+    let p = parse("buffered_write ino=0 pos=0 len=4K\ntruncate ino=0 size=0\ncommit\n");
+    let Verdict::Diverged(d) = run_wrong(&p, Bug::WarnOnTruncate) else {
+        panic!("no divergence")
+    };
+    let DivergenceKind::Complained { model, complaint } = &d.kind else {
+        panic!("{:?}", d.kind)
+    };
+    assert_eq!(*model, "wrong");
+    assert_eq!(complaint.location, "tests/all/common/mod.rs:1");
+    assert_eq!(d.op_index, Some(1), "reported at the op that complained");
+    assert_eq!(d.signature(), "wrong WARN_ON at tests/all/common/mod.rs:1");
+    let text = report::text(&d);
+    assert!(
+        text.contains("wrong's own code complained during the op:\n  WARN_ON at tests/all/common/mod.rs:1: truncate"),
+        "{text}"
+    );
+}
+
+#[test]
 fn a_leak_at_the_oracles_final_unmount_has_no_op_index() {
     let p = parse("buffered_write ino=0 pos=0 len=4K\n");
     let Verdict::Diverged(d) = run_wrong(&p, Bug::LeakOnUnmount) else {

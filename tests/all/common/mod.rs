@@ -4,7 +4,7 @@
 pub mod cli;
 pub mod corpus;
 
-use delalloc_contract::{Model, Op, Outcome, Program, Snapshot};
+use delalloc_contract::{Complaint, Model, Op, Outcome, Program, Snapshot};
 use delalloc_fuzz::oracles::differential::{self, Divergence};
 use delalloc_fuzz::oracles::stats::Stats;
 use delalloc_fuzz::oracles::Verdict;
@@ -21,6 +21,9 @@ pub enum Bug {
     PanicOnEvict,
     /// Unmount leaves 4 KiB of data bytes_may_use behind.
     LeakOnUnmount,
+    /// Truncate answers as the reference does, but the model's own check complains (as a
+    /// kernel WARN_ON would) each time.
+    WarnOnTruncate,
 }
 
 /// The reference model with one [`Bug`].
@@ -29,6 +32,7 @@ pub struct Wrong {
     bug: Bug,
     extra_reserved: Vec<u64>,
     unmounted: bool,
+    complaints: Vec<Complaint>,
 }
 
 impl Wrong {
@@ -38,6 +42,7 @@ impl Wrong {
             bug,
             extra_reserved: vec![0; usize::from(program.geometry.inodes)],
             unmounted: false,
+            complaints: Vec::new(),
         }
     }
 }
@@ -50,6 +55,13 @@ impl Model for Wrong {
     fn apply(&mut self, op: &Op) -> Outcome {
         if self.bug == Bug::PanicOnEvict && matches!(op, Op::Evict { .. }) {
             panic!("evict is broken in this model");
+        }
+        if self.bug == Bug::WarnOnTruncate && matches!(op, Op::Truncate { .. }) {
+            self.complaints.push(Complaint {
+                kind: "WARN_ON".into(),
+                location: "tests/all/common/mod.rs:1".into(),
+                text: "truncate".into(),
+            });
         }
         let outcome = self.inner.apply(op);
         self.unmounted |= matches!(op, Op::Unmount);
@@ -81,6 +93,10 @@ impl Model for Wrong {
             s.data.bytes_may_use += 4096;
         }
         s
+    }
+
+    fn take_complaints(&mut self) -> Vec<Complaint> {
+        std::mem::take(&mut self.complaints)
     }
 }
 
