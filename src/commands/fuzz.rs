@@ -2,6 +2,7 @@
 
 use super::common::{parse_bugs, LevelArg, ERROR, FAILED};
 use crate::engines::{self, Campaign, Config};
+use crate::generators::Dialect;
 use crate::oracles::differential::Differential;
 use crate::oracles::linearizable::Linearizable;
 use crate::oracles::Oracle;
@@ -69,6 +70,7 @@ impl FuzzCommand {
         }
         let oracle = Differential {
             level: self.level.into(),
+            dialect: Dialect::ANY,
             run: |p: &Program| scoreboard::run_with_bugs(p, bugs),
         };
         fuzz(&config, &oracle, self.json)

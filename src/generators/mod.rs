@@ -16,11 +16,13 @@
 
 mod choice;
 pub mod concurrent;
+mod dialect;
 mod geometry;
 mod level;
 mod ops;
 mod swarm;
 
+pub use dialect::Dialect;
 pub use geometry::geometry;
 pub use level::Level;
 pub use ops::{Gen, MAX_PIECES};

@@ -19,7 +19,7 @@ use super::{
     build, crash_excerpt, libfuzzer_flags, run_libfuzzer, select, Built, Finished, Sanitizer, GRACE,
 };
 use crate::engines::{self, Campaign, Config};
-use crate::generators::Level;
+use crate::generators::{Dialect, Level};
 use crate::injected::{self, WrapperBugs};
 use crate::oracles::differential::Differential;
 use crate::report;
@@ -278,6 +278,7 @@ fn builtin_all(opts: &Options, bugs: WrapperBugs) -> Result<Vec<TargetRow>, Stri
         );
         let oracle = Differential {
             level,
+            dialect: Dialect::ANY,
             run: |p: &delalloc_contract::Program| injected::run(p, bugs),
         };
         let campaign = engines::campaign(&config, &oracle)

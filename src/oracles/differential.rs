@@ -14,7 +14,7 @@
 //! (`op_index: None`), so a reservation leaked at teardown is caught (SPEC §8.6). A model that
 //! panics is reported as [`DivergenceKind::Panicked`] rather than taking the fuzzer down.
 
-use crate::generators::{self, Level};
+use crate::generators::{self, Dialect, Level};
 use crate::oracles::invariants;
 use crate::oracles::panics::guarded;
 use crate::oracles::stats::Stats;
@@ -366,6 +366,8 @@ impl From<DivergenceKind> for Why {
 pub struct Differential<F> {
     /// Which ops the generated programs use.
     pub level: Level,
+    /// What the model under test takes: every generated program is adapted to it.
+    pub dialect: Dialect,
     /// Both models on one program.
     pub run: F,
 }
@@ -376,7 +378,9 @@ impl<F: Fn(&Program) -> Verdict<Stats, Divergence> + Sync> Oracle for Differenti
     type Divergence = Divergence;
 
     fn generate(&self, seed: u64) -> Program {
-        generators::program_from_seed(seed, self.level)
+        let mut p = generators::program_from_seed(seed, self.level);
+        self.dialect.adapt(&mut p);
+        p
     }
 
     fn check(&self, program: &Program) -> Verdict<Stats, Divergence> {

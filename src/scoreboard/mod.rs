@@ -27,6 +27,7 @@ pub use campaign::{
 };
 
 use crate::engines::{self, Search};
+use crate::generators::Dialect;
 use crate::oracles::differential::Differential;
 use crate::report;
 use delalloc_contract::text::print_program;
@@ -57,7 +58,11 @@ fn builtin_row(config: &Plan, bug: Bug) -> Row {
                 out: None,
                 progress: false,
             };
-            let oracle = Differential { level: LEVEL, run };
+            let oracle = Differential {
+                level: LEVEL,
+                dialect: Dialect::ANY,
+                run,
+            };
             let Search { summary, found } = engines::search(&engine_config, &oracle);
             let programs = found
                 .as_ref()

@@ -5,7 +5,7 @@
 use crate::common::{run_wrong, Bug};
 use delalloc_contract::text::parse_program;
 use delalloc_fuzz::engines::{campaign, Campaign, Config};
-use delalloc_fuzz::generators::{program_from_seed, Level};
+use delalloc_fuzz::generators::{program_from_seed, Dialect, Level};
 use delalloc_fuzz::oracles::differential::{Differential, Divergence};
 use delalloc_fuzz::oracles::stats::Stats;
 use delalloc_fuzz::oracles::Verdict;
@@ -25,6 +25,7 @@ fn config(out: &std::path::Path, jobs: usize) -> Config {
 fn a_finding_is_minimized_and_written_without_overwriting() {
     let dir = tempfile::tempdir().unwrap();
     let oracle = Differential {
+        dialect: Dialect::ANY,
         level: Level::Fs,
         run: |p: &_| run_wrong(p, Bug::ReservedExtentsPlusOne),
     };
@@ -95,6 +96,7 @@ fn a_clean_campaign_summarizes() {
         ..config(dir.path(), 2)
     };
     let oracle = Differential {
+        dialect: Dialect::ANY,
         level: Level::Fs,
         run: delalloc_fuzz::oracles::differential::run as fn(&_) -> Verdict<Stats, Divergence>,
     };

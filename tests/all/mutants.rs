@@ -9,7 +9,7 @@
 use delalloc_contract::text::parse_program;
 use delalloc_contract::Program;
 use delalloc_fuzz::engines::{self, Search};
-use delalloc_fuzz::generators::{program_from_seed, Level};
+use delalloc_fuzz::generators::{program_from_seed, Dialect, Level};
 use delalloc_fuzz::oracles::differential::Differential;
 use delalloc_fuzz::oracles::{differential, Verdict};
 use delalloc_fuzz::scoreboard::{self, first_field, run_with_bugs, ReproducerHeader};
@@ -152,6 +152,7 @@ fn the_builtin_engine_finds_every_sequential_bug_within_a_fixed_budget() {
                 progress: false,
             };
             let oracle = Differential {
+                dialect: Dialect::ANY,
                 level: scoreboard::LEVEL,
                 run,
             };
