@@ -310,7 +310,7 @@ fn find_first_clear_extent_bit(model: &mut dyn Model, program: &Program) {
 // extent-io-tests.c, test_find_delalloc (6.12 lines 109-340), its io-tree part
 // ---------------------------------------------------------------------------------------------
 
-/// find_lock_delalloc_range of 6.12 (extent_io.c 331-428) over the model: its io-tree calls are
+/// find_lock_delalloc_range of 6.12 (extent_io.c 331-429) over the model: its io-tree calls are
 /// the program's ops (btrfs_find_delalloc_range at 365, lock at 412, test_range_bit at 415,
 /// unlock at 418), its arithmetic between them is redone here. The pages are not modelled: the
 /// one thing of theirs that decides the path, whether lock_delalloc_folios (391) finds every
