@@ -18,6 +18,7 @@ mod concurrent;
 mod conformance;
 mod engine;
 mod fuzz_corpus;
+mod kernel_selftests;
 mod minimize;
 mod mutants;
 mod oracle;
