@@ -6,6 +6,10 @@
 //! tree's own extent-io-tree.h and passed to the C as `DK_*` macros; nothing is keyed on the
 //! version number. No kernel file is copied into the repository: the two files that must sit
 //! beside each other for the shims to shadow btrfs headers are copied into OUT_DIR.
+//!
+//! `DELALLOC_KERNEL_PATCH=FILE` builds a mutant: the unified diff FILE (`-p1`, against the tree's
+//! root) is applied to copies of the files it touches, in OUT_DIR, and the build reads those
+//! copies; the tree itself is never written. See [`kernel_patch`].
 
 use std::env;
 use std::fs;
@@ -48,6 +52,13 @@ fn main() {
     }
 
     let out = PathBuf::from(env::var("OUT_DIR").unwrap());
+    // A mutant: the patched copies replace the tree's files from here on.
+    let kfiles = kernel_patch(&src, &out, COMPILED);
+    let (eio_c, eio_h, rbtree_c) = (
+        kfiles.path("fs/btrfs/extent-io-tree.c"),
+        kfiles.path("fs/btrfs/extent-io-tree.h"),
+        kfiles.path("lib/rbtree.c"),
+    );
     // The io tree's .c and .h side by side in OUT_DIR: their quoted includes ("ctree.h",
     // "misc.h", ...) then miss their own folder and fall through to shim/btrfs.
     let btrfs = out.join("btrfs");
@@ -96,6 +107,13 @@ fn main() {
         .or_else(|| makefile_version(&src))
         .unwrap_or_else(|| "unknown".to_string());
     println!("cargo:rustc-env=DELALLOC_KERNEL_TREE={}", src.display());
+    println!(
+        "cargo:rustc-env=DELALLOC_KERNEL_PATCH_FILE={}",
+        kfiles
+            .patch
+            .as_deref()
+            .map_or(String::new(), |p| p.display().to_string())
+    );
     println!("cargo:rustc-env=DELALLOC_KERNEL_RELEASE={}", version.trim());
     let list: Vec<String> = defines
         .iter()
@@ -108,6 +126,226 @@ fn main() {
         "cargo:rustc-env=DELALLOC_KERNEL_FEATURES={}",
         list.join(" ")
     );
+}
+
+// ---- DELALLOC_KERNEL_PATCH: building a mutant ----
+
+/// The kernel files this build compiles or reads, relative to the tree's root. A patch may touch
+/// these and the ones in [`PATCHABLE`]; a patched file not in this list is copied and patched but
+/// changes nothing, and the build says so.
+const COMPILED: &[&str] = &[
+    "fs/btrfs/extent-io-tree.c",
+    "fs/btrfs/extent-io-tree.h",
+    "lib/rbtree.c",
+];
+
+/// Every file a patch may touch. fs/btrfs/inode.c holds the delalloc hooks (mutants of them
+/// wait for the hooks to be compiled from it).
+const PATCHABLE: &[&str] = &[
+    "fs/btrfs/extent-io-tree.c",
+    "fs/btrfs/extent-io-tree.h",
+    "fs/btrfs/inode.c",
+    "lib/rbtree.c",
+];
+
+/// Where the build reads a kernel file: the tree, or the patched copy when the patch touched it.
+struct KernelFiles {
+    src: PathBuf,
+    /// The patched copies' root (OUT_DIR/patched) and the patch, when DELALLOC_KERNEL_PATCH is set.
+    patched: Option<PathBuf>,
+    patch: Option<PathBuf>,
+    touched: Vec<String>,
+}
+
+impl KernelFiles {
+    /// `rel` (relative to the tree's root) as this build must read it.
+    fn path(&self, rel: &str) -> PathBuf {
+        match &self.patched {
+            Some(dir) if self.touched.iter().any(|t| t == rel) => dir.join(rel),
+            _ => self.src.join(rel),
+        }
+    }
+}
+
+/// `DELALLOC_KERNEL_PATCH=FILE`: copies the files the unified diff FILE touches from `src` into
+/// OUT_DIR/patched (afresh on every run) and applies FILE there with `patch -p1 --batch
+/// --forward`. A relative FILE is taken from this crate's directory (where cargo runs build.rs).
+/// A patch that does not apply, or touches a file outside [`PATCHABLE`], fails the build with
+/// patch's own output. Without the variable the tree's files are used as they are.
+fn kernel_patch(src: &Path, out: &Path, compiled: &[&str]) -> KernelFiles {
+    println!("cargo:rerun-if-env-changed=DELALLOC_KERNEL_PATCH");
+    let unpatched = KernelFiles {
+        src: src.to_path_buf(),
+        patched: None,
+        patch: None,
+        touched: Vec::new(),
+    };
+    let patch = match env::var_os("DELALLOC_KERNEL_PATCH") {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => return unpatched,
+    };
+    let patch = fs::canonicalize(&patch).unwrap_or_else(|e| {
+        panic!(
+            "\n\ndelalloc-kernel: DELALLOC_KERNEL_PATCH={} cannot be read ({e}; a relative path \
+             is taken from {}).\n\n",
+            patch.display(),
+            env::current_dir().unwrap().display()
+        )
+    });
+    println!("cargo:rerun-if-changed={}", patch.display());
+    let text = fs::read_to_string(&patch)
+        .unwrap_or_else(|e| panic!("delalloc-kernel: cannot read {}: {e}", patch.display()));
+    let touched = diff_targets(&text).unwrap_or_else(|why| {
+        panic!(
+            "\n\ndelalloc-kernel: DELALLOC_KERNEL_PATCH={} is not a -p1 unified diff this build \
+             can apply: {why}\n\n",
+            patch.display()
+        )
+    });
+    let dir = out.join("patched");
+    if dir.exists() {
+        fs::remove_dir_all(&dir).unwrap();
+    }
+    for rel in &touched {
+        if !PATCHABLE.contains(&rel.as_str()) {
+            panic!(
+                "\n\ndelalloc-kernel: DELALLOC_KERNEL_PATCH={} touches {rel}; a patch may touch \
+                 only {}.\n\n",
+                patch.display(),
+                PATCHABLE.join(", ")
+            );
+        }
+        let from = src.join(rel);
+        let to = dir.join(rel);
+        fs::create_dir_all(to.parent().unwrap()).unwrap();
+        fs::copy(&from, &to).unwrap_or_else(|e| {
+            panic!(
+                "delalloc-kernel: DELALLOC_KERNEL_PATCH={} touches {rel}, which cannot be \
+                 copied from the kernel tree {}: {e}",
+                patch.display(),
+                src.display()
+            )
+        });
+        println!("cargo:rerun-if-changed={}", from.display());
+    }
+    let run = std::process::Command::new("patch")
+        .args([
+            "-p1",
+            "--batch",
+            "--forward",
+            "--no-backup-if-mismatch",
+            "-d",
+        ])
+        .arg(&dir)
+        .arg("-i")
+        .arg(&patch)
+        .env("LC_ALL", "C")
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("delalloc-kernel: DELALLOC_KERNEL_PATCH is set but `patch` cannot be run: {e}")
+        });
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    if !run.status.success() {
+        panic!(
+            "\n\ndelalloc-kernel: the patch {} does not apply to the kernel tree {} \
+             (patch -p1 --batch --forward in a copy of its files, {}, {}). patch said:\n{said}\n",
+            patch.display(),
+            src.display(),
+            dir.display(),
+            run.status
+        );
+    }
+    if said.contains("fuzz") {
+        println!(
+            "cargo:warning=delalloc-kernel: {} applied to {} with fuzz: {}",
+            patch.display(),
+            src.display(),
+            said.replace('\n', " | ")
+        );
+    }
+    for rel in &touched {
+        if !compiled.contains(&rel.as_str()) {
+            println!(
+                "cargo:warning=delalloc-kernel: {} changes {rel}, which this build does not \
+                 compile: that part of the mutant has no effect here",
+                patch.display()
+            );
+        }
+    }
+    KernelFiles {
+        src: src.to_path_buf(),
+        patched: Some(dir),
+        patch: Some(patch),
+        touched,
+    }
+}
+
+/// The files (relative to the tree's root, `-p1`) a unified diff changes, in order. Leading text
+/// (a mutant's description) is skipped, as `patch` skips it; hunk bodies are skipped by their
+/// line counts, so a removed line starting "-- " cannot pass for a file header.
+fn diff_targets(text: &str) -> Result<Vec<String>, String> {
+    let mut files: Vec<String> = Vec::new();
+    let mut lines = text.lines().peekable();
+    while let Some(line) = lines.next() {
+        if line.starts_with("--- ") && lines.peek().is_some_and(|l| l.starts_with("+++ ")) {
+            let new = lines.next().unwrap();
+            let name = |l: &str| l[4..].split('\t').next().unwrap_or("").trim().to_string();
+            let (old, new) = (name(line), name(new));
+            if old == "/dev/null" || new == "/dev/null" {
+                return Err(format!("it creates or deletes a file ({old} -> {new})"));
+            }
+            let rel = match new.split_once('/') {
+                Some((_, rel)) if !rel.is_empty() => rel.to_string(),
+                _ => return Err(format!("`{new}` has no leading directory to strip (-p1)")),
+            };
+            if rel.starts_with('/') || rel.split('/').any(|c| c == "..") {
+                return Err(format!("`{new}` leaves the tree"));
+            }
+            if !files.contains(&rel) {
+                files.push(rel);
+            }
+        } else if let Some(ranges) = line.strip_prefix("@@ -") {
+            // "@@ -a[,b] +c[,d] @@": b old lines and d new lines follow.
+            let count = |r: &str| -> Option<u64> {
+                match r.split_once(',') {
+                    Some((_, n)) => n.parse().ok(),
+                    None => Some(1),
+                }
+            };
+            let mut parts = ranges.split(' ');
+            let old = parts.next().and_then(count);
+            let new = parts
+                .next()
+                .and_then(|r| r.strip_prefix('+'))
+                .and_then(count);
+            let (Some(mut old), Some(mut new)) = (old, new) else {
+                return Err(format!("unreadable hunk header `{line}`"));
+            };
+            while old > 0 || new > 0 {
+                let Some(body) = lines.next() else {
+                    return Err(format!("hunk `{line}` ends early"));
+                };
+                match body.chars().next() {
+                    Some('-') => old = old.saturating_sub(1),
+                    Some('+') => new = new.saturating_sub(1),
+                    Some('\\') => {}
+                    // A context line (an empty line is a context line some tools strip).
+                    _ => {
+                        old = old.saturating_sub(1);
+                        new = new.saturating_sub(1);
+                    }
+                }
+            }
+        }
+    }
+    if files.is_empty() {
+        return Err("it changes no file (no `--- a/...` / `+++ b/...` header)".to_string());
+    }
+    Ok(files)
 }
 
 /// VERSION.PATCHLEVEL.SUBLEVEL from the tree's Makefile.

@@ -19,6 +19,9 @@ use delalloc_contract::{Bits, Record};
 pub const KERNEL_RELEASE: &str = env!("DELALLOC_KERNEL_RELEASE");
 /// The kernel tree the crate was built from.
 pub const KERNEL_TREE: &str = env!("DELALLOC_KERNEL_TREE");
+/// The patch (`DELALLOC_KERNEL_PATCH`, canonical path) the kernel files were built with, a
+/// mutant for checking that the tests catch it; "" for the tree as it is.
+pub const KERNEL_PATCH: &str = env!("DELALLOC_KERNEL_PATCH_FILE");
 /// What build.rs read from the tree's extent-io-tree.h (the DK_* macros of the glue).
 pub const KERNEL_FEATURES: &str = env!("DELALLOC_KERNEL_FEATURES");
 
