@@ -562,13 +562,13 @@ fn mask_c(text: &str) -> String {
 fn matching(b: &[u8], open: usize) -> Option<usize> {
     let (o, c) = (b[open], if b[open] == b'(' { b')' } else { b'}' });
     let mut depth = 0usize;
-    for (i, &x) in b.iter().enumerate().skip(open) {
+    for (i, &x) in b[open..].iter().enumerate() {
         if x == o {
             depth += 1;
         } else if x == c {
             depth -= 1;
             if depth == 0 {
-                return Some(i);
+                return Some(open + i);
             }
         }
     }
@@ -586,6 +586,8 @@ fn find_function(text: &str, masked: &str, name: &str) -> Option<CFunction> {
         i
     };
     let line_start = |i: usize| masked[..i].rfind('\n').map_or(0, |n| n + 1);
+    // Brace depth at `depth_at`, advanced forward as the candidates come (in order).
+    let (mut depth_at, mut depth) = (0usize, 0i64);
     let mut from = 0;
     while let Some(found) = masked[from..].find(name) {
         let at = from + found;
@@ -597,18 +599,19 @@ fn find_function(text: &str, masked: &str, name: &str) -> Option<CFunction> {
         if b.get(open) != Some(&b'(') {
             continue;
         }
-        let depth = masked[..at].bytes().fold(0i64, |d, c| match c {
+        let close = matching(b, open)?;
+        let brace = skip_ws(close + 1);
+        if b.get(brace) != Some(&b'{') {
+            continue; // a call or a prototype
+        }
+        depth = masked[depth_at..at].bytes().fold(depth, |d, c| match c {
             b'{' => d + 1,
             b'}' => d - 1,
             _ => d,
         });
+        depth_at = at;
         if depth != 0 {
-            continue;
-        }
-        let close = matching(b, open)?;
-        let brace = skip_ws(close + 1);
-        if b.get(brace) != Some(&b'{') {
-            continue; // a prototype
+            continue; // `name(...) {` inside a body: a macro's use, not a definition
         }
         let end = matching(b, brace)?;
         // The declaration starts on the name's line, or on the line before when the return
@@ -636,8 +639,12 @@ fn find_function(text: &str, masked: &str, name: &str) -> Option<CFunction> {
                     k += 1;
                 }
                 let word = &body[i..j];
+                const KEYWORDS: [&str; 8] = [
+                    "if", "for", "while", "switch", "return", "sizeof", "typeof", "defined",
+                ];
                 if bb.get(k) == Some(&b'(')
                     && !bb[i].is_ascii_digit()
+                    && !KEYWORDS.contains(&word)
                     && !callees.iter().any(|c| c == word)
                 {
                     callees.push(word.to_string());

@@ -19,8 +19,13 @@ use delalloc_contract::{Bits, Record};
 pub const KERNEL_RELEASE: &str = env!("DELALLOC_KERNEL_RELEASE");
 /// The kernel tree the crate was built from.
 pub const KERNEL_TREE: &str = env!("DELALLOC_KERNEL_TREE");
-/// What build.rs read from the tree's extent-io-tree.h (the DK_* macros of the glue).
+/// What build.rs read from the tree's extent-io-tree.h and extent-io-tree.c (the DK_* macros of
+/// the glue).
 pub const KERNEL_FEATURES: &str = env!("DELALLOC_KERNEL_FEATURES");
+/// The functions build.rs extracted by name from the tree for the delalloc hooks, in file and
+/// line order (e.g. "btrfs_mod_outstanding_extents count_max_extents
+/// btrfs_split_delalloc_extent ...").
+pub const KERNEL_EXTRACTED: &str = env!("DELALLOC_KERNEL_EXTRACTED");
 
 /// An op this kernel tree cannot run as asked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

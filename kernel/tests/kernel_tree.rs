@@ -12,8 +12,8 @@
 
 use delalloc_contract::{Bits, Era, Geometry, Outcome, Record};
 use delalloc_kernel::{
-    kernel_has, take_reports, HookCounters, KernelReport, KernelTree, Unsupported, KERNEL_RELEASE,
-    KERNEL_TREE,
+    kernel_has, take_reports, HookCounters, KernelReport, KernelTree, Unsupported,
+    KERNEL_EXTRACTED, KERNEL_RELEASE, KERNEL_TREE,
 };
 use delalloc_reference::tree::Tree;
 
@@ -686,7 +686,7 @@ fn defrag_without_delalloc_warns_from_the_kernels_inode_c() {
         "{:?}",
         source_line(r)
     );
-    eprintln!("{KERNEL_RELEASE}: {r:?} (tree {KERNEL_TREE})");
+    eprintln!("{KERNEL_RELEASE}: {r:?} (tree {KERNEL_TREE}; extracted: {KERNEL_EXTRACTED})");
     // The kernel counts defrag_bytes only for records gaining DELALLOC: none here.
     assert_eq!(t.hook_counters(), HookCounters::default());
     assert_eq!(t.records(), vec![rec(0, 4095, Bits::DEFRAG)]);
