@@ -273,8 +273,8 @@ void dk_tree_free(struct dk_tree *h)
 
 /* The handle's cached_state for an op that takes the `cached` flag. With cached, the one the
  * previous op left (maybe none); without, none: the one held is freed first. Either way the op
- * gets &h->cached and may fill it (__set_extent_bit caches the first LOCKED/BOUNDARY record it
- * sets) or take it (__clear_extent_bit of LOCKED/BOUNDARY drops it). */
+ * gets &h->cached and may fill it (__set_extent_bit caches the first record it goes over that
+ * holds LOCKED or BOUNDARY) or take it (__clear_extent_bit of LOCKED/BOUNDARY drops it). */
 static struct extent_state **dk_cached(struct dk_tree *h, int cached)
 {
 	if (!cached && h->cached) {

@@ -182,8 +182,8 @@ pub struct HookCounters {
 /// one is freed first and the op gets an empty one it may fill; with `cached == true` it gets
 /// the one the previous op left, as it is (maybe none, maybe a record since merged away or
 /// freed, which the kernel then ignores). What the kernel does with it is its own rule:
-/// __set_extent_bit caches the first LOCKED or BOUNDARY record it sets and starts from the
-/// cached record when it holds `start`; __clear_extent_bit starts from it likewise, and when it
+/// __set_extent_bit caches the first record it goes over that holds LOCKED or BOUNDARY (if none
+/// is held) and starts from the cached record when it holds `start`; __clear_extent_bit starts from it likewise, and when it
 /// clears LOCKED or BOUNDARY drops it (the handle then holds none). Every other op passes no
 /// cached state (NULL) and leaves the held one alone. It is freed when the tree is dropped.
 ///
