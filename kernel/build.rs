@@ -1,10 +1,11 @@
-//! Compiles the kernel's io tree from a Linux source tree against our shims (shim/).
+//! Compiles the kernel's io tree and its delalloc hooks from a Linux source tree against our
+//! shims (shim/).
 //!
 //! The tree: `DELALLOC_KERNEL_SRC=DIR`, else `../target/kernel-src/linux-<v>` with
 //! `<v>` = `DELALLOC_KERNEL_VERSION` (default 6.12), which `scripts/kernel-source.sh <v>` fills.
-//! What differs between trees (signatures, bit values, hook argument types) is read from the
-//! tree's own extent-io-tree.h and passed to the C as `DK_*` macros; nothing is keyed on the
-//! version number. No kernel file is copied into the repository: the two files that must sit
+//! What differs between trees (signatures, bit values, hook argument types, exclusive bits) is
+//! read from the tree's own extent-io-tree.h and extent-io-tree.c and passed to the C as `DK_*`
+//! macros (`features`, `unity_features`); nothing is keyed on the version number. No kernel file is copied into the repository: the two files that must sit
 //! beside each other for the shims to shadow btrfs headers are copied into OUT_DIR.
 //!
 //! Two generated C files (OUT_DIR only, never committed):

@@ -1,5 +1,7 @@
 //! The kernel's own io tree, compiled from a Linux source tree (see README.md and build.rs),
-//! behind a safe API whose bits are the contract's [`Bits`].
+//! behind a safe API whose bits are the contract's [`Bits`]; on an inode's tree
+//! ([`KernelTree::with_hooks`]) with the kernel's own delalloc hooks and their counters
+//! ([`HookCounters`]).
 //!
 //! Bits are mapped by name: the contract's DELALLOC is the kernel tree's `EXTENT_DELALLOC`,
 //! whatever its value (0x10 in 6.1, 0x20 in 6.12). A contract bit the tree does not have
