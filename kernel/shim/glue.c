@@ -2,7 +2,11 @@
  * delalloc-kernel glue: a flat C API over the kernel's io tree, so that Rust never needs the
  * layout of a kernel struct. Ours, not kernel code. Differences between kernel trees (signatures
  * that changed between 6.1 and 6.12) are chosen by DK_* macros that build.rs derives from what
- * the tree's extent-io-tree.h declares, never from its version number.
+ * the tree's extent-io-tree.h and extent-io-tree.c declare, never from its version number.
+ *
+ * Not compiled alone: build.rs's generated OUT_DIR/dk_unity.c #includes the tree's
+ * extent-io-tree.c and then this file, so the glue can call that file's static functions
+ * (__set_extent_bit, for set_bits and lock_range).
  *
  * Everything is single-threaded per tree; the report buffer is thread-local, so trees on
  * different threads (parallel Rust tests) do not see each other's reports.
@@ -126,6 +130,30 @@ u32 dk_bit_value(const char *name)
 }
 
 /* ---- trees ---- */
+
+#ifdef DK_FREE_STATE_BTRFS
+#define dk_free_state(s) btrfs_free_extent_state(s)
+#else
+#define dk_free_state(s) free_extent_state(s)
+#endif
+
+/*
+ * A tree handle. `tree` is either `own`, a self-test tree (IO_TREE_SELFTEST, no inode, as the
+ * kernel's own self-tests make them: the kernel calls no delalloc hook for it), or `inode.io_tree`,
+ * an IO_TREE_INODE_IO tree owned by our shim inode (6.1: private_data = &inode.vfs_inode; 6.12:
+ * tree->inode = &inode), for which extent-io-tree.c calls the kernel's delalloc hooks, which
+ * account in `inode`, `root` and `fs_info`. `cached` is the handle's cached_state (dk_cached).
+ */
+struct dk_tree {
+	struct extent_io_tree *tree;
+	struct extent_state *cached;
+	struct extent_io_tree own;
+	struct btrfs_fs_info fs_info;
+	struct btrfs_root root;
+	struct btrfs_inode inode;
+	struct super_block sb;
+};
+
 static int dk_cache_ready;
 
 /* Creates the extent_state slab cache; the Rust side calls it once (std::sync::Once). */
@@ -139,149 +167,266 @@ int dk_init(void)
 	return ret;
 }
 
-/* A self-test tree (owner IO_TREE_SELFTEST, no inode): the kernel skips the delalloc hooks for it. */
-struct extent_io_tree *dk_tree_new(void)
+/* A handle on a self-test tree: no hooks. */
+struct dk_tree *dk_tree_new(void)
 {
-	struct extent_io_tree *t = calloc(1, sizeof(*t));
-	if (!t)
+	struct dk_tree *h = calloc(1, sizeof(*h));
+	if (!h)
 		return NULL;
 #ifdef DK_INIT_PRIVATE
-	extent_io_tree_init(NULL, t, IO_TREE_SELFTEST, NULL);
+	extent_io_tree_init(NULL, &h->own, IO_TREE_SELFTEST, NULL);
 #else
-	extent_io_tree_init(NULL, t, IO_TREE_SELFTEST);
+	extent_io_tree_init(NULL, &h->own, IO_TREE_SELFTEST);
 #endif
-	return t;
+	h->tree = &h->own;
+	return h;
 }
 
-/* Only for the test that the hook stubs abort: a tree the kernel treats as inode-owned (6.1: a
- * non-NULL private_data; 6.12: owner IO_TREE_INODE_IO with tree->inode), with a dummy inode the
- * stubs never read. NULL when this tree's layout is neither. */
-struct extent_io_tree *dk_tree_new_inode_owned(void)
+/* A handle on an inode's tree: the kernel calls the real delalloc hooks (extracted from the
+ * tree's inode.c) with our inode, whose root and fs_info are set up as a mounted file system's
+ * would be for what the hooks read: a subvolume root that is not the tree root, no delalloc
+ * inode listed yet, fs_info->max_extent_size = max_extent_size, sectorsize 4096. */
+struct dk_tree *dk_tree_new_hooks(u64 max_extent_size)
 {
-	static struct btrfs_inode dummy;
-#if defined(DK_INIT_PRIVATE) || defined(DK_TREE_HAS_INODE)
-	struct extent_io_tree *t = calloc(1, sizeof(*t));
-	if (!t)
+	struct dk_tree *h = calloc(1, sizeof(*h));
+	if (!h)
 		return NULL;
-#ifdef DK_INIT_PRIVATE
-	extent_io_tree_init(NULL, t, IO_TREE_INODE_IO, &dummy.vfs_inode);
+	struct btrfs_fs_info *fs_info = &h->fs_info;
+	fs_info->tree_root = NULL;
+	spin_lock_init(&fs_info->delalloc_root_lock);
+	INIT_LIST_HEAD(&fs_info->delalloc_roots);
+	fs_info->delalloc_batch = 0;
+	fs_info->sectorsize = 4096;
+	fs_info->max_extent_size = max_extent_size;
+	h->root.fs_info = fs_info;
+	spin_lock_init(&h->root.delalloc_lock);
+	INIT_LIST_HEAD(&h->root.delalloc_inodes);
+	INIT_LIST_HEAD(&h->root.delalloc_root);
+	h->inode.root = &h->root;
+	spin_lock_init(&h->inode.lock);
+	INIT_LIST_HEAD(&h->inode.delalloc_inodes);
+	h->sb.s_fs_info = fs_info;
+	h->inode.vfs_inode.i_sb = &h->sb;
+#if defined(DK_INIT_PRIVATE)
+	extent_io_tree_init(fs_info, &h->inode.io_tree, IO_TREE_INODE_IO, &h->inode.vfs_inode);
+#elif defined(DK_TREE_HAS_INODE)
+	extent_io_tree_init(fs_info, &h->inode.io_tree, IO_TREE_INODE_IO);
+	h->inode.io_tree.inode = &h->inode;
 #else
-	extent_io_tree_init(NULL, t, IO_TREE_INODE_IO);
-	t->inode = &dummy;
+#error "this tree's extent_io_tree has neither private_data nor an inode: the glue cannot give it one"
 #endif
-	return t;
-#else
-	(void)dummy;
-	return NULL;
-#endif
+	h->tree = &h->inode.io_tree;
+	return h;
 }
 
-int dk_clear(struct extent_io_tree *t, u64 start, u64 end, u32 bits)
+/* __clear_extent_bit(start, end, bits, cached). `delete` clears every bit: EXTENT_CLEAR_ALL_BITS
+ * in 6.1 and 6.12 (build.rs requires it). `wake` is not an argument there: __clear_extent_bit
+ * derives it from the lock bits being cleared; and nothing ever waits here. */
+static int dk_clear_raw(struct extent_io_tree *t, u64 start, u64 end, u32 bits, int delete,
+			struct extent_state **cached)
 {
+#ifndef DK_HAS_EXTENT_CLEAR_ALL_BITS
+#error "build.rs requires EXTENT_CLEAR_ALL_BITS"
+#endif
+	if (delete)
+		bits |= EXTENT_CLEAR_ALL_BITS;
 #ifdef DK_CLEAR_GFP
-	return __clear_extent_bit(t, start, end, bits, NULL, GFP_NOFS, NULL);
+	return __clear_extent_bit(t, start, end, bits, cached, GFP_NOFS, NULL);
 #else
-	return __clear_extent_bit(t, start, end, bits, NULL, NULL);
+	return __clear_extent_bit(t, start, end, bits, cached, NULL);
 #endif
 }
 
-/* Frees every record and the tree. Locked records are unlocked first: the kernel's release
- * asserts that none is left (the tree's owner must have unlocked them). */
-void dk_tree_free(struct extent_io_tree *t)
+/* The file's static __set_extent_bit with failed_start (NULL unless bits has an exclusive bit:
+ * the kernel ASSERTs exactly that) and cached; no failed_state (only an optimisation of the
+ * wait that follows in __lock_extent) and no changeset. */
+static int dk_raw_set(struct extent_io_tree *t, u64 start, u64 end, u32 bits, u64 *failed_start,
+		      struct extent_state **cached)
 {
-	if (!t)
-		return;
-	dk_clear(t, 0, (u64)-1, ~(u32)0);
-	extent_io_tree_release(t);
-	free(t);
+#if defined(DK_RAW_SET_FAILED_STATE)
+	return __set_extent_bit(t, start, end, bits, failed_start, NULL, cached, NULL);
+#elif defined(DK_RAW_SET_GFP)
+	return __set_extent_bit(t, start, end, bits, failed_start, cached, NULL, GFP_NOFS);
+#else
+#error "this tree's __set_extent_bit takes neither a failed_state nor a gfp mask: unknown signature"
+#endif
 }
 
-int dk_set(struct extent_io_tree *t, u64 start, u64 end, u32 bits)
+int dk_clear(struct dk_tree *h, u64 start, u64 end, u32 bits)
+{
+	return dk_clear_raw(h->tree, start, end, bits, 0, NULL);
+}
+
+/* Frees the cached state, every record and the tree. Every record is deleted first (through
+ * the hooks on an inode's tree): the kernel's release asserts no locked record is left (the
+ * tree's owner must have unlocked them). */
+void dk_tree_free(struct dk_tree *h)
+{
+	if (!h)
+		return;
+	dk_free_state(h->cached);
+	h->cached = NULL;
+	dk_clear_raw(h->tree, 0, (u64)-1, 0, 1, NULL);
+	extent_io_tree_release(h->tree);
+	free(h);
+}
+
+/* The handle's cached_state for an op that takes the `cached` flag. With cached, the one the
+ * previous op left (maybe none); without, none: the one held is freed first. Either way the op
+ * gets &h->cached and may fill it (__set_extent_bit caches the first record it goes over that
+ * holds LOCKED or BOUNDARY) or take it (__clear_extent_bit of LOCKED/BOUNDARY drops it). */
+static struct extent_state **dk_cached(struct dk_tree *h, int cached)
+{
+	if (!cached && h->cached) {
+		dk_free_state(h->cached);
+		h->cached = NULL;
+	}
+	return &h->cached;
+}
+
+/* The cached state's range, and whether it is still in the tree: 1, or 0 when none is held. */
+int dk_cached_state(struct dk_tree *h, u64 *start, u64 *end, int *in_tree)
+{
+	if (!h->cached)
+		return 0;
+	*start = h->cached->start;
+	*end = h->cached->end;
+	*in_tree = extent_state_in_tree(h->cached);
+	return 1;
+}
+
+int dk_set(struct dk_tree *h, u64 start, u64 end, u32 bits)
 {
 #ifdef DK_SET_GFP
-	return set_extent_bit(t, start, end, bits, NULL, GFP_NOFS);
+	return set_extent_bit(h->tree, start, end, bits, NULL, GFP_NOFS);
 #else
-	return set_extent_bit(t, start, end, bits, NULL);
+	return set_extent_bit(h->tree, start, end, bits, NULL);
 #endif
 }
 
-int dk_convert(struct extent_io_tree *t, u64 start, u64 end, u32 bits, u32 clear_bits)
+/* __set_extent_bit(start, end, bits, &failed_start, cached): 0, or -EEXIST with *failed_start
+ * when bits has an exclusive bit (DK_EXCLUSIVE_BITS, the tree's own rule) that a record in the
+ * range already has. What was set before failed_start stays set. */
+int dk_set_bits(struct dk_tree *h, u64 start, u64 end, u32 bits, int cached, u64 *failed_start)
 {
-	return convert_extent_bit(t, start, end, bits, clear_bits, NULL);
+	struct extent_state **cp = dk_cached(h, cached);
+	return dk_raw_set(h->tree, start, end, bits, (bits & DK_EXCLUSIVE_BITS) ? failed_start : NULL, cp);
+}
+
+/* __clear_extent_bit(start, end, bits [| EXTENT_CLEAR_ALL_BITS], cached). */
+int dk_clear_bits(struct dk_tree *h, u64 start, u64 end, u32 bits, int wake, int delete, int cached)
+{
+	(void)wake;
+	return dk_clear_raw(h->tree, start, end, bits, delete, dk_cached(h, cached));
+}
+
+/* The tree's set-delalloc: 6.1's inline set_extent_delalloc(start, end, extra_bits 0, NULL).
+ * Without it (6.12) set_extent_bit(EXTENT_DELALLOC): ours, standing for the last line of
+ * 6.12's btrfs_set_extent_delalloc (inode.c), which is not extracted because what it does
+ * first (btrfs_find_new_delalloc_bytes: extent maps) has nothing to run on here; with
+ * extra_bits 0 its tree change is that set (plus DELALLOC_NEW past i_size, not modelled). */
+int dk_set_delalloc(struct dk_tree *h, u64 start, u64 end)
+{
+#ifdef DK_HAS_SET_EXTENT_DELALLOC
+	return set_extent_delalloc(h->tree, start, end, 0, NULL);
+#else
+	return dk_set(h, start, end, EXTENT_DELALLOC);
+#endif
+}
+
+/* lock_extent's first attempt, as 6.1 lock_extent and 6.12 __lock_extent make it:
+ * __set_extent_bit(LOCKED, &failed_start); on -EEXIST, clear LOCKED from [start,
+ * failed_start - 1] and answer failed_start. Ours from there: the kernel would now wait for
+ * the conflicting record to be unlocked and try again, which cannot end on one thread. */
+int dk_lock_range(struct dk_tree *h, u64 start, u64 end, u64 *failed_start)
+{
+	u64 failed = start;
+	int err = dk_raw_set(h->tree, start, end, EXTENT_LOCKED, &failed, NULL);
+	if (err == -EEXIST) {
+		if (failed != start)
+			dk_clear_raw(h->tree, start, failed - 1, EXTENT_LOCKED, 0, NULL);
+		*failed_start = failed;
+	}
+	return err;
+}
+
+int dk_convert(struct dk_tree *h, u64 start, u64 end, u32 bits, u32 clear_bits)
+{
+	return convert_extent_bit(h->tree, start, end, bits, clear_bits, NULL);
 }
 
 /* 1 when [start, end] was locked, 0 when some of it was already locked (the tree is then as it
  * was). Never waits: that is lock_extent's only difference, and waiting cannot end here. */
-int dk_try_lock(struct extent_io_tree *t, u64 start, u64 end)
+int dk_try_lock(struct dk_tree *h, u64 start, u64 end)
 {
 #ifdef DK_TRY_LOCK_BITS
-	return __try_lock_extent(t, start, end, EXTENT_LOCKED, NULL) ? 1 : 0;
+	return __try_lock_extent(h->tree, start, end, EXTENT_LOCKED, NULL) ? 1 : 0;
 #else
-	return try_lock_extent(t, start, end) ? 1 : 0;
+	return try_lock_extent(h->tree, start, end) ? 1 : 0;
 #endif
 }
 
-int dk_unlock(struct extent_io_tree *t, u64 start, u64 end)
+int dk_unlock(struct dk_tree *h, u64 start, u64 end)
 {
-	return dk_clear(t, start, end, EXTENT_LOCKED);
+	return dk_clear(h, start, end, EXTENT_LOCKED);
 }
 
 /* filled: every byte of [start, end] has `bits`; otherwise: some byte has one of them. */
-int dk_test_range_bit(struct extent_io_tree *t, u64 start, u64 end, u32 bits, int filled)
+int dk_test_range_bit(struct dk_tree *h, u64 start, u64 end, u32 bits, int filled)
 {
 #ifdef DK_TEST_RANGE_FILLED
-	return test_range_bit(t, start, end, bits, filled, NULL) ? 1 : 0;
+	return test_range_bit(h->tree, start, end, bits, filled, NULL) ? 1 : 0;
 #else
 	if (filled)
-		return test_range_bit(t, start, end, bits, NULL) ? 1 : 0;
-	return test_range_bit_exists(t, start, end, bits) ? 1 : 0;
+		return test_range_bit(h->tree, start, end, bits, NULL) ? 1 : 0;
+	return test_range_bit_exists(h->tree, start, end, bits) ? 1 : 0;
 #endif
 }
 
-u64 dk_count_range_bits(struct extent_io_tree *t, u64 *start, u64 search_end, u64 max_bytes,
+u64 dk_count_range_bits(struct dk_tree *h, u64 *start, u64 search_end, u64 max_bytes,
 			u32 bits, int contig)
 {
 #ifdef DK_COUNT_CACHED
-	return count_range_bits(t, start, search_end, max_bytes, bits, contig, NULL);
+	return count_range_bits(h->tree, start, search_end, max_bytes, bits, contig, NULL);
 #else
-	return count_range_bits(t, start, search_end, max_bytes, bits, contig);
+	return count_range_bits(h->tree, start, search_end, max_bytes, bits, contig);
 #endif
 }
 
 /* 1 and the record's range in *start_ret/*end_ret when a record at or after start has a bit of
  * `bits`; 0 otherwise. */
-int dk_find_first_extent_bit(struct extent_io_tree *t, u64 start, u64 *start_ret, u64 *end_ret,
+int dk_find_first_extent_bit(struct dk_tree *h, u64 start, u64 *start_ret, u64 *end_ret,
 			     u32 bits)
 {
 #ifdef DK_FIND_FIRST_BOOL
-	return find_first_extent_bit(t, start, start_ret, end_ret, bits, NULL) ? 1 : 0;
+	return find_first_extent_bit(h->tree, start, start_ret, end_ret, bits, NULL) ? 1 : 0;
 #else
 	/* Returns 0 when found, 1 when not. */
-	return find_first_extent_bit(t, start, start_ret, end_ret, bits, NULL) == 0 ? 1 : 0;
+	return find_first_extent_bit(h->tree, start, start_ret, end_ret, bits, NULL) == 0 ? 1 : 0;
 #endif
 }
 
-void dk_find_first_clear_extent_bit(struct extent_io_tree *t, u64 start, u64 *start_ret,
+void dk_find_first_clear_extent_bit(struct dk_tree *h, u64 start, u64 *start_ret,
 				    u64 *end_ret, u32 bits)
 {
-	find_first_clear_extent_bit(t, start, start_ret, end_ret, bits);
+	find_first_clear_extent_bit(h->tree, start, start_ret, end_ret, bits);
 }
 
 /* btrfs_find_delalloc_range stores a reference to the first record in *cached_state
  * unconditionally (its callers always pass one); we drop it at once. */
-int dk_find_delalloc(struct extent_io_tree *t, u64 *start, u64 *end, u64 max_bytes)
+int dk_find_delalloc(struct dk_tree *h, u64 *start, u64 *end, u64 max_bytes)
 {
 	struct extent_state *cached = NULL;
-	bool found = btrfs_find_delalloc_range(t, start, end, max_bytes, &cached);
-	free_extent_state(cached);
+	bool found = btrfs_find_delalloc_range(h->tree, start, end, max_bytes, &cached);
+	dk_free_state(cached);
 	return found ? 1 : 0;
 }
 
 /* Writes up to cap records in order; returns how many the tree holds (may exceed cap). */
-size_t dk_records(struct extent_io_tree *t, u64 *starts, u64 *ends, u32 *bits, size_t cap)
+size_t dk_records(struct dk_tree *h, u64 *starts, u64 *ends, u32 *bits, size_t cap)
 {
 	size_t n = 0;
-	for (struct rb_node *node = rb_first(&t->state); node; node = rb_next(node)) {
+	for (struct rb_node *node = rb_first(&h->tree->state); node; node = rb_next(node)) {
 		struct extent_state *s = rb_entry(node, struct extent_state, rb_node);
 		if (n < cap) {
 			starts[n] = s->start;
@@ -291,4 +436,28 @@ size_t dk_records(struct extent_io_tree *t, u64 *starts, u64 *ends, u32 *bits, s
 		n++;
 	}
 	return n;
+}
+
+/* What the hooks keep, read back. The first four are the kernel's own fields of the inode
+ * (0 on a self-test tree); released_meta / freed_data are our delalloc-space.h shims' sums;
+ * fs_delalloc_bytes is fs_info->delalloc_bytes (a percpu counter in the kernel). */
+struct dk_hook_counters {
+	u64 outstanding_extents;
+	u64 delalloc_bytes;
+	u64 defrag_bytes;
+	u64 new_delalloc_bytes;
+	u64 released_meta_bytes;
+	u64 freed_data_bytes;
+	s64 fs_delalloc_bytes;
+};
+
+void dk_hook_counters(struct dk_tree *h, struct dk_hook_counters *out)
+{
+	out->outstanding_extents = h->inode.outstanding_extents;
+	out->delalloc_bytes = h->inode.delalloc_bytes;
+	out->defrag_bytes = h->inode.defrag_bytes;
+	out->new_delalloc_bytes = h->inode.new_delalloc_bytes;
+	out->released_meta_bytes = h->fs_info.dk_released_meta_bytes;
+	out->freed_data_bytes = h->fs_info.dk_freed_data_bytes;
+	out->fs_delalloc_bytes = h->fs_info.delalloc_bytes.count;
 }

@@ -1,5 +1,7 @@
 //! The kernel's own io tree, compiled from a Linux source tree (see README.md and build.rs),
-//! behind a safe API whose bits are the contract's [`Bits`].
+//! behind a safe API whose bits are the contract's [`Bits`]; on an inode's tree
+//! ([`KernelTree::with_hooks`]) with the kernel's own delalloc hooks and their counters
+//! ([`HookCounters`]).
 //!
 //! Bits are mapped by name: the contract's DELALLOC is the kernel tree's `EXTENT_DELALLOC`,
 //! whatever its value (0x10 in 6.1, 0x20 in 6.12). A contract bit the tree does not have
@@ -22,8 +24,13 @@ pub const KERNEL_TREE: &str = env!("DELALLOC_KERNEL_TREE");
 /// The patch (`DELALLOC_KERNEL_PATCH`, canonical path) the kernel files were built with, a
 /// mutant for checking that the tests catch it; "" for the tree as it is.
 pub const KERNEL_PATCH: &str = env!("DELALLOC_KERNEL_PATCH_FILE");
-/// What build.rs read from the tree's extent-io-tree.h (the DK_* macros of the glue).
+/// What build.rs read from the tree's extent-io-tree.h and extent-io-tree.c (the DK_* macros of
+/// the glue).
 pub const KERNEL_FEATURES: &str = env!("DELALLOC_KERNEL_FEATURES");
+/// The functions build.rs extracted by name from the tree for the delalloc hooks, in file and
+/// line order (e.g. "btrfs_mod_outstanding_extents count_max_extents
+/// btrfs_split_delalloc_extent ...").
+pub const KERNEL_EXTRACTED: &str = env!("DELALLOC_KERNEL_EXTRACTED");
 
 /// An op this kernel tree cannot run as asked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -131,11 +138,63 @@ pub struct KernelReport {
     pub text: String,
 }
 
-/// One kernel `struct extent_io_tree` (an IO_TREE_SELFTEST tree without an inode: the kernel
-/// calls no delalloc hook for it; hooks come in the next step of issue 13).
+/// What the kernel's delalloc hooks keep for an inode's tree ([`KernelTree::with_hooks`]), read
+/// back after any op. All zero on a self-test tree ([`KernelTree::new`]).
+///
+/// The first four are the kernel's own numbers: the fields of `struct btrfs_inode` that the
+/// hooks extracted from the tree's inode.c change (btrfs_set/clear/merge/split_delalloc_extent,
+/// with btrfs_mod_outstanding_extents and count_max_extents from the headers). Only the hooks
+/// change them here (no reservation code runs), so `outstanding_extents` is the tree's share:
+/// Σ count_max_extents(len) over DELALLOC records, kept by the kernel's merge/split arithmetic.
+/// `defrag_bytes` is counted as the kernel counts it: += len when a record *gains DELALLOC* in a
+/// set whose bits have DEFRAG, −= len when DEFRAG is cleared from a record holding it.
+///
+/// The last three are the shims' numbers (ours, not the kernel's): the bytes the clear hook
+/// passed to our `btrfs_delalloc_release_metadata` (a record losing DELALLOC with
+/// EXTENT_CLEAR_META_RESV in the bits) and to our `btrfs_free_reserved_data_space_noquota`
+/// (the same without NORESERVE, with EXTENT_CLEAR_DATA_RESV), summed; and
+/// `fs_info->delalloc_bytes`, which our percpu_counter_add_batch keeps as a plain s64.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HookCounters {
+    /// btrfs_inode::outstanding_extents (the kernel's).
+    pub outstanding_extents: u64,
+    /// btrfs_inode::delalloc_bytes (the kernel's).
+    pub delalloc_bytes: u64,
+    /// btrfs_inode::defrag_bytes (the kernel's).
+    pub defrag_bytes: u64,
+    /// btrfs_inode::new_delalloc_bytes (the kernel's).
+    pub new_delalloc_bytes: u64,
+    /// Σ bytes passed to btrfs_delalloc_release_metadata (our shim's sum).
+    pub released_meta_bytes: u64,
+    /// Σ bytes passed to btrfs_free_reserved_data_space_noquota (our shim's sum).
+    pub freed_data_bytes: u64,
+    /// fs_info->delalloc_bytes (our shim's percpu counter).
+    pub fs_delalloc_bytes: i64,
+}
+
+/// One kernel `struct extent_io_tree` behind a handle that also holds one cached_state.
+///
+/// Two kinds:
+/// - [`KernelTree::new`]: an IO_TREE_SELFTEST tree without an inode, as the kernel's self-tests
+///   make: the kernel calls no delalloc hook for it, [`KernelTree::hook_counters`] stay 0;
+/// - [`KernelTree::with_hooks`]: an IO_TREE_INODE_IO tree owned by a shim inode, for which the
+///   kernel's extent-io-tree.c calls the kernel's own delalloc hooks (extracted from the tree's
+///   inode.c at build time); they account in that inode, read by `hook_counters`.
+///
+/// **Cached state.** The handle holds one `struct extent_state *`, the kernel's cached_state
+/// cursor, with a counted reference. The ops with a `cached` flag ([`KernelTree::set_bits`],
+/// [`KernelTree::clear_bits`]) pass it by address to the kernel: with `cached == false` the held
+/// one is freed first and the op gets an empty one it may fill; with `cached == true` it gets
+/// the one the previous op left, as it is (maybe none, maybe a record since merged away or
+/// freed, which the kernel then ignores). What the kernel does with it is its own rule:
+/// __set_extent_bit caches the first record it goes over that holds LOCKED or BOUNDARY (if none
+/// is held) and starts from the cached record when it holds `start`; __clear_extent_bit starts from it likewise, and when it
+/// clears LOCKED or BOUNDARY drops it (the handle then holds none). Every other op passes no
+/// cached state (NULL) and leaves the held one alone. It is freed when the tree is dropped.
 ///
 /// Locks never wait: [`KernelTree::lock`] on a range with a locked byte answers `false` and
-/// leaves the tree as it was, where the kernel's lock_extent would sleep until it was unlocked.
+/// leaves the tree as it was, where the kernel's lock_extent would sleep until it was unlocked;
+/// [`KernelTree::lock_range`] does lock_extent's first attempt and answers the failed_start.
 pub struct KernelTree {
     raw: ffi::RawTree,
     map: BitMap,
@@ -148,12 +207,106 @@ impl Default for KernelTree {
 }
 
 impl KernelTree {
+    /// A self-test tree: no inode, no hooks.
     pub fn new() -> KernelTree {
-        let raw = ffi::RawTree::new();
         KernelTree {
-            raw,
+            raw: ffi::RawTree::new(),
             map: BitMap::new(),
         }
+    }
+
+    /// An inode-owned tree whose delalloc hooks are the kernel's (fs_info->max_extent_size =
+    /// max_extent_size).
+    ///
+    /// The inode's root is a subvolume (not the tree root, not the data relocation tree), the
+    /// inode is not the free-space cache's and the fs_info is not a self-test one, so the hooks
+    /// run all their accounting; fs_info->sectorsize is 4096. Panics if max_extent_size is 0
+    /// (count_max_extents divides by it; the kernel's div_u64 takes it as a u32).
+    pub fn with_hooks(max_extent_size: u64) -> KernelTree {
+        KernelTree {
+            raw: ffi::RawTree::with_hooks(max_extent_size),
+            map: BitMap::new(),
+        }
+    }
+
+    /// __set_extent_bit(start, end, bits, &failed_start, cached): Ok(Ok(())) or
+    /// Ok(Err(failed_start)) on EEXIST.
+    ///
+    /// The exclusive bits are the kernel's rule, read by build.rs from the tree's own
+    /// __set_extent_bit (`bits & EXTENT_LOCKED` in 6.1, `bits & EXTENT_LOCK_BITS` in 6.12): a
+    /// LOCKED in `bits` makes the call exclusive, it stops at the first record in the range
+    /// already holding LOCKED and answers where (what was set before stays set, unlike
+    /// [`KernelTree::lock_range`]). `cached`: see the type's doc.
+    pub fn set_bits(
+        &mut self,
+        start: u64,
+        end: u64,
+        bits: Bits,
+        cached: bool,
+    ) -> Result<Result<(), u64>, Unsupported> {
+        let k = self.map.to_kernel(bits)?;
+        Ok(self.raw.set_bits(start, end, k, cached))
+    }
+
+    /// __clear_extent_bit(start, end, bits, cached) with `delete` as EXTENT_CLEAR_ALL_BITS (every
+    /// bit is cleared, in 6.1 and 6.12). `wake` changes nothing: these trees' __clear_extent_bit
+    /// derives waking from the lock bits cleared, and nothing ever waits here. DELALLOC in the
+    /// bits clears NORESERVE too (the kernel's rule). `cached`: see the type's doc.
+    pub fn clear_bits(
+        &mut self,
+        start: u64,
+        end: u64,
+        bits: Bits,
+        wake: bool,
+        delete: bool,
+        cached: bool,
+    ) -> Result<(), Unsupported> {
+        let k = self.map.to_kernel(bits)?;
+        let ret = self.raw.clear_bits(start, end, k, wake, delete, cached);
+        assert_eq!(ret, 0, "__clear_extent_bit returned {ret}");
+        Ok(())
+    }
+
+    /// The tree's set-delalloc over [start, end]: 6.1's set_extent_delalloc (extent-io-tree.h,
+    /// DELALLOC | extra_bits, extra_bits = 0); 6.12 has none in the tree API, so
+    /// set_extent_bit(DELALLOC), which is what 6.12's btrfs_set_extent_delalloc (inode.c, not
+    /// extracted: it first looks the range up in the extent maps) sets with extra_bits = 0.
+    /// Neither sets UPTODATE. No cached state.
+    pub fn set_delalloc(&mut self, start: u64, end: u64) -> Result<(), Unsupported> {
+        self.map.to_kernel(Bits::DELALLOC)?;
+        let ret = self.raw.set_delalloc(start, end);
+        assert_eq!(ret, 0, "set_extent_bit(DELALLOC) returned {ret}");
+        Ok(())
+    }
+
+    /// lock_extent's first attempt: Ok(()) or Err(failed_start) with the partial lock undone.
+    ///
+    /// As 6.1's lock_extent and 6.12's __lock_extent do it: __set_extent_bit(LOCKED,
+    /// &failed_start), and on EEXIST clear LOCKED from [start, failed_start - 1]. The kernel
+    /// would then wait for the record at failed_start to be unlocked and try again: ours is to
+    /// answer instead, since on one thread that wait cannot end. No cached state.
+    pub fn lock_range(&mut self, start: u64, end: u64) -> Result<(), u64> {
+        self.raw.lock_range(start, end)
+    }
+
+    /// What the hooks have counted so far (see [`HookCounters`]).
+    pub fn hook_counters(&mut self) -> HookCounters {
+        let c = self.raw.hook_counters();
+        HookCounters {
+            outstanding_extents: c.outstanding_extents,
+            delalloc_bytes: c.delalloc_bytes,
+            defrag_bytes: c.defrag_bytes,
+            new_delalloc_bytes: c.new_delalloc_bytes,
+            released_meta_bytes: c.released_meta_bytes,
+            freed_data_bytes: c.freed_data_bytes,
+            fs_delalloc_bytes: c.fs_delalloc_bytes,
+        }
+    }
+
+    /// The cached state the handle holds: its range and whether it is still in the tree (a
+    /// record merged away or cleared stays alive while referenced), or None.
+    pub fn cached_state(&mut self) -> Option<(u64, u64, bool)> {
+        self.raw.cached_state()
     }
 
     /// The name mapping of this tree's bits.
@@ -167,7 +320,7 @@ impl KernelTree {
         Ok(self.raw.set(start, end, k))
     }
 
-    /// clear_extent_bit(start, end, bits, no cached state).
+    /// clear_extent_bit(start, end, bits, no cached state); the kernel's return value (0).
     pub fn clear(&mut self, start: u64, end: u64, bits: Bits) -> Result<i32, Unsupported> {
         let k = self.map.to_kernel(bits)?;
         Ok(self.raw.clear(start, end, k))

@@ -1,15 +1,19 @@
 //! The kernel's io tree through `KernelTree`: records, the kernel's own self-test of
-//! find_first_clear_extent_bit (ported as our own table), the WARN path, and a short
-//! differential against `delalloc_reference`'s tree: in era 6 it must agree exactly (the
+//! find_first_clear_extent_bit (ported as our own table), the WARN/ASSERT paths, and short
+//! differentials against `delalloc_reference`'s tree: in era 6 it must agree exactly (the
 //! reference's 6.x rules, SPEC §1.2, checked against the kernel's own code), in era B every
-//! difference must be one of the known era rules.
+//! difference must be one of the known era rules. On an inode's tree (`with_hooks`) the
+//! kernel's own delalloc hooks must count what the reference derives from its records (one
+//! documented exception, defrag_bytes: see random_hook_ops_agree_exactly_with_the_reference_in_era_6),
+//! and the handle's cached_state follows the kernel's rules and is freed.
 //!
 //! Runs against whichever tree the crate was built from (6.12 by default,
 //! DELALLOC_KERNEL_VERSION=6.1 or DELALLOC_KERNEL_SRC=DIR for others).
 
-use delalloc_contract::{Bits, Era, Outcome, Record};
+use delalloc_contract::{Bits, Era, Geometry, Outcome, Record};
 use delalloc_kernel::{
-    kernel_has, take_reports, KernelTree, Unsupported, KERNEL_PATCH, KERNEL_RELEASE,
+    kernel_has, take_reports, HookCounters, KernelReport, KernelTree, Unsupported,
+    KERNEL_EXTRACTED, KERNEL_PATCH, KERNEL_RELEASE, KERNEL_TREE,
 };
 use delalloc_reference::tree::Tree;
 
@@ -188,6 +192,12 @@ fn locked_through_plain_set_is_an_assert_where_the_kernel_has_one() {
         reports.len() == 1 && reports[0].kind == "ASSERT" && reports[0].text == "failed_start",
         "{reports:?}"
     );
+    assert!(reports[0].location.contains("extent-io-tree.c:"));
+    assert!(
+        source_line(&reports[0]).contains("ASSERT(failed_start)"),
+        "the report names the kernel's line: {:?}",
+        source_line(&reports[0])
+    );
     eprintln!("{KERNEL_RELEASE}: set_extent_bit(LOCKED) reports {reports:?}");
 }
 
@@ -210,14 +220,23 @@ fn a_kernel_warn_on_is_reported_with_file_and_line() {
         reports[0]
     );
     assert!(reports[0].text.contains("search_end"), "{:?}", reports[0]);
+    assert!(
+        source_line(&reports[0]).contains("WARN_ON(search_end"),
+        "the report names the kernel's line: {:?}",
+        source_line(&reports[0])
+    );
     no_reports();
 }
 
 // ---- differential against the reference tree ----
 
-/// xorshift64*: a fixed, dependency-free sequence.
-struct Rng(u64);
+/// xorshift64*: a fixed, dependency-free sequence; ranges in units of `unit` bytes.
+struct Rng(u64, u64);
 impl Rng {
+    /// The generator of program `seed`, whose ranges are `unit` bytes a step (1: bytes).
+    fn new(seed: u64, unit: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1, unit)
+    }
     fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
@@ -247,8 +266,22 @@ impl Rng {
         b
     }
     fn range(&mut self) -> (u64, u64) {
-        let s = self.below(64);
-        (s, s + self.below(16))
+        let unit = self.1;
+        if unit == 1 {
+            let s = self.below(64);
+            return (s, s + self.below(16));
+        }
+        // Mostly whole units; one range end in four off the grid, so lengths are not all
+        // multiples of max_extent's divisors.
+        let mut s = self.below(64) * unit;
+        if self.below(4) == 0 {
+            s += self.below(unit);
+        }
+        let mut len = (self.below(16) + 1) * unit;
+        if self.below(4) == 0 {
+            len -= self.below(unit);
+        }
+        (s, s + len - 1)
     }
 }
 
@@ -338,10 +371,10 @@ fn random_ops(era: Era) -> Diffs {
     let seeds = std::env::var("DELALLOC_KERNEL_TEST_SEEDS")
         .map_or(60u64, |v| v.parse().expect("a number of seeds"));
     for seed in 1..=seeds {
-        let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+        let mut rng = Rng::new(seed, 1);
         // A second stream for the queries aimed at record boundaries, so that the programs'
         // own sequence (and the counts in the README) does not depend on them.
-        let mut aim = Rng(seed.wrapping_mul(0xD1B5_4A32_D192_ED03) | 1);
+        let mut aim = Rng(seed.wrapping_mul(0xD1B5_4A32_D192_ED03) | 1, 1);
         let mut k = KernelTree::new();
         let mut r = Tree::new(era);
         for step in 0..60 {
@@ -634,4 +667,464 @@ fn query(rng: &mut Rng, aim: Aim, k: &mut KernelTree, r: &Tree, at: At, diffs: &
             );
         }
     }
+}
+
+// ---- the kernel's delalloc hooks (KernelTree::with_hooks) ----
+
+/// The kernel source line a report points at ("…/inode.c:2607" → that line of that file).
+fn source_line(r: &KernelReport) -> String {
+    let (file, line) = r.location.rsplit_once(':').expect("file:line");
+    let n: usize = line.parse().expect("a line number");
+    let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{file}: {e}"));
+    text.lines()
+        .nth(n - 1)
+        .expect("the line exists")
+        .to_string()
+}
+
+#[test]
+fn a_self_test_tree_has_no_hooks() {
+    let mut t = KernelTree::new();
+    t.set_bits(0, 8191, Bits::DELALLOC | Bits::DELALLOC_NEW, false)
+        .unwrap()
+        .unwrap();
+    t.set_delalloc(10_000, 20_000).unwrap();
+    assert_eq!(t.hook_counters(), HookCounters::default());
+    no_reports();
+}
+
+#[test]
+fn hooks_count_extents_bytes_and_releases_as_the_kernel_does() {
+    let d = Bits::DELALLOC;
+    let mut t = KernelTree::with_hooks(4096);
+    let counters = |t: &mut KernelTree| {
+        let c = t.hook_counters();
+        assert_eq!(
+            c.fs_delalloc_bytes, c.delalloc_bytes as i64,
+            "one inode: fs_info's delalloc_bytes is the inode's"
+        );
+        (
+            c.outstanding_extents,
+            c.delalloc_bytes,
+            c.released_meta_bytes,
+            c.freed_data_bytes,
+        )
+    };
+    t.set_bits(0, 4095, d, false).unwrap().unwrap();
+    assert_eq!(counters(&mut t), (1, 4096, 0, 0));
+    t.set_bits(4096, 8191, d, false).unwrap().unwrap();
+    assert_eq!(t.records(), vec![rec(0, 8191, d)], "merged");
+    assert_eq!(
+        counters(&mut t),
+        (2, 8192, 0, 0),
+        "1 + 1, merged: count(8K) = 2"
+    );
+    t.set_bits(8192, 9215, d, false).unwrap().unwrap();
+    assert_eq!(
+        counters(&mut t),
+        (3, 9216, 0, 0),
+        "2 + 1, merged: count(9K) = 3"
+    );
+    t.set_bits(0, 4095, d, false).unwrap().unwrap();
+    assert_eq!(
+        counters(&mut t),
+        (3, 9216, 0, 0),
+        "already DELALLOC: nothing"
+    );
+    // The split at 2048 and 6144 (+1, +0), then two pieces of 1K... the clear takes 4K.
+    t.clear_bits(2048, 6143, d | Bits::DO_ACCOUNTING, false, false, false)
+        .unwrap();
+    assert_eq!(t.records(), vec![rec(0, 2047, d), rec(6144, 9215, d)]);
+    assert_eq!(counters(&mut t), (2, 5120, 4096, 4096));
+    // NORESERVE: released, but its data is not freed (it had no data reservation).
+    t.set_bits(2048, 6143, d | Bits::NORESERVE, false)
+        .unwrap()
+        .unwrap();
+    assert_eq!(counters(&mut t), (3, 9216, 4096, 4096));
+    t.clear_bits(0, u64::MAX, d | Bits::DO_ACCOUNTING, false, false, false)
+        .unwrap();
+    assert!(t.records().is_empty(), "DELALLOC takes NORESERVE with it");
+    assert_eq!(counters(&mut t), (0, 0, 4096 + 9216, 4096 + 5120));
+    // Without DO_ACCOUNTING nothing is released.
+    t.set_bits(0, 4095, d, false).unwrap().unwrap();
+    t.clear_bits(0, 4095, d, false, false, false).unwrap();
+    assert_eq!(counters(&mut t), (0, 0, 4096 + 9216, 4096 + 5120));
+    // DELALLOC_NEW and DEFRAG (set with DELALLOC, on bytes without it).
+    t.set_bits(0, 4095, d | Bits::DELALLOC_NEW | Bits::DEFRAG, false)
+        .unwrap()
+        .unwrap();
+    let c = t.hook_counters();
+    assert_eq!((c.new_delalloc_bytes, c.defrag_bytes), (4096, 4096));
+    t.clear_bits(0, 4095, Bits::NONE, false, true, false)
+        .unwrap();
+    assert_eq!(
+        t.hook_counters(),
+        HookCounters {
+            released_meta_bytes: 4096 + 9216,
+            freed_data_bytes: 4096 + 5120,
+            ..HookCounters::default()
+        },
+        "delete clears every bit, through the hooks"
+    );
+    no_reports();
+}
+
+/// The kernel's set hook WARNs when DEFRAG is set without DELALLOC; the report names the line
+/// of the tree's inode.c, which holds that WARN_ON.
+#[test]
+fn defrag_without_delalloc_warns_from_the_kernels_inode_c() {
+    let mut t = KernelTree::with_hooks(4096);
+    t.set_bits(0, 4095, Bits::DEFRAG, false).unwrap().unwrap();
+    let (reports, lost) = take_reports();
+    assert_eq!(lost, 0);
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    let r = &reports[0];
+    assert_eq!(
+        (r.kind.as_str(), r.text.as_str()),
+        ("WARN_ON", "1"),
+        "{r:?}"
+    );
+    assert!(
+        r.location.contains("fs/btrfs/inode.c:"),
+        "a line of the kernel's inode.c: {r:?}"
+    );
+    assert!(
+        source_line(r).contains("WARN_ON(1)"),
+        "{:?}",
+        source_line(r)
+    );
+    eprintln!("{KERNEL_RELEASE}: {r:?} (tree {KERNEL_TREE}; extracted: {KERNEL_EXTRACTED})");
+    // The kernel counts defrag_bytes only for records gaining DELALLOC: none here.
+    assert_eq!(t.hook_counters(), HookCounters::default());
+    assert_eq!(t.records(), vec![rec(0, 4095, Bits::DEFRAG)]);
+    no_reports();
+}
+
+#[test]
+fn lock_range_undoes_the_partial_lock_and_set_bits_does_not() {
+    let l = Bits::LOCKED;
+    let mut t = KernelTree::with_hooks(4096);
+    assert_eq!(t.lock_range(100, 199), Ok(()));
+    assert_eq!(t.lock_range(0, 150), Err(100), "the locked record's start");
+    assert_eq!(
+        t.records(),
+        vec![rec(100, 199, l)],
+        "[0, 99] unlocked again"
+    );
+    assert_eq!(t.lock_range(150, 300), Err(150), "inside it: start itself");
+    assert_eq!(t.records(), vec![rec(100, 199, l)]);
+    // __set_extent_bit answers the same, but keeps what it set before failed_start.
+    assert_eq!(
+        t.set_bits(0, 150, l | Bits::DIRTY, false).unwrap(),
+        Err(100)
+    );
+    assert_eq!(
+        t.records(),
+        vec![rec(0, 99, l | Bits::DIRTY), rec(100, 199, l)]
+    );
+    assert_eq!(t.set_bits(300, 399, l, false).unwrap(), Ok(()));
+    assert_eq!(
+        t.set_bits(250, 350, Bits::DIRTY, false).unwrap(),
+        Ok(()),
+        "not exclusive"
+    );
+    no_reports();
+}
+
+/// Both kernels' set-delalloc sets DELALLOC alone (no UPTODATE): 6.1's set_extent_delalloc
+/// (extent-io-tree.h) and the set that ends 6.12's btrfs_set_extent_delalloc (inode.c), with
+/// extra_bits 0. The reference's era 6 says the same.
+#[test]
+fn set_delalloc_sets_delalloc_alone() {
+    let mut t = KernelTree::with_hooks(4096);
+    t.set_delalloc(0, 12287).unwrap();
+    assert_eq!(t.records(), vec![rec(0, 12287, Bits::DELALLOC)]);
+    assert_eq!(Era::V6.delalloc_bits(), Bits::DELALLOC);
+    let c = t.hook_counters();
+    assert_eq!((c.outstanding_extents, c.delalloc_bytes), (3, 12288));
+    no_reports();
+}
+
+/// The handle's cached_state is the kernel's: only LOCKED/BOUNDARY records get cached, a split
+/// keeps it on the record's upper part, a clear of LOCKED takes it, one no longer in the tree is
+/// ignored by the next op and freed by `cached == false` or by the drop (ASan: no leak).
+#[test]
+fn cached_state_is_the_kernels_cursor_and_is_freed() {
+    for hooks in [false, true] {
+        let mut t = if hooks {
+            KernelTree::with_hooks(4096)
+        } else {
+            KernelTree::new()
+        };
+        let (b, dirty, l) = (Bits::BOUNDARY, Bits::DIRTY, Bits::LOCKED);
+        t.set_bits(0, 99, dirty, false).unwrap().unwrap();
+        assert_eq!(
+            t.cached_state(),
+            None,
+            "cache_state: LOCKED or BOUNDARY only"
+        );
+        t.set_bits(100, 199, b, false).unwrap().unwrap();
+        assert_eq!(t.cached_state(), Some((100, 199, true)));
+        // From the cursor: [100, 199] is split at 150; the cursor is the upper part (split_state
+        // inserts the lower part as the new record), and a held one is not replaced.
+        t.set_bits(150, 299, b | dirty, true).unwrap().unwrap();
+        assert_eq!(
+            t.records(),
+            vec![
+                rec(0, 99, dirty),
+                rec(100, 149, b),
+                rec(150, 199, b | dirty),
+                rec(200, 299, b | dirty)
+            ]
+        );
+        assert_eq!(t.cached_state(), Some((150, 199, true)));
+        // cached == false: the held one is freed, the op caches anew.
+        t.set_bits(400, 499, l, false).unwrap().unwrap();
+        assert_eq!(t.cached_state(), Some((400, 499, true)));
+        // A clear of LOCKED takes the cursor.
+        t.clear_bits(400, 499, l, true, false, true).unwrap();
+        assert_eq!(t.cached_state(), None);
+        assert_eq!(t.records().len(), 4);
+        // A cached record the tree drops stays alive while held, and is ignored.
+        t.set_bits(600, 699, l, false).unwrap().unwrap();
+        assert_eq!(t.unlock(600, 699), 0);
+        assert_eq!(t.cached_state(), Some((600, 699, false)));
+        t.set_bits(600, 650, dirty, true).unwrap().unwrap();
+        t.clear_bits(640, 650, dirty, false, false, true).unwrap();
+        assert_eq!(t.records()[4..], [rec(600, 639, dirty)]);
+        assert_eq!(t.cached_state(), Some((600, 699, false)));
+        t.clear_bits(0, 0, dirty, false, false, false).unwrap();
+        assert_eq!(t.cached_state(), None, "freed by cached == false");
+        // Dropped holding one (in the tree): the drop frees it.
+        t.set_bits(800, 899, l, false).unwrap().unwrap();
+        assert_eq!(t.cached_state(), Some((800, 899, true)));
+        no_reports();
+    }
+}
+
+/// Statistics of a random differential with hooks.
+#[derive(Default, Debug)]
+struct HookStats {
+    ops: u64,
+    /// Ops run with `cached` while the handle held a cached state.
+    cached_used: u64,
+    /// set_bits answering EEXIST, lock_range answering failed_start.
+    eexist: u64,
+    /// Splits or merges of DELALLOC records past max_extent: ops after which some DELALLOC
+    /// record is longer than max_extent.
+    long_delalloc: u64,
+    /// DEFRAG dropped from a set to keep the kernel's defrag_bytes rule out (see below).
+    defrag_dropped: u64,
+    failures: Vec<String>,
+}
+
+/// The reference's tree-level hook counters in era 6 (derived from its records) must equal the
+/// kernel's hooks' exactly, after every op of random programs on an inode's tree with a small
+/// max_extent (so merges and splits cross it), together with the records and every answer.
+///
+/// One rule is kept out, and it is the reference's documented simplification (SPEC §2): the
+/// kernel counts defrag_bytes += len only when a record *gains DELALLOC* in a set whose bits
+/// have DEFRAG (btrfs_set_delalloc_extent: 6.12 inode.c:2613 and 2631-2632, 6.1 inode.c:2421
+/// and 2439-2440), and WARNs for DEFRAG without DELALLOC (6.12 inode.c:2606-2607, 6.1
+/// inode.c:2414-2415); the reference counts the bytes of DEFRAG records. They differ when DEFRAG
+/// comes with DELALLOC over bytes already DELALLOC (the kernel adds nothing), over DEFRAG bytes
+/// without DELALLOC (the kernel adds them again), or without DELALLOC (the kernel adds nothing).
+/// So here DEFRAG is set only with DELALLOC and only over bytes having neither bit, where the
+/// two rules agree, and convert never sets DEFRAG. Clearing DEFRAG is unrestricted: both
+/// subtract what loses it (6.12 inode.c:2666-2668, 6.1 inode.c:2468-2470). Without this
+/// exclusion only defrag_bytes differs (records and every other counter still agree).
+#[test]
+fn random_hook_ops_agree_exactly_with_the_reference_in_era_6() {
+    let mut total = HookStats::default();
+    for k in [1, 2, 3] {
+        let s = random_hook_ops(4096 * k);
+        eprintln!("max_extent {}K on {KERNEL_RELEASE}: {s:?}", 4 * k);
+        total.ops += s.ops;
+        total.cached_used += s.cached_used;
+        total.eexist += s.eexist;
+        total.long_delalloc += s.long_delalloc;
+        total.failures.extend(s.failures);
+    }
+    assert!(
+        total.failures.is_empty(),
+        "{} differences:\n{}",
+        total.failures.len(),
+        total.failures.join("\n")
+    );
+    assert!(
+        total.cached_used > 0 && total.eexist > 0 && total.long_delalloc > 0,
+        "{total:?}"
+    );
+}
+
+fn random_hook_ops(max_extent: u64) -> HookStats {
+    let g = Geometry {
+        max_extent,
+        era: Era::V6,
+        ..Geometry::default()
+    };
+    let mut st = HookStats::default();
+    let seeds = std::env::var("DELALLOC_KERNEL_TEST_SEEDS")
+        .map_or(60u64, |v| v.parse().expect("a number of seeds"));
+    for seed in 1..=seeds {
+        let mut rng = Rng::new(seed ^ (max_extent << 16), 1024);
+        let mut k = KernelTree::with_hooks(max_extent);
+        let mut r = Tree::new(Era::V6);
+        let (mut released, mut freed) = (0u64, 0u64);
+        for step in 0..60 {
+            st.ops += 1;
+            let (s, e) = rng.range();
+            let cached = rng.below(2) == 0;
+            if cached && k.cached_state().is_some() {
+                st.cached_used += 1;
+            }
+            let desc = match rng.below(12) {
+                0..=2 => {
+                    let mut b = rng.bits();
+                    if b.contains(Bits::DEFRAG) {
+                        b = b | Bits::DELALLOC;
+                        let touched = r.records().iter().any(|x| {
+                            x.start <= e
+                                && x.end >= s
+                                && x.bits.intersects(Bits::DELALLOC | Bits::DEFRAG)
+                        });
+                        if touched {
+                            b = b.minus(Bits::DEFRAG);
+                            st.defrag_dropped += 1;
+                        }
+                    }
+                    if rng.below(4) == 0 {
+                        b = b | Bits::LOCKED;
+                    }
+                    let got = k.set_bits(s, e, b, cached).unwrap();
+                    let want = r.set(s, e, b, Bits(b.0 & Bits::LOCKED.0));
+                    st.eexist += u64::from(got.is_err());
+                    let desc = format!("set_bits({s}, {e}, {b:?}, cached={cached})");
+                    if got != want {
+                        st.failures.push(format!(
+                            "max_extent {max_extent} seed {seed} step {step} {desc}: kernel {got:?} reference {want:?}"
+                        ));
+                    }
+                    desc
+                }
+                3 | 4 => {
+                    let mut b = rng.bits();
+                    if rng.below(4) == 0 {
+                        b = b | Bits::LOCKED;
+                    }
+                    if rng.below(3) == 0 {
+                        b = b | Bits::DO_ACCOUNTING;
+                    }
+                    let wake = rng.below(2) == 0;
+                    let delete = rng.below(8) == 0;
+                    k.clear_bits(s, e, b, wake, delete, cached).unwrap();
+                    let cleared = r.clear(s, e, b, delete);
+                    // The clear hook releases for records losing DELALLOC, with the
+                    // DO_ACCOUNTING bits in the call's bits.
+                    if b.contains(Bits::DO_ACCOUNTING) && (delete || b.contains(Bits::DELALLOC)) {
+                        released += cleared.delalloc;
+                        freed += cleared.data_reserved;
+                    }
+                    format!(
+                        "clear_bits({s}, {e}, {b:?}, wake={wake}, delete={delete}, cached={cached})"
+                    )
+                }
+                5 => {
+                    // Never an empty set: the contract rules it out (6.x convert_extent_bit
+                    // would leave bit-less records in the holes).
+                    let b = match rng.bits().minus(Bits::DEFRAG) {
+                        Bits::NONE => Bits::DIRTY,
+                        b => b,
+                    };
+                    let c = rng.bits();
+                    k.convert(s, e, b, c).unwrap();
+                    r.convert(s, e, b, c);
+                    format!("convert({s}, {e}, {b:?}, {c:?})")
+                }
+                6 => {
+                    k.set_delalloc(s, e).unwrap();
+                    r.set(s, e, Era::V6.delalloc_bits(), Bits::NONE).unwrap();
+                    format!("set_delalloc({s}, {e})")
+                }
+                7 => {
+                    let got = k.lock_range(s, e);
+                    let want = r.set(s, e, Bits::LOCKED, Bits::LOCKED);
+                    if let Err(failed) = want {
+                        if failed > s {
+                            r.clear(s, failed - 1, Bits::LOCKED, false);
+                        }
+                    }
+                    st.eexist += u64::from(got.is_err());
+                    if got != want {
+                        st.failures.push(format!(
+                            "max_extent {max_extent} seed {seed} step {step} lock_range({s}, {e}): kernel {got:?} reference {want:?}"
+                        ));
+                    }
+                    format!("lock_range({s}, {e})")
+                }
+                8 => {
+                    let got = k.try_lock(s, e);
+                    let want = r.set(s, e, Bits::LOCKED, Bits::LOCKED);
+                    if let Err(failed) = want {
+                        if failed > s {
+                            r.clear(s, failed - 1, Bits::LOCKED, false);
+                        }
+                    }
+                    if got != want.is_ok() {
+                        st.failures.push(format!(
+                            "max_extent {max_extent} seed {seed} step {step} try_lock({s}, {e}): kernel {got} reference {want:?}"
+                        ));
+                    }
+                    format!("try_lock({s}, {e})")
+                }
+                9 => {
+                    k.unlock(s, e);
+                    r.clear(s, e, Bits::LOCKED, false);
+                    format!("unlock({s}, {e})")
+                }
+                _ => {
+                    let mut diffs = Diffs::default();
+                    let at = At {
+                        known: false,
+                        seed,
+                        step: u32::try_from(step).unwrap_or(u32::MAX),
+                    };
+                    query(&mut rng, Aim::Anywhere, &mut k, &r, at, &mut diffs);
+                    st.failures.extend(diffs.unexplained);
+                    continue;
+                }
+            };
+            let (kr, rr) = (k.records(), r.records().to_vec());
+            let (extents, delalloc, defrag, new_delalloc) = r.hook_counters(&g);
+            let want = HookCounters {
+                outstanding_extents: extents,
+                delalloc_bytes: delalloc,
+                defrag_bytes: defrag,
+                new_delalloc_bytes: new_delalloc,
+                released_meta_bytes: released,
+                freed_data_bytes: freed,
+                fs_delalloc_bytes: delalloc as i64,
+            };
+            let got = k.hook_counters();
+            if kr != rr || got != want {
+                st.failures.push(format!(
+                    "max_extent {max_extent} seed {seed} step {step} {desc}:\n kernel    {kr:?}\n reference {rr:?}\n kernel    {got:?}\n reference {want:?}"
+                ));
+                break;
+            }
+            if rr
+                .iter()
+                .any(|x| x.bits.contains(Bits::DELALLOC) && x.len() > max_extent)
+            {
+                st.long_delalloc += 1;
+            }
+        }
+        let (reports, lost) = take_reports();
+        if !reports.is_empty() || lost > 0 {
+            st.failures.push(format!(
+                "max_extent {max_extent} seed {seed}: kernel reports {reports:?} (+{lost} lost)"
+            ));
+        }
+    }
+    st
 }

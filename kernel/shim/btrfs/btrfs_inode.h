@@ -1,15 +1,40 @@
-/* Stands for fs/btrfs/btrfs_inode.h (and the hook declarations of 6.1's ctree.h): delalloc-kernel
- * shim. The four delalloc hooks are declared with the inode type this tree's headers use
- * (DK_HOOK_INODE, chosen by build.rs from the tree's own declaration); hooks_stub.c defines them
- * as stubs that abort, because this step's trees are self-test trees the kernel never calls them
- * for. */
+/* Stands for fs/btrfs/btrfs_inode.h (and the struct btrfs_root of ctree.h, and the hook
+ * declarations of 6.1's ctree.h): delalloc-kernel shim, ours. struct btrfs_inode and struct
+ * btrfs_root declare only the fields the extracted delalloc hooks use (plus io_tree, the tree
+ * itself), with the kernel's names and types. The four hooks are declared with the inode type
+ * this tree's headers use (DK_HOOK_INODE, chosen by build.rs from the tree's own declaration);
+ * their definitions are the kernel's, extracted from inode.c into OUT_DIR/dk_inode_hooks.c. */
 #ifndef DK_BTRFS_INODE_H
 #define DK_BTRFS_INODE_H
-#include "dk_kernel.h"
-struct btrfs_root { struct btrfs_fs_info *fs_info; };
-struct btrfs_inode { struct inode vfs_inode; struct btrfs_root *root; u64 ino; };
+#include "ctree.h"
+struct btrfs_root {
+	struct btrfs_fs_info *fs_info;
+	spinlock_t delalloc_lock;
+	struct list_head delalloc_inodes;
+	struct list_head delalloc_root;
+	u64 nr_delalloc_inodes;
+};
+struct btrfs_inode {
+	struct btrfs_root *root;
+	struct extent_io_tree io_tree;
+	spinlock_t lock;
+	unsigned outstanding_extents;
+	struct list_head delalloc_inodes;
+	unsigned long runtime_flags;
+	u64 delalloc_bytes;
+	u64 new_delalloc_bytes;
+	u64 defrag_bytes;
+	struct inode vfs_inode;
+};
 #define BTRFS_I(i) container_of(i, struct btrfs_inode, vfs_inode)
-static inline u64 btrfs_ino(const struct btrfs_inode *i) { return i->ino; }
+/* A bit of runtime_flags (6.1's delalloc list membership); the value is ours. */
+enum { BTRFS_INODE_IN_DELALLOC_LIST = 0 };
+/* Ours: the tree's inode is a data inode, never the free-space cache's (so it is listed). */
+static inline bool btrfs_is_free_space_inode(const struct btrfs_inode *inode)
+{
+	(void)inode;
+	return false;
+}
 struct extent_state;
 #ifndef DK_HOOK_INODE
 #error "build.rs must define DK_HOOK_INODE (the inode type the delalloc hooks take)"

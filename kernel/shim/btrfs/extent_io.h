@@ -1,5 +1,5 @@
 /* Stands for fs/btrfs/extent_io.h: delalloc-kernel shim. Changesets (qgroup bookkeeping) are
- * never passed by the glue; ulist_add is a stub in hooks_stub.c that aborts if reached. */
+ * never passed by the glue; ulist_add is a stub in stubs.c that aborts if reached. */
 #ifndef DK_BTRFS_EXTENT_IO_H
 #define DK_BTRFS_EXTENT_IO_H
 #include "dk_kernel.h"
@@ -9,7 +9,6 @@ struct extent_changeset {
 	struct ulist range_changed;
 };
 int ulist_add(struct ulist *ulist, u64 val, u64 aux, gfp_t gfp_mask);
-void dk_unsupported(const char *what);
 static inline void extent_changeset_prealloc(struct extent_changeset *c, gfp_t f)
 {
 	(void)f;

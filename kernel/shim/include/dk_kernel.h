@@ -85,6 +85,8 @@ void dk_report(const char *kind, const char *expr, const char *file, int line);
 __attribute__((noreturn)) void dk_fatal(const char *kind, const char *expr, const char *file, int line);
 void dk_message(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void dk_would_sleep(const char *what, const char *file, int line);
+/* A path the glue never takes on purpose (changesets, ADD_INODE_BYTES): aborts, naming it. */
+__attribute__((noreturn)) void dk_unsupported(const char *what);
 
 #define WARN_ON(cond) ({ int _dk_c = !!(cond); if (unlikely(_dk_c)) dk_report("WARN_ON", #cond, __FILE__, __LINE__); _dk_c; })
 #define WARN_ON_ONCE(cond) WARN_ON(cond)
@@ -149,7 +151,7 @@ static inline void refcount_dec(refcount_t *r)
 }
 static inline bool refcount_dec_and_test(refcount_t *r) { return --r->refs == 0; }
 
-/* ---- lists (only the debug leak list would use them) ---- */
+/* ---- lists (the delalloc inode lists of the hooks; the debug leak list) ---- */
 struct list_head { struct list_head *next, *prev; };
 #define LIST_HEAD_INIT(n) { &(n), &(n) }
 #define LIST_HEAD(n) struct list_head n = LIST_HEAD_INIT(n)
@@ -163,7 +165,32 @@ static inline void list_del(struct list_head *e)
 {
 	e->prev->next = e->next; e->next->prev = e->prev; e->next = e->prev = NULL;
 }
+static inline void list_add_tail(struct list_head *n, struct list_head *h)
+{
+	n->next = h; n->prev = h->prev; h->prev->next = n; h->prev = n;
+}
+static inline void list_del_init(struct list_head *e)
+{
+	e->prev->next = e->next; e->next->prev = e->prev; INIT_LIST_HEAD(e);
+}
 #define list_entry(p, t, m) container_of(p, t, m)
+
+/* ---- bit operations on an unsigned long (single-threaded: plain, not atomic) ---- */
+#define BITS_PER_LONG (8 * (int)sizeof(long))
+static inline void set_bit(long nr, volatile unsigned long *addr) { *addr |= 1UL << nr; }
+static inline void clear_bit(long nr, volatile unsigned long *addr) { *addr &= ~(1UL << nr); }
+static inline bool test_bit(long nr, const volatile unsigned long *addr) { return (*addr >> nr) & 1; }
+
+/* ---- 64-bit division: div_u64 divides by a u32, as the kernel's <linux/math64.h> declares ---- */
+static inline u64 div_u64(u64 dividend, u32 divisor) { return dividend / divisor; }
+
+/* ---- percpu counters: one thread, so a plain s64 (the batch only matters across CPUs) ---- */
+struct percpu_counter { s64 count; };
+static inline void percpu_counter_add_batch(struct percpu_counter *c, s64 amount, s32 batch)
+{
+	(void)batch;
+	c->count += amount;
+}
 
 /* ---- locks: single-threaded, so no-ops ---- */
 typedef struct { int unused; } spinlock_t;
@@ -198,8 +225,15 @@ struct wait_queue_entry { int unused; };
 #define wake_up(q) ((void)(q))
 #define schedule() dk_would_sleep("schedule", __FILE__, __LINE__)
 
-/* ---- VFS bits the btrfs headers name ---- */
-struct inode { loff_t i_size; };
+/* ---- VFS bits the btrfs code names: only the fields it reads ---- */
+struct super_block { void *s_fs_info; };
+struct inode { loff_t i_size; struct super_block *i_sb; };
 static inline loff_t i_size_read(const struct inode *i) { return i->i_size; }
+/* The clear hook calls it only for EXTENT_ADD_INODE_BYTES, a bit the glue never passes. */
+static inline void inode_add_bytes(struct inode *inode, loff_t bytes)
+{
+	(void)inode; (void)bytes;
+	dk_unsupported("inode_add_bytes (EXTENT_ADD_INODE_BYTES)");
+}
 
 #endif

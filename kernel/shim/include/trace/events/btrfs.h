@@ -5,3 +5,4 @@
 #define trace_btrfs_set_extent_bit(...) ((void)0)
 #define trace_btrfs_clear_extent_bit(...) ((void)0)
 #define trace_btrfs_convert_extent_bit(...) ((void)0)
+#define trace_btrfs_inode_mod_outstanding_extents(...) ((void)0)
