@@ -36,7 +36,24 @@ fn main() {
     println!("cargo:rerun-if-changed=shim");
     println!("cargo:rerun-if-changed=build.rs");
 
+    println!("cargo:rustc-check-cfg=cfg(kernel_absent)");
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
+    if let Some(default) = absent_default_tree(&manifest) {
+        // No tree named and none unpacked: the crate builds without the kernel model, so that
+        // the rest of the workspace needs nothing from the kernel (`delalloc_kernel::built()`
+        // then says how to get it). A tree that was named but is broken still fails below.
+        // Watch the cache folder (made empty here if need be), so that the build notices when
+        // kernel-source.sh unpacks a tree into it.
+        let cache = default.parent().expect("the default tree has a parent");
+        fs::create_dir_all(cache).unwrap_or_else(|e| panic!("{}: {e}", cache.display()));
+        println!("cargo:rerun-if-changed={}", cache.display());
+        println!("cargo:rustc-cfg=kernel_absent");
+        println!(
+            "cargo:warning=no kernel tree at {}: building without the kernel model (run scripts/kernel-source.sh, or set DELALLOC_KERNEL_SRC)",
+            default.display()
+        );
+        return;
+    }
     let src = match env::var_os("DELALLOC_KERNEL_SRC") {
         Some(dir) => PathBuf::from(dir),
         None => {
@@ -365,6 +382,20 @@ fn diff_targets(text: &str) -> Result<Vec<String>, String> {
         return Err("it changes no file (no `--- a/...` / `+++ b/...` header)".to_string());
     }
     Ok(files)
+}
+
+/// The default tree's path when nothing names a tree (no DELALLOC_KERNEL_SRC, _VERSION or
+/// _PATCH) and kernel-source.sh has not unpacked it; `None` when a tree is named or present.
+fn absent_default_tree(manifest: &Path) -> Option<PathBuf> {
+    let named = [
+        "DELALLOC_KERNEL_SRC",
+        "DELALLOC_KERNEL_VERSION",
+        "DELALLOC_KERNEL_PATCH",
+    ]
+    .iter()
+    .any(|v| env::var_os(v).is_some());
+    let default = manifest.join("../target/kernel-src/linux-6.12");
+    (!named && !default.join("fs/btrfs/extent-io-tree.c").is_file()).then_some(default)
 }
 
 /// VERSION.PATCHLEVEL.SUBLEVEL from the tree's Makefile.

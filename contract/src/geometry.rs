@@ -70,12 +70,14 @@ impl Era {
         self == Era::B && start == 0 && bits == Bits::DIRTY
     }
 
-    /// The bits set_extent_delalloc sets (the tree-level `set_delalloc`): DELALLOC | UPTODATE
-    /// in era B, DELALLOC alone in 6.x.
+    /// The bits the tree-level `set_delalloc` sets: 4.x set_extent_delalloc's DELALLOC |
+    /// UPTODATE in era B; in 6.x, btrfs_set_extent_delalloc on the stand-alone tree's inode,
+    /// whose i_size is 0, so its `start >= i_size` branch adds DELALLOC_NEW: DELALLOC |
+    /// DELALLOC_NEW (SPEC §1.2).
     pub fn delalloc_bits(self) -> Bits {
         match self {
             Era::B => Bits::DELALLOC.union(Bits::UPTODATE),
-            Era::V6 => Bits::DELALLOC,
+            Era::V6 => Bits::DELALLOC.union(Bits::DELALLOC_NEW),
         }
     }
 }

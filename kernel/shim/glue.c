@@ -327,10 +327,14 @@ int dk_clear_bits(struct dk_tree *h, u64 start, u64 end, u32 bits, int wake, int
  * extra_bits 0 its tree change is that set (plus DELALLOC_NEW past i_size, not modelled). */
 int dk_set_delalloc(struct dk_tree *h, u64 start, u64 end)
 {
+	/* Ours, standing for btrfs_set_extent_delalloc (inode.c) on an inode of i_size 0 without
+	 * PREALLOC: its `start >= i_size_read()` branch (6.1 inode.c:2861, 6.12 :2808), the only
+	 * one reachable there, adds EXTENT_DELALLOC_NEW to extra_bits before its set_extent_bit.
+	 * The function itself is not extracted: its other branch walks the extent maps. */
 #ifdef DK_HAS_SET_EXTENT_DELALLOC
-	return set_extent_delalloc(h->tree, start, end, 0, NULL);
+	return set_extent_delalloc(h->tree, start, end, EXTENT_DELALLOC_NEW, NULL);
 #else
-	return dk_set(h, start, end, EXTENT_DELALLOC);
+	return dk_set(h, start, end, EXTENT_DELALLOC | EXTENT_DELALLOC_NEW);
 #endif
 }
 

@@ -10,6 +10,9 @@
 //! Runs against whichever tree the crate was built from (6.12 by default,
 //! DELALLOC_KERNEL_VERSION=6.1 or DELALLOC_KERNEL_SRC=DIR for others).
 
+// Without a kernel tree the crate has no KernelTree; tests/built.rs fails instead.
+#![cfg(not(kernel_absent))]
+
 use delalloc_contract::{Bits, Era, Geometry, Outcome, Record};
 use delalloc_kernel::{
     kernel_has, take_reports, HookCounters, KernelReport, KernelTree, Unsupported,
@@ -831,17 +834,26 @@ fn lock_range_undoes_the_partial_lock_and_set_bits_does_not() {
     no_reports();
 }
 
-/// Both kernels' set-delalloc sets DELALLOC alone (no UPTODATE): 6.1's set_extent_delalloc
-/// (extent-io-tree.h) and the set that ends 6.12's btrfs_set_extent_delalloc (inode.c), with
-/// extra_bits 0. The reference's era 6 says the same.
+/// Both kernels' set-delalloc on an inode of i_size 0 sets DELALLOC | DELALLOC_NEW and no
+/// UPTODATE: btrfs_set_extent_delalloc's `start >= i_size` branch, then 6.1's
+/// set_extent_delalloc (extent-io-tree.h) or 6.12's set_extent_bit. The reference's era 6 says
+/// the same, and the hooks count the new bytes.
 #[test]
-fn set_delalloc_sets_delalloc_alone() {
+fn set_delalloc_sets_delalloc_and_delalloc_new() {
     let mut t = KernelTree::with_hooks(4096);
     t.set_delalloc(0, 12287).unwrap();
-    assert_eq!(t.records(), vec![rec(0, 12287, Bits::DELALLOC)]);
-    assert_eq!(Era::V6.delalloc_bits(), Bits::DELALLOC);
+    let bits = Bits::DELALLOC | Bits::DELALLOC_NEW;
+    assert_eq!(t.records(), vec![rec(0, 12287, bits)]);
+    assert_eq!(Era::V6.delalloc_bits(), bits);
     let c = t.hook_counters();
-    assert_eq!((c.outstanding_extents, c.delalloc_bytes), (3, 12288));
+    assert_eq!(
+        (
+            c.outstanding_extents,
+            c.delalloc_bytes,
+            c.new_delalloc_bytes
+        ),
+        (3, 12288, 12288)
+    );
     no_reports();
 }
 

@@ -112,11 +112,12 @@ fn count_range_bits_dirty_shortcut_is_era_b_only() {
     assert_eq!(outs[3], Outcome::Count { bytes: 6144, first_start: 0 });
 }
 
-/// set_extent_delalloc: era B sets DELALLOC|UPTODATE, 6.x DELALLOC alone.
+/// set_delalloc: era B (4.x set_extent_delalloc) sets DELALLOC|UPTODATE, 6.x
+/// (btrfs_set_extent_delalloc on an inode of i_size 0) DELALLOC|DELALLOC_NEW.
 #[test]
 fn set_delalloc_bits_per_era() {
     let (_, recs, _) = run("b", "set_delalloc 0 4095\n");
     assert_eq!(recs, [rec(0, 4095, D.union(Bits::UPTODATE))]);
     let (_, recs, _) = run("6", "set_delalloc 0 4095\n");
-    assert_eq!(recs, [rec(0, 4095, D)]);
+    assert_eq!(recs, [rec(0, 4095, D.union(Bits::DELALLOC_NEW))]);
 }

@@ -7,8 +7,8 @@
 //! naming the kernel file and line. The checks are the kernel's, not our models' answers: if a
 //! model disagrees with the kernel's expectation, the checker fails, naming the line.
 //!
-//! The models are [`MODELS`], constructors from the program's geometry: another model (the
-//! kernel's own io tree) is one more line there. The kernel sources read are linux-6.12's
+//! The models are [`MODELS`], constructors from the program's geometry: the reference, the
+//! optimized model and the kernel's own io tree with its delalloc hooks. The kernel sources read are linux-6.12's
 //! fs/btrfs/tests/inode-tests.c and extent-io-tests.c; line numbers are 6.12's (6.1 has the same
 //! tests, at the lines given in each program's header).
 
@@ -28,6 +28,11 @@ type Constructor = fn(&Geometry) -> Box<dyn Model>;
 const MODELS: &[Constructor] = &[
     |g| Box::new(Reference::new(g)),
     |g| Box::new(Optimized::new(g)),
+    // The kernel's own io tree and hooks (fails with how to get it in a build without one).
+    |g| {
+        delalloc_kernel::built().unwrap_or_else(|e| panic!("{e}"));
+        delalloc_kernel::model(g)
+    },
 ];
 
 /// A self-test's checker: runs the program on the model and asserts the kernel test's checks.

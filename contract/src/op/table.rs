@@ -28,7 +28,8 @@
 //!
 //! Adding an op: its entry here, then what the compiler points at, every one an exhaustive
 //! match: `Op::validate` (validate.rs); the reference's `apply` and `tree_op`; the optimized
-//! model's `apply_shared` and `apply_tree`; the literal codec's `encode`, `decode` and
+//! model's `apply_shared` and `apply_tree`; the kernel model's `try_tree_op` (kernel/src/model.rs,
+//! with the glue call it needs in kernel/shim/glue.c); the literal codec's `encode`, `decode` and
 //! `piece_bound` (src/input/mod.rs); the generator's `weight`, `mutates`, `Gen::op` and
 //! `remember` (src/generators/mod.rs); the concurrent generator's `task_op`; the linearizer's
 //! `background`. The text format, shrinking and mutation need nothing. Tests then ask for a
