@@ -16,6 +16,8 @@
 //! | [`report`] | a divergence → human text or JSON; a program's trace |
 //! | [`engines`] | the built-in campaign over any oracle (threads, seeds, progress, findings on disk); stress on real threads |
 //! | [`targets`] | the fuzz target bodies every engine calls: fs level, tree level, text parser, concurrent |
+//! | [`against`] | which model the reference is compared with: the optimized implementation, or the kernel's own code (`delalloc-kernel`) |
+//! | [`kernel_variant`] | this binary rebuilt on another kernel tree or a patched one (`--kernel-src`, kernel mutants) |
 //! | [`injected`] | deliberately wrong behaviours behind `DELALLOC_FUZZ_BUGS`, to test the pipeline itself |
 //! | [`libfuzzer`] | cargo-fuzz's targets built and run for N seconds each, one summary table (`fuzz-all`) |
 //! | [`scoreboard`] | campaigns against each re-introduced historical bug (`mutants`), with either engine |
@@ -43,12 +45,14 @@
 //! }
 //! ```
 
+pub mod against;
 pub mod commands;
 pub mod corpus;
 pub mod engines;
 pub mod generators;
 pub mod injected;
 pub mod input;
+pub mod kernel_variant;
 pub mod libfuzzer;
 pub mod oracles;
 pub mod report;

@@ -1,9 +1,11 @@
 //! What several commands share: exit codes, the `--level`, `--engine` and `--bug` flags, and
 //! reading program files, raw fuzz artifacts and the bug switch from the environment.
 
+use crate::against::Against;
 use crate::corpus::artifact;
 use crate::generators::Level;
 use crate::injected;
+use crate::kernel_variant;
 use delalloc_contract::concurrent_text::{is_concurrent_text, parse_concurrent_program};
 use delalloc_contract::text::parse_program;
 use delalloc_contract::{ConcurrentProgram, Program};
@@ -30,6 +32,40 @@ impl From<LevelArg> for Level {
             LevelArg::Fs => Level::Fs,
             LevelArg::Mixed => Level::Mixed,
         }
+    }
+}
+
+/// `--against` and `--kernel-src`: the model the reference is compared with.
+#[derive(Clone, clap::Args)]
+pub struct AgainstArgs {
+    /// The model compared with the reference: the optimized implementation, or the kernel's
+    /// own io tree and delalloc hooks compiled from a Linux tree (tree-level programs only).
+    #[arg(long, value_enum, default_value_t = Against::Optimized, value_name = "MODEL")]
+    pub against: Against,
+    /// With --against kernel: the Linux tree to build the kernel model from, when it is not
+    /// the one this binary was built with (the command is rebuilt on DIR and run there).
+    #[arg(long, value_name = "DIR")]
+    pub kernel_src: Option<PathBuf>,
+}
+
+impl AgainstArgs {
+    /// Checks the flags and that the model is in this binary. `Ok(Some(code))`: the command
+    /// already ran, on a build against --kernel-src, and exited with `code`; `Ok(None)`: run it
+    /// here.
+    pub(super) fn prepare(&self) -> Result<Option<u8>, String> {
+        if let Some(src) = &self.kernel_src {
+            if self.against != Against::Kernel {
+                return Err("--kernel-src is for --against kernel".into());
+            }
+            if !kernel_variant::is_built_tree(src) {
+                return kernel_variant::rerun_on(src).map(Some);
+            }
+        }
+        self.against.ready()?;
+        if self.against == Against::Kernel {
+            eprintln!("note: the reference against {}", self.against.describe());
+        }
+        Ok(None)
     }
 }
 

@@ -1,11 +1,15 @@
 //! `delalloc-fuzz fuzz`: the built-in engine's campaign, sequential or `--concurrent`.
 
-use super::common::{parse_bugs, LevelArg, ERROR, FAILED};
+use super::common::{parse_bugs, AgainstArgs, LevelArg, ERROR, FAILED};
+use crate::against::Against;
 use crate::engines::{self, Campaign, Config};
-use crate::generators::Dialect;
+use crate::generators::{Dialect, Level};
+use crate::injected::WrapperBugs;
 use crate::oracles::differential::Differential;
 use crate::oracles::linearizable::Linearizable;
+use crate::oracles::stats::Stats;
 use crate::oracles::Oracle;
+use crate::oracles::Verdict;
 use crate::report::Report;
 use crate::scoreboard;
 use crate::shrink::Shrink;
@@ -41,6 +45,8 @@ pub struct FuzzCommand {
     /// Re-introduce these bugs in the optimized model (repeatable, or comma-separated).
     #[arg(long = "bug", value_name = "NAME", num_args = 1.., value_parser = parse_bugs)]
     pub bugs: Vec<BugSet>,
+    #[command(flatten)]
+    pub against: AgainstArgs,
 }
 
 impl FuzzCommand {
@@ -62,9 +68,49 @@ impl FuzzCommand {
             progress: true,
         };
         let bugs = self.bugs.into_iter().fold(BugSet::NONE, BugSet::union);
+        let against = self.against.against;
+        if against == Against::Kernel {
+            let level = Level::from(self.level);
+            let conflict = if self.concurrent {
+                Some("--concurrent runs the optimized model's threads, not the kernel model".into())
+            } else if !bugs.is_empty() {
+                Some("--bug re-introduces bugs in the optimized model; the kernel's mutants are patches (mutants --against kernel)".into())
+            } else {
+                against.check_level(level).err()
+            };
+            if let Some(e) = conflict {
+                eprintln!("error: {e}");
+                return ERROR;
+            }
+        }
+        match self.against.prepare() {
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ERROR;
+            }
+            Ok(Some(code)) => return code,
+            Ok(None) => {}
+        }
         if self.concurrent {
             let oracle = Linearizable {
                 bugs: shuttle_bugs(bugs),
+            };
+            return fuzz(&config, &oracle, self.json);
+        }
+        if against == Against::Kernel {
+            let dialect = against.dialect();
+            let oracle = Differential {
+                level: self.level.into(),
+                dialect,
+                // A shrinking step that leaves the dialect (a geometry back in era B) is not
+                // the kernel's bug.
+                run: move |p: &Program| {
+                    if dialect.fits(p) {
+                        against.run(p, WrapperBugs::NONE)
+                    } else {
+                        Verdict::Agree(Stats::default())
+                    }
+                },
             };
             return fuzz(&config, &oracle, self.json);
         }

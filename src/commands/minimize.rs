@@ -1,9 +1,13 @@
 //! `delalloc-fuzz minimize`: a diverging program file (sequential or concurrent) shrunk to a
 //! small one diverging the same way.
 
-use super::common::{concurrent_text, load, parse_concurrent, ERROR, FAILED};
+use super::common::{concurrent_text, load, parse_concurrent, AgainstArgs, ERROR, FAILED};
+use crate::against::Against;
 use crate::engines::findings;
+use crate::injected::WrapperBugs;
 use crate::oracles::linearizable;
+use crate::oracles::stats::Stats;
+use crate::oracles::Verdict;
 use crate::report;
 use crate::shrink;
 use delalloc_contract::concurrent_text::print_concurrent_program;
@@ -21,6 +25,8 @@ pub struct MinimizeCommand {
     /// Overwrite OUT if it exists.
     #[arg(long)]
     pub force: bool,
+    #[command(flatten)]
+    pub against: AgainstArgs,
 }
 
 impl MinimizeCommand {
@@ -35,17 +41,50 @@ impl MinimizeCommand {
             );
             return ERROR;
         }
+        match self.against.prepare() {
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ERROR;
+            }
+            Ok(Some(code)) => return code,
+            Ok(None) => {}
+        }
+        let against = self.against.against;
         if let Some(text) = concurrent_text(file) {
+            if against == Against::Kernel {
+                eprintln!(
+                    "error: {}: a concurrent program: --against kernel minimizes sequential tree-level programs",
+                    file.display()
+                );
+                return ERROR;
+            }
             return minimize_concurrent_file(file, &text, &out, force);
         }
-        let program = match load(file) {
+        let mut program = match load(file) {
             Ok(p) => p,
             Err(e) => {
                 eprintln!("error: {e}");
                 return ERROR;
             }
         };
-        let Some(m) = shrink::minimize(&program) else {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        if let Err(e) = against.prepare(&mut program, Some(&text)) {
+            eprintln!("error: {}: {e}", file.display());
+            return ERROR;
+        }
+        // Against the kernel, candidates stay in the program's era and in what the model can
+        // run: a smaller program that leaves them is not the same bug.
+        let era = program.geometry.era;
+        let minimized = shrink::minimize_with(&program, |p| {
+            let kept = against == Against::Optimized
+                || (p.geometry.era == era && against.check_program(p).is_ok());
+            if kept {
+                against.run(p, WrapperBugs::NONE)
+            } else {
+                Verdict::Agree(Stats::default())
+            }
+        });
+        let Some(m) = minimized else {
             eprintln!(
                 "error: {} does not diverge: the models agree on it, nothing to minimize",
                 file.display()

@@ -1,10 +1,11 @@
 //! `delalloc-fuzz mutants`: the scoreboard, campaigns against each re-introduced historical bug,
 //! and with `--concurrent` the race rows after it.
 
-use super::common::{parse_bugs, EngineArg, ERROR, FAILED};
+use super::common::{parse_bugs, AgainstArgs, EngineArg, ERROR, FAILED};
+use crate::against::Against;
 use crate::engines;
 use crate::libfuzzer;
-use crate::scoreboard::{self, races};
+use crate::scoreboard::{self, kernel, races};
 use delalloc_optimized::bugs::{Bug, BugSet};
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -56,11 +57,25 @@ pub struct MutantsCommand {
     /// count like the others.
     #[arg(long)]
     pub concurrent: bool,
+    /// `--against kernel`: the kernel's own code with each patch of --patches applied, each
+    /// variant built from this binary's sources (cargo) and fuzzed in processes of its own.
+    #[command(flatten)]
+    pub against: AgainstArgs,
+    /// With --against kernel: the folder of mutant patches.
+    #[arg(long, value_name = "DIR", default_value = "corpus/kernel-mutants")]
+    pub patches: PathBuf,
 }
 
 impl MutantsCommand {
     /// Runs the scoreboard (and the race rows); the exit code.
     pub fn execute(self) -> u8 {
+        if self.against.against == Against::Kernel {
+            return self.kernel();
+        }
+        if self.against.kernel_src.is_some() {
+            eprintln!("error: --kernel-src is for --against kernel");
+            return ERROR;
+        }
         let engine = match (self.engine, self.jobs, self.sanitizer, self.root) {
             (EngineArg::Builtin, _, None, None) => scoreboard::Engine::Builtin,
             (EngineArg::Builtin, ..) => {
@@ -99,6 +114,95 @@ impl MutantsCommand {
         }
         let races = race_rows(&config, self.json);
         code.max(races)
+    }
+}
+
+impl MutantsCommand {
+    /// `mutants --against kernel`: the clean tree and every patch; exit code 1 if a mutant was
+    /// missed by a campaign or the clean tree diverged.
+    fn kernel(self) -> u8 {
+        let unsupported = [
+            (!self.bugs.is_empty(), "--bug"),
+            (self.concurrent, "--concurrent"),
+            (self.reproducers.is_some(), "--reproducers"),
+            (
+                self.sanitizer.is_some() || self.root.is_some(),
+                "--sanitizer/--root",
+            ),
+            (
+                matches!(self.engine, EngineArg::Libfuzzer),
+                "--engine libfuzzer",
+            ),
+            (self.programs_per_bug.is_some(), "--programs-per-bug"),
+            (self.jobs != 1, "--jobs"),
+        ];
+        if let Some((_, flag)) = unsupported.iter().find(|(on, _)| *on) {
+            eprintln!("error: {flag} is not for --against kernel (its mutants are patches, each campaign one process of the built-in engine)");
+            return ERROR;
+        }
+        let release = match &self.against.kernel_src {
+            Some(src) => kernel::tree_release(src).ok_or_else(|| {
+                format!(
+                    "--kernel-src {}: no kernel release found (neither a kernel-source.sh stamp nor a Makefile)",
+                    src.display()
+                )
+            }),
+            None => delalloc_kernel::built()
+                .map(|b| b.release.to_string())
+                .map_err(|e| e.to_string()),
+        };
+        let patches = match release.and_then(|r| {
+            kernel::patches_in(&self.patches, &r).map_err(|e| format!("--patches {e}"))
+        }) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ERROR;
+            }
+        };
+        let plan = kernel::KernelPlan {
+            seconds: self.seconds_per_bug,
+            runs: self.runs,
+            base_seed: self.seed.unwrap_or_else(engines::Config::clock_seed),
+            src: self.against.kernel_src,
+        };
+        eprintln!(
+            "mutants --against kernel: base seed {} (--seed {0} repeats it), clean + {} patch(es), {} campaign(s) each, {} s limit",
+            plan.base_seed,
+            patches.len(),
+            plan.runs,
+            plan.seconds
+        );
+        let rows = kernel::score(&plan, &patches, |row| {
+            eprintln!(
+                "[{}] found {}/{}{}",
+                row.name,
+                row.found(),
+                row.campaigns.len(),
+                row.median_seconds()
+                    .map_or(String::new(), |m| format!(", median {m:.2} s"))
+            );
+        });
+        let rows = match rows {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ERROR;
+            }
+        };
+        if self.json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&kernel::json(&rows)).unwrap_or_default()
+            );
+        } else {
+            print!("{}", kernel::text(&rows, &plan));
+        }
+        if rows.iter().all(kernel::KernelRow::ok) {
+            0
+        } else {
+            FAILED
+        }
     }
 }
 

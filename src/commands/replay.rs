@@ -2,14 +2,16 @@
 //! PASS if the models agree.
 
 use super::common::{
-    bugs_from_env, collect, concurrent_text, parse_concurrent, LevelArg, ERROR, FAILED,
+    bugs_from_env, collect, concurrent_text, parse_concurrent, AgainstArgs, LevelArg, ERROR, FAILED,
 };
+use crate::against::Against;
 use crate::corpus::artifact::{self, Decoding};
 use crate::generators::Level;
-use crate::injected;
+use crate::injected::WrapperBugs;
 use crate::oracles::linearizable;
 use crate::oracles::Verdict;
 use crate::report;
+use delalloc_contract::Program;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
@@ -25,6 +27,8 @@ pub struct ReplayCommand {
     /// on the path).
     #[arg(long, value_enum, value_name = "L")]
     pub level: Option<LevelArg>,
+    #[command(flatten)]
+    pub against: AgainstArgs,
 }
 
 impl ReplayCommand {
@@ -38,11 +42,31 @@ impl ReplayCommand {
                 return ERROR;
             }
         };
+        match self.against.prepare() {
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ERROR;
+            }
+            Ok(Some(code)) => return code,
+            Ok(None) => {}
+        }
+        let against = self.against.against;
         let files = collect(&self.paths);
         let (mut passed, mut failed, mut bad_input) = (0usize, 0usize, 0usize);
         let mut results = Vec::new();
         for f in &files {
             let (ok, detail, report_json) = match concurrent_text(f) {
+                Some(_) if against == Against::Kernel => {
+                    bad_input += 1;
+                    (
+                        false,
+                        format!(
+                            "{}: a concurrent program: --against kernel replays sequential tree-level programs",
+                            f.display()
+                        ),
+                        None,
+                    )
+                }
                 Some(text) => {
                     let r = replay_concurrent(f, &text);
                     if !r.0 && r.2.is_none() {
@@ -55,18 +79,15 @@ impl ReplayCommand {
                         bad_input += 1;
                         (false, e, None)
                     }
-                    Ok((p, decoding)) => {
-                        let how = match decoding {
-                            Decoding::Text => String::new(),
-                            d => format!("; {d}"),
-                        };
-                        match injected::run(&p, bugs) {
-                            Verdict::Agree(s) => (true, format!("{} ops{how}", s.ops), None),
-                            Verdict::Diverged(d) => (
-                                false,
-                                format!("{}{}", report::text(&d), how.trim_start_matches("; ")),
-                                Some(report::json_value(&d)),
-                            ),
+                    Ok((mut p, decoding)) => {
+                        let text = matches!(decoding, Decoding::Text)
+                            .then(|| std::fs::read_to_string(f).unwrap_or_default());
+                        match against.prepare(&mut p, text.as_deref()) {
+                            Err(why) => {
+                                bad_input += 1;
+                                (false, format!("{}: {why}", f.display()), None)
+                            }
+                            Ok(()) => replay_one(&p, decoding, against, bugs),
                         }
                     }
                 },
@@ -108,6 +129,27 @@ impl ReplayCommand {
         } else {
             0
         }
+    }
+}
+
+/// One sequential program: pass, detail, and the JSON report of a divergence.
+fn replay_one(
+    p: &Program,
+    decoding: Decoding,
+    against: Against,
+    bugs: WrapperBugs,
+) -> (bool, String, Option<serde_json::Value>) {
+    let how = match decoding {
+        Decoding::Text => String::new(),
+        d => format!("; {d}"),
+    };
+    match against.run(p, bugs) {
+        Verdict::Agree(s) => (true, format!("{} ops{how}", s.ops), None),
+        Verdict::Diverged(d) => (
+            false,
+            format!("{}{}", report::text(&d), how.trim_start_matches("; ")),
+            Some(report::json_value(&d)),
+        ),
     }
 }
 

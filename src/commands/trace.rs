@@ -1,7 +1,8 @@
 //! `delalloc-fuzz trace`: what a program file does, op by op (or a concurrent file's timeline),
 //! then the oracle's verdict.
 
-use super::common::{concurrent_text, load, parse_concurrent, ERROR};
+use super::common::{concurrent_text, load, parse_concurrent, AgainstArgs, ERROR};
+use crate::against::Against;
 use crate::oracles::{linearizable, Verdict};
 use crate::report;
 use serde_json::json;
@@ -15,12 +16,28 @@ pub struct TraceCommand {
     /// Print the steps as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// The trace is the model's under test (`--against kernel`: the kernel's own answers,
+    /// counters and WARNs); the default traces the reference.
+    #[command(flatten)]
+    pub against: AgainstArgs,
 }
 
 impl TraceCommand {
     /// Traces the file; the exit code.
     pub fn execute(self) -> u8 {
         let (path, json) = (&self.file, self.json);
+        match self.against.prepare() {
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ERROR;
+            }
+            Ok(Some(code)) => return code,
+            Ok(None) => {}
+        }
+        let against = self.against.against;
+        if against == Against::Kernel {
+            return trace_kernel(path, json);
+        }
         if let Some(text) = concurrent_text(path) {
             return trace_concurrent(path, &text, json);
         }
@@ -42,6 +59,46 @@ impl TraceCommand {
         }
         0
     }
+}
+
+/// A sequential tree-level file, as the kernel model runs it, and the verdict of the reference
+/// against it.
+fn trace_kernel(path: &Path, json: bool) -> u8 {
+    let against = Against::Kernel;
+    let checked = if concurrent_text(path).is_some() {
+        Err(format!(
+            "{}: a concurrent program: --against kernel traces sequential tree-level programs",
+            path.display()
+        ))
+    } else {
+        load(path).and_then(|mut p| {
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            against
+                .prepare(&mut p, Some(&text))
+                .map(|()| p)
+                .map_err(|e| format!("{}: {e}", path.display()))
+        })
+    };
+    let program = match checked {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ERROR;
+        }
+    };
+    let mut model = delalloc_kernel::model(&program.geometry);
+    let t = report::trace::trace_model(&program, model.as_mut());
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&t.steps).unwrap_or_default()
+        );
+    } else {
+        println!("{} (trace of the kernel model):", against.describe());
+        let verdict = against.run(&program, crate::injected::WrapperBugs::NONE);
+        print!("{}", report::trace::text_of(&t, &verdict));
+    }
+    0
 }
 
 /// A concurrent file: the run's timeline and the oracle's verdict.

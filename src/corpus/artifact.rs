@@ -40,7 +40,7 @@ pub fn level_from_path(path: &Path) -> Option<Level> {
         .rev()
         .find_map(|c| match c.as_os_str().to_str()? {
             "fs_level" => Some(Level::Fs),
-            "tree_level" => Some(Level::Tree),
+            "tree_level" | "kernel_tree" => Some(Level::Tree),
             _ => None,
         })
 }

@@ -150,7 +150,13 @@ fn libfuzzer_one(
     let root = &opts.root;
     let bin = built.binary(target)?;
     let work = root.join("fuzz").join("corpus").join(target);
-    let seeds = root.join("corpus").join(target);
+    // kernel_tree takes tree-level inputs: tree_level's seeds are its seeds.
+    let seed_dir = if target == "kernel_tree" {
+        "tree_level"
+    } else {
+        target
+    };
+    let seeds = root.join("corpus").join(seed_dir);
     let artifacts = root.join("fuzz").join("artifacts").join(target);
     for d in [&work, &artifacts] {
         std::fs::create_dir_all(d).map_err(|e| format!("{}: cannot create: {e}", d.display()))?;

@@ -18,6 +18,7 @@
 //! ([`reproducer_text`], [`ReproducerHeader`]) naming the bug and the field it must diverge on.
 
 pub mod campaign;
+pub mod kernel;
 pub mod libfuzzer;
 pub mod races;
 

@@ -11,6 +11,7 @@ mod concurrent;
 
 pub use concurrent::concurrent;
 
+use crate::against::Against;
 use crate::generators::Level;
 use crate::input::{self, Mode};
 use crate::oracles::Verdict;
@@ -26,6 +27,29 @@ pub fn fs_level(data: &[u8]) {
 /// The extent-tree-level differential target: bits, locks and queries on the stand-alone tree.
 pub fn tree_level(data: &[u8]) {
     differential(data, Level::Tree, injected::from_env_once());
+}
+
+/// The reference against the kernel's own io tree and delalloc hooks (`delalloc-kernel`, built
+/// from the tree `DELALLOC_KERNEL_SRC` or `scripts/kernel-source.sh` names): tree-level programs,
+/// adapted to what the kernel takes (its era, 6.12's one-bit test_range_bit).
+pub fn kernel_tree(data: &[u8]) {
+    crate::oracles::panics::quiet_model_panics();
+    if let Err(e) = Against::Kernel.ready() {
+        panic!("delalloc-fuzz: the kernel_tree target needs the kernel model: {e}");
+    }
+    let mut program = input::decode(data, Level::Tree);
+    Against::Kernel.dialect().adapt(&mut program);
+    if let Verdict::Diverged(d) = Against::Kernel.run(&program, injected::WrapperBugs::NONE) {
+        panic!(
+            "delalloc-fuzz: the reference and {} diverged on this tree-level input ({} mode, {} bytes)\n\
+             {}\
+             to replay it: delalloc-fuzz replay --against kernel --level tree <the artifact file>",
+            Against::Kernel.describe(),
+            Mode::of(data).name(),
+            data.len(),
+            report::text(&d),
+        );
+    }
 }
 
 /// A differential target of any level, with `bugs` injected (the targets above pass those of

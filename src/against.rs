@@ -1,0 +1,159 @@
+//! Which model the reference is compared with: the optimized implementation (the default) or
+//! the kernel's own io tree and delalloc hooks, compiled from a Linux source tree by the
+//! `delalloc-kernel` crate.
+//!
+//! The kernel model takes tree-level programs in its own era (6.x) and, on 6.12, one-bit
+//! test_range_bit queries: [`Against::dialect`] says so, and campaigns adapt every program to it.
+
+use crate::generators::{Dialect, Level};
+use crate::injected::{self, WrapperBugs};
+use crate::oracles::differential::{self, Divergence};
+use crate::oracles::stats::Stats;
+use crate::oracles::Verdict;
+use delalloc_contract::op::OpLevel;
+use delalloc_contract::{Bits, Era, Op, Program};
+use delalloc_reference::Reference;
+
+/// Whether a program's text names its era on its geometry line (`era=b`, `era=6`).
+fn names_era(text: &str) -> bool {
+    text.lines()
+        .map(str::trim_start)
+        .filter(|l| l.starts_with("geometry"))
+        .any(|l| l.split_whitespace().any(|t| t.starts_with("era=")))
+}
+
+/// The model on the right of a differential run (the reference is always on the left).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Against {
+    /// The lock-light optimized implementation (`optimized/`).
+    #[default]
+    Optimized,
+    /// The kernel's fs/btrfs io tree and delalloc hooks (`kernel/`), tree-level programs only.
+    Kernel,
+}
+
+impl Against {
+    /// The flag's word.
+    pub fn name(self) -> &'static str {
+        match self {
+            Against::Optimized => "optimized",
+            Against::Kernel => "kernel",
+        }
+    }
+
+    /// Whether this binary can run the model; the error says how to get it.
+    pub fn ready(self) -> Result<(), String> {
+        match self {
+            Against::Optimized => Ok(()),
+            Against::Kernel => delalloc_kernel::built()
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+        }
+    }
+
+    /// One line naming the model, for reports: "kernel 6.12.118 (target/kernel-src/linux-6.12)".
+    pub fn describe(self) -> String {
+        match self {
+            Against::Optimized => "optimized".into(),
+            Against::Kernel => match delalloc_kernel::built() {
+                Ok(b) => b.to_string(),
+                Err(e) => format!("kernel (not built: {e})"),
+            },
+        }
+    }
+
+    /// What programs run against this model must be (see the module docs).
+    pub fn dialect(self) -> Dialect {
+        match self {
+            Against::Optimized => Dialect::ANY,
+            Against::Kernel => Dialect {
+                era: Some(Era::V6),
+                one_bit_tests: delalloc_kernel::built().is_ok_and(|b| b.one_bit_tests),
+                defrag_after_clear: true,
+                extents_in_32_bits: true,
+            },
+        }
+    }
+
+    /// Whether campaigns of `level` can run against this model.
+    pub fn check_level(self, level: Level) -> Result<(), String> {
+        match (self, level) {
+            (Against::Kernel, Level::Fs | Level::Mixed) => Err(format!(
+                "--against kernel runs tree-level programs only (the kernel model is the io tree \
+                 and its delalloc hooks), not --level {level}"
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether this model can run `p` as it is (a program file given to replay, trace or
+    /// minimize); the error names the first op it cannot.
+    pub fn check_program(self, p: &Program) -> Result<(), String> {
+        if self == Against::Optimized {
+            return Ok(());
+        }
+        let dialect = self.dialect();
+        for (i, op) in p.ops.iter().enumerate() {
+            let why = if op.kind().level() == OpLevel::Fs && !matches!(op, Op::Unmount) {
+                Some("a file-system op: the kernel model runs tree ops only".to_string())
+            } else {
+                let lacks = op.fields().into_iter().find_map(|(_, f)| match f {
+                    delalloc_contract::op::Field::Bits(b)
+                        if !Era::V6.storable().contains(b.minus(Bits::CONTROL)) =>
+                    {
+                        Some(format!(
+                            "{b} names a bit the kernel's io tree does not have (WRITEBACK is gone in 6.x)"
+                        ))
+                    }
+                    _ => None,
+                });
+                lacks.or_else(|| match op {
+                    Op::TestRangeBit { bits, .. }
+                        if dialect.one_bit_tests && !bits.0.is_power_of_two() =>
+                    {
+                        Some(format!(
+                            "test_range_bit of {bits}: this kernel's test_range_bit takes one bit"
+                        ))
+                    }
+                    _ => None,
+                })
+            };
+            if let Some(why) = why {
+                return Err(format!("op {i} ({}): {why}", op.kind().name()));
+            }
+        }
+        Ok(())
+    }
+
+    /// `p` as this model runs a program file, then whether it can: against the kernel, a text
+    /// program (`text`, its source) that does not name its era takes the kernel's, era 6; a raw
+    /// fuzz input (`text` None) is adapted to the dialect as the kernel_tree target adapts it.
+    /// A program that names `era=b` keeps it (the kernel then shows era B's rules as
+    /// divergences).
+    pub fn prepare(self, p: &mut Program, text: Option<&str>) -> Result<(), String> {
+        if self == Against::Optimized {
+            return Ok(());
+        }
+        match text {
+            Some(text) if !names_era(text) => {
+                p.geometry.era = self.dialect().era.unwrap_or(p.geometry.era);
+            }
+            Some(_) => {}
+            None => self.dialect().adapt(p),
+        }
+        self.check_program(p)
+    }
+
+    /// The reference and this model on `program`; `bugs` are injected into the optimized model
+    /// (the kernel's own bugs come from patches, see `mutants --against kernel`).
+    pub fn run(self, program: &Program, bugs: WrapperBugs) -> Verdict<Stats, Divergence> {
+        match self {
+            Against::Optimized => injected::run(program, bugs),
+            Against::Kernel => {
+                let mut left = Reference::new(&program.geometry);
+                let mut right = delalloc_kernel::model(&program.geometry);
+                differential::run_models(program, &mut left, right.as_mut())
+            }
+        }
+    }
+}

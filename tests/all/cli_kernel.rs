@@ -1,0 +1,169 @@
+//! `--against kernel` from the command line: the reference against the kernel's own io tree and
+//! delalloc hooks (kernel/). A campaign agrees, a program's era follows the kernel unless it
+//! names one, a kernel WARN is reported with its file:line and shrinks like any divergence, and
+//! what the kernel model cannot run is refused with the reason.
+
+use crate::common::cli::{cli, stderr, stdout};
+
+/// A DEFRAG set without DELALLOC: btrfs_set_delalloc_extent WARNs (6.1 and 6.12).
+const WARNS: &str = "geometry era=6\nset_bits 0 4095 DELALLOC\nfind_first_bit 0 DELALLOC\nset_bits 8192 12287 DEFRAG\ncount_range_bits 0 65535 DELALLOC max=1M\n";
+
+/// Era B answers 0 for a count of one byte; 6.x counts it (SPEC §1.2).
+const ONE_BYTE_COUNT: &str = "set_bits 0 4095 DELALLOC\ncount_range_bits 0 0 DELALLOC max=1M\n";
+
+#[test]
+fn a_kernel_campaign_runs_tree_programs_and_agrees() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "fuzz",
+        "--against",
+        "kernel",
+        "--level",
+        "tree",
+        "--seconds",
+        "2",
+        "--seed",
+        "11",
+        "--json",
+        "--out",
+        "findings",
+    ];
+    let o = cli(&args, dir.path());
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert!(
+        v["summary"]["stats"]["programs"].as_u64().unwrap() > 10,
+        "{v}"
+    );
+    assert_eq!(v["summary"]["divergences"], 0, "{v}");
+    assert!(
+        stderr(&o).contains("the reference against kernel 6."),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn what_the_kernel_model_cannot_run_is_refused_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let o = cli(&["fuzz", "--against", "kernel", "--seconds", "1"], d);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("tree-level programs only"),
+        "{}",
+        stderr(&o)
+    );
+    let o = cli(
+        &[
+            "fuzz",
+            "--against",
+            "kernel",
+            "--level",
+            "tree",
+            "--bug",
+            "merge-hook-era-a",
+        ],
+        d,
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("mutants --against kernel"),
+        "{}",
+        stderr(&o)
+    );
+    let o = cli(&["fuzz", "--kernel-src", ".", "--level", "tree"], d);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("--kernel-src is for --against kernel"),
+        "{}",
+        stderr(&o)
+    );
+    let o = cli(
+        &[
+            "fuzz",
+            "--against",
+            "kernel",
+            "--level",
+            "tree",
+            "--kernel-src",
+            ".",
+        ],
+        d,
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("not a Linux source tree"),
+        "{}",
+        stderr(&o)
+    );
+
+    std::fs::write(d.join("wb.txt"), "set_bits 0 4095 WRITEBACK\n").unwrap();
+    std::fs::write(d.join("fs.txt"), "buffered_write ino=0 pos=0 len=4K\n").unwrap();
+    let o = cli(&["replay", "--against", "kernel", "wb.txt", "fs.txt"], d);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("FAIL wb.txt: op 0 (set_bits): WRITEBACK"),
+        "{out}"
+    );
+    assert!(
+        out.contains("FAIL fs.txt: op 0 (buffered_write): a file-system op"),
+        "{out}"
+    );
+    let o = cli(
+        &["mutants", "--against", "kernel", "--patches", "nowhere"],
+        d,
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--patches nowhere"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_programs_era_follows_the_kernel_unless_it_names_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("default.txt"), ONE_BYTE_COUNT).unwrap();
+    std::fs::write(
+        d.join("era-b.txt"),
+        format!("geometry era=b\n{ONE_BYTE_COUNT}"),
+    )
+    .unwrap();
+    let o = cli(&["replay", "--against", "kernel", "default.txt"], d);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let o = cli(&["replay", "--against", "kernel", "era-b.txt"], d);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("reference: count(bytes=0, first_start=0)"),
+        "{out}"
+    );
+    assert!(out.contains("count(bytes=1, first_start=0)"), "{out}");
+    assert!(out.contains("kernel 6."), "{out}");
+}
+
+#[test]
+fn a_kernel_warn_is_traced_reported_and_minimized() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("warns.txt"), WARNS).unwrap();
+    let o = cli(&["trace", "--against", "kernel", "warns.txt"], d);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("(trace of the kernel model)"), "{out}");
+    assert!(
+        out.contains("! WARN_ON at ") && out.contains("fs/btrfs/inode.c:"),
+        "{out}"
+    );
+    assert!(out.contains("verdict: complained at op 2"), "{out}");
+
+    let o = cli(&["minimize", "--against", "kernel", "warns.txt"], d);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let min = std::fs::read_to_string(d.join("warns.min.txt")).unwrap();
+    let ops: Vec<&str> = min
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.starts_with("geometry"))
+        .collect();
+    assert_eq!(ops, ["set_bits 0 0 DEFRAG"], "{min}");
+    assert!(min.contains("era=6"), "the kernel's era is kept: {min}");
+}
