@@ -985,7 +985,16 @@ fn random_hook_ops(max_extent: u64) -> HookStats {
         let (mut released, mut freed) = (0u64, 0u64);
         for step in 0..60 {
             st.ops += 1;
-            let (s, e) = rng.range();
+            // One range in three is a whole number of max_extents give or take a byte or two,
+            // from a start on or beside the grid: the lengths where count_max_extents changes,
+            // which the merge and split hooks' arithmetic must get exactly right.
+            let (s, e) = if rng.below(3) == 0 {
+                let start = rng.below(24) * 1024 + [0, 1, 1023][rng.below(3) as usize];
+                let len = (rng.below(4) + 1) * max_extent + rng.below(4) - 1;
+                (start, start + len - 1)
+            } else {
+                rng.range()
+            };
             let cached = rng.below(2) == 0;
             if cached && k.cached_state().is_some() {
                 st.cached_used += 1;

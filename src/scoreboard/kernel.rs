@@ -47,7 +47,7 @@ pub struct KernelRow {
     pub name: String,
     /// The patch, for a mutant.
     pub patch: Option<PathBuf>,
-    /// The patch's first comment line: what the bug is.
+    /// The first line of the patch's `Bug:`: what the bug is.
     pub about: String,
     pub campaigns: Vec<KernelCampaign>,
 }
@@ -136,14 +136,14 @@ pub fn tree_release(src: &Path) -> Option<String> {
     ))
 }
 
-/// What a patch says it is: its first `#` comment line, or its first line.
+/// What a patch says it is: the first line of its header's `Bug:` (see
+/// corpus/kernel-mutants), or its first line.
 fn about(patch: &Path) -> String {
     let text = std::fs::read_to_string(patch).unwrap_or_default();
     text.lines()
-        .find(|l| l.starts_with('#') && l.trim_start_matches('#').trim().len() > 3)
+        .find_map(|l| l.strip_prefix("Bug:"))
         .or_else(|| text.lines().next())
         .unwrap_or("")
-        .trim_start_matches('#')
         .trim()
         .to_string()
 }
