@@ -25,14 +25,12 @@ pub struct Variant {
 impl Variant {
     /// A short name for the variant's binary: the patch's file stem, or the tree's folder name.
     pub fn name(&self) -> String {
-        let stem = |p: &Path| {
-            p.file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default()
+        let name = |p: Option<&std::ffi::OsStr>| {
+            p.map_or(String::new(), |s| s.to_string_lossy().into_owned())
         };
         match (&self.src, &self.patch) {
-            (_, Some(patch)) => format!("patch-{}", stem(patch)),
-            (Some(src), None) => format!("tree-{}", stem(src)),
+            (_, Some(patch)) => format!("patch-{}", name(patch.file_stem())),
+            (Some(src), None) => format!("tree-{}", name(src.file_name())),
             (None, None) => "clean".into(),
         }
     }
@@ -164,4 +162,33 @@ pub fn rerun_on(src: &Path) -> Result<u8, String> {
         .code()
         .and_then(|c| u8::try_from(c).ok())
         .unwrap_or(2))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variants_are_named_by_patch_or_tree_folder() {
+        let tree = Variant {
+            src: Some(PathBuf::from("target/kernel-src/linux-6.1")),
+            patch: None,
+        };
+        assert_eq!(tree.name(), "tree-linux-6.1");
+        let mutant = Variant {
+            src: None,
+            patch: Some(PathBuf::from(
+                "corpus/kernel-mutants/merge-ignores-locked.6.12.patch",
+            )),
+        };
+        assert_eq!(mutant.name(), "patch-merge-ignores-locked.6.12");
+        assert_eq!(Variant::default().name(), "clean");
+    }
+
+    #[test]
+    fn a_directory_without_the_io_tree_is_not_a_kernel_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = rerun_on(dir.path()).unwrap_err();
+        assert!(e.contains("not a Linux source tree"), "{e}");
+    }
 }

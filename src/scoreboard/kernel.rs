@@ -258,7 +258,7 @@ pub fn text(rows: &[KernelRow], plan: &KernelPlan) -> String {
     for r in rows {
         let median = r
             .median_seconds()
-            .map_or("-".to_string(), |m| format!("{m:.2}"));
+            .map_or("-".to_string(), |m| format!("{m:.3}"));
         let sig = r
             .campaigns
             .iter()
