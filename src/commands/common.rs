@@ -49,10 +49,22 @@ pub struct AgainstArgs {
 }
 
 impl AgainstArgs {
+    /// [`AgainstArgs::prepare`] for a command's `execute`: `None` to go on here, or the exit
+    /// code to return (the error printed, or the command's own code from the rebuilt binary).
+    pub(super) fn elsewhere(&self) -> Option<u8> {
+        match self.prepare() {
+            Err(e) => {
+                eprintln!("error: {e}");
+                Some(ERROR)
+            }
+            Ok(code) => code,
+        }
+    }
+
     /// Checks the flags and that the model is in this binary. `Ok(Some(code))`: the command
     /// already ran, on a build against --kernel-src, and exited with `code`; `Ok(None)`: run it
     /// here.
-    pub(super) fn prepare(&self) -> Result<Option<u8>, String> {
+    fn prepare(&self) -> Result<Option<u8>, String> {
         if let Some(src) = &self.kernel_src {
             if self.against != Against::Kernel {
                 return Err("--kernel-src is for --against kernel".into());

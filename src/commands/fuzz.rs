@@ -83,13 +83,8 @@ impl FuzzCommand {
                 return ERROR;
             }
         }
-        match self.against.prepare() {
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ERROR;
-            }
-            Ok(Some(code)) => return code,
-            Ok(None) => {}
+        if let Some(code) = self.against.elsewhere() {
+            return code;
         }
         if self.concurrent {
             let oracle = Linearizable {

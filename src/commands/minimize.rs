@@ -41,13 +41,8 @@ impl MinimizeCommand {
             );
             return ERROR;
         }
-        match self.against.prepare() {
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ERROR;
-            }
-            Ok(Some(code)) => return code,
-            Ok(None) => {}
+        if let Some(code) = self.against.elsewhere() {
+            return code;
         }
         let against = self.against.against;
         if let Some(text) = concurrent_text(file) {

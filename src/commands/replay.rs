@@ -42,13 +42,8 @@ impl ReplayCommand {
                 return ERROR;
             }
         };
-        match self.against.prepare() {
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ERROR;
-            }
-            Ok(Some(code)) => return code,
-            Ok(None) => {}
+        if let Some(code) = self.against.elsewhere() {
+            return code;
         }
         let against = self.against.against;
         let files = collect(&self.paths);

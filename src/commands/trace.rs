@@ -26,13 +26,8 @@ impl TraceCommand {
     /// Traces the file; the exit code.
     pub fn execute(self) -> u8 {
         let (path, json) = (&self.file, self.json);
-        match self.against.prepare() {
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ERROR;
-            }
-            Ok(Some(code)) => return code,
-            Ok(None) => {}
+        if let Some(code) = self.against.elsewhere() {
+            return code;
         }
         let against = self.against.against;
         if against == Against::Kernel {

@@ -43,60 +43,31 @@ fn a_kernel_campaign_runs_tree_programs_and_agrees() {
     );
 }
 
+/// Runs `args` in `dir`: the command must refuse (exit 2) saying `why` on stderr.
+fn refused(args: &[&str], dir: &std::path::Path, why: &str) {
+    let o = cli(args, dir);
+    assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+    assert!(stderr(&o).contains(why), "{args:?}: {}", stderr(&o));
+}
+
 #[test]
 fn what_the_kernel_model_cannot_run_is_refused_with_the_reason() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let o = cli(&["fuzz", "--against", "kernel", "--seconds", "1"], d);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("tree-level programs only"),
-        "{}",
-        stderr(&o)
-    );
-    let o = cli(
-        &[
-            "fuzz",
-            "--against",
-            "kernel",
-            "--level",
-            "tree",
-            "--bug",
-            "merge-hook-era-a",
-        ],
+    let kernel_tree = ["fuzz", "--against", "kernel", "--level", "tree"];
+    refused(
+        &["fuzz", "--against", "kernel"],
         d,
+        "tree-level programs only",
     );
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("mutants --against kernel"),
-        "{}",
-        stderr(&o)
-    );
-    let o = cli(&["fuzz", "--kernel-src", ".", "--level", "tree"], d);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("--kernel-src is for --against kernel"),
-        "{}",
-        stderr(&o)
-    );
-    let o = cli(
-        &[
-            "fuzz",
-            "--against",
-            "kernel",
-            "--level",
-            "tree",
-            "--kernel-src",
-            ".",
-        ],
-        d,
-    );
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("not a Linux source tree"),
-        "{}",
-        stderr(&o)
-    );
+    let with_bug = [&kernel_tree[..], &["--bug", "merge-hook-era-a"]].concat();
+    refused(&with_bug, d, "mutants --against kernel");
+    let src = ["fuzz", "--kernel-src", ".", "--level", "tree"];
+    refused(&src, d, "--kernel-src is for --against kernel");
+    let not_a_tree = [&kernel_tree[..], &["--kernel-src", "."]].concat();
+    refused(&not_a_tree, d, "not a Linux source tree");
+    let no_patches = ["mutants", "--against", "kernel", "--patches", "nowhere"];
+    refused(&no_patches, d, "--patches nowhere");
 
     std::fs::write(d.join("wb.txt"), "set_bits 0 4095 WRITEBACK\n").unwrap();
     std::fs::write(d.join("fs.txt"), "buffered_write ino=0 pos=0 len=4K\n").unwrap();
