@@ -93,6 +93,13 @@ impl Against {
             return Ok(());
         }
         let dialect = self.dialect();
+        if dialect.extents_in_32_bits && p.geometry.max_extent > 1 << 31 {
+            return Err(format!(
+                "geometry: max_extent {} is over 2^31: the kernel's count_max_extents divides by \
+                 it as a u32 (div_u64) and counts extents in 32 bits",
+                p.geometry.max_extent
+            ));
+        }
         for (i, op) in p.ops.iter().enumerate() {
             let why = if op.kind().level() == OpLevel::Fs && !matches!(op, Op::Unmount) {
                 Some("a file-system op: the kernel model runs tree ops only".to_string())

@@ -174,7 +174,12 @@ impl RawTree {
     /// An inode's tree whose hooks are the kernel's, with fs_info->max_extent_size =
     /// `max_extent_size` (> 0: count_max_extents divides by it).
     pub(crate) fn with_hooks(max_extent_size: u64) -> RawTree {
-        assert!(max_extent_size > 0, "max_extent_size must be positive");
+        // count_max_extents divides by it through div_u64, whose divisor is a u32: a value
+        // that truncates to 0 would be a division by zero (SIGFPE) in the C code.
+        assert!(
+            max_extent_size > 0 && u32::try_from(max_extent_size).is_ok(),
+            "max_extent_size {max_extent_size} must be in 1..2^32 (the kernel's count_max_extents divides by it as a u32)"
+        );
         init();
         // SAFETY: as in `new`; the handle owns the shim inode, root and fs_info it points the
         // tree at, so they live exactly as long as the tree.

@@ -207,8 +207,8 @@ impl KernelTree {
     ///
     /// The inode's root is a subvolume (not the tree root, not the data relocation tree), the
     /// inode is not the free-space cache's and the fs_info is not a self-test one, so the hooks
-    /// run all their accounting; fs_info->sectorsize is 4096. Panics if max_extent_size is 0
-    /// (count_max_extents divides by it; the kernel's div_u64 takes it as a u32).
+    /// run all their accounting; fs_info->sectorsize is 4096. Panics unless max_extent_size is
+    /// in 1..2^32 (count_max_extents divides by it; the kernel's div_u64 takes it as a u32).
     pub fn with_hooks(max_extent_size: u64) -> KernelTree {
         KernelTree {
             raw: ffi::RawTree::with_hooks(max_extent_size),

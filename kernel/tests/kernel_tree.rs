@@ -1149,3 +1149,11 @@ fn random_hook_ops(max_extent: u64) -> HookStats {
     }
     st
 }
+
+/// count_max_extents divides by max_extent_size through div_u64's u32 divisor: a size that
+/// truncates to 0 would be a SIGFPE in the C code, so the safe API refuses it.
+#[test]
+#[should_panic(expected = "must be in 1..2^32")]
+fn a_max_extent_size_the_kernel_cannot_divide_by_is_refused() {
+    let _ = KernelTree::with_hooks(1 << 32);
+}

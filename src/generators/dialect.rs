@@ -25,10 +25,11 @@ pub struct Dialect {
     /// any other use leaves defrag_bytes short of the DEFRAG bytes (SPEC §2).
     pub defrag_after_clear: bool,
     /// The model counts extents in 32 bits (6.x: count_max_extents returns u32, fs.h:978 in
-    /// 6.12 and ctree.h:1141 in 6.1; btrfs_inode's outstanding_extents is `unsigned`), so tree
-    /// offsets stay below 2^31 max_extents: then no record, nor all of them together, needs
-    /// 2^32 extents. The kernel's counters would wrap past that, over more delalloc than any
-    /// page cache holds (SPEC §1.2).
+    /// 6.12 and ctree.h:1141 in 6.1, dividing with div_u64's u32 divisor; btrfs_inode's
+    /// outstanding_extents is `unsigned`), so max_extent stays at most 2^31 and tree offsets
+    /// below 2^31 max_extents: then no record, nor all of them together, needs 2^32 extents.
+    /// The kernel's counters would wrap past that, over more delalloc than any page cache
+    /// holds, with a max_extent no kernel has (SPEC §1.2).
     pub extents_in_32_bits: bool,
 }
 
@@ -71,6 +72,12 @@ impl Dialect {
         }
         if let Some(era) = self.era {
             p.geometry.era = era;
+        }
+        if self.extents_in_32_bits {
+            // 2^31 is a multiple of every sectorsize; write_chunk may not exceed max_extent.
+            let g = &mut p.geometry;
+            g.max_extent = g.max_extent.min(1 << 31);
+            g.write_chunk = g.write_chunk.min(g.max_extent);
         }
         let era = p.geometry.era;
         let offset_bound = self
@@ -199,6 +206,7 @@ mod tests {
                     assert!(!set.contains(Bits::DEFRAG), "seed {seed}: {op:?}");
                 }
             }
+            assert!(p.geometry.max_extent <= 1 << 31, "seed {seed}");
             let bound = p.geometry.max_extent.saturating_mul(1 << 31);
             for op in &p.ops {
                 for (_, f) in op.fields() {

@@ -69,6 +69,18 @@ fn what_the_kernel_model_cannot_run_is_refused_with_the_reason() {
     let no_patches = ["mutants", "--against", "kernel", "--patches", "nowhere"];
     refused(&no_patches, d, "--patches nowhere");
 
+    std::fs::write(
+        d.join("big.txt"),
+        "geometry max_extent=8G\nset_bits 0 4095 DELALLOC\n",
+    )
+    .unwrap();
+    refused(&["replay", "--against", "kernel", "big.txt"], d, "");
+    let o = cli(&["replay", "--against", "kernel", "big.txt"], d);
+    assert!(
+        stdout(&o).contains("max_extent 8589934592 is over 2^31"),
+        "{}",
+        stdout(&o)
+    );
     std::fs::write(d.join("wb.txt"), "set_bits 0 4095 WRITEBACK\n").unwrap();
     std::fs::write(d.join("fs.txt"), "buffered_write ino=0 pos=0 len=4K\n").unwrap();
     let o = cli(&["replay", "--against", "kernel", "wb.txt", "fs.txt"], d);
