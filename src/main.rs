@@ -1,4 +1,4 @@
-//! The command line: `delalloc-fuzz fuzz | replay | trace | minimize | mutants | stress | import | corpus | fuzz-all`.
+//! The command line: `delalloc-fuzz fuzz | replay | trace | minimize | report | mutants | stress | import | corpus | fuzz-all`.
 //!
 //! Exit codes: 0 all good; 1 a divergence was found or a replayed program failed; 2 the
 //! command could not run (bad flags, unreadable or malformed input, a file in the way).
@@ -8,7 +8,7 @@
 use clap::{Parser, Subcommand};
 use delalloc_fuzz::commands::{
     CorpusCommand, FuzzAllCommand, FuzzCommand, ImportCommand, MinimizeCommand, MutantsCommand,
-    ReplayCommand, StressCommand, TraceCommand,
+    ReplayCommand, ReportCommand, StressCommand, TraceCommand,
 };
 use delalloc_fuzz::oracles::panics::quiet_model_panics;
 use std::process::ExitCode;
@@ -46,6 +46,9 @@ enum Command {
     FuzzAll(FuzzAllCommand),
     /// Shrink a diverging program file to a small one diverging the same way.
     Minimize(MinimizeCommand),
+    /// Draw a finding as one self-contained HTML page: the program with the diverging op
+    /// marked, each model's extent map after each op, the counters over the ops.
+    Report(ReportCommand),
     /// The scoreboard: campaigns against the optimized model with each historical bug
     /// re-introduced, until the first divergence; exits 1 if a non-race bug is missed.
     Mutants(MutantsCommand),
@@ -63,6 +66,7 @@ fn main() -> ExitCode {
         Command::Trace(c) => c.execute(),
         Command::FuzzAll(c) => c.execute(),
         Command::Minimize(c) => c.execute(),
+        Command::Report(c) => c.execute(),
         Command::Mutants(c) => c.execute(),
     })
 }

@@ -154,6 +154,7 @@ where
                         "size_after": m.size_after,
                         "size_units": O::Program::SIZE_UNITS,
                         "files": finding.files,
+                        "page": finding.page,
                         "report": m.divergence.json_value(),
                     }
                 });

@@ -17,6 +17,7 @@ mod import;
 mod minimize;
 mod mutants;
 mod replay;
+mod report;
 mod stress;
 mod trace;
 
@@ -28,5 +29,6 @@ pub use import::ImportCommand;
 pub use minimize::MinimizeCommand;
 pub use mutants::MutantsCommand;
 pub use replay::ReplayCommand;
+pub use report::ReportCommand;
 pub use stress::StressCommand;
 pub use trace::TraceCommand;

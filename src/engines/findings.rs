@@ -1,18 +1,20 @@
-//! Files a campaign or a command writes: a finding's program, report and JSON under a fresh
-//! name, and files a user named. Nothing a user kept is overwritten without their `--force`.
+//! Files a campaign or a command writes: a finding's program, report, JSON and page under a
+//! fresh name, and files a user named. Nothing a user kept is overwritten without their `--force`.
 
 use std::fs::OpenOptions;
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 
 /// Writes a finding's program, report and JSON as `<base>.txt`, `<base>.report.txt` and
-/// `<base>.json` in `dir`, or under `<base>-2`, `<base>-3`, ... when a file of that name is
-/// there already: nothing a user kept is overwritten.
+/// `<base>.json` in `dir`, and its page as `<base>.html` when it has one, or all under
+/// `<base>-2`, `<base>-3`, ... when a file of that name is there already: nothing a user kept is
+/// overwritten.
 pub fn write_finding_files(
     dir: &Path,
     base: &str,
     contents: &[String; 3],
-) -> io::Result<[PathBuf; 3]> {
+    page: Option<&str>,
+) -> io::Result<([PathBuf; 3], Option<PathBuf>)> {
     for n in 1u32.. {
         let name = if n == 1 {
             base.to_string()
@@ -20,11 +22,16 @@ pub fn write_finding_files(
             format!("{base}-{n}")
         };
         let paths = [".txt", ".report.txt", ".json"].map(|ext| dir.join(format!("{name}{ext}")));
-        if paths.iter().any(|p| p.exists()) {
+        let page_path = dir.join(format!("{name}.html"));
+        if paths.iter().chain([&page_path]).any(|p| p.exists()) {
             continue;
         }
-        match write_new_all(&paths, contents) {
-            Ok(()) => return Ok(paths),
+        let written = write_new_all(&paths, contents).and_then(|()| match page {
+            Some(page) => write_new(&page_path, page).map(|()| Some(page_path)),
+            None => Ok(None),
+        });
+        match written {
+            Ok(page) => return Ok((paths, page)),
             // Someone took the name in between: try the next one.
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(e),

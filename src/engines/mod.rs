@@ -7,7 +7,8 @@
 //! Program `i` of a campaign with seed `S` is `oracle.generate(S + i)`, so every finding is
 //! reproducible from `(S, i)` whatever the number of jobs: threads take indices from a shared
 //! counter, and the lowest diverging index wins. A finding is written as `<out>/<name>.txt`
-//! (the shrunk program, replayable), `<name>.report.txt` and `<name>.json`, never over a file.
+//! (the shrunk program, replayable), `<name>.report.txt`, `<name>.json` and, for the divergences
+//! that have one, the page `<name>.html` ([`crate::report::page`]), never over a file.
 
 pub mod findings;
 pub mod stress;
@@ -89,6 +90,8 @@ pub struct Finding<P: Shrink> {
     pub minimized: Minimized<P>,
     /// The files written: program, text report, JSON report; `None` when kept in memory.
     pub files: Option<[PathBuf; 3]>,
+    /// The page written beside them (`<name>.html`), for divergences that have one.
+    pub page: Option<PathBuf>,
 }
 
 /// How a campaign ended.
@@ -144,16 +147,18 @@ where
                 oracle.label()
             ))
         })?;
-    let files = match &config.out {
-        Some(out) => Some(
-            write_finding(out, config, oracle, index, &minimized).map_err(|e| {
-                io::Error::new(
-                    e.kind(),
-                    format!("writing the finding to {}: {e}", out.display()),
-                )
-            })?,
-        ),
-        None => None,
+    let (files, page) = match &config.out {
+        Some(out) => {
+            let (files, page) =
+                write_finding(out, config, oracle, index, &minimized).map_err(|e| {
+                    io::Error::new(
+                        e.kind(),
+                        format!("writing the finding to {}: {e}", out.display()),
+                    )
+                })?;
+            (Some(files), page)
+        }
+        None => (None, None),
     };
     Ok(Campaign::Diverged(
         summary,
@@ -162,6 +167,7 @@ where
             original,
             minimized,
             files,
+            page,
         }),
     ))
 }
@@ -306,15 +312,16 @@ fn show_progress(config: &Config, label: &str, start: Instant, live: &Live, runn
     }
 }
 
-/// Writes the three files of a finding under a fresh name in `out`: the program (with a header
-/// that says how to find it again), the text report and the JSON report.
+/// Writes the files of a finding under a fresh name in `out`: the program (with a header that
+/// says how to find it again), the text report, the JSON report, and the page when the
+/// divergence has one (a page that cannot be drawn is said on stderr, and the rest written).
 fn write_finding<O>(
     out: &Path,
     config: &Config,
     oracle: &O,
     index: u64,
     m: &Minimized<O::Program>,
-) -> io::Result<[PathBuf; 3]>
+) -> io::Result<([PathBuf; 3], Option<PathBuf>)>
 where
     O: Oracle,
     O::Program: Shrink<Divergence = O::Divergence>,
@@ -324,20 +331,30 @@ where
     let base = format!("{}-{}-{}", oracle.label(), config.seed, index);
     let d = &m.divergence;
     let mut program = String::new();
-    let _ = writeln!(
-        program,
-        "# found by `delalloc-fuzz fuzz --seed {} {}`: program {index} (generator seed {})",
+    let found = format!(
+        "found by `delalloc-fuzz fuzz --seed {} {}`: program {index} (generator seed {})",
         config.seed,
         oracle.flags(),
         config.seed.wrapping_add(index)
     );
+    let _ = writeln!(program, "# {found}");
     let _ = writeln!(program, "# {}", d.headline());
     let _ = writeln!(program, "# minimized from {}", sizes(m));
     program.push_str(&O::print(&m.program));
     let json = serde_json::to_string_pretty(&d.json_value())
         .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
     let contents = [program, d.text(), json + "\n"];
-    write_finding_files(out, &base, &contents)
+    let page = match d.html(&format!(
+        "{found}; its program is the .txt file beside this page"
+    )) {
+        Some(Ok(page)) => Some(page),
+        Some(Err(e)) => {
+            eprintln!("note: no page for this finding: {e}");
+            None
+        }
+        None => None,
+    };
+    write_finding_files(out, &base, &contents, page.as_deref())
 }
 
 /// `12 to 3 ops`: a shrink's sizes before and after, in the program kind's units.
@@ -405,6 +422,9 @@ where
             report.display(),
             json.display()
         );
+        if let Some(page) = &f.page {
+            let _ = writeln!(s, "page: {} (open it in a browser)", page.display());
+        }
         let _ = writeln!(s, "replay: delalloc-fuzz replay {}", program.display());
     }
     s.push('\n');

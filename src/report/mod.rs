@@ -1,9 +1,11 @@
 //! Reports of a divergence: human text ([`text`]) and JSON ([`json()`]) with the same content:
 //! where (op index and the op in text format), what (each differing field with both values, or
 //! the two outcomes, the broken invariant, the panic), the program up to that op in text format,
-//! and the per-op trace of both models' outcomes.
+//! and the per-op trace of both models' outcomes. [`page`] draws a divergence as one HTML page.
 
 pub mod concurrent;
+pub mod page;
+mod plots;
 pub mod trace;
 
 use crate::oracles::differential::{Divergence, DivergenceKind};
@@ -20,6 +22,12 @@ pub trait Report {
     fn text(&self) -> String;
     /// The report's content as JSON.
     fn json_value(&self) -> serde_json::Value;
+    /// The report as one self-contained HTML page ([`page`]), for the kinds of divergence that
+    /// have one (`None`); `source` says where it came from. An error says why it could not be
+    /// drawn.
+    fn html(&self, _source: &str) -> Option<Result<String, String>> {
+        None
+    }
 }
 
 impl Report for Divergence {
@@ -33,6 +41,10 @@ impl Report for Divergence {
 
     fn json_value(&self) -> serde_json::Value {
         json_value(self)
+    }
+
+    fn html(&self, source: &str) -> Option<Result<String, String>> {
+        Some(page::html(self, source))
     }
 }
 

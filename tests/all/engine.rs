@@ -1,6 +1,6 @@
 //! The built-in engine with a deliberately wrong model: stops at the first divergence,
-//! minimizes it, writes the three files under a fresh name every time, and reproduces from
-//! (seed, index) whatever the number of jobs.
+//! minimizes it, writes its files (program, reports, page) under a fresh name every time, and
+//! reproduces from (seed, index) whatever the number of jobs.
 
 use crate::common::{run_wrong, Bug};
 use delalloc_contract::text::parse_program;
@@ -54,6 +54,15 @@ fn a_finding_is_minimized_and_written_without_overwriting() {
             format!("{base}.json")
         ]
     );
+    // The page beside them, its diverging op marked (tests/all/cli_report.rs opens one).
+    let page = f.page.as_ref().expect("a page");
+    assert_eq!(
+        page.file_name().unwrap().to_string_lossy(),
+        format!("{base}.html")
+    );
+    let html = std::fs::read_to_string(page).unwrap();
+    assert!(html.contains("id=\"diverging-op\""), "{html}");
+    assert!(html.contains("inodes[0].reserved_extents"));
     let text = std::fs::read_to_string(&files[0]).unwrap();
     assert!(
         text.starts_with("# found by `delalloc-fuzz fuzz --seed 42 --level fs`"),
@@ -80,6 +89,15 @@ fn a_finding_is_minimized_and_written_without_overwriting() {
             .unwrap()
             .to_string_lossy(),
         format!("{base}-2.txt")
+    );
+    assert_eq!(
+        g.page
+            .as_ref()
+            .expect("a page")
+            .file_name()
+            .unwrap()
+            .to_string_lossy(),
+        format!("{base}-2.html")
     );
     assert_eq!(
         std::fs::read_to_string(&files[0]).unwrap(),

@@ -15,6 +15,7 @@ mod cli_concurrent;
 mod cli_fuzz;
 mod cli_fuzz_all;
 mod cli_kernel;
+mod cli_report;
 mod concurrent;
 mod conformance;
 mod engine;
