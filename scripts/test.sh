@@ -8,7 +8,9 @@
 #    fs/btrfs, include and lib/rbtree.c under target/kernel-src/ (~1 min with the download, ~10 s
 #    from the installed tarball; a stamp makes later runs instant). Skipped when
 #    DELALLOC_KERNEL_SRC names a tree of your own.
-# 2. cargo test --workspace: unit, conformance state machine, regressions, mutants, CLI, and the
+# 2. scripts/chromium.sh: headless Chromium (Debian's chromium, apt-get on the first run), which
+#    the report page's test opens a page in.
+# 3. cargo test --workspace: unit, conformance state machine, regressions, mutants, CLI, and the
 #    kernel model's tests (kernel/tests, the kernel self-tests as programs, --against kernel).
 # .ci/run runs this, then the kernel crate again on 6.1 and under AddressSanitizer.
 set -euo pipefail
@@ -17,4 +19,5 @@ cd "$(dirname "$0")/.."
 if [[ -z ${DELALLOC_KERNEL_SRC:-} ]]; then
     bash scripts/kernel-source.sh "${DELALLOC_KERNEL_VERSION:-6.12}" >/dev/null
 fi
+bash scripts/chromium.sh >/dev/null
 exec cargo test --workspace "$@"

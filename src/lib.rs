@@ -13,7 +13,7 @@
 //! | [`input`] | an engine's bytes ↔ a [`Program`](delalloc_contract::Program) (generated or literal mode), and the op-level mutator |
 //! | [`oracles`] | a program → a [`Verdict`](oracles::Verdict): the differential oracle, the linearizability oracle, SPEC §8's invariants |
 //! | [`shrink`] | a diverging program → a small one diverging the same way (one driver, a set of passes per program kind) |
-//! | [`report`] | a divergence → human text or JSON; a program's trace |
+//! | [`report`] | a divergence → human text, JSON or an HTML page; a program's trace |
 //! | [`engines`] | the built-in campaign over any oracle (threads, seeds, progress, findings on disk); stress on real threads |
 //! | [`targets`] | the fuzz target bodies every engine calls: fs level, tree level, text parser, concurrent |
 //! | [`against`] | which model the reference is compared with: the optimized implementation, or the kernel's own code (`delalloc-kernel`) |
