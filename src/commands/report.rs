@@ -45,7 +45,17 @@ impl ReportCommand {
     /// Writes the page; the exit code (0 written, 2 not written: bad input, not a finding, a
     /// file in the way).
     pub fn execute(self) -> u8 {
-        match self.run() {
+        let bugs = match self.check() {
+            Ok(bugs) => bugs,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ERROR;
+            }
+        };
+        if let Some(code) = self.against.elsewhere() {
+            return code;
+        }
+        match self.write(bugs) {
             Ok(()) => 0,
             Err(e) => {
                 eprintln!("error: {e}");
@@ -54,20 +64,20 @@ impl ReportCommand {
         }
     }
 
-    fn run(self) -> Result<(), String> {
+    /// What can be refused before anything runs; the bugs to inject.
+    fn check(&self) -> Result<WrapperBugs, String> {
         if self.html.exists() && !self.force {
             return Err(format!(
                 "{} already exists (pass --force to overwrite it)",
                 self.html.display()
             ));
         }
-        let against = self.against.against;
         let bugs = if self.bugs.is_empty() {
             bugs_from_env()?
         } else {
             WrapperBugs::parse(&self.bugs.join(","))?
         };
-        if against == Against::Kernel && !bugs.is_empty() {
+        if self.against.against == Against::Kernel && !bugs.is_empty() {
             return Err(format!(
                 "{} re-introduces bugs in the optimized model; the kernel's mutants are patches \
                  (mutants --against kernel)",
@@ -78,13 +88,12 @@ impl ReportCommand {
                 }
             ));
         }
-        if let Some(code) = self.against.elsewhere() {
-            return if code == 0 {
-                Ok(())
-            } else {
-                Err("the rebuilt binary did not write the page".into())
-            };
-        }
+        Ok(bugs)
+    }
+
+    /// Replays the finding and writes its page.
+    fn write(self, bugs: WrapperBugs) -> Result<(), String> {
+        let against = self.against.against;
         let file = program_file(&self.finding)?;
         if concurrent_text(&file).is_some() {
             return Err(format!(

@@ -50,7 +50,8 @@ impl Frame {
 /// docs). An error when the divergence's left model is not the reference (nothing here can
 /// replay it), or when the replay does not give the oracle's answers (a nondeterministic model).
 pub fn frames(d: &Divergence) -> Result<Vec<Frame>, String> {
-    if d.left_model != Reference::new(&d.program.geometry).name() {
+    let mut reference = Reference::new(&d.program.geometry);
+    if d.left_model != reference.name() {
         return Err(format!(
             "the page replays the reference to get the states before the divergence, and this \
              divergence's left model is {}",
@@ -65,7 +66,6 @@ pub fn frames(d: &Divergence) -> Result<Vec<Frame>, String> {
         &d.trace[..d.trace.len().saturating_sub(1)]
     };
     let index = |i: usize| (i < d.program.ops.len()).then_some(i);
-    let mut reference = Reference::new(&d.program.geometry);
     let mut frames = Vec::with_capacity(d.trace.len() + 1);
     for (i, step) in agreed.iter().enumerate() {
         let outcome = guarded(|| reference.apply(&step.op))

@@ -374,6 +374,24 @@ mod tests {
             svg.starts_with("<svg") && svg.contains("op 0 reference"),
             "{svg}"
         );
+        // Offsets at the end of the u64 range, a one-byte record beside them.
+        let far = Record {
+            start: u64::MAX - 4095,
+            end: u64::MAX,
+            bits: Bits::LOCKED,
+        };
+        let one = Record {
+            start: 0,
+            end: 0,
+            bits: Bits::BOUNDARY,
+        };
+        let rows = [MapRow {
+            label: "op 0 reference".into(),
+            records: vec![(one, false), (far, false)],
+            diverged: false,
+            first_of_op: true,
+        }];
+        assert!(extent_map(&rows, u64::MAX, 800).unwrap().contains("</svg>"));
         let lines = [
             Line {
                 colour: 0,
