@@ -1,7 +1,8 @@
 //! `report FINDING --html OUT`: a committed regression's page, opened in headless Chromium
 //! (which must be installed: `.ci/run` and `scripts/test.sh` install it, and without it the test
-//! fails saying how to get it); the pages of tree-level, fs-level and kernel findings; what is not
-//! a finding, a file in the way, a report named instead of its program.
+//! fails saying how to get it); the pages of tree-level, fs-level and kernel findings, of a panic
+//! and of a teardown leak; what is not a finding, a file in the way, a report named instead of
+//! its program.
 
 use crate::common::cli::{cli, out, stderr, stdout};
 use std::path::{Path, PathBuf};
@@ -345,4 +346,49 @@ fn a_kernel_findings_page() {
         d,
     );
     assert_eq!(o.status.code(), Some(2), "{}", out(&o));
+}
+
+#[test]
+fn pages_of_a_panic_a_teardown_leak_and_a_left_model_that_cannot_be_replayed() {
+    use crate::common::{parse, run_wrong, run_wrong_twice, Bug};
+    use delalloc_fuzz::report::page;
+    delalloc_fuzz::oracles::panics::quiet_model_panics();
+    let p = parse("buffered_write ino=0 pos=0 len=8K\nevict ino=0\ntruncate ino=0 size=0\n");
+    // A panic in op 1: that row is marked, the model that panicked named, op 2 never ran.
+    let d = run_wrong(&p, Bug::PanicOnEvict)
+        .divergence()
+        .cloned()
+        .unwrap();
+    let html = page::html(&d, "a test").unwrap();
+    let marked = html
+        .split("<tr")
+        .find(|r| r.contains("id=\"diverging-op\""))
+        .unwrap();
+    assert!(
+        marked.contains("evict ino=0") && marked.contains("panicked"),
+        "{marked}"
+    );
+    assert!(html.contains("not run: after the divergence"));
+    assert!(html.contains("evict is broken in this model"));
+
+    // A leak at the oracle's closing unmount: the `end` row is the marked one.
+    let p = parse("buffered_write ino=0 pos=0 len=4K\n");
+    let d = run_wrong(&p, Bug::LeakOnUnmount)
+        .divergence()
+        .cloned()
+        .unwrap();
+    let html = page::html(&d, "a test").unwrap();
+    assert!(
+        html.contains("<tr class=\"diverging\" id=\"diverging-op\"><td>end</td>"),
+        "{html}"
+    );
+    assert!(html.contains("data.bytes_may_use"));
+
+    // The page replays the reference for the states before the divergence: with another model
+    // on the left it says so rather than draw something else.
+    let p = parse("buffered_write ino=0 pos=0 len=4K\nwriteback ino=0 start=0 len=4K\n");
+    let v = run_wrong_twice(&p, Bug::ReservedExtentsPlusOne);
+    let d = v.divergence().expect("an invariant broken in both");
+    let e = page::html(d, "a test").unwrap_err();
+    assert!(e.contains("left model is wrong"), "{e}");
 }
