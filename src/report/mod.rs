@@ -4,6 +4,7 @@
 //! and the per-op trace of both models' outcomes.
 
 pub mod concurrent;
+pub mod side_by_side;
 pub mod trace;
 
 use crate::oracles::differential::{Divergence, DivergenceKind};
