@@ -464,3 +464,118 @@ pub fn concurrent_verdict(
         Verdict::Diverged(d) => format!("DIVERGED: {}", report::concurrent::headline(d)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use delalloc_contract::text::parse_program;
+    use delalloc_reference::Reference;
+
+    /// The reference, but evict panics and every buffered write reserves one extent more.
+    struct Off(Reference, u64);
+
+    impl Model for Off {
+        fn name(&self) -> &'static str {
+            "off"
+        }
+        fn apply(&mut self, op: &Op) -> Outcome {
+            match op {
+                Op::Evict { .. } => panic!("evict is broken here"),
+                Op::BufferedWrite { .. } => self.1 += 1,
+                _ => {}
+            }
+            self.0.apply(op)
+        }
+        fn snapshot(&self) -> Snapshot {
+            let mut s = self.0.snapshot();
+            s.inodes[0].reserved_extents += self.1;
+            s
+        }
+    }
+
+    fn models(p: &Program) -> Vec<(&'static str, Box<dyn Model>)> {
+        vec![
+            ("reference", Box::new(Reference::new(&p.geometry))),
+            ("off", Box::new(Off(Reference::new(&p.geometry), 0))),
+        ]
+    }
+
+    #[test]
+    fn each_model_has_its_values_and_differences_are_marked() {
+        let p = parse_program("geometry inodes=1\nbuffered_write ino=0 pos=0 len=4K\ncommit\n")
+            .unwrap();
+        let t = trace(&p, models(&p));
+        assert_eq!(t.models, ["reference", "off"]);
+        assert!(t.at_mount.is_empty());
+        assert_eq!(t.steps.len(), 3, "two ops and the closing unmount");
+        let write = &t.steps[0];
+        assert!(!write.outcomes_differ());
+        let row = |s: &Step, f: &str| s.fields.iter().find(|r| r.field == f).cloned().unwrap();
+        let reserved = row(write, "inodes[0].reserved_extents");
+        assert!(reserved.differs());
+        assert_eq!(
+            reserved.values,
+            [
+                Some(("0".into(), "1".into())),
+                Some(("0".into(), "2".into()))
+            ]
+        );
+        assert!(!row(write, "inodes[0].outstanding_extents").differs());
+        let text = text(&t, None);
+        assert!(
+            text.lines()
+                .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+                .any(|l| l == "! inodes[0].reserved_extents 0 -> 1 0 -> 2"),
+            "{text}"
+        );
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("      inodes[0].outstanding_extents")),
+            "{text}"
+        );
+        let v = json_value(&t, None);
+        assert_eq!(
+            v["steps"][0]["differs"][0], "inodes[0].reserved_extents",
+            "{v}"
+        );
+        assert_eq!(
+            v["steps"][0]["models"]["off"]["changes"]
+                .as_array()
+                .map(Vec::len),
+            v["steps"][0]["models"]["reference"]["changes"]
+                .as_array()
+                .map(Vec::len)
+        );
+    }
+
+    #[test]
+    fn a_model_that_panics_stops_there_and_says_so() {
+        let p = parse_program("geometry inodes=1\nevict ino=0\ncommit\n").unwrap();
+        let t = trace(&p, models(&p));
+        let evict = &t.steps[0];
+        assert!(evict.outcomes_differ());
+        assert!(evict.models[1]
+            .panicked
+            .as_deref()
+            .unwrap()
+            .contains("evict is broken here"));
+        assert_eq!(
+            t.steps[1].models[1],
+            ModelStep {
+                outcome: None,
+                panicked: None,
+                complaints: Vec::new()
+            }
+        );
+        let text = text(&t, None);
+        assert!(
+            text.contains("      ! off panicked: evict is broken here"),
+            "{text}"
+        );
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("    ! outcome") && l.ends_with("=> panicked")),
+            "{text}"
+        );
+    }
+}
