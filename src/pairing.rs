@@ -96,17 +96,19 @@ impl Pairing {
         })
     }
 
-    /// The bugs in the shuttle build of the model, for a concurrent program; the wrapper's bugs
-    /// change sequential ops and have no concurrent form.
-    pub fn race_bugs(&self) -> Result<delalloc_optimized_shuttle::bugs::BugSet, String> {
-        if let Some(b) = self.bugs.bugs().next() {
-            return Err(format!(
-                "{}: a bug of the sequential wrapper (src/injected.rs), not of the model a \
-                 concurrent program runs",
-                b.name()
-            ));
-        }
-        Ok(shuttle_bugs(self.bugs.model()))
+    /// The bugs in the shuttle build of the model, for a concurrent program, and a note if
+    /// some are the wrapper's: those change sequential ops and have no concurrent form, so the
+    /// program runs without them.
+    pub fn race_bugs(&self) -> (delalloc_optimized_shuttle::bugs::BugSet, Option<String>) {
+        let wrapper: Vec<&str> = self.bugs.bugs().map(|b| b.name()).collect();
+        let note = (!wrapper.is_empty()).then(|| {
+            format!(
+                "note: {} changes sequential ops only (src/injected.rs): the concurrent program \
+                 runs without it",
+                wrapper.join(", ")
+            )
+        });
+        (shuttle_bugs(self.bugs.model()), note)
     }
 }
 
@@ -393,8 +395,18 @@ mod tests {
             bugs: WrapperBugs::parse("racing-release-ignored").unwrap(),
         };
         let oracle = crate::oracles::linearizable::Linearizable {
-            bugs: p.race_bugs().unwrap(),
+            bugs: p.race_bugs().0,
         };
         assert_eq!(crate::oracles::Oracle::run_line(&oracle), p.run_line());
+        let mixed = Pairing {
+            bugs: WrapperBugs::parse("racing-release-ignored,nocow-writeback-end-rounds-down")
+                .unwrap(),
+            ..p
+        };
+        let (bugs, note) = mixed.race_bugs();
+        assert_eq!(bugs, oracle.bugs);
+        assert!(note
+            .unwrap()
+            .contains("nocow-writeback-end-rounds-down changes sequential ops only"));
     }
 }

@@ -11,6 +11,7 @@ use delalloc_contract::concurrent_text::{is_concurrent_text, parse_concurrent_fi
 use delalloc_contract::run_line::RunLine;
 use delalloc_contract::{ConcurrentProgram, Program};
 use delalloc_optimized::bugs::BugSet;
+use delalloc_optimized_shuttle::bugs::BugSet as RaceBugs;
 use std::path::{Path, PathBuf};
 
 /// Exit code: a divergence was found, or a replayed program failed.
@@ -192,6 +193,16 @@ pub(super) fn resolve_for(
         eprintln!("{kind}: {}: {rest}", path.display());
     }
     Ok(r.pairing)
+}
+
+/// [`Pairing::race_bugs`] for the concurrent file `path`, its note printed naming the file.
+pub(super) fn race_bugs_for(path: &Path, pairing: &Pairing) -> RaceBugs {
+    let (bugs, note) = pairing.race_bugs();
+    if let Some(note) = note {
+        let (kind, rest) = note.split_once(": ").unwrap_or(("note", &note));
+        eprintln!("{kind}: {}: {rest}", path.display());
+    }
+    bugs
 }
 
 /// Program files under `paths`: files as given, directories walked for `*.txt` (not reports).

@@ -2,7 +2,9 @@
 //! artifact shrunk to a small one diverging the same way, with the models and bugs of its run
 //! line (or of `--against`, `--bug`, `DELALLOC_FUZZ_BUGS`), which the output's run line keeps.
 
-use super::common::{load_any, resolve_for, AgainstArgs, BugArgs, LevelArg, Loaded, ERROR, FAILED};
+use super::common::{
+    load_any, race_bugs_for, resolve_for, AgainstArgs, BugArgs, LevelArg, Loaded, ERROR, FAILED,
+};
 use crate::against::Against;
 use crate::corpus::artifact::Decoding;
 use crate::engines::findings;
@@ -144,12 +146,8 @@ fn minimize_concurrent_file(
     out: &Path,
     force: bool,
 ) -> u8 {
-    let oracle = match pairing.race_bugs() {
-        Ok(bugs) => Linearizable { bugs },
-        Err(e) => {
-            eprintln!("error: {}: {e}", file.display());
-            return ERROR;
-        }
+    let oracle = Linearizable {
+        bugs: race_bugs_for(file, pairing),
     };
     let Some(m) = shrink::concurrent::minimize(p, |p| oracle.check(p)) else {
         eprintln!(

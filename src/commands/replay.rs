@@ -3,7 +3,8 @@
 //! `DELALLOC_FUZZ_BUGS` say otherwise.
 
 use super::common::{
-    collect, load_any, resolve_for, AgainstArgs, BugArgs, LevelArg, Loaded, ERROR, FAILED,
+    collect, load_any, race_bugs_for, resolve_for, AgainstArgs, BugArgs, LevelArg, Loaded, ERROR,
+    FAILED,
 };
 use crate::against::Against;
 use crate::corpus::artifact::Decoding;
@@ -134,9 +135,7 @@ fn replay_file(f: &Path, level: Option<Level>, overrides: &Overrides) -> Result<
     let pairing = resolve_for(f, loaded.run_line(), overrides)?;
     match loaded {
         Loaded::Concurrent { program, .. } => {
-            let bugs = pairing
-                .race_bugs()
-                .map_err(|e| format!("{}: {e}", f.display()))?;
+            let bugs = race_bugs_for(f, &pairing);
             let run = Linearizable { bugs }.run_line();
             Ok(replay_concurrent(&program, bugs, run))
         }

@@ -3,7 +3,9 @@
 //! verdict. The models and bugs are the file's run line's, unless `--against`, `--bug` or
 //! `DELALLOC_FUZZ_BUGS` say otherwise.
 
-use super::common::{load_any, resolve_for, AgainstArgs, BugArgs, LevelArg, Loaded, ERROR};
+use super::common::{
+    load_any, race_bugs_for, resolve_for, AgainstArgs, BugArgs, LevelArg, Loaded, ERROR,
+};
 use crate::against::Against;
 use crate::corpus::artifact::Decoding;
 use crate::generators::Level;
@@ -67,9 +69,7 @@ impl TraceCommand {
         let pairing = resolve_for(path, loaded.run_line(), &overrides)?;
         match loaded {
             Loaded::Concurrent { program, .. } => {
-                let bugs = pairing
-                    .race_bugs()
-                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                let bugs = race_bugs_for(path, &pairing);
                 self.trace_concurrent(&program, bugs)
             }
             Loaded::Sequential {

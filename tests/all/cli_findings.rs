@@ -452,6 +452,44 @@ fn overrides_are_named_and_bad_run_lines_are_placed() {
             assert!(!out(&o).contains("panicked"), "{}", out(&o));
         }
     }
+    // The wrapper's bug has no concurrent form: a concurrent file runs without it, and says so.
+    let seed003 = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("corpus/concurrent/seed003_dio_fallback_vs_buffered_write.txt"),
+    )
+    .unwrap();
+    std::fs::write(d.join("seed003.txt"), &seed003).unwrap();
+    let o = run(
+        &["replay", "seed003.txt"],
+        d,
+        Some("nocow-writeback-end-rounds-down"),
+    );
+    assert_exit(&o, 0, "a wrapper bug on a concurrent file");
+    assert!(
+        out(&o).contains(
+            "note: seed003.txt: nocow-writeback-end-rounds-down changes sequential ops only"
+        ),
+        "{}",
+        out(&o)
+    );
+    // The committed seed 003 shows its race with the bug from the variable or the flag.
+    let o = run(
+        &["replay", "seed003.txt"],
+        d,
+        Some("unlock-before-set-delalloc"),
+    );
+    assert_exit(&o, 1, "seed 003 with its bug from the variable");
+    let o = cli(
+        &[
+            "replay",
+            "--bug",
+            "unlock-before-set-delalloc",
+            "seed003.txt",
+        ],
+        d,
+    );
+    assert_exit(&o, 1, "seed 003 with its bug from --bug");
+
     // --bug takes known names only.
     let o = cli(&["replay", "--bug", "typo", "plain.txt"], d);
     assert_exit(&o, 2, "an unknown --bug");
