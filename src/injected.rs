@@ -129,6 +129,20 @@ impl WrapperBugs {
         self.wrapper == 0 && self.model.is_empty()
     }
 
+    /// Both sets' bugs.
+    pub fn union(self, other: WrapperBugs) -> WrapperBugs {
+        WrapperBugs {
+            wrapper: self.wrapper | other.wrapper,
+            model: self.model.union(other.model),
+        }
+    }
+
+    /// Every bug's name: the wrapper's, then the model's (a program file's `run` line lists
+    /// them so).
+    pub fn name_list(self) -> Vec<&'static str> {
+        self.named().map(|(n, _)| n).collect()
+    }
+
     pub fn contains(self, bug: WrapperBug) -> bool {
         self.wrapper & bug.bit() != 0
     }
@@ -212,6 +226,17 @@ pub fn run(program: &Program, bugs: WrapperBugs) -> Verdict<Stats, Divergence> {
     }
     let mut right = Buggy::new(inner, &program.geometry, bugs);
     differential::run_models(program, &mut left, &mut right)
+}
+
+/// The model [`run`] compares the reference with, on its own: the optimized model with the
+/// bugs of `bugs` (`trace` shows it beside the reference).
+pub fn model(geometry: &Geometry, bugs: WrapperBugs) -> Box<dyn Model> {
+    let inner = Optimized::with_bugs(geometry, bugs.model);
+    if bugs.wrapper == 0 {
+        Box::new(inner)
+    } else {
+        Box::new(Buggy::new(inner, geometry, bugs))
+    }
 }
 
 /// The optimized model asked to do something slightly different, as each [`WrapperBug`] says.

@@ -17,6 +17,7 @@
 //! | [`engines`] | the built-in campaign over any oracle (threads, seeds, progress, findings on disk); stress on real threads |
 //! | [`targets`] | the fuzz target bodies every engine calls: fs level, tree level, text parser, concurrent |
 //! | [`against`] | which model the reference is compared with: the optimized implementation, or the kernel's own code (`delalloc-kernel`) |
+//! | [`pairing`] | that model and the bugs injected into it, as a program file's `run` line records them, and the command line's overrides |
 //! | [`kernel_variant`] | this binary rebuilt on another kernel tree or a patched one (`--kernel-src`, kernel mutants) |
 //! | [`injected`] | deliberately wrong behaviours behind `DELALLOC_FUZZ_BUGS`, to test the pipeline itself |
 //! | [`libfuzzer`] | cargo-fuzz's targets built and run for N seconds each, one summary table (`fuzz-all`) |
@@ -55,6 +56,7 @@ pub mod input;
 pub mod kernel_variant;
 pub mod libfuzzer;
 pub mod oracles;
+pub mod pairing;
 pub mod report;
 pub mod scoreboard;
 pub mod shrink;

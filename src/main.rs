@@ -32,14 +32,15 @@ enum Command {
     /// quiescence and that nothing leaks after the unmount.
     Stress(StressCommand),
     /// Run program files or raw fuzz artifacts (directories: every *.txt below, reports
-    /// excluded, and crash-*/id:* artifacts); PASS if the models agree.
+    /// excluded, and crash-*/id:* artifacts) with the models and bugs of each file's run line;
+    /// PASS if the models agree.
     Replay(ReplayCommand),
     /// Turn libFuzzer/AFL crash inputs into readable, minimized regression programs.
     Import(ImportCommand),
     /// Regenerate the fuzz targets' seed corpora corpus/<target>/ from corpus/programs/.
     Corpus(CorpusCommand),
-    /// Show what a program file does: each op's outcome and the fields it changed (reference
-    /// model), then the oracle's verdict.
+    /// Show what a program file does on each model of its pair, side by side: each op's
+    /// outcomes and the fields it changed, differing values marked, then the oracle's verdict.
     Trace(TraceCommand),
     /// Run every fuzz target N seconds (cargo-fuzz's libFuzzer binaries from their seed
     /// corpora, and/or the built-in engine); a summary table; exit 1 on any finding. For CI.

@@ -16,6 +16,8 @@
 //! - `setup` (optional, once, before the first task) and `task N` (N = 0, 1, ... in order, at most
 //!   [`MAX_TASKS`]) open sections; every op belongs to the section above it. Indentation is
 //!   free.
+//! - `run ...` (at most once, before the sections): the models and injected bugs, as in a
+//!   sequential file ([`crate::run_line`]); a concurrent program runs on the optimized model.
 //! - `schedule HEX` (at most once, after the geometry): the schedule bytes as an even number of hex
 //!   digits; `schedule` alone is no bytes.
 //! - A file with no `setup`, `task` or `schedule` line is a sequential program, read as one
@@ -26,6 +28,7 @@
 use crate::concurrent::{
     ConcurrentProgram, MAX_SCHEDULE_BYTES, MAX_SETUP_OPS, MAX_TASKS, MAX_TASK_OPS,
 };
+use crate::run_line::{self, RightModel, RunLine};
 use crate::text::{self, err, parse_geometry, parse_op_tokens, print_geometry, print_op, tokenize};
 use crate::text::{ParseError, Tok};
 use crate::Geometry;
@@ -45,9 +48,22 @@ pub fn is_concurrent_text(text: &str) -> bool {
 
 /// Header, geometry, `setup` (if any), each `task N` with its ops indented, `schedule HEX`.
 pub fn print_concurrent_program(p: &ConcurrentProgram) -> String {
+    print_concurrent_with(p, None)
+}
+
+/// A concurrent program file: the header, the `run` line ([`RunLine`]), then as
+/// [`print_concurrent_program`].
+pub fn print_concurrent_file(p: &ConcurrentProgram, run: &RunLine) -> String {
+    print_concurrent_with(p, Some(run))
+}
+
+fn print_concurrent_with(p: &ConcurrentProgram, run: Option<&RunLine>) -> String {
     let mut s = String::new();
     s.push_str(HEADER);
     s.push('\n');
+    if let Some(run) = run {
+        let _ = writeln!(s, "{run}");
+    }
     s.push_str(&print_geometry(&p.geometry));
     s.push('\n');
     if !p.setup.is_empty() {
@@ -82,12 +98,24 @@ enum Section {
     Task(usize),
 }
 
-/// Parses a concurrent program (or a sequential one, as one task) and validates it.
+/// Parses a concurrent program (or a sequential one, as one task) and validates it. A `run`
+/// line is checked and left out ([`parse_concurrent_file`] returns it).
 pub fn parse_concurrent_program(text: &str) -> Result<ConcurrentProgram, ParseError> {
+    parse_concurrent_file(text, &run_line::any_bug).map(|(p, _)| p)
+}
+
+/// Parses a concurrent program file: the program and its `run` line, if it has one.
+/// `check_bug` is asked about every bug name of the run line. A concurrent program runs on the
+/// optimized model: a run line `against=kernel` is an error.
+pub fn parse_concurrent_file(
+    text: &str,
+    check_bug: &dyn Fn(&str) -> Result<(), String>,
+) -> Result<(ConcurrentProgram, Option<RunLine>), ParseError> {
     if !is_concurrent_text(text) {
-        let p = text::parse_program(text)?;
-        return Ok(ConcurrentProgram::from_sequential(&p));
+        let (p, run) = text::parse_program_file(text, check_bug)?;
+        return Ok((ConcurrentProgram::from_sequential(&p), run));
     }
+    let mut run: Option<(usize, RunLine)> = None;
     let mut p = ConcurrentProgram {
         geometry: Geometry::default(),
         ..ConcurrentProgram::default()
@@ -101,6 +129,26 @@ pub fn parse_concurrent_program(text: &str) -> Result<ConcurrentProgram, ParseEr
         let toks = tokenize(line);
         let Some(head) = toks.first() else { continue };
         match head.s {
+            "run" => {
+                let first = first_line.map(|l| (l, "setup, the tasks and the schedule"));
+                let (n, line) = text::parse_run_line(&toks, n, run.as_ref(), first, check_bug)?;
+                if line.against != RightModel::Optimized {
+                    let col = toks
+                        .iter()
+                        .find(|t| t.s.starts_with("against="))
+                        .map_or(head.col, |t| t.col);
+                    return Err(err(
+                        n,
+                        col,
+                        format!(
+                            "against={}: a concurrent program runs against the optimized model",
+                            line.against
+                        ),
+                    ));
+                }
+                run = Some((n, line));
+                continue;
+            }
             "geometry" => {
                 if let Some(first) = geometry_line {
                     return Err(err(
@@ -197,7 +245,7 @@ pub fn parse_concurrent_program(text: &str) -> Result<ConcurrentProgram, ParseEr
         Ok(()),
         "the parser checks every limit where it reads"
     );
-    Ok(p)
+    Ok((p, run.map(|(_, r)| r)))
 }
 
 /// `task N`, where N must be `want` (tasks are numbered in order from 0).

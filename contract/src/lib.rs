@@ -13,6 +13,7 @@ pub mod geometry;
 pub mod model;
 pub mod op;
 pub mod outcome;
+pub mod run_line;
 pub mod snapshot;
 pub mod text;
 

@@ -185,6 +185,24 @@ impl Snapshot {
     }
 }
 
+impl Snapshot {
+    /// The value of the field at `path` (as [`Snapshot::diff`] names fields:
+    /// `inodes[1].outstanding_extents`, `tree.records`), written as `diff` writes it; `None` if
+    /// there is no such field.
+    pub fn field_value(&self, path: &str) -> Option<String> {
+        let mut v = serde_json::to_value(self).expect("snapshot serializes");
+        for part in path.split('.') {
+            let (name, indices) = part.split_once('[').unwrap_or((part, ""));
+            v = v.get_mut(name)?.take();
+            for index in indices.split('[').filter(|i| !i.is_empty()) {
+                let i: usize = index.strip_suffix(']')?.parse().ok()?;
+                v = v.get_mut(i)?.take();
+            }
+        }
+        Some(render(&v))
+    }
+}
+
 fn diff_values(path: &str, a: &Value, b: &Value, out: &mut Vec<FieldDiff>) {
     if a == b {
         return;
@@ -288,5 +306,13 @@ mod tests {
         assert_eq!(d[0].left, "[0..=4095 DELALLOC]");
         assert_eq!(d[0].right, "[]");
         assert_eq!(d[1].right, "3");
+        // Every field diff names is one field_value reads, written the same way.
+        for f in &d {
+            assert_eq!(a.field_value(&f.field).as_deref(), Some(f.left.as_str()));
+            assert_eq!(b.field_value(&f.field).as_deref(), Some(f.right.as_str()));
+        }
+        assert_eq!(b.field_value("inodes[2].outstanding_extents"), None);
+        assert_eq!(b.field_value("nothing"), None);
+        assert_eq!(b.field_value("meta[0]"), None);
     }
 }

@@ -11,6 +11,10 @@
 //!
 //! - `#` starts a comment anywhere on a line; blank lines are ignored; tokens are separated by
 //!   any whitespace.
+//! - The optional `run` line (`run against=optimized bugs=merge-hook-era-a`, see
+//!   [`crate::run_line`]) says which models and injected bugs the program was found with; it
+//!   comes before the first op, at most once. [`parse_program_file`] returns it,
+//!   [`print_program_file`] writes it after the header.
 //! - The optional `geometry` line comes before the first op, at most once; missing fields keep
 //!   [`Geometry::default`]'s values. `era=b|6` picks the io-tree rules ([`crate::Era`]); the
 //!   printer writes it only when it is not era B, so era-B programs print as before eras.
@@ -30,6 +34,7 @@
 //! every valid program.
 
 use crate::op::{FaultKind, Field, Op, OpKind, Program, Role, Syntax};
+use crate::run_line::{self, RunLine};
 use crate::{Bits, Era, Geometry};
 use std::fmt::{self, Write as _};
 
@@ -66,9 +71,23 @@ impl std::error::Error for ParseError {}
 
 /// The whole program: header comment, geometry line, one op a line; ends with a newline.
 pub fn print_program(p: &Program) -> String {
+    print_program_with(p, None)
+}
+
+/// A program file: header comment, the `run` line, geometry line, one op a line.
+/// `parse_program_file(&print_program_file(p, r), ..) == Ok((p, Some(r)))` for every valid
+/// program and run line.
+pub fn print_program_file(p: &Program, run: &RunLine) -> String {
+    print_program_with(p, Some(run))
+}
+
+fn print_program_with(p: &Program, run: Option<&RunLine>) -> String {
     let mut s = String::new();
     s.push_str(HEADER);
     s.push('\n');
+    if let Some(run) = run {
+        let _ = writeln!(s, "{run}");
+    }
     s.push_str(&print_geometry(&p.geometry));
     s.push('\n');
     for op in &p.ops {
@@ -162,17 +181,32 @@ fn value_text(value: Field, key: bool) -> String {
 // Parsing
 // ---------------------------------------------------------------------------------------------
 
-/// Parses a whole program: validates the geometry and every op against it.
+/// Parses a whole program: validates the geometry and every op against it. A `run` line is
+/// checked and left out ([`parse_program_file`] returns it).
 pub fn parse_program(text: &str) -> Result<Program, ParseError> {
+    parse_program_file(text, &run_line::any_bug).map(|(p, _)| p)
+}
+
+/// Parses a program file: the program and its `run` line, if it has one ([`RunLine`]).
+/// `check_bug` is asked about every bug name of the run line; its error is reported at the
+/// name's line and column.
+pub fn parse_program_file(
+    text: &str,
+    check_bug: &dyn Fn(&str) -> Result<(), String>,
+) -> Result<(Program, Option<RunLine>), ParseError> {
     let mut geometry = Geometry::default();
     let mut geometry_line: Option<usize> = None;
     let mut first_op_line: Option<usize> = None;
+    let mut run: Option<(usize, RunLine)> = None;
     let mut ops = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let n = i + 1;
         let toks = tokenize(line);
         let Some(head) = toks.first() else { continue };
-        if head.s == "geometry" {
+        if head.s == "run" {
+            let first = first_op_line.map(|l| (l, "the first op"));
+            run = Some(parse_run_line(&toks, n, run.as_ref(), first, check_bug)?);
+        } else if head.s == "geometry" {
             if let Some(first) = geometry_line {
                 return Err(err(
                     n,
@@ -194,7 +228,34 @@ pub fn parse_program(text: &str) -> Result<Program, ParseError> {
             first_op_line.get_or_insert(n);
         }
     }
-    Ok(Program { geometry, ops })
+    Ok((Program { geometry, ops }, run.map(|(_, r)| r)))
+}
+
+/// A `run` line on line `n`: at most one (`seen`), before what `first` names (its line and
+/// what it is, if there is one already).
+pub(crate) fn parse_run_line(
+    toks: &[Tok<'_>],
+    n: usize,
+    seen: Option<&(usize, RunLine)>,
+    first: Option<(usize, &str)>,
+    check_bug: &dyn Fn(&str) -> Result<(), String>,
+) -> Result<(usize, RunLine), ParseError> {
+    let col = toks.first().map_or(1, |t| t.col);
+    if let Some((first, _)) = seen {
+        return Err(err(
+            n,
+            col,
+            format!("duplicate run line (the first is on line {first})"),
+        ));
+    }
+    if let Some((line, what)) = first {
+        return Err(err(
+            n,
+            col,
+            format!("run line after line {line}: it must come before {what}"),
+        ));
+    }
+    run_line::parse(toks, n, check_bug).map(|r| (n, r))
 }
 
 /// Parses one op line (comments allowed) and validates it against `g`; errors say line 1.
@@ -719,7 +780,10 @@ pub(crate) fn parse_op_tokens(
         return Err(err(line, 1, "empty line: expected an op".into()));
     };
     let Some(kind) = OpKind::from_name(head.s) else {
-        let names = OpKind::ALL.iter().map(|k| k.name()).chain(["geometry"]);
+        let names = OpKind::ALL
+            .iter()
+            .map(|k| k.name())
+            .chain(["geometry", "run"]);
         let msg = match suggest(head.s, names) {
             Some(s) => format!("unknown op `{}`; did you mean `{s}`?", head.s),
             None => {

@@ -1073,3 +1073,143 @@ fn era_6_rejects_what_6_x_cannot_say() {
         parse_program("geometry era=6\nset_bits 0 4095 DIRTY|LOCKED exclusive=DIRTY|LOCKED\n");
     assert!(other_exclusive.is_err());
 }
+
+// ---------------------------------------------------------------------------------------------
+// The `run` line
+// ---------------------------------------------------------------------------------------------
+
+use delalloc_contract::concurrent_text::{parse_concurrent_file, print_concurrent_file};
+use delalloc_contract::run_line::{RightModel, RunLine};
+use delalloc_contract::text::{parse_program_file, print_program_file};
+
+fn run_line() -> impl Strategy<Value = RunLine> {
+    let names = [
+        "merge-hook-era-a",
+        "split-hook-era-a",
+        "nocow-writeback-end-rounds-down",
+    ];
+    prop_oneof![
+        Just(RunLine::default()),
+        proptest::sample::subsequence(names.to_vec(), 1..=3).prop_map(|bugs| RunLine {
+            bugs: bugs.into_iter().map(String::from).collect(),
+            ..RunLine::default()
+        }),
+        (
+            proptest::option::of("[0-9]\\.[0-9]{1,2}\\.[0-9]{1,3}"),
+            proptest::option::of("[a-z-]{1,12}\\.patch"),
+        )
+            .prop_map(|(kernel, mutant)| RunLine {
+                against: RightModel::Kernel,
+                mutant: mutant.filter(|_| kernel.is_some()),
+                kernel,
+                bugs: Vec::new(),
+            }),
+    ]
+}
+
+fn any_bug(_: &str) -> Result<(), String> {
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn program_files_roundtrip_with_their_run_line(p in program(), run in run_line()) {
+        prop_assert_eq!(run.validate(), Ok(()));
+        let text = print_program_file(&p, &run);
+        prop_assert_eq!(
+            parse_program_file(&text, &any_bug),
+            Ok((p.clone(), Some(run.clone()))),
+            "text:\n{}",
+            text
+        );
+        // The plain parser reads the same program and leaves the line out.
+        prop_assert_eq!(parse_program(&text), Ok(p.clone()));
+        prop_assert_eq!(parse_program_file(&print_program(&p), &any_bug), Ok((p, None)));
+    }
+
+    #[test]
+    fn concurrent_files_roundtrip_with_their_run_line(
+        p in concurrent_program(),
+        run in run_line().prop_filter("optimized only", |r| r.against == RightModel::Optimized),
+    ) {
+        let text = print_concurrent_file(&p, &run);
+        prop_assert_eq!(
+            parse_concurrent_file(&text, &any_bug),
+            Ok((p.clone(), Some(run))),
+            "text:\n{}",
+            text
+        );
+        prop_assert_eq!(parse_concurrent_program(&text), Ok(p));
+    }
+}
+
+#[test]
+fn run_lines_are_placed_checked_and_explained() {
+    let run = "run against=optimized bugs=merge-hook-era-a";
+    // Before or after the geometry, comments allowed; the program is the same.
+    for text in [
+        format!("{run}\ngeometry inodes=1\ncommit\n"),
+        format!("geometry inodes=1\n  {run}   # found with the bug\ncommit\n"),
+    ] {
+        let (p, r) = parse_program_file(&text, &any_bug).unwrap();
+        assert_eq!(p, parse_program("geometry inodes=1\ncommit\n").unwrap());
+        assert_eq!(r.unwrap().bugs, ["merge-hook-era-a"]);
+    }
+    check(
+        "commit\nrun\n",
+        2,
+        1,
+        &["run line after line 1", "before the first op"],
+    );
+    check(
+        "run\nrun bugs=x\n",
+        2,
+        1,
+        &["duplicate run line (the first is on line 1)"],
+    );
+    check(
+        "run agains=kernel\n",
+        1,
+        5,
+        &["unknown run setting `agains`"],
+    );
+    check("rnu\n", 1, 1, &["did you mean `run`?"]);
+    // The caller's check of bug names is reported at the name.
+    let known = |n: &str| {
+        if n == "merge-hook-era-a" {
+            Ok(())
+        } else {
+            Err(format!("unknown injected bug `{n}`"))
+        }
+    };
+    let e = parse_program_file("\nrun bugs=merge-hook-era-a,typo\n", &known).unwrap_err();
+    assert_eq!(
+        (e.line, e.column, e.message.as_str()),
+        (2, 27, "unknown injected bug `typo`")
+    );
+
+    // Concurrent files: before the sections, and never against the kernel.
+    let (p, r) = parse_concurrent_file(
+        "run bugs=unlock-before-set-delalloc\ngeometry inodes=1\ntask 0\n  commit\n",
+        &any_bug,
+    )
+    .unwrap();
+    assert_eq!(p.tasks.len(), 1);
+    assert_eq!(r.unwrap().bugs, ["unlock-before-set-delalloc"]);
+    concurrent_err(
+        "task 0\nrun\n",
+        2,
+        1,
+        "it must come before setup, the tasks and the schedule",
+    );
+    concurrent_err(
+        "run against=kernel\ntask 0\n",
+        1,
+        5,
+        "a concurrent program runs against the optimized model",
+    );
+    let e = parse_concurrent_file("run bugs=typo\ntask 0\n", &known).unwrap_err();
+    assert_eq!((e.line, e.column), (1, 10), "{e}");
+}

@@ -2,14 +2,16 @@
 //! reading program files, raw fuzz artifacts and the bug switch from the environment.
 
 use crate::against::Against;
-use crate::corpus::artifact;
+use crate::corpus::artifact::{self, Decoding};
 use crate::generators::Level;
-use crate::injected;
+use crate::injected::{self, WrapperBugs};
 use crate::kernel_variant;
-use delalloc_contract::concurrent_text::{is_concurrent_text, parse_concurrent_program};
-use delalloc_contract::text::parse_program;
+use crate::pairing::{self, Overrides, Pairing};
+use delalloc_contract::concurrent_text::{is_concurrent_text, parse_concurrent_file};
+use delalloc_contract::run_line::RunLine;
 use delalloc_contract::{ConcurrentProgram, Program};
 use delalloc_optimized::bugs::BugSet;
+use delalloc_optimized_shuttle::bugs::BugSet as RaceBugs;
 use std::path::{Path, PathBuf};
 
 /// Exit code: a divergence was found, or a replayed program failed.
@@ -40,8 +42,9 @@ impl From<LevelArg> for Level {
 pub struct AgainstArgs {
     /// The model compared with the reference: the optimized implementation, or the kernel's
     /// own io tree and delalloc hooks compiled from a Linux tree (tree-level programs only).
-    #[arg(long, value_enum, default_value_t = Against::Optimized, value_name = "MODEL")]
-    pub against: Against,
+    /// Default: a program file's run line, else optimized.
+    #[arg(long, value_enum, value_name = "MODEL")]
+    pub against: Option<Against>,
     /// With --against kernel: the Linux tree to build the kernel model from, when it is not
     /// the one this binary was built with (the command is rebuilt on DIR and run there).
     #[arg(long, value_name = "DIR")]
@@ -49,6 +52,11 @@ pub struct AgainstArgs {
 }
 
 impl AgainstArgs {
+    /// The model chosen: `--against`, else the optimized model.
+    pub(super) fn model(&self) -> Against {
+        self.against.unwrap_or_default()
+    }
+
     /// [`AgainstArgs::prepare`] for a command's `execute`: `None` to go on here, or the exit
     /// code to return (the error printed, or the command's own code from the rebuilt binary).
     pub(super) fn elsewhere(&self) -> Option<u8> {
@@ -65,17 +73,18 @@ impl AgainstArgs {
     /// already ran, on a build against --kernel-src, and exited with `code`; `Ok(None)`: run it
     /// here.
     fn prepare(&self) -> Result<Option<u8>, String> {
+        let against = self.model();
         if let Some(src) = &self.kernel_src {
-            if self.against != Against::Kernel {
+            if against != Against::Kernel {
                 return Err("--kernel-src is for --against kernel".into());
             }
             if !kernel_variant::is_built_tree(src) {
                 return kernel_variant::rerun_on(src).map(Some);
             }
         }
-        self.against.ready()?;
-        if self.against == Against::Kernel {
-            eprintln!("note: the reference against {}", self.against.describe());
+        against.ready()?;
+        if against == Against::Kernel {
+            eprintln!("note: the reference against {}", against.describe());
         }
         Ok(None)
     }
@@ -94,6 +103,106 @@ pub(super) fn parse_bugs(s: &str) -> Result<BugSet, String> {
         Ok(set) if set.is_empty() => Err("names no bug".into()),
         other => other.map_err(|e| e.to_string()),
     }
+}
+
+/// `--bug` of the commands that run program files (`replay`, `trace`, `minimize`, `import`):
+/// bugs to run with instead of those of the file's run line.
+#[derive(Clone, clap::Args)]
+pub struct BugArgs {
+    /// Inject these bugs instead of the file's run line's (repeatable, or comma-separated;
+    /// `none`: the real models). DELALLOC_FUZZ_BUGS does the same, below this flag.
+    #[arg(long = "bug", value_name = "NAME|none", value_parser = parse_override_bugs)]
+    pub bugs: Vec<WrapperBugs>,
+}
+
+impl BugArgs {
+    /// What the command was told besides the files: `--against`, `--bug`, `DELALLOC_FUZZ_BUGS`.
+    pub(super) fn overrides(&self, against: Option<Against>) -> Result<Overrides, String> {
+        let bugs = (!self.bugs.is_empty())
+            .then(|| self.bugs.iter().fold(WrapperBugs::NONE, |a, b| a.union(*b)));
+        Ok(Overrides {
+            against,
+            bugs,
+            env: WrapperBugs::from_env()?,
+        })
+    }
+}
+
+/// `--bug none`, or names of the wrapper's or the model's bugs.
+fn parse_override_bugs(s: &str) -> Result<WrapperBugs, String> {
+    if s.trim() == "none" {
+        return Ok(WrapperBugs::NONE);
+    }
+    match WrapperBugs::parse(s) {
+        Ok(set) if set.is_empty() => Err("names no bug (`none` for none)".into()),
+        Ok(set) => Ok(set),
+        Err(e) => Err(e
+            .strip_prefix(&format!("{}: ", injected::ENV))
+            .unwrap_or(&e)
+            .to_string()),
+    }
+}
+
+/// A file a command runs, as read: a sequential program (a text file or a raw fuzz artifact)
+/// or a concurrent one, with its run line if it has one.
+pub(super) enum Loaded {
+    Sequential {
+        program: Program,
+        decoding: Decoding,
+        run: Option<RunLine>,
+    },
+    Concurrent {
+        program: ConcurrentProgram,
+        run: Option<RunLine>,
+    },
+}
+
+impl Loaded {
+    pub(super) fn run_line(&self) -> Option<&RunLine> {
+        match self {
+            Loaded::Sequential { run, .. } | Loaded::Concurrent { run, .. } => run.as_ref(),
+        }
+    }
+}
+
+/// Reads `path`: a concurrent program file, else a program file or raw artifact (decoded at
+/// `level`, see [`artifact::load`]). The error names file:line:column.
+pub(super) fn load_any(path: &Path, level: Option<Level>) -> Result<Loaded, String> {
+    if let Some(text) = concurrent_text(path) {
+        let (program, run) = parse_concurrent_file(&text, &pairing::check_race_bug)
+            .map_err(|e| format!("{}:{}:{}: {}", path.display(), e.line, e.column, e.message))?;
+        return Ok(Loaded::Concurrent { program, run });
+    }
+    let (program, decoding, run) = artifact::load_file(path, level)?;
+    Ok(Loaded::Sequential {
+        program,
+        decoding,
+        run,
+    })
+}
+
+/// [`pairing::resolve`] for the file `path`, its notes printed on stderr naming the file.
+pub(super) fn resolve_for(
+    path: &Path,
+    run: Option<&RunLine>,
+    o: &Overrides,
+) -> Result<Pairing, String> {
+    let r = pairing::resolve(run, o).map_err(|e| format!("{}: {e}", path.display()))?;
+    for note in &r.notes {
+        let (kind, rest) = note.split_once(": ").unwrap_or(("note", note));
+        eprintln!("{kind}: {}: {rest}", path.display());
+    }
+    Ok(r.pairing)
+}
+
+/// [`Pairing::race_bugs`] for the concurrent file `path`, its note printed naming the file.
+pub(super) fn race_bugs_for(path: &Path, pairing: &Pairing) -> RaceBugs {
+    let (bugs, note) = pairing.race_bugs();
+    if let Some(note) = note {
+        let (kind, rest) = note.split_once(": ").unwrap_or(("note", &note));
+        eprintln!("{kind}: {}: {rest}", path.display());
+    }
+    bugs
 }
 
 /// Program files under `paths`: files as given, directories walked for `*.txt` (not reports).
@@ -137,34 +246,8 @@ pub(super) fn is_artifact(p: &Path) -> bool {
         .is_some_and(artifact::is_artifact_name)
 }
 
-/// The injected bugs of DELALLOC_FUZZ_BUGS, announced on stderr; the error is the message.
-pub(super) fn bugs_from_env() -> Result<injected::WrapperBugs, String> {
-    let bugs = injected::WrapperBugs::from_env()?;
-    if !bugs.is_empty() {
-        eprintln!(
-            "note: {}: the optimized model runs with injected bugs",
-            bugs.assignment()
-        );
-    }
-    Ok(bugs)
-}
-
-/// Reads and parses a program file; the error names file:line:column.
-pub(super) fn load(path: &Path) -> Result<Program, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-    parse_program(&text)
-        .map_err(|e| format!("{}:{}:{}: {}", path.display(), e.line, e.column, e.message))
-}
-
 /// The text of a concurrent program file (one with `setup`, `task` or `schedule` lines).
 pub(super) fn concurrent_text(path: &Path) -> Option<String> {
     let text = std::fs::read_to_string(path).ok()?;
     is_concurrent_text(&text).then_some(text)
-}
-
-/// Parses a concurrent program file's text; the error names file:line:column.
-pub(super) fn parse_concurrent(path: &Path, text: &str) -> Result<ConcurrentProgram, String> {
-    parse_concurrent_program(text)
-        .map_err(|e| format!("{}:{}:{}: {}", path.display(), e.line, e.column, e.message))
 }

@@ -8,8 +8,9 @@ use crate::injected::WrapperBugs;
 use crate::oracles::differential::Differential;
 use crate::oracles::linearizable::Linearizable;
 use crate::oracles::stats::Stats;
-use crate::oracles::Oracle;
 use crate::oracles::Verdict;
+use crate::oracles::{Oracle, WithRunLine};
+use crate::pairing::{shuttle_bugs, Pairing};
 use crate::report::Report;
 use crate::scoreboard;
 use crate::shrink::Shrink;
@@ -68,7 +69,7 @@ impl FuzzCommand {
             progress: true,
         };
         let bugs = self.bugs.into_iter().fold(BugSet::NONE, BugSet::union);
-        let against = self.against.against;
+        let against = self.against.model();
         if against == Against::Kernel {
             let level = Level::from(self.level);
             let conflict = if self.concurrent {
@@ -92,27 +93,44 @@ impl FuzzCommand {
             };
             return fuzz(&config, &oracle, self.json);
         }
+        // Every finding records the models and bugs it was found with: its file replays alone.
+        let pairing = Pairing {
+            against,
+            bugs: WrapperBugs::from(bugs),
+        };
+        let extra_flags: String = match against {
+            Against::Kernel => " --against kernel".into(),
+            Against::Optimized => bugs.iter().map(|b| format!(" --bug {b}")).collect(),
+        };
         if against == Against::Kernel {
             let dialect = against.dialect();
-            let oracle = Differential {
-                level: self.level.into(),
-                dialect,
-                // A shrinking step that leaves the dialect (a geometry back in era B) is not
-                // the kernel's bug.
-                run: move |p: &Program| {
-                    if dialect.fits(p) {
-                        against.run(p, WrapperBugs::NONE)
-                    } else {
-                        Verdict::Agree(Stats::default())
-                    }
+            let oracle = WithRunLine {
+                run_line: pairing.run_line(),
+                extra_flags,
+                oracle: Differential {
+                    level: self.level.into(),
+                    dialect,
+                    // A shrinking step that leaves the dialect (a geometry back in era B) is not
+                    // the kernel's bug.
+                    run: move |p: &Program| {
+                        if dialect.fits(p) {
+                            against.run(p, WrapperBugs::NONE)
+                        } else {
+                            Verdict::Agree(Stats::default())
+                        }
+                    },
                 },
             };
             return fuzz(&config, &oracle, self.json);
         }
-        let oracle = Differential {
-            level: self.level.into(),
-            dialect: Dialect::ANY,
-            run: |p: &Program| scoreboard::run_with_bugs(p, bugs),
+        let oracle = WithRunLine {
+            run_line: pairing.run_line(),
+            extra_flags,
+            oracle: Differential {
+                level: self.level.into(),
+                dialect: Dialect::ANY,
+                run: |p: &Program| scoreboard::run_with_bugs(p, bugs),
+            },
         };
         fuzz(&config, &oracle, self.json)
     }
@@ -167,13 +185,4 @@ where
             FAILED
         }
     }
-}
-
-/// The same bugs in the shuttle build of the model (same names, separate types).
-fn shuttle_bugs(set: BugSet) -> delalloc_optimized_shuttle::bugs::BugSet {
-    set.iter()
-        .filter_map(|b| delalloc_optimized_shuttle::bugs::Bug::from_name(b.name()))
-        .fold(delalloc_optimized_shuttle::bugs::BugSet::NONE, |s, b| {
-            s.union(b.into())
-        })
 }

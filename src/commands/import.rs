@@ -1,10 +1,11 @@
 //! `delalloc-fuzz import`: libFuzzer/AFL crash inputs → readable, minimized regression programs.
 
-use super::common::{bugs_from_env, LevelArg, ERROR, FAILED};
+use super::common::{resolve_for, BugArgs, LevelArg, ERROR, FAILED};
+use crate::against::Against;
 use crate::corpus::artifact;
 use crate::engines::findings;
 use crate::generators::Level;
-use crate::injected;
+use crate::pairing::Overrides;
 use crate::report;
 use std::path::{Path, PathBuf};
 
@@ -18,7 +19,7 @@ pub struct ImportCommand {
     #[arg(long, value_enum, value_name = "L")]
     pub level: Option<LevelArg>,
     /// Where to write (default: corpus/regressions/imported, or corpus/injected/<bugs> with
-    /// DELALLOC_FUZZ_BUGS set).
+    /// injected bugs: DELALLOC_FUZZ_BUGS, --bug, or a text program's run line).
     #[expect(
         rustdoc::invalid_html_tags,
         reason = "`<bugs>` is the help text's placeholder, not HTML"
@@ -28,23 +29,24 @@ pub struct ImportCommand {
     /// Overwrite an existing regression file of the same name.
     #[arg(long)]
     pub force: bool,
+    #[command(flatten)]
+    pub bugs: BugArgs,
 }
 
 impl ImportCommand {
     /// Imports every artifact it can; the worst exit code.
     pub fn execute(self) -> u8 {
-        let bugs = match bugs_from_env() {
-            Ok(b) => b,
+        let overrides = match self.bugs.overrides(None) {
+            Ok(o) => o,
             Err(e) => {
                 eprintln!("error: {e}");
                 return ERROR;
             }
         };
         let level = self.level.map(Level::from);
-        let out = self.out.unwrap_or_else(|| artifact::default_out(bugs));
         let mut code = 0;
         for a in &self.artifacts {
-            if let Err((c, e)) = import_one(a, level, &out, self.force, bugs) {
+            if let Err((c, e)) = import_one(a, level, self.out.as_deref(), self.force, &overrides) {
                 eprintln!("error: {e}");
                 code = code.max(c);
             }
@@ -56,9 +58,9 @@ impl ImportCommand {
 fn import_one(
     a: &Path,
     level: Option<Level>,
-    out: &Path,
+    out: Option<&Path>,
     force: bool,
-    bugs: injected::WrapperBugs,
+    overrides: &Overrides,
 ) -> Result<(), (u8, String)> {
     if a.is_dir() {
         return Err((
@@ -66,7 +68,19 @@ fn import_one(
             format!("{}: is a directory, not an artifact", a.display()),
         ));
     }
-    let (program, decoding) = artifact::load(a, level).map_err(|e| (ERROR, e))?;
+    let (program, decoding, run) = artifact::load_file(a, level).map_err(|e| (ERROR, e))?;
+    let pairing = resolve_for(a, run.as_ref(), overrides).map_err(|e| (ERROR, e))?;
+    if pairing.against == Against::Kernel {
+        return Err((
+            ERROR,
+            format!(
+                "{}: its run line says against=kernel: import keeps findings of the optimized                  model; `minimize` shrinks a kernel finding",
+                a.display()
+            ),
+        ));
+    }
+    let bugs = pairing.bugs;
+    let out = out.map_or_else(|| artifact::default_out(bugs), Path::to_path_buf);
     let path = out.join(artifact::regression_name(a));
     if path.exists() && !force {
         return Err((
@@ -77,7 +91,7 @@ fn import_one(
             ),
         ));
     }
-    let Some(r) = artifact::regression(&program, bugs, a, decoding) else {
+    let Some(r) = artifact::regression(&program, &pairing, a, decoding) else {
         return Err((
             FAILED,
             format!(
@@ -92,7 +106,7 @@ fn import_one(
             ),
         ));
     };
-    std::fs::create_dir_all(out)
+    std::fs::create_dir_all(&out)
         .map_err(|e| (ERROR, format!("{}: cannot create: {e}", out.display())))?;
     findings::write_user_file(&path, &r.text, force)
         .map_err(|e| (ERROR, format!("cannot write {}: {e}", path.display())))?;

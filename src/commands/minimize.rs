@@ -1,17 +1,22 @@
-//! `delalloc-fuzz minimize`: a diverging program file (sequential or concurrent) shrunk to a
-//! small one diverging the same way.
+//! `delalloc-fuzz minimize`: a diverging program file (sequential or concurrent) or raw fuzz
+//! artifact shrunk to a small one diverging the same way, with the models and bugs of its run
+//! line (or of `--against`, `--bug`, `DELALLOC_FUZZ_BUGS`), which the output's run line keeps.
 
-use super::common::{concurrent_text, load, parse_concurrent, AgainstArgs, ERROR, FAILED};
+use super::common::{
+    load_any, race_bugs_for, resolve_for, AgainstArgs, BugArgs, LevelArg, Loaded, ERROR, FAILED,
+};
 use crate::against::Against;
+use crate::corpus::artifact::Decoding;
 use crate::engines::findings;
-use crate::injected::WrapperBugs;
-use crate::oracles::linearizable;
-use crate::oracles::stats::Stats;
-use crate::oracles::Verdict;
+use crate::generators::Level;
+use crate::oracles::linearizable::Linearizable;
+use crate::oracles::Oracle;
+use crate::pairing::Pairing;
 use crate::report;
 use crate::shrink;
-use delalloc_contract::concurrent_text::print_concurrent_program;
-use delalloc_contract::text::print_program;
+use delalloc_contract::concurrent_text::print_concurrent_file;
+use delalloc_contract::text::print_program_file;
+use delalloc_contract::ConcurrentProgram;
 use std::path::{Path, PathBuf};
 
 /// `minimize`'s flags; [`MinimizeCommand::execute`] shrinks the file.
@@ -25,8 +30,14 @@ pub struct MinimizeCommand {
     /// Overwrite OUT if it exists.
     #[arg(long)]
     pub force: bool,
+    /// Level to decode a raw fuzz input at (default: from a fs_level/ or tree_level/ folder
+    /// on the path).
+    #[arg(long, value_enum, value_name = "L")]
+    pub level: Option<LevelArg>,
     #[command(flatten)]
     pub against: AgainstArgs,
+    #[command(flatten)]
+    pub bugs: BugArgs,
 }
 
 impl MinimizeCommand {
@@ -41,57 +52,66 @@ impl MinimizeCommand {
             );
             return ERROR;
         }
+        let overrides = match self.bugs.overrides(self.against.against) {
+            Ok(o) => o,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ERROR;
+            }
+        };
         if let Some(code) = self.against.elsewhere() {
             return code;
         }
-        let against = self.against.against;
-        if let Some(text) = concurrent_text(file) {
-            if against == Against::Kernel {
-                eprintln!(
-                    "error: {}: a concurrent program: --against kernel minimizes sequential tree-level programs",
-                    file.display()
-                );
+        let loaded = match load_any(file, self.level.map(Level::from)) {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("error: {e}");
                 return ERROR;
             }
-            return minimize_concurrent_file(file, &text, &out, force);
+        };
+        if matches!(loaded, Loaded::Concurrent { .. }) && overrides.against == Some(Against::Kernel)
+        {
+            eprintln!(
+                "error: {}: a concurrent program: --against kernel minimizes sequential tree-level programs",
+                file.display()
+            );
+            return ERROR;
         }
-        let mut program = match load(file) {
+        let pairing = match resolve_for(file, loaded.run_line(), &overrides) {
             Ok(p) => p,
             Err(e) => {
                 eprintln!("error: {e}");
                 return ERROR;
             }
         };
-        let text = std::fs::read_to_string(file).unwrap_or_default();
-        if let Err(e) = against.prepare(&mut program, Some(&text)) {
+        let (mut program, decoding) = match loaded {
+            Loaded::Concurrent { program, .. } => {
+                return minimize_concurrent_file(file, &program, &pairing, &out, force)
+            }
+            Loaded::Sequential {
+                program, decoding, ..
+            } => (program, decoding),
+        };
+        let text = matches!(decoding, Decoding::Text)
+            .then(|| std::fs::read_to_string(file).unwrap_or_default());
+        if let Err(e) = pairing.against.prepare(&mut program, text.as_deref()) {
             eprintln!("error: {}: {e}", file.display());
             return ERROR;
         }
-        // Against the kernel, candidates stay in the program's era and in what the model can
-        // run: a smaller program that leaves them is not the same bug.
-        let era = program.geometry.era;
-        let minimized = shrink::minimize_with(&program, |p| {
-            let kept = against == Against::Optimized
-                || (p.geometry.era == era && against.check_program(p).is_ok());
-            if kept {
-                against.run(p, WrapperBugs::NONE)
-            } else {
-                Verdict::Agree(Stats::default())
-            }
-        });
-        let Some(m) = minimized else {
+        let Some(m) = pairing.minimize(&program) else {
             eprintln!(
                 "error: {} does not diverge: the models agree on it, nothing to minimize",
                 file.display()
             );
             return FAILED;
         };
+        // The run line is what it was minimized against: the file's, or what overrode it.
         let text = format!(
             "# minimized from {} ({} ops) by `delalloc-fuzz minimize`\n# {}\n{}",
             file.display(),
             m.size_before,
             report::headline(&m.divergence),
-            print_program(&m.program)
+            print_program_file(&m.program, &pairing.run_line())
         );
         let summary = format!(
             "{} ops -> {} ops ({} oracle runs)",
@@ -118,16 +138,18 @@ fn default_output(file: &Path) -> PathBuf {
     file.with_file_name(format!("{stem}.min.txt"))
 }
 
-/// A concurrent file.
-fn minimize_concurrent_file(file: &Path, text: &str, out: &Path, force: bool) -> u8 {
-    let p = match parse_concurrent(file, text) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ERROR;
-        }
+/// A concurrent file, with the model bugs of `pairing`.
+fn minimize_concurrent_file(
+    file: &Path,
+    p: &ConcurrentProgram,
+    pairing: &Pairing,
+    out: &Path,
+    force: bool,
+) -> u8 {
+    let oracle = Linearizable {
+        bugs: race_bugs_for(file, pairing),
     };
-    let Some(m) = shrink::concurrent::minimize(&p, linearizable::run) else {
+    let Some(m) = shrink::concurrent::minimize(p, |p| oracle.check(p)) else {
         eprintln!(
             "error: {} does not diverge: the run is linearizable and leaks nothing, nothing to minimize",
             file.display()
@@ -138,7 +160,7 @@ fn minimize_concurrent_file(file: &Path, text: &str, out: &Path, force: bool) ->
         "# minimized from {} by `delalloc-fuzz minimize`\n# {}\n{}",
         file.display(),
         report::concurrent::headline(&m.divergence),
-        print_concurrent_program(&m.program)
+        print_concurrent_file(&m.program, &oracle.run_line())
     );
     let summary = format!(
         "{:?} -> {:?} (task ops, setup ops, schedule bytes; {} oracle runs)",

@@ -69,7 +69,7 @@ pub struct MutantsCommand {
 impl MutantsCommand {
     /// Runs the scoreboard (and the race rows); the exit code.
     pub fn execute(self) -> u8 {
-        if self.against.against == Against::Kernel {
+        if self.against.model() == Against::Kernel {
             return self.kernel();
         }
         if self.against.kernel_src.is_some() {

@@ -1,17 +1,21 @@
 //! `delalloc-fuzz replay`: program files, concurrent program files and raw fuzz artifacts, each
-//! PASS if the models agree.
+//! PASS if the models agree: those of the file's run line, unless `--against`, `--bug` or
+//! `DELALLOC_FUZZ_BUGS` say otherwise.
 
 use super::common::{
-    bugs_from_env, collect, concurrent_text, parse_concurrent, AgainstArgs, LevelArg, ERROR, FAILED,
+    collect, load_any, race_bugs_for, resolve_for, AgainstArgs, BugArgs, LevelArg, Loaded, ERROR,
+    FAILED,
 };
 use crate::against::Against;
-use crate::corpus::artifact::{self, Decoding};
+use crate::corpus::artifact::Decoding;
 use crate::generators::Level;
-use crate::injected::WrapperBugs;
-use crate::oracles::linearizable;
-use crate::oracles::Verdict;
+use crate::oracles::linearizable::{self, Linearizable};
+use crate::oracles::{Oracle, Verdict};
+use crate::pairing::{Overrides, Pairing};
 use crate::report;
-use delalloc_contract::Program;
+use delalloc_contract::run_line::RunLine;
+use delalloc_contract::{ConcurrentProgram, Program};
+use delalloc_optimized_shuttle::bugs::BugSet as RaceBugs;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
@@ -29,14 +33,16 @@ pub struct ReplayCommand {
     pub level: Option<LevelArg>,
     #[command(flatten)]
     pub against: AgainstArgs,
+    #[command(flatten)]
+    pub bugs: BugArgs,
 }
 
 impl ReplayCommand {
     /// Replays; the exit code.
     pub fn execute(self) -> u8 {
         let (json, level) = (self.json, self.level.map(Level::from));
-        let bugs = match bugs_from_env() {
-            Ok(b) => b,
+        let overrides = match self.bugs.overrides(self.against.against) {
+            Ok(o) => o,
             Err(e) => {
                 eprintln!("error: {e}");
                 return ERROR;
@@ -45,64 +51,44 @@ impl ReplayCommand {
         if let Some(code) = self.against.elsewhere() {
             return code;
         }
-        let against = self.against.against;
         let files = collect(&self.paths);
         let (mut passed, mut failed, mut bad_input) = (0usize, 0usize, 0usize);
         let mut results = Vec::new();
         for f in &files {
-            let (ok, detail, report_json) = match concurrent_text(f) {
-                Some(_) if against == Against::Kernel => {
+            let (ok, detail, report_json, run) = match replay_file(f, level, &overrides) {
+                Err(e) => {
                     bad_input += 1;
-                    (
-                        false,
-                        format!(
-                            "{}: a concurrent program: --against kernel replays sequential tree-level programs",
-                            f.display()
-                        ),
-                        None,
-                    )
+                    (false, e, None, None)
                 }
-                Some(text) => {
-                    let r = replay_concurrent(f, &text);
-                    if !r.0 && r.2.is_none() {
-                        bad_input += 1;
-                    }
-                    r
-                }
-                None => match artifact::load(f, level) {
-                    Err(e) => {
-                        bad_input += 1;
-                        (false, e, None)
-                    }
-                    Ok((mut p, decoding)) => {
-                        let text = matches!(decoding, Decoding::Text)
-                            .then(|| std::fs::read_to_string(f).unwrap_or_default());
-                        match against.prepare(&mut p, text.as_deref()) {
-                            Err(why) => {
-                                bad_input += 1;
-                                (false, format!("{}: {why}", f.display()), None)
-                            }
-                            Ok(()) => replay_one(&p, decoding, against, bugs),
-                        }
-                    }
-                },
+                Ok(r) => (r.ok, r.detail, r.report, Some(r.run)),
             };
             if ok {
                 passed += 1;
             } else {
                 failed += 1;
             }
+            // A run line other than the default is part of what was replayed: say so.
+            let with = run
+                .as_ref()
+                .filter(|r| !r.is_default())
+                .map_or(String::new(), |r| format!("; {r}"));
             if json {
                 results.push(json!({
                     "file": f,
                     "status": if ok { "pass" } else { "fail" },
                     "detail": detail,
+                    "run": run.map(|r| r.to_string()),
                     "divergence": report_json,
                 }));
             } else if ok {
-                println!("PASS {} ({detail})", f.display());
+                println!("PASS {} ({detail}{with})", f.display());
             } else if report_json.is_some() {
-                println!("FAIL {}: diverged\n{}", f.display(), indent(&detail));
+                println!(
+                    "FAIL {}: diverged ({})\n{}",
+                    f.display(),
+                    with.trim_start_matches("; "),
+                    indent(&detail)
+                );
             } else {
                 println!("FAIL {detail}");
             }
@@ -127,44 +113,86 @@ impl ReplayCommand {
     }
 }
 
-/// One sequential program: pass, detail, and the JSON report of a divergence.
-fn replay_one(
-    p: &Program,
-    decoding: Decoding,
-    against: Against,
-    bugs: WrapperBugs,
-) -> (bool, String, Option<serde_json::Value>) {
+/// What replaying one file gave: pass, detail, the JSON report of a divergence, and the run
+/// line it was replayed with.
+struct Replayed {
+    ok: bool,
+    detail: String,
+    report: Option<serde_json::Value>,
+    run: RunLine,
+}
+
+/// One file, with the models and bugs of its run line unless `overrides` say otherwise; the
+/// error is bad input (unreadable, malformed, or not something the models can run).
+fn replay_file(f: &Path, level: Option<Level>, overrides: &Overrides) -> Result<Replayed, String> {
+    let loaded = load_any(f, level)?;
+    if matches!(loaded, Loaded::Concurrent { .. }) && overrides.against == Some(Against::Kernel) {
+        return Err(format!(
+            "{}: a concurrent program: --against kernel replays sequential tree-level programs",
+            f.display()
+        ));
+    }
+    let pairing = resolve_for(f, loaded.run_line(), overrides)?;
+    match loaded {
+        Loaded::Concurrent { program, .. } => {
+            let bugs = race_bugs_for(f, &pairing);
+            let run = Linearizable { bugs }.run_line();
+            Ok(replay_concurrent(&program, bugs, run))
+        }
+        Loaded::Sequential {
+            mut program,
+            decoding,
+            ..
+        } => {
+            let text = matches!(decoding, Decoding::Text)
+                .then(|| std::fs::read_to_string(f).unwrap_or_default());
+            pairing
+                .against
+                .prepare(&mut program, text.as_deref())
+                .map_err(|why| format!("{}: {why}", f.display()))?;
+            Ok(replay_one(&program, decoding, &pairing))
+        }
+    }
+}
+
+/// One sequential program.
+fn replay_one(p: &Program, decoding: Decoding, pairing: &Pairing) -> Replayed {
     let how = match decoding {
         Decoding::Text => String::new(),
         d => format!("; {d}"),
     };
-    match against.run(p, bugs) {
-        Verdict::Agree(s) => (true, format!("{} ops{how}", s.ops), None),
-        Verdict::Diverged(d) => (
-            false,
-            format!("{}{}", report::text(&d), how.trim_start_matches("; ")),
-            Some(report::json_value(&d)),
-        ),
+    let run = pairing.run_line();
+    match pairing.run(p) {
+        Verdict::Agree(s) => Replayed {
+            ok: true,
+            detail: format!("{} ops{how}", s.ops),
+            report: None,
+            run,
+        },
+        Verdict::Diverged(d) => Replayed {
+            ok: false,
+            detail: format!("{}{}", report::text(&d), how.trim_start_matches("; ")),
+            report: Some(report::json_value(&d)),
+            run,
+        },
     }
 }
 
-/// One concurrent file: pass, detail, and the JSON report of a divergence.
-fn replay_concurrent(path: &Path, text: &str) -> (bool, String, Option<serde_json::Value>) {
-    let p = match parse_concurrent(path, text) {
-        Ok(p) => p,
-        Err(e) => return (false, e, None),
-    };
-    match linearizable::run(&p) {
-        Verdict::Agree(s) => (
-            true,
-            format!("{} tasks, {} task ops", p.tasks.len(), s.ops),
-            None,
-        ),
-        Verdict::Diverged(d) => (
-            false,
-            report::concurrent::text(&d),
-            Some(report::concurrent::json_value(&d)),
-        ),
+/// One concurrent program, with `bugs` in the model.
+fn replay_concurrent(p: &ConcurrentProgram, bugs: RaceBugs, run: RunLine) -> Replayed {
+    match linearizable::run_with(p, bugs) {
+        Verdict::Agree(s) => Replayed {
+            ok: true,
+            detail: format!("{} tasks, {} task ops", p.tasks.len(), s.ops),
+            report: None,
+            run,
+        },
+        Verdict::Diverged(d) => Replayed {
+            ok: false,
+            detail: report::concurrent::text(&d),
+            report: Some(report::concurrent::json_value(&d)),
+            run,
+        },
     }
 }
 

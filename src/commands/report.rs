@@ -1,11 +1,10 @@
 //! `delalloc-fuzz report`: a finding's program file replayed and drawn as one self-contained
 //! HTML page (`report::page`).
 
-use super::common::{bugs_from_env, concurrent_text, load, AgainstArgs, ERROR};
-use crate::against::Against;
+use super::common::{load_any, resolve_for, AgainstArgs, BugArgs, Loaded, ERROR};
 use crate::engines::findings;
-use crate::injected::{self, WrapperBugs};
 use crate::oracles::Verdict;
+use crate::pairing::Overrides;
 use crate::report;
 use std::path::{Path, PathBuf};
 
@@ -22,31 +21,25 @@ pub struct ReportCommand {
     /// Overwrite OUT.html if it exists.
     #[arg(long)]
     pub force: bool,
-    /// The bugs the optimized model ran with when it diverged (comma-separated names of the
-    /// model's historical bugs or the injected ones); default: DELALLOC_FUZZ_BUGS, else none.
-    #[arg(long = "bug", value_name = "NAME", value_parser = check_bugs)]
-    pub bugs: Vec<String>,
     #[command(flatten)]
     pub against: AgainstArgs,
-}
-
-/// `--bug a,b`: names of the model's or the wrapper's bugs, at least one.
-fn check_bugs(s: &str) -> Result<String, String> {
-    match WrapperBugs::parse(s) {
-        Ok(set) if set.is_empty() => Err("names no bug".into()),
-        Ok(_) => Ok(s.to_string()),
-        Err(e) => Err(e
-            .trim_start_matches(&format!("{}: ", injected::ENV))
-            .to_string()),
-    }
+    #[command(flatten)]
+    pub bugs: BugArgs,
 }
 
 impl ReportCommand {
     /// Writes the page; the exit code (0 written, 2 not written: bad input, not a finding, a
     /// file in the way).
     pub fn execute(self) -> u8 {
-        let bugs = match self.check() {
-            Ok(bugs) => bugs,
+        if self.html.exists() && !self.force {
+            eprintln!(
+                "error: {} already exists (pass --force to overwrite it)",
+                self.html.display()
+            );
+            return ERROR;
+        }
+        let overrides = match self.bugs.overrides(self.against.against) {
+            Ok(o) => o,
             Err(e) => {
                 eprintln!("error: {e}");
                 return ERROR;
@@ -55,7 +48,7 @@ impl ReportCommand {
         if let Some(code) = self.against.elsewhere() {
             return code;
         }
-        match self.write(bugs) {
+        match self.write(&overrides) {
             Ok(()) => 0,
             Err(e) => {
                 eprintln!("error: {e}");
@@ -64,69 +57,39 @@ impl ReportCommand {
         }
     }
 
-    /// What can be refused before anything runs; the bugs to inject.
-    fn check(&self) -> Result<WrapperBugs, String> {
-        if self.html.exists() && !self.force {
-            return Err(format!(
-                "{} already exists (pass --force to overwrite it)",
-                self.html.display()
-            ));
-        }
-        let bugs = if self.bugs.is_empty() {
-            bugs_from_env()?
-        } else {
-            WrapperBugs::parse(&self.bugs.join(","))?
-        };
-        if self.against.against == Against::Kernel && !bugs.is_empty() {
-            return Err(format!(
-                "{} re-introduces bugs in the optimized model; the kernel's mutants are patches \
-                 (mutants --against kernel)",
-                if self.bugs.is_empty() {
-                    injected::ENV
-                } else {
-                    "--bug"
-                }
-            ));
-        }
-        Ok(bugs)
-    }
-
-    /// Replays the finding and writes its page.
-    fn write(self, bugs: WrapperBugs) -> Result<(), String> {
-        let against = self.against.against;
+    /// Replays the finding with the models its run line names (or what overrides it) and
+    /// writes its page.
+    fn write(self, overrides: &Overrides) -> Result<(), String> {
         let file = program_file(&self.finding)?;
-        if concurrent_text(&file).is_some() {
-            return Err(format!(
-                "{}: a concurrent program: the page shows sequential findings; `trace` shows a \
-                 concurrent one's timeline",
-                file.display()
-            ));
-        }
-        let mut program = load(&file)?;
+        let (mut program, run) = match load_any(&file, None)? {
+            Loaded::Concurrent { .. } => {
+                return Err(format!(
+                    "{}: a concurrent program: the page shows sequential findings; `trace` shows \
+                     a concurrent one's timeline",
+                    file.display()
+                ))
+            }
+            Loaded::Sequential { program, run, .. } => (program, run),
+        };
+        let pairing = resolve_for(&file, run.as_ref(), overrides)?;
         let text = std::fs::read_to_string(&file).unwrap_or_default();
-        against
+        pairing
+            .against
             .prepare(&mut program, Some(&text))
             .map_err(|e| format!("{}: {e}", file.display()))?;
-        let d = match against.run(&program, bugs) {
+        let d = match pairing.run(&program) {
             Verdict::Diverged(d) => d,
             Verdict::Agree(_) => {
-                let with = if bugs.is_empty() {
-                    String::new()
-                } else {
-                    format!(" with {}", bugs.names())
-                };
                 return Err(format!(
-                    "{}: not a finding: the reference and {}{with} agree on it (a finding of \
-                     `fuzz --bug B` needs `--bug B` here too)",
+                    "{}: not a finding: the reference and {} agree on it (a finding of \
+                     `fuzz --bug B` records its bugs in its run line; `--bug B` adds them to a \
+                     file without one)",
                     file.display(),
-                    against.describe()
+                    pairing.describe()
                 ));
             }
         };
-        let mut source = file.display().to_string();
-        if !bugs.is_empty() {
-            source += &format!(", the optimized model with {}", bugs.names());
-        }
+        let source = format!("{}, {}", file.display(), pairing.describe());
         let page = report::page::html(&d, &source)
             .map_err(|e| format!("{}: cannot draw the page: {e}", file.display()))?;
         findings::write_user_file(&self.html, &page, self.force)

@@ -1,10 +1,20 @@
-//! `delalloc-fuzz trace`: what a program file does, op by op (or a concurrent file's timeline),
-//! then the oracle's verdict.
+//! `delalloc-fuzz trace`: what a program file does, op by op, on each model of its pair side by
+//! side (or a concurrent file's timeline, with what its bug set changed), then the oracle's
+//! verdict. The models and bugs are the file's run line's, unless `--against`, `--bug` or
+//! `DELALLOC_FUZZ_BUGS` say otherwise.
 
-use super::common::{concurrent_text, load, parse_concurrent, AgainstArgs, ERROR};
+use super::common::{
+    load_any, race_bugs_for, resolve_for, AgainstArgs, BugArgs, LevelArg, Loaded, ERROR,
+};
 use crate::against::Against;
-use crate::oracles::{linearizable, Verdict};
-use crate::report;
+use crate::corpus::artifact::Decoding;
+use crate::generators::Level;
+use crate::oracles::linearizable::{self, Linearizable};
+use crate::oracles::{Oracle, Verdict};
+use crate::pairing::{self, Pairing};
+use crate::report::{self, side_by_side};
+use delalloc_contract::{ConcurrentProgram, Program};
+use delalloc_optimized_shuttle::bugs::BugSet as RaceBugs;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
@@ -16,121 +26,171 @@ pub struct TraceCommand {
     /// Print the steps as JSON on stdout.
     #[arg(long)]
     pub json: bool,
-    /// The trace is the model's under test (`--against kernel`: the kernel's own answers,
-    /// counters and WARNs); the default traces the reference.
+    /// Show one model only: `reference`, or the one it is compared with (`optimized`,
+    /// `kernel`). Default: both, side by side.
+    #[arg(long, value_name = "NAME")]
+    pub model: Option<String>,
+    /// Level to decode a raw fuzz input at (default: from a fs_level/ or tree_level/ folder
+    /// on the path).
+    #[arg(long, value_enum, value_name = "L")]
+    pub level: Option<LevelArg>,
     #[command(flatten)]
     pub against: AgainstArgs,
+    #[command(flatten)]
+    pub bugs: BugArgs,
 }
 
 impl TraceCommand {
     /// Traces the file; the exit code.
     pub fn execute(self) -> u8 {
-        let (path, json) = (&self.file, self.json);
         if let Some(code) = self.against.elsewhere() {
             return code;
         }
-        let against = self.against.against;
-        if against == Against::Kernel {
-            return trace_kernel(path, json);
-        }
-        if let Some(text) = concurrent_text(path) {
-            return trace_concurrent(path, &text, json);
-        }
-        let program = match load(path) {
-            Ok(p) => p,
+        match self.trace() {
+            Ok(()) => 0,
             Err(e) => {
                 eprintln!("error: {e}");
-                return ERROR;
+                ERROR
             }
-        };
-        if json {
-            let steps = report::trace::trace(&program).steps;
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&steps).unwrap_or_default()
-            );
+        }
+    }
+
+    fn trace(&self) -> Result<(), String> {
+        let path = &self.file;
+        let overrides = self.bugs.overrides(self.against.against)?;
+        let loaded = load_any(path, self.level.map(Level::from))?;
+        if matches!(loaded, Loaded::Concurrent { .. }) && overrides.against == Some(Against::Kernel)
+        {
+            return Err(format!(
+                "{}: a concurrent program: --against kernel traces sequential tree-level programs",
+                path.display()
+            ));
+        }
+        let pairing = resolve_for(path, loaded.run_line(), &overrides)?;
+        match loaded {
+            Loaded::Concurrent { program, .. } => {
+                let bugs = race_bugs_for(path, &pairing);
+                self.trace_concurrent(&program, bugs)
+            }
+            Loaded::Sequential {
+                mut program,
+                decoding,
+                ..
+            } => {
+                let text = matches!(decoding, Decoding::Text)
+                    .then(|| std::fs::read_to_string(path).unwrap_or_default());
+                pairing
+                    .against
+                    .prepare(&mut program, text.as_deref())
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                self.trace_sequential(path, &program, &pairing)
+            }
+        }
+    }
+
+    /// Both models side by side (or the one `--model` names), then the verdict.
+    fn trace_sequential(
+        &self,
+        path: &Path,
+        program: &Program,
+        pairing: &Pairing,
+    ) -> Result<(), String> {
+        let mut models = Vec::from(pairing::models(pairing, program));
+        if let Some(name) = &self.model {
+            let names: Vec<&str> = models.iter().map(|(n, _)| *n).collect();
+            if !names.contains(&name.as_str()) {
+                return Err(format!(
+                    "--model {name}: {} is traced on {}",
+                    path.display(),
+                    names.join(" and ")
+                ));
+            }
+            models.retain(|(n, _)| n == name);
+        }
+        let t = side_by_side::trace(program, models);
+        let verdict = pairing.run(program);
+        let run = pairing.run_line();
+        if self.json {
+            let mut v = side_by_side::json_value(&t, Some(&verdict));
+            v["run"] = json!(run.to_string());
+            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         } else {
-            print!("{}", report::trace::text(&program));
+            println!("the reference against {} ({run})", pairing.describe());
+            print!("{}", side_by_side::text(&t, Some(&verdict)));
         }
-        0
+        Ok(())
     }
-}
 
-/// A sequential tree-level file, as the kernel model runs it, and the verdict of the reference
-/// against it.
-fn trace_kernel(path: &Path, json: bool) -> u8 {
-    let against = Against::Kernel;
-    let checked = if concurrent_text(path).is_some() {
-        Err(format!(
-            "{}: a concurrent program: --against kernel traces sequential tree-level programs",
-            path.display()
-        ))
-    } else {
-        load(path).and_then(|mut p| {
-            let text = std::fs::read_to_string(path).unwrap_or_default();
-            against
-                .prepare(&mut p, Some(&text))
-                .map(|()| p)
-                .map_err(|e| format!("{}: {e}", path.display()))
-        })
-    };
-    let program = match checked {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ERROR;
+    /// The run's timeline with the bug set, the ops it changed marked against the fixed
+    /// model's run under the same schedule, and both verdicts.
+    fn trace_concurrent(&self, p: &ConcurrentProgram, bugs: RaceBugs) -> Result<(), String> {
+        match self.model.as_deref() {
+            None | Some("optimized") => {}
+            Some(other) => {
+                return Err(format!(
+                    "--model {other}: a concurrent trace is the optimized model's run (the \
+                     reference judges it): --model optimized, or none"
+                ))
+            }
         }
-    };
-    let mut model = delalloc_kernel::model(&program.geometry);
-    let t = report::trace::trace_model(&program, model.as_mut());
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&t.steps).unwrap_or_default()
-        );
-    } else {
-        println!("{} (trace of the kernel model):", against.describe());
-        let verdict = against.run(&program, crate::injected::WrapperBugs::NONE);
-        print!("{}", report::trace::text_of(&t, &verdict));
-    }
-    0
-}
-
-/// A concurrent file: the run's timeline and the oracle's verdict.
-fn trace_concurrent(path: &Path, text: &str, json: bool) -> u8 {
-    let p = match parse_concurrent(path, text) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ERROR;
-        }
-    };
-    let record = linearizable::run::run(&p, delalloc_optimized_shuttle::bugs::BugSet::NONE);
-    let verdict = linearizable::run(&p);
-    if json {
-        let v = json!({
-            "run": record,
-            "timeline": report::concurrent::timeline(&p, &record),
-            "verdict": verdict.divergence().map(report::concurrent::json_value),
+        let oracle = Linearizable { bugs };
+        let run = oracle.run_line();
+        let record = linearizable::run::run(p, bugs);
+        let verdict = oracle.check(p);
+        // With a bug set, the fixed model under the same schedule shows what the bugs changed.
+        let fixed = (!bugs.is_empty() && self.model.is_none()).then(|| {
+            let record = linearizable::run::run(p, RaceBugs::NONE);
+            let verdict = linearizable::run(p);
+            (record, verdict)
         });
-        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
-    } else {
+        if self.json {
+            let v = json!({
+                "run_line": run.to_string(),
+                "run": record,
+                "timeline": report::concurrent::timeline(p, &record),
+                "verdict": verdict.divergence().map(report::concurrent::json_value),
+                "fixed": fixed.as_ref().map(|(r, v)| json!({
+                    "run": r,
+                    "verdict": v.divergence().map(report::concurrent::json_value),
+                })),
+            });
+            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            return Ok(());
+        }
+        let with = if bugs.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " with {}",
+                run.settings().trim_start_matches("against=optimized ")
+            )
+        };
         println!(
-            "timeline of the optimized model's run ({} scheduling decisions, {} of {} schedule bytes):",
+            "timeline of the optimized model's run{with} ({} scheduling decisions, {} of {} schedule bytes):",
             record.decisions,
             record.bytes_used,
             p.schedule.len()
         );
-        print!("{}", report::concurrent::timeline(&p, &record));
-        match verdict {
-            Verdict::Agree(_) => {
-                println!("verdict: agree (linearizable, nothing leaked)");
-            }
+        if fixed.is_some() {
+            println!("(`!`: the fixed model answered otherwise under the same schedule)");
+        }
+        print!(
+            "{}",
+            side_by_side::concurrent_text(p, &record, fixed.as_ref().map(|(r, _)| r))
+        );
+        match &verdict {
+            Verdict::Agree(_) => println!("verdict: agree (linearizable, nothing leaked)"),
             Verdict::Diverged(d) => {
                 println!("verdict: DIVERGED");
-                print!("{}", report::concurrent::text(&d));
+                print!("{}", report::concurrent::text(d));
             }
         }
+        if let Some((_, v)) = &fixed {
+            println!(
+                "without the bugs (the fixed model, same schedule): {}",
+                side_by_side::concurrent_verdict(v)
+            );
+        }
+        Ok(())
     }
-    0
 }

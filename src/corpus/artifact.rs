@@ -2,11 +2,13 @@
 //! the decoder the targets use, and turning a diverging one into a readable regression.
 
 use crate::generators::Level;
-use crate::injected::{self, WrapperBugs};
+use crate::injected::WrapperBugs;
 use crate::input::{self, Mode};
+use crate::pairing::{self, Pairing};
 use crate::report;
-use crate::shrink::{self, Minimized};
-use delalloc_contract::text::{parse_program, print_program};
+use crate::shrink::Minimized;
+use delalloc_contract::run_line::RunLine;
+use delalloc_contract::text::{parse_program_file, print_program_file};
 use delalloc_contract::Program;
 use std::fmt;
 use std::path::Path;
@@ -57,19 +59,28 @@ pub fn is_artifact_name(name: &str) -> bool {
 /// an error with line and column); any other file is text if it is UTF-8 and parses, else a
 /// fuzz input decoded at `level`, or at the level its path names. Errors name the file.
 pub fn load(path: &Path, level: Option<Level>) -> Result<(Program, Decoding), String> {
+    load_file(path, level).map(|(p, d, _)| (p, d))
+}
+
+/// [`load`], and the file's `run` line if it is a text program with one (its bug names checked
+/// by [`pairing::check_bug`], an unknown one an error at its line and column).
+pub fn load_file(
+    path: &Path,
+    level: Option<Level>,
+) -> Result<(Program, Decoding, Option<RunLine>), String> {
     let shown = path.display();
     let bytes = std::fs::read(path).map_err(|e| format!("{shown}: cannot read: {e}"))?;
     let parsed = match std::str::from_utf8(&bytes) {
-        Ok(text) => parse_program(text)
+        Ok(text) => parse_program_file(text, &pairing::check_bug)
             .map_err(|e| format!("{shown}:{}:{}: {}", e.line, e.column, e.message)),
         Err(e) => Err(format!("{shown}: not UTF-8 text: {e}")),
     };
     let is_text = path.extension().is_some_and(|x| x == "txt");
     if is_text {
-        return parsed.map(|p| (p, Decoding::Text));
+        return parsed.map(|(p, run)| (p, Decoding::Text, run));
     }
-    if let (Ok(p), false) = (parsed, bytes.is_empty()) {
-        return Ok((p, Decoding::Text));
+    if let (Ok((p, run)), false) = (parsed, bytes.is_empty()) {
+        return Ok((p, Decoding::Text, run));
     }
     if bytes.is_empty() {
         return Err(format!(
@@ -89,24 +100,26 @@ pub fn load(path: &Path, level: Option<Level>) -> Result<(Program, Decoding), St
             mode: Mode::of(&bytes),
             level,
         },
+        None,
     ))
 }
 
-/// A diverging program made a regression: minimized against the same oracle (with `bugs`
-/// injected, as the target ran), and the file text with a header saying where it came from.
+/// A diverging program made a regression: minimized against the same oracle (the models and
+/// injected bugs of `pairing`, as the target ran), and the file text with a header saying where
+/// it came from and a `run` line naming `pairing`.
 pub struct Regression {
     pub minimized: Minimized,
     pub text: String,
 }
 
-/// `None` if the models agree on `program` (with `bugs`): nothing to import.
+/// `None` if the models of `pairing` agree on `program`: nothing to import.
 pub fn regression(
     program: &Program,
-    bugs: WrapperBugs,
+    pairing: &Pairing,
     source: &Path,
     decoding: Decoding,
 ) -> Option<Regression> {
-    let m = shrink::minimize_with(program, |p| injected::run(p, bugs))?;
+    let m = pairing.minimize(program)?;
     let mut text = format!(
         "# Imported by `delalloc-fuzz import` from {} ({decoding}),\n\
          # minimized from {} to {} ops.\n\
@@ -116,14 +129,16 @@ pub fn regression(
         m.size_after,
         report::headline(&m.divergence),
     );
+    let bugs = pairing.bugs;
     if !bugs.is_empty() {
         text.push_str(&format!(
-            "# Reproduces only with the injected bug on: {} ({}).\n",
+            "# Reproduces only with the injected bugs its run line names, as {} ({}) did;\n\
+             # `replay --bug none` runs it without them.\n",
             bugs.assignment(),
             bugs.descriptions()
         ));
     }
-    text.push_str(&print_program(&m.program));
+    text.push_str(&print_program_file(&m.program, &pairing.run_line()));
     Some(Regression { minimized: m, text })
 }
 

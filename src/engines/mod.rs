@@ -340,7 +340,7 @@ where
     let _ = writeln!(program, "# {found}");
     let _ = writeln!(program, "# {}", d.headline());
     let _ = writeln!(program, "# minimized from {}", sizes(m));
-    program.push_str(&O::print(&m.program));
+    program.push_str(&O::print_file(&m.program, &oracle.run_line()));
     let json = serde_json::to_string_pretty(&d.json_value())
         .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
     let contents = [program, d.text(), json + "\n"];

@@ -22,6 +22,7 @@ use crate::engines::{self, Campaign, Config};
 use crate::generators::{Dialect, Level};
 use crate::injected::{self, WrapperBugs};
 use crate::oracles::differential::Differential;
+use crate::oracles::WithRunLine;
 use crate::report;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -282,10 +283,19 @@ fn builtin_all(opts: &Options, bugs: WrapperBugs) -> Result<Vec<TargetRow>, Stri
             "== {target}: built-in engine for {} s, level {level}, seed {}",
             opts.seconds, config.seed
         );
-        let oracle = Differential {
-            level,
-            dialect: Dialect::ANY,
-            run: |p: &delalloc_contract::Program| injected::run(p, bugs),
+        // The finding's run line records DELALLOC_FUZZ_BUGS: its file replays alone.
+        let oracle = WithRunLine {
+            oracle: Differential {
+                level,
+                dialect: Dialect::ANY,
+                run: |p: &delalloc_contract::Program| injected::run(p, bugs),
+            },
+            run_line: crate::pairing::Pairing {
+                against: crate::against::Against::Optimized,
+                bugs,
+            }
+            .run_line(),
+            extra_flags: String::new(),
         };
         let campaign = engines::campaign(&config, &oracle)
             .map_err(|e| format!("built-in engine at level {level}: {e}"))?;

@@ -19,7 +19,8 @@ use crate::oracles::invariants;
 use crate::oracles::panics::guarded;
 use crate::oracles::stats::Stats;
 use crate::oracles::{Oracle, Verdict};
-use delalloc_contract::text::print_program;
+use delalloc_contract::run_line::RunLine;
+use delalloc_contract::text::{print_program, print_program_file};
 use delalloc_contract::{Complaint, FieldDiff, Model, Op, Outcome, PartStamps, Program, Snapshot};
 use serde::Serialize;
 use std::cell::RefCell;
@@ -393,6 +394,10 @@ impl<F: Fn(&Program) -> Verdict<Stats, Divergence> + Sync> Oracle for Differenti
 
     fn print(program: &Program) -> String {
         print_program(program)
+    }
+
+    fn print_file(program: &Program, run: &RunLine) -> String {
+        print_program_file(program, run)
     }
 
     fn label(&self) -> String {

@@ -13,6 +13,7 @@ pub mod linearizable;
 pub mod panics;
 pub mod stats;
 
+use delalloc_contract::run_line::RunLine;
 use serde::Serialize;
 
 /// An oracle's answer for one program: the models agree (with what the run exercised), or they
@@ -79,4 +80,54 @@ pub trait Oracle: Sync {
     /// The `fuzz` flags that choose this oracle, for the line that says how to find a
     /// finding again: `--level mixed`, `--concurrent`.
     fn flags(&self) -> String;
+    /// The `run` line a finding is written with: the models and injected bugs its divergence
+    /// depends on (the default pair, no bugs, unless the oracle knows better).
+    fn run_line(&self) -> RunLine {
+        RunLine::default()
+    }
+    /// `program` as a program file with its `run` line, which `replay` runs as it was found.
+    fn print_file(program: &Self::Program, run: &RunLine) -> String;
+}
+
+/// An oracle whose findings record `run_line` (the bugs and model of the closure it runs, which
+/// it cannot tell itself), and whose flags say how to choose them again (`extra_flags`).
+pub struct WithRunLine<O> {
+    pub oracle: O,
+    pub run_line: RunLine,
+    /// Added to the oracle's flags: ` --bug merge-hook-era-a`, ` --against kernel`.
+    pub extra_flags: String,
+}
+
+impl<O: Oracle> Oracle for WithRunLine<O> {
+    type Program = O::Program;
+    type Stats = O::Stats;
+    type Divergence = O::Divergence;
+
+    fn generate(&self, seed: u64) -> Self::Program {
+        self.oracle.generate(seed)
+    }
+    fn check(&self, program: &Self::Program) -> Verdict<Self::Stats, Self::Divergence> {
+        self.oracle.check(program)
+    }
+    fn signature(divergence: &Self::Divergence) -> String {
+        O::signature(divergence)
+    }
+    fn print(program: &Self::Program) -> String {
+        O::print(program)
+    }
+    fn label(&self) -> String {
+        self.oracle.label()
+    }
+    fn level(&self) -> Option<crate::generators::Level> {
+        self.oracle.level()
+    }
+    fn flags(&self) -> String {
+        format!("{}{}", self.oracle.flags(), self.extra_flags)
+    }
+    fn run_line(&self) -> RunLine {
+        self.run_line.clone()
+    }
+    fn print_file(program: &Self::Program, run: &RunLine) -> String {
+        O::print_file(program, run)
+    }
 }

@@ -6,6 +6,7 @@
 pub mod concurrent;
 pub mod page;
 mod plots;
+pub mod side_by_side;
 pub mod trace;
 
 use crate::oracles::differential::{Divergence, DivergenceKind};

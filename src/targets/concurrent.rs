@@ -6,23 +6,43 @@
 //! as readily as ops. A finding is a panic whose message is the whole report (timeline, nearest
 //! order, program), which every engine records as a crash.
 //!
-//! `DELALLOC_FUZZ_CONCURRENT_BUGS=name,name` re-introduces the model's own bugs by name (e.g.
-//! `racing-release-ignored`), to measure how fast an engine finds the seed races.
+//! `DELALLOC_FUZZ_BUGS=name,name` (as for the other targets; `DELALLOC_FUZZ_CONCURRENT_BUGS`, its
+//! older name here, too) re-introduces the model's own bugs by name (e.g.
+//! `racing-release-ignored`), to measure how fast an engine finds the seed races; a finding's
+//! report names them as its program file's run line.
 
-use crate::oracles::Verdict;
+use crate::against::Against;
+use crate::injected;
+use crate::oracles::linearizable::Linearizable;
+use crate::oracles::{Oracle, Verdict};
+use crate::pairing::Pairing;
 use arbitrary::Unstructured;
 use delalloc_optimized_shuttle::bugs::BugSet;
 use std::sync::OnceLock;
 
-/// The bugs named by `DELALLOC_FUZZ_CONCURRENT_BUGS`, read once; an unknown name stops the target with a
-/// message instead of fuzzing the wrong model.
+/// The model bugs named by `DELALLOC_FUZZ_BUGS` (as the other targets and the commands read it)
+/// and by `DELALLOC_FUZZ_CONCURRENT_BUGS`, read once; an unknown name stops the target with a
+/// message instead of fuzzing the wrong model (a bug of the sequential wrapper is left out,
+/// with a note).
 fn bugs_from_env() -> BugSet {
     static BUGS: OnceLock<BugSet> = OnceLock::new();
-    *BUGS.get_or_init(|| match std::env::var("DELALLOC_FUZZ_CONCURRENT_BUGS") {
-        Ok(names) if !names.trim().is_empty() => names
-            .parse()
-            .unwrap_or_else(|e| panic!("DELALLOC_FUZZ_CONCURRENT_BUGS={names}: {e}")),
-        _ => BugSet::NONE,
+    *BUGS.get_or_init(|| {
+        let shared = injected::from_env_once();
+        let (shared, note) = Pairing {
+            against: Against::Optimized,
+            bugs: shared,
+        }
+        .race_bugs();
+        if let Some(note) = note {
+            eprintln!("delalloc-fuzz: {}: {note}", injected::ENV);
+        }
+        let own = match std::env::var("DELALLOC_FUZZ_CONCURRENT_BUGS") {
+            Ok(names) if !names.trim().is_empty() => names
+                .parse()
+                .unwrap_or_else(|e| panic!("DELALLOC_FUZZ_CONCURRENT_BUGS={names}: {e}")),
+            _ => BugSet::NONE,
+        };
+        shared.union(own)
     })
 }
 
@@ -32,12 +52,16 @@ pub fn concurrent(data: &[u8]) {
     let Ok(program) = crate::generators::concurrent::program(&mut u) else {
         return;
     };
-    if let Verdict::Diverged(d) = crate::oracles::linearizable::run_with(&program, bugs_from_env())
-    {
+    let oracle = Linearizable {
+        bugs: bugs_from_env(),
+    };
+    if let Verdict::Diverged(d) = oracle.check(&program) {
         panic!(
-            "delalloc-fuzz: a concurrent run was rejected ({} input bytes)\n{}",
+            "delalloc-fuzz: a concurrent run was rejected ({} input bytes)\n{}\
+             its program file's run line: {}\n",
             data.len(),
-            crate::report::concurrent::text(&d)
+            crate::report::concurrent::text(&d),
+            oracle.run_line()
         );
     }
 }

@@ -15,8 +15,9 @@ use crate::against::Against;
 use crate::generators::Level;
 use crate::input::{self, Mode};
 use crate::oracles::Verdict;
+use crate::pairing::Pairing;
 use crate::{injected, report};
-use delalloc_contract::text::{parse_program, print_program};
+use delalloc_contract::text::{parse_program_file, print_program, print_program_file};
 
 /// The file-system-level differential target: buffered / direct writes, page_mkwrite, defrag,
 /// writeback, ordered IO, truncate, evict, commit, unmount, fault injection.
@@ -40,14 +41,20 @@ pub fn kernel_tree(data: &[u8]) {
     let mut program = input::decode(data, Level::Tree);
     Against::Kernel.dialect().adapt(&mut program);
     if let Verdict::Diverged(d) = Against::Kernel.run(&program, injected::WrapperBugs::NONE) {
+        let pairing = Pairing {
+            against: Against::Kernel,
+            bugs: injected::WrapperBugs::NONE,
+        };
         panic!(
             "delalloc-fuzz: the reference and {} diverged on this tree-level input ({} mode, {} bytes)\n\
              {}\
+             its program file's run line: {}\n\
              to replay it: delalloc-fuzz replay --against kernel --level tree <the artifact file>",
             Against::Kernel.describe(),
             Mode::of(data).name(),
             data.len(),
             report::text(&d),
+            pairing.run_line(),
         );
     }
 }
@@ -58,28 +65,44 @@ pub fn differential(data: &[u8], level: Level, bugs: injected::WrapperBugs) {
     crate::oracles::panics::quiet_model_panics();
     let program = input::decode(data, level);
     if let Verdict::Diverged(d) = injected::run(&program, bugs) {
+        // The regression `import` writes records the bugs as its run line.
+        let pairing = Pairing {
+            against: Against::Optimized,
+            bugs,
+        };
+        let bug_flags = if bugs.is_empty() {
+            String::new()
+        } else {
+            format!(" --bug {}", bugs.name_list().join(","))
+        };
         panic!(
             "delalloc-fuzz: the models diverged on this {level}-level input ({} mode, {} bytes)\n\
              {}\
-             to keep it: delalloc-fuzz import --level {level} <the artifact file>",
+             its program file's run line: {}\n\
+             to keep it: delalloc-fuzz import --level {level}{bug_flags} <the artifact file>",
             Mode::of(data).name(),
             data.len(),
             report::text(&d),
+            pairing.run_line(),
         );
     }
 }
 
 /// The text-format parser on arbitrary bytes (invalid UTF-8 replaced): it must never panic,
 /// an error must point into the text, and a program it accepts must print and parse back to
-/// itself.
+/// itself, its run line included.
 pub fn parse_text(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
-    match parse_program(&text) {
-        Ok(program) => {
-            let printed = print_program(&program);
-            match parse_program(&printed) {
+    match parse_program_file(&text, &|_| Ok(())) {
+        Ok((program, run)) => {
+            let printed = match &run {
+                Some(run) => print_program_file(&program, run),
+                None => print_program(&program),
+            };
+            match parse_program_file(&printed, &|_| Ok(())) {
                 Ok(again) => assert_eq!(
-                    again, program,
+                    again,
+                    (program, run),
                     "printing and re-parsing changed the program; printed:\n{printed}"
                 ),
                 Err(e) => panic!("the printed program does not parse: {e}\n{printed}"),
@@ -99,6 +122,7 @@ pub fn parse_text(data: &[u8]) {
 mod tests {
     use super::*;
     use crate::generators;
+    use delalloc_contract::text::parse_program;
 
     /// Shows the injected bug: a metadata-only (NORESERVE) write, then a writeback ending
     /// inside it off a sector boundary.
@@ -148,7 +172,8 @@ mod tests {
             "inodes[0].records",
             "program up to that op (3 ops):",
             "buffered_write ino=0 pos=0 len=8K nocow",
-            "delalloc-fuzz import --level fs",
+            "its program file's run line: run against=optimized bugs=nocow-writeback-end-rounds-down",
+            "delalloc-fuzz import --level fs --bug nocow-writeback-end-rounds-down <the artifact file>",
         ] {
             assert!(msg.contains(needle), "{needle}: {msg}");
         }

@@ -157,15 +157,27 @@ fn trace_shows_each_op_and_what_it_changed() {
     let o = cli(&["trace", "good.txt"], d);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let out = stdout(&o);
+    // Both models, side by side: each op, each model's outcome, each changed field.
+    let line = |prefix: &str| {
+        out.lines()
+            .find(|l| l.trim_start().starts_with(prefix))
+            .unwrap_or_else(|| panic!("no `{prefix}` line: {out}"))
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert!(out.contains("trace of reference | optimized"), "{out}");
     assert!(
-        out.contains("   0  buffered_write ino=0 pos=0 len=8K  => written(8192)"),
+        out.contains("   0  buffered_write ino=0 pos=0 len=8K\n"),
         "{out}"
     );
-    assert!(
-        out.contains("inodes[0].outstanding_extents: 0 -> 1"),
-        "{out}"
+    assert_eq!(line("outcome"), "outcome => written(8192) => written(8192)");
+    assert_eq!(
+        line("inodes[0].outstanding_extents"),
+        "inodes[0].outstanding_extents 0 -> 1 0 -> 1"
     );
-    assert!(out.contains(" end  unmount  => done"), "{out}");
+    assert!(out.contains(" end  unmount\n"), "{out}");
+    assert!(!out.contains("    ! "), "nothing differs: {out}");
     assert!(
         out.trim_end().ends_with("verdict: the models agree"),
         "{out}"
@@ -173,10 +185,33 @@ fn trace_shows_each_op_and_what_it_changed() {
 
     let o = cli(&["trace", "--json", "good.txt"], d);
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json");
-    assert_eq!(
-        v.as_array().map(Vec::len),
-        Some(4),
-        "three ops and the closing unmount"
+    let steps = v["steps"].as_array().expect("steps");
+    assert_eq!(steps.len(), 4, "three ops and the closing unmount");
+    assert_eq!(v["models"], serde_json::json!(["reference", "optimized"]));
+    let changes = &steps[0]["models"]["optimized"]["changes"];
+    assert!(
+        changes
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["field"] == "inodes[0].outstanding_extents" && c["after"] == "1"),
+        "{v}"
+    );
+    assert_eq!(steps[0]["differs"], serde_json::json!([]));
+    // --model narrows it to one.
+    let o = cli(&["trace", "--model", "reference", "good.txt"], d);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("trace of reference\n"),
+        "{}",
+        stdout(&o)
+    );
+    let o = cli(&["trace", "--model", "kernel", "good.txt"], d);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--model kernel: good.txt is traced on reference and optimized"),
+        "{}",
+        stderr(&o)
     );
 
     std::fs::write(d.join("bad.txt"), MALFORMED).unwrap();

@@ -47,8 +47,11 @@ fn fuzz_concurrent_finds_a_race_and_writes_a_replayable_file() {
             n.ends_with(".txt") && !n.ends_with(".report.txt")
         })
         .expect("the program file");
-    // The fixed model runs the same interleaving cleanly.
+    // The file names the bug: it replays as found, and the fixed model runs the same
+    // interleaving cleanly.
     let o = cli(&["replay", program.to_str().unwrap()], d);
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    let o = cli(&["replay", "--bug", "none", program.to_str().unwrap()], d);
     assert_eq!(o.status.code(), Some(0), "{}", out(&o));
     assert!(out(&o).contains("1 passed, 0 failed"), "{}", out(&o));
 }

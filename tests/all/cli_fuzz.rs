@@ -101,18 +101,30 @@ fn import_turns_an_artifact_into_a_minimized_readable_regression() {
     assert_eq!(o.status.code(), Some(0), "{}", out(&o));
     assert!(d.join("elsewhere/crash-0123abcd.txt").exists());
 
-    // The regression replays: FAIL with the bug, PASS without.
+    // The regression replays: FAIL with the bug (its run line names it: no variable needed),
+    // PASS without.
+    assert!(
+        text.contains(&format!("\nrun against=optimized bugs={BUG}\n")),
+        "{text}"
+    );
     let w = written.to_str().unwrap();
     std::fs::write(&written, &text).unwrap();
-    let o = cli(&["replay", w], d, Some(BUG));
-    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    for bugs in [Some(BUG), None] {
+        let o = cli(&["replay", w], d, bugs);
+        assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+        assert!(
+            out(&o).contains("DIVERGENCE (state differs) at op 2"),
+            "{}",
+            out(&o)
+        );
+    }
+    let o = cli(&["replay", "--bug", "none", w], d, None);
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
     assert!(
-        out(&o).contains("DIVERGENCE (state differs) at op 2"),
+        out(&o).contains(&format!("--bug none overrides the run line's bugs={BUG}")),
         "{}",
         out(&o)
     );
-    let o = cli(&["replay", w], d, None);
-    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
 }
 
 #[test]

@@ -133,9 +133,9 @@ fn a_kernel_warn_is_traced_reported_and_minimized() {
     let o = cli(&["trace", "--against", "kernel", "warns.txt"], d);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let out = stdout(&o);
-    assert!(out.contains("(trace of the kernel model)"), "{out}");
+    assert!(out.contains("trace of reference | kernel"), "{out}");
     assert!(
-        out.contains("! WARN_ON at ") && out.contains("fs/btrfs/inode.c:"),
+        out.contains("! kernel: WARN_ON at ") && out.contains("fs/btrfs/inode.c:"),
         "{out}"
     );
     assert!(out.contains("verdict: complained at op 2"), "{out}");
@@ -145,8 +145,9 @@ fn a_kernel_warn_is_traced_reported_and_minimized() {
     let min = std::fs::read_to_string(d.join("warns.min.txt")).unwrap();
     let ops: Vec<&str> = min
         .lines()
-        .filter(|l| !l.starts_with('#') && !l.starts_with("geometry"))
+        .filter(|l| !l.starts_with('#') && !l.starts_with("geometry") && !l.starts_with("run "))
         .collect();
     assert_eq!(ops, ["set_bits 0 0 DEFRAG"], "{min}");
     assert!(min.contains("era=6"), "the kernel's era is kept: {min}");
+    assert!(min.contains("\nrun against=kernel kernel=6."), "{min}");
 }

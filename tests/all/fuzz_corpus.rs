@@ -6,12 +6,13 @@
 use delalloc_contract::concurrent_text::{
     is_concurrent_text, parse_concurrent_program, print_concurrent_program,
 };
-use delalloc_contract::text::{parse_program, print_program};
+use delalloc_contract::text::{parse_program, parse_program_file, print_program};
 use delalloc_contract::OpKind;
 use delalloc_fuzz::corpus::{self, PARSE_TEXT};
 use delalloc_fuzz::injected::{self, WrapperBugs};
 use delalloc_fuzz::input;
 use delalloc_fuzz::oracles::Verdict;
+use delalloc_fuzz::pairing::{self, Pairing};
 use delalloc_fuzz::{report, targets};
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -91,8 +92,9 @@ fn every_seed_input_decodes_to_its_program_and_runs_clean_even_with_the_injected
     }
 }
 
-/// corpus/injected/<bug names>/*.txt: each diverges with its bugs injected and agrees without,
-/// so it reproduces what the fuzzer found and stays harmless to `cargo test`.
+/// corpus/injected/<bug names>/*.txt: each names its bugs in its run line, diverges with them
+/// injected and agrees without, so it reproduces what the fuzzer found and stays harmless to
+/// `cargo test`.
 #[test]
 fn injected_bug_reproducers_fail_with_the_bug_and_pass_without() {
     delalloc_fuzz::oracles::panics::quiet_model_panics();
@@ -109,7 +111,17 @@ fn injected_bug_reproducers_fail_with_the_bug_and_pass_without() {
             WrapperBugs::parse(&name).unwrap_or_else(|e| panic!("{}: {e}", folder.display()));
         for file in std::fs::read_dir(&folder).unwrap() {
             let file = file.unwrap().path();
-            let p = parse_program(&std::fs::read_to_string(&file).unwrap()).unwrap();
+            let text = std::fs::read_to_string(&file).unwrap();
+            let p = parse_program(&text).unwrap();
+            // The file alone replays as found: its run line names the folder's bugs.
+            let (_, run) = parse_program_file(&text, &pairing::check_bug).unwrap();
+            let run = run.unwrap_or_else(|| panic!("{}: no run line", file.display()));
+            assert_eq!(
+                Pairing::of_line(&run).map(|p| p.bugs),
+                Ok(bugs),
+                "{}: its run line names other bugs than its folder",
+                file.display()
+            );
             assert!(
                 matches!(injected::run(&p, bugs), Verdict::Diverged(_)),
                 "{} no longer shows {}",

@@ -192,6 +192,17 @@ fn the_parse_text_dictionary_has_every_word_of_the_format() {
         }
     };
     need("geometry");
+    // The run line's words (contract/src/run_line.rs).
+    for w in [
+        "run",
+        "against=",
+        "optimized",
+        "kernel=",
+        "mutant=",
+        "bugs=",
+    ] {
+        need(w);
+    }
     for k in OpKind::ALL {
         need(k.name());
     }

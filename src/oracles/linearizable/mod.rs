@@ -18,7 +18,8 @@ pub mod search;
 use crate::oracles::linearizable::run::RunRecord;
 use crate::oracles::linearizable::search::{Nearest, OrderSearch};
 use crate::oracles::{Coverage, Oracle, Verdict};
-use delalloc_contract::concurrent_text::print_concurrent_program;
+use delalloc_contract::concurrent_text::{print_concurrent_file, print_concurrent_program};
+use delalloc_contract::run_line::RunLine;
 use delalloc_contract::{ConcurrentProgram, Model, OpKind, Outcome, Snapshot};
 use delalloc_optimized_shuttle::bugs::BugSet;
 use delalloc_reference::Reference;
@@ -276,12 +277,28 @@ impl Oracle for Linearizable {
         print_concurrent_program(program)
     }
 
+    fn print_file(program: &ConcurrentProgram, run: &RunLine) -> String {
+        print_concurrent_file(program, run)
+    }
+
+    fn run_line(&self) -> RunLine {
+        RunLine {
+            bugs: self.bugs.iter().map(|b| b.name().to_string()).collect(),
+            ..RunLine::default()
+        }
+    }
+
     fn label(&self) -> String {
         "concurrent".into()
     }
 
     fn flags(&self) -> String {
-        "--concurrent".into()
+        let mut flags = String::from("--concurrent");
+        for b in self.bugs.iter() {
+            flags.push_str(" --bug ");
+            flags.push_str(b.name());
+        }
+        flags
     }
 }
 
