@@ -4,6 +4,7 @@
 //! and the per-op trace of both models' outcomes. [`page`] draws a divergence as one HTML page.
 
 pub mod concurrent;
+mod html;
 pub mod page;
 mod plots;
 pub mod side_by_side;
