@@ -584,7 +584,7 @@ fn ops_table(page: &mut String, d: &Rejection, a: &Analysis) -> Result<(), Strin
     let marked = unexplained(order);
     page.push_str(
         "<figure>\n<figcaption>Each task op</figcaption>\n<table class=\"program\" id=\"task-ops\">\n\
-         <tr><th>op</th><th></th><th>run: steps</th><th>run</th><th>order</th>\
+         <tr><th></th><th>op</th><th>steps</th><th>run</th><th>order</th>\
          <th>reference</th><th></th></tr>\n",
     );
     for (t, ops) in p.tasks.iter().enumerate() {
@@ -656,7 +656,7 @@ fn order_table(page: &mut String, d: &Rejection, a: &Analysis) -> Result<(), Str
     page.push_str(
         "<figure>\n<figcaption>The nearest sequential order</figcaption>\n\
          <table class=\"program\" id=\"nearest-order\">\n\
-         <tr><th>#</th><th>op</th><th></th><th>reference</th><th>run</th><th></th></tr>\n",
+         <tr><th>#</th><th></th><th>op</th><th>reference</th><th>run</th><th></th></tr>\n",
     );
     for (k, (&(t, i), answer)) in o.ops.iter().zip(&o.answers).enumerate() {
         let op = task_op(p, (t, i))?;
@@ -827,4 +827,157 @@ fn states(page: &mut String, a: &Analysis) -> Result<(), String> {
     html::extent_maps(page, &rows, ("run", "nearest order"), &note)?;
     page.push_str("</section>\n");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oracles::linearizable::run::{self, RunRecord};
+    use crate::oracles::linearizable::{run_with, search};
+    use crate::oracles::Verdict;
+    use delalloc_contract::concurrent_text::parse_concurrent_program;
+    use delalloc_contract::ConcurrentProgram;
+    use delalloc_optimized_shuttle::bugs::{Bug, BugSet};
+
+    /// A write and a truncate of the same file, one after the other.
+    const WRITE_THEN_TRUNCATE: &str = "geometry inodes=1\ntask 0\n  buffered_write ino=0 pos=0 \
+         len=4K\ntask 1\n  truncate ino=0 size=0\nschedule 0000\n";
+
+    fn program(text: &str) -> ConcurrentProgram {
+        parse_concurrent_program(text).unwrap()
+    }
+
+    /// A rejection of `p` whose run is `run`, as the oracle would build it.
+    fn rejection(p: &ConcurrentProgram, run: RunRecord, kind: RejectionKind) -> Rejection {
+        let mut reference = Reference::new(&p.geometry);
+        for op in &p.setup {
+            reference.apply(op);
+        }
+        let nearest = (kind == RejectionKind::NotLinearizable).then(|| {
+            match search::search(p, &run, &reference) {
+                OrderSearch::NotLinearizable { nearest, .. } => *nearest,
+                other => panic!("{other:?}"),
+            }
+        });
+        Rejection {
+            program: p.clone(),
+            kind,
+            run,
+            nearest,
+            reference_after_setup: reference.snapshot(),
+            bugs: Vec::new(),
+        }
+    }
+
+    /// The `<tr` rows of `page` that carry `id`.
+    fn row<'a>(page: &'a str, id: &str) -> &'a str {
+        page.split("<tr")
+            .find(|r| r.contains(&format!("id=\"{id}\"")))
+            .unwrap_or_else(|| panic!("no row {id}: {page}"))
+    }
+
+    fn self_contained(page: &str) {
+        assert_eq!(page.matches("<svg").count(), page.matches("</svg>").count());
+        for forbidden in ["<script", "<link", "<img", "src=", "url("] {
+            assert!(!page.contains(forbidden), "{forbidden}");
+        }
+    }
+
+    #[test]
+    fn an_answer_no_order_explains_marks_its_op() {
+        let p = program(WRITE_THEN_TRUNCATE);
+        let mut run = run::run(&p, BugSet::NONE);
+        // The truncate claims an ENOSPC no order gives.
+        run.ops[1][0].outcome = Some(Outcome::Enospc);
+        let d = rejection(&p, run, RejectionKind::NotLinearizable);
+        let page = html(&d, "a test").unwrap();
+        self_contained(&page);
+        let marked = row(&page, "unexplained-op");
+        assert!(marked.contains("truncate ino=0 size=0"), "{marked}");
+        assert!(marked.contains("◀ not explained"), "{marked}");
+        assert!(page.contains("cannot explain <b>t1.0</b>"), "{page}");
+        assert!(!page.contains("unexplained-state"));
+        assert!(page.contains("Nothing to compare: the nearest order stops"));
+        // Both timelines: the run's and the order's.
+        assert_eq!(page.matches("<figure class=\"timeline\">").count(), 2);
+        assert!(page.contains("the fixed model (no bugs)"));
+    }
+
+    #[test]
+    fn an_invariant_broken_run_gets_an_order_searched_by_the_page() {
+        // corpus/concurrent/seed000_failed_reservation_vs_release.txt, with its race bug.
+        let p = program(
+            "geometry sectorsize=512 nodesize=4K inodes=1\nsetup\n  buffered_write ino=0 pos=0 \
+             len=1\n  writeback ino=0 start=0 len=1\n  fail_next_reservation metadata\ntask 0\n  \
+             buffered_write ino=0 pos=0 len=1\ntask 1\n  finish_ordered ino=0 nth=0\nschedule 0079\n",
+        );
+        let bug = Bug::RacingReleaseIgnored;
+        let Verdict::Diverged(d) = run_with(&p, bug.into()) else {
+            panic!("{bug} went unnoticed")
+        };
+        assert!(matches!(d.kind, RejectionKind::InvariantBroken { .. }));
+        assert!(d.nearest.is_none());
+        let page = html(&d, "a test").unwrap();
+        self_contained(&page);
+        assert!(
+            page.contains("bugs=<b>racing-release-ignored</b>"),
+            "{page}"
+        );
+        assert!(page.contains("the page searched an order"), "{page}");
+        let marked = row(&page, "unexplained-state");
+        assert!(marked.contains("the state after a sync"), "{marked}");
+        assert!(page.contains("id=\"differing-fields\""), "{page}");
+        assert!(page.contains("<code>delalloc_rsv.size</code>"), "{page}");
+        assert!(!page.contains("id=\"unexplained-op\""));
+        // The setup with both answers, the schedule, the extent maps of the three states.
+        assert!(page.contains("fail_next_reservation metadata"));
+        assert!(page.contains("<code>00</code><code>79</code>"), "{page}");
+        assert!(page.contains("after the unmount · nearest order"), "{page}");
+        // finish_ordered's answer is not compared, and the page says so.
+        assert!(page.contains("finish_ordered stands for end_io"));
+    }
+
+    #[test]
+    fn a_run_that_did_not_finish_marks_the_ops_that_never_returned() {
+        let p = program(WRITE_THEN_TRUNCATE);
+        let mut run = run::run(&p, BugSet::NONE);
+        run.ops[1][0].returned = None;
+        run.ops[1][0].outcome = None;
+        run.quiescent = None;
+        run.synced = None;
+        run.after_unmount = None;
+        run.failure = Some("a test's panic".into());
+        let kind = RejectionKind::RunFailed {
+            message: "a test's panic".into(),
+        };
+        let page = html(&rejection(&p, run, kind), "a test").unwrap();
+        self_contained(&page);
+        assert!(page.contains("◀ never returned"), "{page}");
+        assert!(page.contains("the run did not finish"), "{page}");
+        assert!(!page.contains("id=\"nearest-order\""));
+        assert_eq!(page.matches("<figure class=\"timeline\">").count(), 1);
+    }
+
+    #[test]
+    fn a_setup_op_answered_otherwise_is_marked() {
+        let p = program(
+            "geometry inodes=1\nsetup\n  buffered_write ino=0 pos=0 len=4K\ntask 0\n  commit\n",
+        );
+        let mut run = run::run(&p, BugSet::NONE);
+        run.setup_outcomes[0] = Outcome::Enospc;
+        let kind = RejectionKind::SetupOutcomeDiffers {
+            index: 0,
+            reference: Outcome::Written { bytes: 4096 },
+            optimized: Outcome::Enospc,
+        };
+        let page = html(&rejection(&p, run, kind), "a test").unwrap();
+        self_contained(&page);
+        let marked = row(&page, "unexplained-op");
+        assert!(
+            marked.contains("buffered_write ino=0 pos=0 len=4K"),
+            "{marked}"
+        );
+        assert!(marked.contains("◀ answered otherwise"), "{marked}");
+        assert!(page.contains("no order of the task ops starts from the same state"));
+    }
 }
