@@ -270,11 +270,24 @@ fn what(page: &mut String, d: &Rejection, a: &Analysis) {
             esc(&optimized.to_string()),
             esc(&reference.to_string())
         ),
-        RejectionKind::RunFailed { message } => format!(
-            "the run did not finish: <code>{}</code>. The ops that never returned are marked \
-             on the timeline.",
-            esc(message)
-        ),
+        RejectionKind::RunFailed { message } => {
+            let records = d.run.ops.iter().flatten();
+            let never = records.clone().filter(|r| r.returned.is_none()).count();
+            let invoked = records.count();
+            let after = if never > 0 {
+                format!("{never} op(s) never returned: marked on the timeline and below.")
+            } else if invoked < p.task_ops() {
+                "Some ops were never invoked (listed below).".to_string()
+            } else {
+                "Every task op returned: it failed after them, in the sync or the unmount the \
+                 run ends with."
+                    .to_string()
+            };
+            format!(
+                "the run did not finish: <code>{}</code>. {after}",
+                esc(message)
+            )
+        }
         RejectionKind::InvariantBroken {
             when,
             invariant,
@@ -954,6 +967,7 @@ mod tests {
         self_contained(&page);
         assert!(page.contains("◀ never returned"), "{page}");
         assert!(page.contains("the run did not finish"), "{page}");
+        assert!(page.contains("1 op(s) never returned"), "{page}");
         assert!(!page.contains("id=\"nearest-order\""));
         assert_eq!(page.matches("<figure class=\"timeline\">").count(), 1);
     }
