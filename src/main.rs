@@ -48,7 +48,8 @@ enum Command {
     /// Shrink a diverging program file to a small one diverging the same way.
     Minimize(MinimizeCommand),
     /// Draw a finding as one self-contained HTML page: the program with the diverging op
-    /// marked, each model's extent map after each op, the counters over the ops.
+    /// marked, each model's extent map after each op, the counters over the ops (a concurrent
+    /// one: the run's timeline beside the nearest sequential order, what it cannot explain).
     Report(ReportCommand),
     /// The scoreboard: campaigns against the optimized model with each historical bug
     /// re-introduced, until the first divergence; exits 1 if a non-race bug is missed.

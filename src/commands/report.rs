@@ -1,11 +1,15 @@
 //! `delalloc-fuzz report`: a finding's program file replayed and drawn as one self-contained
-//! HTML page (`report::page`).
+//! HTML page (`report::page`; a concurrent finding's, `report::concurrent_page`).
 
-use super::common::{load_any, resolve_for, AgainstArgs, BugArgs, Loaded, ERROR};
+use super::common::{load_any, race_bugs_for, resolve_for, AgainstArgs, BugArgs, Loaded, ERROR};
+use crate::against::Against;
 use crate::engines::findings;
-use crate::oracles::Verdict;
+use crate::oracles::linearizable::Linearizable;
+use crate::oracles::{Oracle, Verdict};
 use crate::pairing::Overrides;
 use crate::report;
+use delalloc_contract::run_line::RunLine;
+use delalloc_contract::ConcurrentProgram;
 use std::path::{Path, PathBuf};
 
 /// `report`'s flags; [`ReportCommand::execute`] writes the page.
@@ -62,12 +66,8 @@ impl ReportCommand {
     fn write(self, overrides: &Overrides) -> Result<(), String> {
         let file = program_file(&self.finding)?;
         let (mut program, run) = match load_any(&file, None)? {
-            Loaded::Concurrent { .. } => {
-                return Err(format!(
-                    "{}: a concurrent program: the page shows sequential findings; `trace` shows \
-                     a concurrent one's timeline",
-                    file.display()
-                ))
+            Loaded::Concurrent { program, run } => {
+                return self.write_concurrent(&file, &program, run.as_ref(), overrides)
             }
             Loaded::Sequential { program, run, .. } => (program, run),
         };
@@ -95,6 +95,53 @@ impl ReportCommand {
         findings::write_user_file(&self.html, &page, self.force)
             .map_err(|e| format!("cannot write {}: {e}", self.html.display()))?;
         println!("{}", report::headline(&d));
+        println!("wrote {}", self.html.display());
+        Ok(())
+    }
+}
+
+impl ReportCommand {
+    /// A concurrent finding: its run replayed with the race bugs of its run line (or what
+    /// overrides it) under its schedule, judged by the linearizability oracle, and drawn.
+    fn write_concurrent(
+        &self,
+        file: &Path,
+        program: &ConcurrentProgram,
+        run: Option<&RunLine>,
+        overrides: &Overrides,
+    ) -> Result<(), String> {
+        if overrides.against == Some(Against::Kernel) {
+            return Err(format!(
+                "{}: a concurrent program: --against kernel draws sequential tree-level findings",
+                file.display()
+            ));
+        }
+        let pairing = resolve_for(file, run, overrides)?;
+        let bugs = race_bugs_for(file, &pairing);
+        let oracle = Linearizable { bugs };
+        let d = match oracle.check(program) {
+            Verdict::Diverged(d) => d,
+            Verdict::Agree(_) => {
+                let with = if bugs.is_empty() {
+                    "the fixed model".to_string()
+                } else {
+                    let names: Vec<&str> = bugs.iter().map(|b| b.name()).collect();
+                    format!("the model with bugs={}", names.join(","))
+                };
+                return Err(format!(
+                    "{}: not a finding: the concurrent oracle accepts {with}'s run under its \
+                     schedule (a finding of `fuzz --concurrent --bug B` records its bugs in its \
+                     run line; `--bug B` adds them to a file without one)",
+                    file.display()
+                ));
+            }
+        };
+        let source = format!("{}, {}", file.display(), oracle.run_line());
+        let page = report::concurrent_page::html(&d, &source)
+            .map_err(|e| format!("{}: cannot draw the page: {e}", file.display()))?;
+        findings::write_user_file(&self.html, &page, self.force)
+            .map_err(|e| format!("cannot write {}: {e}", self.html.display()))?;
+        println!("{}", report::concurrent::headline(&d));
         println!("wrote {}", self.html.display());
         Ok(())
     }

@@ -6,7 +6,6 @@
 use crate::oracles::linearizable::run::RunRecord;
 use crate::oracles::linearizable::search::Mismatch;
 use crate::oracles::linearizable::{Rejection, RejectionKind};
-use crate::report::Report;
 use delalloc_contract::concurrent_text::print_concurrent_program;
 use delalloc_contract::text::print_op;
 use delalloc_contract::{ConcurrentProgram, Outcome};
@@ -201,18 +200,4 @@ pub fn json_value(d: &Rejection) -> serde_json::Value {
         "nearest": d.nearest,
         "program": print_concurrent_program(&d.program),
     })
-}
-
-impl Report for Rejection {
-    fn headline(&self) -> String {
-        headline(self)
-    }
-
-    fn text(&self) -> String {
-        text(self)
-    }
-
-    fn json_value(&self) -> serde_json::Value {
-        json_value(self)
-    }
 }

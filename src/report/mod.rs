@@ -1,15 +1,19 @@
 //! Reports of a divergence: human text ([`text`]) and JSON ([`json()`]) with the same content:
 //! where (op index and the op in text format), what (each differing field with both values, or
 //! the two outcomes, the broken invariant, the panic), the program up to that op in text format,
-//! and the per-op trace of both models' outcomes. [`page`] draws a divergence as one HTML page.
+//! and the per-op trace of both models' outcomes. [`page`] draws a divergence as one HTML page,
+//! [`concurrent_page`] a rejected concurrent run ([`concurrent`] has its text and JSON).
 
 pub mod concurrent;
+pub mod concurrent_page;
+mod html;
 pub mod page;
 mod plots;
 pub mod side_by_side;
 pub mod trace;
 
 use crate::oracles::differential::{Divergence, DivergenceKind};
+use crate::oracles::linearizable::Rejection;
 use delalloc_contract::text::{print_op, print_program};
 use serde_json::json;
 use std::fmt::Write as _;
@@ -46,6 +50,24 @@ impl Report for Divergence {
 
     fn html(&self, source: &str) -> Option<Result<String, String>> {
         Some(page::html(self, source))
+    }
+}
+
+impl Report for Rejection {
+    fn headline(&self) -> String {
+        concurrent::headline(self)
+    }
+
+    fn text(&self) -> String {
+        concurrent::text(self)
+    }
+
+    fn json_value(&self) -> serde_json::Value {
+        concurrent::json_value(self)
+    }
+
+    fn html(&self, source: &str) -> Option<Result<String, String>> {
+        Some(concurrent_page::html(self, source))
     }
 }
 

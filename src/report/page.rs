@@ -18,13 +18,13 @@
 //! snapshots. The page therefore needs nothing but the [`Divergence`], whichever pair of models
 //! produced it (the optimized model with injected bugs, the kernel's code, a test's model).
 
-use super::plots::{self, Line, MapRow};
+use super::html::{self, esc, MapState};
+use super::plots::{self, Line};
 use crate::oracles::differential::{Divergence, DivergenceKind};
 use crate::oracles::panics::guarded;
 use delalloc_contract::text::{print_op, print_program};
-use delalloc_contract::{Bits, Model, Op, Outcome, Program, Record, Snapshot};
+use delalloc_contract::{Model, Op, Outcome, Program, Snapshot};
 use delalloc_reference::Reference;
-use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 /// One op of the run and both models' state after it.
@@ -121,29 +121,30 @@ pub fn html(d: &Divergence, source: &str) -> Result<String, String> {
         d.kind.name(),
         super::location(d).trim_start_matches("at ")
     );
-    let _ = write!(
-        page,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <title>delalloc-fuzz: {}</title>\n<style>{CSS}</style>\n</head>\n<body>\n",
-        esc(&title)
-    );
-    let _ = write!(
-        page,
-        "<header>\n<h1>{}</h1>\n<p class=\"headline\">{}</p>\n<p class=\"models\">left: <b>{}</b> \
-         · right: <b>{}</b> · {}</p>\n<nav><a href=\"#what\">What differs</a> \
-         <a href=\"#program\">Program</a> <a href=\"#maps\">Extent maps</a> \
-         <a href=\"#counters\">Counters</a></nav>\n</header>\n",
-        esc(&title),
-        esc(&super::headline(d)),
+    html::begin(&mut page, &title);
+    let models = format!(
+        "left: <b>{}</b> · right: <b>{}</b> · {}",
         esc(d.left_model),
         esc(d.right_model),
         esc(source)
+    );
+    html::header(
+        &mut page,
+        &title,
+        &super::headline(d),
+        &models,
+        &[
+            ("what", "What differs"),
+            ("program", "Program"),
+            ("maps", "Extent maps"),
+            ("counters", "Counters"),
+        ],
     );
     what_differs(&mut page, d);
     program(&mut page, d, &frames);
     maps(&mut page, d, &frames)?;
     counters(&mut page, d, &frames)?;
-    page.push_str("</body>\n</html>\n");
+    html::end(&mut page);
     Ok(page)
 }
 
@@ -271,109 +272,26 @@ fn program(page: &mut String, d: &Divergence, frames: &[Frame]) {
     page.push_str("</section>\n");
 }
 
-/// An io tree of a snapshot: the stand-alone tree or an inode's.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Owner {
-    Tree,
-    Inode(usize),
-}
-
-impl Owner {
-    fn records(self, s: &Snapshot) -> &[Record] {
-        match self {
-            Owner::Tree => &s.tree.records,
-            Owner::Inode(i) => s.inodes.get(i).map_or(&[], |n| &n.records),
-        }
-    }
-
-    fn name(self) -> String {
-        match self {
-            Owner::Tree => "the stand-alone extent tree (tree ops)".into(),
-            Owner::Inode(i) => format!("inode {i}'s io tree"),
-        }
-    }
-}
-
 fn maps(page: &mut String, d: &Divergence, frames: &[Frame]) -> Result<(), String> {
     page.push_str("<section id=\"maps\">\n<h2>Extent maps after each op</h2>\n");
-    let mut owners = BTreeSet::new();
-    let mut bits = Bits::NONE;
-    for f in frames {
-        for s in [&f.left, &f.right] {
-            if !s.tree.records.is_empty() {
-                owners.insert(Owner::Tree);
-            }
-            for (i, n) in s.inodes.iter().enumerate() {
-                if !n.records.is_empty() {
-                    owners.insert(Owner::Inode(i));
-                }
-            }
-            let all = s
-                .tree
-                .records
-                .iter()
-                .chain(s.inodes.iter().flat_map(|n| &n.records));
-            bits = all.fold(bits, |b, r| b.union(r.bits));
-        }
-    }
-    if owners.is_empty() {
-        page.push_str(
-            "<p class=\"note\">No extent records in any state of either model.</p>\n</section>\n",
-        );
-        return Ok(());
-    }
-    let _ = write!(
-        page,
-        "<p class=\"note\">One row per model after each op: <b>{}</b> above, <b>{}</b> below. \
-         Before the diverging op (red band) the oracle found both states equal, so their rows \
-         match. A record only one model has is <span class=\"outlined\">outlined in black</span>. \
-         Each bit of a record is a stripe of its colour; records are drawn at least 3 pixels \
-         wide.</p>\n<p class=\"legend\">",
+    let note = format!(
+        "One row per model after each op: <b>{}</b> above, <b>{}</b> below. Before the \
+         diverging op (red band) the oracle found both states equal, so their rows match.",
         esc(d.left_model),
         esc(d.right_model)
     );
-    for b in plots::single_bits(bits) {
-        let _ = write!(
-            page,
-            "<span class=\"swatch\" style=\"background:{}\"></span>{} ",
-            plots::hex(plots::bit_colour(b)),
-            esc(&b.to_string())
-        );
-    }
-    page.push_str("</p>\n");
     let last = frames.len() - 1;
-    for owner in owners {
-        let xmax = frames
-            .iter()
-            .flat_map(|f| [&f.left, &f.right])
-            .flat_map(|s| owner.records(s))
-            .map(|r| r.end.saturating_add(1))
-            .max()
-            .unwrap_or(1);
-        let mut rows = Vec::with_capacity(frames.len() * 2);
-        for (k, f) in frames.iter().enumerate() {
-            let (l, r) = (owner.records(&f.left), owner.records(&f.right));
-            let tag = |name: &str| format!("op {} · {name}", f.label());
-            rows.push(MapRow {
-                label: tag(d.left_model),
-                records: l.iter().map(|x| (*x, !r.contains(x))).collect(),
-                diverged: k == last,
-                first_of_op: true,
-            });
-            rows.push(MapRow {
-                label: tag(d.right_model),
-                records: r.iter().map(|x| (*x, !l.contains(x))).collect(),
-                diverged: k == last,
-                first_of_op: false,
-            });
-        }
-        let svg = plots::extent_map(&rows, xmax, 1300)?;
-        let _ = write!(
-            page,
-            "<figure class=\"map\">\n<figcaption>{}</figcaption>\n{svg}\n</figure>\n",
-            esc(&owner.name())
-        );
-    }
+    let states: Vec<MapState<'_>> = frames
+        .iter()
+        .enumerate()
+        .map(|(k, f)| MapState {
+            label: format!("op {}", f.label()),
+            left: &f.left,
+            right: &f.right,
+            marked: k == last,
+        })
+        .collect();
+    html::extent_maps(page, &states, (d.left_model, d.right_model), &note)?;
     page.push_str("</section>\n");
     Ok(())
 }
@@ -669,65 +587,12 @@ fn counters(page: &mut String, d: &Divergence, frames: &[Frame]) -> Result<(), S
     Ok(())
 }
 
-/// Text made safe inside HTML elements and attribute values.
-fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-const CSS: &str = "
-body { font-family: system-ui, sans-serif; margin: 0 auto; max-width: 1360px; padding: 0 20px 40px; color: #222; }
-header { border-bottom: 2px solid #c00000; margin-bottom: 12px; }
-h1 { font-size: 22px; margin: 18px 0 6px; }
-h2 { font-size: 18px; margin: 26px 0 8px; border-bottom: 1px solid #ddd; }
-.headline { font-family: ui-monospace, monospace; font-size: 13px; background: #fff4f4; padding: 6px 8px; }
-.models { color: #555; }
-nav a { margin-right: 14px; }
-code { font-family: ui-monospace, monospace; font-size: 13px; }
-.kind { background: #c00000; color: white; padding: 1px 6px; border-radius: 3px; font-size: 13px; }
-table { border-collapse: collapse; }
-td, th { border: 1px solid #ddd; padding: 3px 8px; text-align: left; vertical-align: top; }
-th { background: #f4f4f4; }
-table.fields td:first-child { white-space: nowrap; }
-table.program tr.diverging td { background: #fde0e0; font-weight: bold; }
-table.program tr.diverging td.mark { color: #c00000; }
-table.program tr.not-run td { color: #999; }
-td.differs { color: #c00000; }
-.note { color: #444; font-size: 14px; }
-.legend { font-size: 13px; }
-.swatch { display: inline-block; width: 14px; height: 12px; margin: 0 4px 0 10px; vertical-align: middle; border: 1px solid #0003; }
-.outlined { outline: 3px solid black; padding: 0 3px; }
-.solid, .dashed { display: inline-block; width: 28px; vertical-align: middle; border-top: 2px solid #1f77b4; }
-.dashed { border-top-style: dashed; }
-figure { margin: 10px 0 18px; }
-figcaption { font-weight: bold; margin-bottom: 4px; }
-.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(660px, 1fr)); gap: 6px 20px; }
-.chart.differs figcaption { color: #c00000; }
-b.differs { color: #c00000; }
-ul.constant { columns: 3; font-size: 13px; }
-";
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::oracles::differential::run_models;
     use crate::oracles::Verdict;
     use delalloc_contract::text::parse_program;
-
-    #[test]
-    fn escaping() {
-        assert_eq!(esc("a<b>&\"'"), "a&lt;b&gt;&amp;&quot;&#39;");
-    }
 
     #[test]
     fn frames_give_both_states_after_every_op_up_to_the_divergence() {

@@ -324,6 +324,161 @@ pub fn counter_plot(
     Ok(svg)
 }
 
+/// How an op's bar is drawn on a timeline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BarMark {
+    /// In its task's colour.
+    Plain,
+    /// The op the nearest order could not explain: outlined in red.
+    Unexplained,
+    /// The op never returned (a panic, a deadlock): grey, to the end of the run.
+    NeverReturned,
+}
+
+/// One op on a timeline: a bar in lane `lane` over `[from, to]`, its text on two lines.
+pub struct Bar {
+    pub lane: usize,
+    pub from: u64,
+    pub to: u64,
+    /// The first line (the op), cut to the bar's width.
+    pub title: String,
+    /// The second line (its answer).
+    pub detail: String,
+    pub mark: BarMark,
+}
+
+/// A lane's height in pixels, and the width of the lane labels.
+const LANE: u32 = 56;
+const LANE_LABELS: u32 = 70;
+
+/// A timeline: one lane per name of `lanes` (top to bottom), the bars over x in `[0, xmax]`,
+/// `x_desc` under the axis.
+pub fn timeline(
+    lanes: &[String],
+    bars: &[Bar],
+    xmax: u64,
+    x_desc: &str,
+    width: u32,
+) -> Result<String, String> {
+    let n = lanes.len().max(1) as u32;
+    let xmax = xmax.max(1);
+    let height = LANE * n + 52;
+    // Lane r spans y in [(n - r - 1) * H, (n - r) * H]: the first lane on top.
+    let centres: Vec<u32> = (0..n).map(|r| (n - r) * H - H / 2).collect();
+    // One step is S units of x, so that text can start a few pixels into a bar.
+    const S: u64 = 100;
+    let step = xmax.div_ceil(32).max(1);
+    let xs: Vec<u64> = (0..=xmax).step_by(step as usize).map(|x| x * S).collect();
+    let plot_px = f64::from(width.saturating_sub(LANE_LABELS + 16).max(1));
+    let px_per_unit = plot_px / (xmax * S) as f64;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .margin_right(16)
+            .margin_top(6)
+            .x_label_area_size(36)
+            .y_label_area_size(LANE_LABELS)
+            .build_cartesian_2d(
+                (0..xmax * S).with_key_points(xs),
+                (0..n * H).with_key_points(centres),
+            )
+            .map_err(err)?;
+        let label_of = |y: &u32| {
+            let r = (n * H).saturating_sub(*y) / H;
+            lanes.get(r as usize).cloned().unwrap_or_default()
+        };
+        let x_label = |x: &u64| (x / S).to_string();
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .light_line_style(WHITE)
+            .bold_line_style(RGBColor(0xE4, 0xE4, 0xE4))
+            .y_label_formatter(&label_of)
+            .x_label_formatter(&x_label)
+            .x_desc(x_desc)
+            .label_style(("sans-serif", 12))
+            .axis_desc_style(("sans-serif", 12))
+            .draw()
+            .map_err(err)?;
+        for r in 1..n {
+            chart
+                .draw_series(std::iter::once(PathElement::new(
+                    vec![(0, r * H), (xmax * S, r * H)],
+                    RGBColor(0xCC, 0xCC, 0xCC),
+                )))
+                .map_err(err)?;
+        }
+        for bar in bars {
+            let r = bar.lane as u32;
+            if r >= n {
+                continue;
+            }
+            let (y0, y1) = ((n - r - 1) * H + H / 10, (n - r) * H - H / 10);
+            let from = bar.from.min(xmax);
+            let (x0, x1) = (from * S, bar.to.clamp(from + 1, xmax.max(from + 1)) * S);
+            let colour = SERIES_COLOURS[bar.lane % SERIES_COLOURS.len()];
+            let (fill, edge) = match bar.mark {
+                BarMark::NeverReturned => (
+                    RGBColor(0xDD, 0xDD, 0xDD).filled(),
+                    RGBColor(0x88, 0x88, 0x88).stroke_width(1),
+                ),
+                BarMark::Plain => (colour.mix(0.22).filled(), colour.stroke_width(1)),
+                BarMark::Unexplained => (DIVERGED_BAND.filled(), DIVERGED_MARK.stroke_width(3)),
+            };
+            chart
+                .draw_series([
+                    Rectangle::new([(x0, y0), (x1, y1)], fill),
+                    Rectangle::new([(x0, y0), (x1, y1)], edge),
+                ])
+                .map_err(err)?;
+            // About 6.5 pixels a character at 12 px; nothing when not even two fit.
+            let chars = (((x1 - x0) as f64 * px_per_unit - 8.0) / 6.5).max(0.0) as usize;
+            let pad = (4.0 / px_per_unit) as u64;
+            let text_colour = if bar.mark == BarMark::Unexplained {
+                DIVERGED_MARK
+            } else {
+                BLACK
+            };
+            for (line, y) in [
+                (&bar.title, y1 - (y1 - y0) / 4),
+                (&bar.detail, y0 + (y1 - y0) / 4),
+            ] {
+                let shown = fit(line, chars);
+                if shown.is_empty() {
+                    continue;
+                }
+                chart
+                    .draw_series(std::iter::once(Text::new(
+                        shown,
+                        (x0 + pad, y),
+                        ("sans-serif", 12)
+                            .into_font()
+                            .color(&text_colour)
+                            .pos(Pos::new(HPos::Left, VPos::Center)),
+                    )))
+                    .map_err(err)?;
+            }
+        }
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
+/// `s` cut to `chars` characters, an ellipsis ending what was cut; empty under two.
+fn fit(s: &str, chars: usize) -> String {
+    if chars < 2 {
+        return String::new();
+    }
+    if s.chars().count() <= chars {
+        return s.to_string();
+    }
+    let mut cut: String = s.chars().take(chars - 1).collect();
+    cut.push('…');
+    cut
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -407,5 +562,46 @@ mod tests {
         let labels = ["0", "1", "2"].map(String::from);
         let svg = counter_plot(&lines, &labels, Some(2), false, (400, 200)).unwrap();
         assert!(svg.contains("diverges"), "{svg}");
+        let bars = [
+            Bar {
+                lane: 0,
+                from: 0,
+                to: 3,
+                title: "t0.0 buffered_write ino=0 pos=0 len=4K".into(),
+                detail: "written(4096)".into(),
+                mark: BarMark::Unexplained,
+            },
+            Bar {
+                lane: 1,
+                from: 1,
+                to: 9,
+                title: "t1.0 commit".into(),
+                detail: "never returned".into(),
+                mark: BarMark::NeverReturned,
+            },
+            // A lane that does not exist is left out.
+            Bar {
+                lane: 7,
+                from: 0,
+                to: 1,
+                title: "nowhere".into(),
+                detail: String::new(),
+                mark: BarMark::Plain,
+            },
+        ];
+        let lanes = ["task 0", "task 1"].map(String::from);
+        let svg = timeline(&lanes, &bars, 9, "step", 1000).unwrap();
+        assert!(
+            svg.contains("t1.0 commit") && svg.contains("task 1"),
+            "{svg}"
+        );
+        assert!(!svg.contains("nowhere"), "{svg}");
+    }
+
+    #[test]
+    fn labels_are_cut_to_fit() {
+        assert_eq!(fit("commit", 6), "commit");
+        assert_eq!(fit("commit", 4), "com…");
+        assert_eq!(fit("commit", 1), "");
     }
 }

@@ -39,7 +39,14 @@ fn fuzz_concurrent_finds_a_race_and_writes_a_replayable_file() {
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
-    assert_eq!(files.len(), 3, "{files:?}");
+    // The program, its report, its JSON and its page.
+    assert_eq!(files.len(), 4, "{files:?}");
+    assert!(
+        files
+            .iter()
+            .any(|p| p.extension().is_some_and(|e| e == "html")),
+        "{files:?}"
+    );
     let program = files
         .iter()
         .find(|p| {

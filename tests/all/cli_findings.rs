@@ -275,6 +275,13 @@ fn a_concurrent_finding_replays_minimizes_and_traces_with_its_race_bug() {
         v["verdict"].is_object() && v["fixed"]["verdict"].is_null(),
         "{v}"
     );
+
+    // report: the page, from the run line alone.
+    let o = cli(&["report", f, "--html", "race.html"], d);
+    assert_exit(&o, 0, "report --html");
+    let page = std::fs::read_to_string(d.join("race.html")).unwrap();
+    assert!(page.contains(&format!("bugs=<b>{bug}</b>")), "{page}");
+    assert!(page.contains("id=\"nearest-order\""), "{page}");
 }
 
 /// A DEFRAG set without DELALLOC: btrfs_set_delalloc_extent WARNs (6.1 and 6.12).

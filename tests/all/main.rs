@@ -17,6 +17,7 @@ mod cli_fuzz;
 mod cli_fuzz_all;
 mod cli_kernel;
 mod cli_report;
+mod cli_report_concurrent;
 mod concurrent;
 mod conformance;
 mod engine;

@@ -114,6 +114,8 @@ pub struct Rejection {
     pub nearest: Option<Nearest>,
     /// The reference's snapshot after the setup.
     pub reference_after_setup: Snapshot,
+    /// The bugs re-introduced in the model that ran (none: the fixed model).
+    pub bugs: Vec<&'static str>,
 }
 
 impl Rejection {
@@ -142,10 +144,10 @@ pub fn run(p: &ConcurrentProgram) -> Verdict<RaceStats, Rejection> {
 /// The oracle with the bugs `bugs` re-introduced in the model.
 pub fn run_with(p: &ConcurrentProgram, bugs: BugSet) -> Verdict<RaceStats, Rejection> {
     let record = run::run(p, bugs);
-    judge(p, record)
+    judge(p, record, bugs)
 }
 
-fn judge(p: &ConcurrentProgram, run: RunRecord) -> Verdict<RaceStats, Rejection> {
+fn judge(p: &ConcurrentProgram, run: RunRecord, bugs: BugSet) -> Verdict<RaceStats, Rejection> {
     let mut reference = Reference::new(&p.geometry);
     let diverged = |kind, run: RunRecord, reference: &Reference, nearest| {
         Verdict::Diverged(Box::new(Rejection {
@@ -154,6 +156,7 @@ fn judge(p: &ConcurrentProgram, run: RunRecord) -> Verdict<RaceStats, Rejection>
             run,
             nearest,
             reference_after_setup: reference.snapshot(),
+            bugs: bugs.iter().map(|b| b.name()).collect(),
         }))
     };
     // 1. The setup, alone.

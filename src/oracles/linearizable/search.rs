@@ -108,7 +108,7 @@ fn state_hash(m: &Reference) -> u64 {
 /// ordered extent was there to complete depends on writeback done inside other ops (a DIO's
 /// flush, a writeback that gives its lock up between extents), so its answer is not compared.
 /// Its effect is: the sync at the leaf completes whatever it left.
-fn background(op: &Op) -> bool {
+pub fn background(op: &Op) -> bool {
     match op {
         Op::FinishOrdered { .. } => true,
         Op::SetBits { .. }
