@@ -18,6 +18,7 @@
 //! | [`targets`] | the fuzz target bodies every engine calls: fs level, tree level, text parser, concurrent |
 //! | [`against`] | which model the reference is compared with: the optimized implementation, or the kernel's own code (`delalloc-kernel`) |
 //! | [`kernel_variant`] | this binary rebuilt on another kernel tree or a patched one (`--kernel-src`, kernel mutants) |
+//! | [`interrupt`] | Ctrl-C on the long commands: a flag the engines read between programs, passed on to the processes they run |
 //! | [`injected`] | deliberately wrong behaviours behind `DELALLOC_FUZZ_BUGS`, to test the pipeline itself |
 //! | [`libfuzzer`] | cargo-fuzz's targets built and run for N seconds each, one summary table (`fuzz-all`) |
 //! | [`scoreboard`] | campaigns against each re-introduced historical bug (`mutants`), with either engine |
@@ -45,6 +46,10 @@
 //! }
 //! ```
 
+/// How printed follow-up commands run this binary: from the checkout, as every command of the
+/// README does (`cargo run --release -- replay FILE`), so that they work as printed.
+pub const RUN: &str = "cargo run --release --";
+
 pub mod against;
 pub mod commands;
 pub mod corpus;
@@ -52,6 +57,7 @@ pub mod engines;
 pub mod generators;
 pub mod injected;
 pub mod input;
+pub mod interrupt;
 pub mod kernel_variant;
 pub mod libfuzzer;
 pub mod oracles;

@@ -14,6 +14,7 @@ mod cli;
 mod cli_concurrent;
 mod cli_fuzz;
 mod cli_fuzz_all;
+mod cli_interrupt;
 mod cli_kernel;
 mod concurrent;
 mod conformance;
