@@ -1,6 +1,6 @@
 //! `delalloc-fuzz import`: libFuzzer/AFL crash inputs → readable, minimized regression programs.
 
-use super::common::{bugs_from_env, LevelArg, ERROR, FAILED};
+use super::common::{bugs_from_env, LevelArg, ERROR};
 use crate::corpus::artifact;
 use crate::engines::findings;
 use crate::generators::Level;
@@ -78,8 +78,9 @@ fn import_one(
         ));
     }
     let Some(r) = artifact::regression(&program, bugs, a, decoding) else {
+        // Not a finding: the input is not what the command needs.
         return Err((
-            FAILED,
+            ERROR,
             format!(
                 "{} does not diverge ({decoding}, {} ops): the models agree on it{}; not imported",
                 a.display(),

@@ -1,7 +1,7 @@
 //! `delalloc-fuzz minimize`: a diverging program file (sequential or concurrent) shrunk to a
 //! small one diverging the same way.
 
-use super::common::{concurrent_text, load, parse_concurrent, AgainstArgs, ERROR, FAILED};
+use super::common::{concurrent_text, load, parse_concurrent, AgainstArgs, ERROR};
 use crate::against::Against;
 use crate::engines::findings;
 use crate::injected::WrapperBugs;
@@ -84,7 +84,8 @@ impl MinimizeCommand {
                 "error: {} does not diverge: the models agree on it, nothing to minimize",
                 file.display()
             );
-            return FAILED;
+            // Not a finding: the input is not what the command needs.
+            return ERROR;
         };
         let text = format!(
             "# minimized from {} ({} ops) by `delalloc-fuzz minimize`\n# {}\n{}",
@@ -132,7 +133,7 @@ fn minimize_concurrent_file(file: &Path, text: &str, out: &Path, force: bool) ->
             "error: {} does not diverge: the run is linearizable and leaks nothing, nothing to minimize",
             file.display()
         );
-        return FAILED;
+        return ERROR;
     };
     let text = format!(
         "# minimized from {} by `delalloc-fuzz minimize`\n# {}\n{}",

@@ -1,7 +1,7 @@
 //! `delalloc-fuzz trace`: what a program file does, op by op (or a concurrent file's timeline),
 //! then the oracle's verdict.
 
-use super::common::{concurrent_text, load, parse_concurrent, AgainstArgs, ERROR};
+use super::common::{concurrent_text, load, parse_concurrent, AgainstArgs, ERROR, FAILED};
 use crate::against::Against;
 use crate::oracles::{linearizable, Verdict};
 use crate::report;
@@ -43,16 +43,26 @@ impl TraceCommand {
                 return ERROR;
             }
         };
+        let t = report::trace::trace(&program);
+        let verdict = crate::oracles::differential::run(&program);
         if json {
-            let steps = report::trace::trace(&program).steps;
             println!(
                 "{}",
-                serde_json::to_string_pretty(&steps).unwrap_or_default()
+                serde_json::to_string_pretty(&t.steps).unwrap_or_default()
             );
         } else {
-            print!("{}", report::trace::text(&program));
+            print!("{}", report::trace::text_of(&t, &verdict));
         }
-        0
+        verdict_code(&verdict)
+    }
+}
+
+/// The exit code of a trace, as `replay` of the same file gives it: 1 when its verdict is a
+/// divergence.
+fn verdict_code<S, D>(verdict: &Verdict<S, D>) -> u8 {
+    match verdict {
+        Verdict::Agree(_) => 0,
+        Verdict::Diverged(_) => FAILED,
     }
 }
 
@@ -83,6 +93,7 @@ fn trace_kernel(path: &Path, json: bool) -> u8 {
     };
     let mut model = delalloc_kernel::model(&program.geometry);
     let t = report::trace::trace_model(&program, model.as_mut());
+    let verdict = against.run(&program, crate::injected::WrapperBugs::NONE);
     if json {
         println!(
             "{}",
@@ -90,10 +101,9 @@ fn trace_kernel(path: &Path, json: bool) -> u8 {
         );
     } else {
         println!("{} (trace of the kernel model):", against.describe());
-        let verdict = against.run(&program, crate::injected::WrapperBugs::NONE);
         print!("{}", report::trace::text_of(&t, &verdict));
     }
-    0
+    verdict_code(&verdict)
 }
 
 /// A concurrent file: the run's timeline and the oracle's verdict.
@@ -107,6 +117,7 @@ fn trace_concurrent(path: &Path, text: &str, json: bool) -> u8 {
     };
     let record = linearizable::run::run(&p, delalloc_optimized_shuttle::bugs::BugSet::NONE);
     let verdict = linearizable::run(&p);
+    let code = verdict_code(&verdict);
     if json {
         let v = json!({
             "run": record,
@@ -132,5 +143,5 @@ fn trace_concurrent(path: &Path, text: &str, json: bool) -> u8 {
             }
         }
     }
-    0
+    code
 }

@@ -388,7 +388,7 @@ INFO: Seed: 1234
 thread '<unnamed>' panicked at src/targets.rs:33:9:
 delalloc-fuzz: the models diverged on this fs-level input (literal mode, 44 bytes)
 DIVERGENCE (state differs) at op 1: writeback ino=0 start=0 len=5000
-to keep it: delalloc-fuzz import --level fs <the artifact file>
+to keep it: cargo run --release -- import --level fs <the artifact file>
 ==4321== ERROR: libFuzzer: deadly signal
 MS: 1 Custom-; base unit: 0123
 artifact_prefix='fuzz/artifacts/fs_level/'; Test unit written to fuzz/artifacts/fs_level/crash-abc123

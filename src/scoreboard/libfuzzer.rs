@@ -209,8 +209,9 @@ fn copy_seeds(from: &Path, to: &Path) -> Result<usize, String> {
     std::fs::create_dir(to).map_err(|e| format!("{}: cannot create: {e}", to.display()))?;
     let entries = std::fs::read_dir(from).map_err(|e| {
         format!(
-            "{}: no seed corpus ({e}); run `delalloc-fuzz corpus` from the repository root",
-            from.display()
+            "{}: no seed corpus ({e}); run `{} corpus` from the repository root",
+            from.display(),
+            crate::RUN
         )
     })?;
     let mut n = 0;
@@ -227,8 +228,9 @@ fn copy_seeds(from: &Path, to: &Path) -> Result<usize, String> {
     }
     if n == 0 {
         return Err(format!(
-            "{}: the seed corpus is empty; run `delalloc-fuzz corpus`",
-            from.display()
+            "{}: the seed corpus is empty; run `{} corpus`",
+            from.display(),
+            crate::RUN
         ));
     }
     Ok(n)

@@ -469,7 +469,8 @@ pub fn reproducer_text(bug: Bug, config: &Plan, c: &CampaignResult, d: &Detectio
     };
     let _ = writeln!(
         s,
-        "# found by `delalloc-fuzz mutants{engine} --bug {} --seed {}`: campaign seed {}, {source}, minimized from {} to {} ops",
+        "# found by `{} mutants{engine} --bug {} --seed {}`: campaign seed {}, {source}, minimized from {} to {} ops",
+        crate::RUN,
         bug.name(),
         config.base_seed,
         c.seed,

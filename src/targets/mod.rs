@@ -43,11 +43,12 @@ pub fn kernel_tree(data: &[u8]) {
         panic!(
             "delalloc-fuzz: the reference and {} diverged on this tree-level input ({} mode, {} bytes)\n\
              {}\
-             to replay it: delalloc-fuzz replay --against kernel --level tree <the artifact file>",
+             to replay it: {} replay --against kernel --level tree <the artifact file>",
             Against::Kernel.describe(),
             Mode::of(data).name(),
             data.len(),
             report::text(&d),
+            crate::RUN,
         );
     }
 }
@@ -61,10 +62,12 @@ pub fn differential(data: &[u8], level: Level, bugs: injected::WrapperBugs) {
         panic!(
             "delalloc-fuzz: the models diverged on this {level}-level input ({} mode, {} bytes)\n\
              {}\
-             to keep it: delalloc-fuzz import --level {level} <the artifact file>",
+             to keep it: {}{} import --level {level} <the artifact file>",
             Mode::of(data).name(),
             data.len(),
             report::text(&d),
+            bugs.command_prefix(),
+            crate::RUN,
         );
     }
 }
@@ -148,7 +151,7 @@ mod tests {
             "inodes[0].records",
             "program up to that op (3 ops):",
             "buffered_write ino=0 pos=0 len=8K nocow",
-            "delalloc-fuzz import --level fs",
+            "to keep it: DELALLOC_FUZZ_BUGS=nocow-writeback-end-rounds-down cargo run --release -- import --level fs <the artifact file>",
         ] {
             assert!(msg.contains(needle), "{needle}: {msg}");
         }

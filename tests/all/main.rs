@@ -12,6 +12,7 @@ mod common;
 mod bolero;
 mod cli;
 mod cli_concurrent;
+mod cli_contract;
 mod cli_fuzz;
 mod cli_fuzz_all;
 mod cli_interrupt;
