@@ -302,3 +302,41 @@ fn an_unusable_out_folder_stops_the_command_before_it_starts() {
     assert_eq!(o.status.code(), Some(0));
     assert!(dir.path().join("new/deeper").is_dir(), "created up front");
 }
+
+/// `mutants --against kernel` builds each kernel variant with cargo, then runs its campaigns
+/// in processes of their own: Ctrl-C reaches whichever is running (here the build, or the
+/// first campaign if the variant is already built), and the board of what ran is printed.
+#[test]
+fn kernel_mutants_pass_ctrl_c_on_and_exit_130() {
+    let dir = tempfile::tempdir().unwrap();
+    let patches =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("corpus/kernel-mutants");
+    let s = interrupt(
+        &[
+            "mutants",
+            "--against",
+            "kernel",
+            "--runs",
+            "1",
+            "--seconds-per-bug",
+            "600",
+            "--patches",
+            patches.to_str().unwrap(),
+        ],
+        dir.path(),
+        "kernel variant clean: building",
+    );
+    assert_130(&s, "mutants --against kernel");
+    assert!(
+        s.stdout.starts_with("kernel mutants: 1 campaign(s)"),
+        "{}",
+        s.stdout
+    );
+    let last = s.stdout.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("interrupted (Ctrl-C): ")
+            && last.contains(" variant(s) scored (clean + patches)"),
+        "{}",
+        s.stdout
+    );
+}
