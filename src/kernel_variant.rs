@@ -101,8 +101,7 @@ pub fn build(variant: &Variant) -> Result<PathBuf, String> {
             .as_ref()
             .map_or(String::new(), |p| format!(" with {}", p.display()))
     );
-    let out = cmd
-        .output()
+    let out = crate::interrupt::output(&mut cmd)
         .map_err(|e| format!("cannot run cargo to build the kernel variant: {e}"))?;
     if !out.status.success() {
         let log = String::from_utf8_lossy(&out.stderr);
@@ -153,11 +152,12 @@ pub fn rerun_on(src: &Path) -> Result<u8, String> {
         src: Some(src.to_path_buf()),
         patch: None,
     })?;
-    let status = Command::new(&bin)
-        .args(args_without_kernel_src())
-        .env(VARIANT_ENV, "1")
-        .status()
-        .map_err(|e| format!("cannot run {}: {e}", bin.display()))?;
+    let status = crate::interrupt::status(
+        Command::new(&bin)
+            .args(args_without_kernel_src())
+            .env(VARIANT_ENV, "1"),
+    )
+    .map_err(|e| format!("cannot run {}: {e}", bin.display()))?;
     Ok(status
         .code()
         .and_then(|c| u8::try_from(c).ok())

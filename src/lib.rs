@@ -19,6 +19,7 @@
 //! | [`against`] | which model the reference is compared with: the optimized implementation, or the kernel's own code (`delalloc-kernel`) |
 //! | [`pairing`] | that model and the bugs injected into it, as a program file's `run` line records them, and the command line's overrides |
 //! | [`kernel_variant`] | this binary rebuilt on another kernel tree or a patched one (`--kernel-src`, kernel mutants) |
+//! | [`interrupt`] | Ctrl-C on the long commands: a flag the engines read between programs, passed on to the processes they run |
 //! | [`injected`] | deliberately wrong behaviours behind `DELALLOC_FUZZ_BUGS`, to test the pipeline itself |
 //! | [`libfuzzer`] | cargo-fuzz's targets built and run for N seconds each, one summary table (`fuzz-all`) |
 //! | [`scoreboard`] | campaigns against each re-introduced historical bug (`mutants`), with either engine |
@@ -46,6 +47,10 @@
 //! }
 //! ```
 
+/// How printed follow-up commands run this binary: from the checkout, as every command of the
+/// README does (`cargo run --release -- replay FILE`), so that they work as printed.
+pub const RUN: &str = "cargo run --release --";
+
 pub mod against;
 pub mod commands;
 pub mod corpus;
@@ -53,6 +58,7 @@ pub mod engines;
 pub mod generators;
 pub mod injected;
 pub mod input;
+pub mod interrupt;
 pub mod kernel_variant;
 pub mod libfuzzer;
 pub mod oracles;

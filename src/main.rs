@@ -1,7 +1,10 @@
 //! The command line: `delalloc-fuzz fuzz | replay | trace | minimize | report | mutants | stress | import | corpus | fuzz-all`.
 //!
-//! Exit codes: 0 all good; 1 a divergence was found or a replayed program failed; 2 the
-//! command could not run (bad flags, unreadable or malformed input, a file in the way).
+//! Exit codes: 0 the models agree (or what was asked is done); 1 a divergence (or another
+//! check that failed: a missed mutant, a stale corpus); 2 bad input or an unusable path (bad
+//! flags, unreadable or malformed input, nothing to replay, nothing to minimize, a folder that
+//! cannot be written); 130 stopped by Ctrl-C after its summary. The README's "Exit codes"
+//! table has each command's.
 //!
 //! Each subcommand is a struct of `delalloc_fuzz::commands` whose `execute` returns the exit code.
 
@@ -33,19 +36,21 @@ enum Command {
     Stress(StressCommand),
     /// Run program files or raw fuzz artifacts (directories: every *.txt below, reports
     /// excluded, and crash-*/id:* artifacts) with the models and bugs of each file's run line;
-    /// PASS if the models agree.
+    /// PASS if the models agree. No program found is exit 2.
     Replay(ReplayCommand),
     /// Turn libFuzzer/AFL crash inputs into readable, minimized regression programs.
     Import(ImportCommand),
     /// Regenerate the fuzz targets' seed corpora corpus/<target>/ from corpus/programs/.
     Corpus(CorpusCommand),
     /// Show what a program file does on each model of its pair, side by side: each op's
-    /// outcomes and the fields it changed, differing values marked, then the oracle's verdict.
+    /// outcomes and the fields it changed, differing values marked, then the oracle's verdict;
+    /// exit 1 if the models diverge, as `replay`.
     Trace(TraceCommand),
     /// Run every fuzz target N seconds (cargo-fuzz's libFuzzer binaries from their seed
     /// corpora, and/or the built-in engine); a summary table; exit 1 on any finding. For CI.
     FuzzAll(FuzzAllCommand),
-    /// Shrink a diverging program file to a small one diverging the same way.
+    /// Shrink a diverging program file to a small one diverging the same way (one that does not
+    /// diverge is exit 2: nothing to minimize).
     Minimize(MinimizeCommand),
     /// Draw a finding as one self-contained HTML page: the program with the diverging op
     /// marked, each model's extent map after each op, the counters over the ops (a concurrent

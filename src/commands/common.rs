@@ -14,9 +14,9 @@ use delalloc_optimized::bugs::BugSet;
 use delalloc_optimized_shuttle::bugs::BugSet as RaceBugs;
 use std::path::{Path, PathBuf};
 
-/// Exit code: a divergence was found, or a replayed program failed.
+/// Exit code: a divergence was found (a replayed program failed), or another check failed.
 pub const FAILED: u8 = 1;
-/// Exit code: the command could not run.
+/// Exit code: bad input or an unusable path; the command could not do its job.
 pub const ERROR: u8 = 2;
 
 /// `--level`: which ops programs use.

@@ -61,8 +61,9 @@ impl CorpusCommand {
                 0
             } else {
                 println!(
-                    "corpus is stale ({} files): run `delalloc-fuzz corpus`{}",
+                    "corpus is stale ({} files): run `{} corpus`{}",
                     before.len(),
+                    crate::RUN,
                     if before.iter().any(|s| matches!(s, Stale::Extra(_))) {
                         " (with --prune to remove files from no seed program)"
                     } else {

@@ -2,9 +2,10 @@
 
 use super::common::{parse_bugs, AgainstArgs, LevelArg, ERROR, FAILED};
 use crate::against::Against;
-use crate::engines::{self, Campaign, Config};
+use crate::engines::{self, findings, Campaign, Config};
 use crate::generators::{Dialect, Level};
 use crate::injected::WrapperBugs;
+use crate::interrupt;
 use crate::oracles::differential::Differential;
 use crate::oracles::linearizable::Linearizable;
 use crate::oracles::stats::Stats;
@@ -53,11 +54,9 @@ pub struct FuzzCommand {
 impl FuzzCommand {
     /// Fuzzes; the exit code.
     pub fn execute(self) -> u8 {
-        if self.out.exists() && !self.out.is_dir() {
-            eprintln!(
-                "error: --out {}: exists and is not a directory",
-                self.out.display()
-            );
+        interrupt::install_or_warn();
+        if let Err(e) = findings::prepare_dir(&self.out) {
+            eprintln!("error: --out {e}");
             return ERROR;
         }
         let config = Config {
@@ -136,7 +135,8 @@ impl FuzzCommand {
     }
 }
 
-/// One campaign with `oracle`: the summary, and the finding if there is one.
+/// One campaign with `oracle`: the summary, and the finding if there is one. Exit code
+/// [`interrupt::EXIT_CODE`] after Ctrl-C, whatever it found.
 fn fuzz<O>(config: &Config, oracle: &O, json: bool) -> u8
 where
     O: Oracle,
@@ -158,7 +158,11 @@ where
             } else {
                 print!("{}", summary.text());
             }
-            0
+            if interrupt::requested() {
+                interrupt::EXIT_CODE
+            } else {
+                0
+            }
         }
         Ok(Campaign::Diverged(summary, finding)) => {
             if json {
@@ -173,6 +177,9 @@ where
                         "size_units": O::Program::SIZE_UNITS,
                         "files": finding.files,
                         "page": finding.page,
+                        "minimizing_interrupted": m.interrupted,
+                        "write_error": finding.unwritten.as_ref().map(|u| &u.error),
+                        "program": finding.unwritten.as_ref().map(|u| &u.program),
                         "report": m.divergence.json_value(),
                     }
                 });
@@ -182,7 +189,11 @@ where
                 println!();
                 print!("{}", summary.text());
             }
-            FAILED
+            if interrupt::requested() {
+                interrupt::EXIT_CODE
+            } else {
+                FAILED
+            }
         }
     }
 }

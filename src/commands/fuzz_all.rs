@@ -27,6 +27,7 @@ pub struct FuzzAllCommand {
 impl FuzzAllCommand {
     /// Runs every chosen target; the exit code.
     pub fn execute(self) -> u8 {
+        crate::interrupt::install_or_warn();
         libfuzzer::fuzz_all::main(&libfuzzer::fuzz_all::Options {
             seconds: self.seconds_per_target,
             engine: self.engine,

@@ -1,6 +1,6 @@
 //! `delalloc-fuzz import`: libFuzzer/AFL crash inputs → readable, minimized regression programs.
 
-use super::common::{resolve_for, BugArgs, LevelArg, ERROR, FAILED};
+use super::common::{resolve_for, BugArgs, LevelArg, ERROR};
 use crate::against::Against;
 use crate::corpus::artifact;
 use crate::engines::findings;
@@ -92,8 +92,9 @@ fn import_one(
         ));
     }
     let Some(r) = artifact::regression(&program, &pairing, a, decoding) else {
+        // Not a finding: the input is not what the command needs.
         return Err((
-            FAILED,
+            ERROR,
             format!(
                 "{} does not diverge ({decoding}, {} ops): the models agree on it{}; not imported",
                 a.display(),

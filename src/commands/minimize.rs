@@ -3,7 +3,7 @@
 //! line (or of `--against`, `--bug`, `DELALLOC_FUZZ_BUGS`), which the output's run line keeps.
 
 use super::common::{
-    load_any, race_bugs_for, resolve_for, AgainstArgs, BugArgs, LevelArg, Loaded, ERROR, FAILED,
+    load_any, race_bugs_for, resolve_for, AgainstArgs, BugArgs, LevelArg, Loaded, ERROR,
 };
 use crate::against::Against;
 use crate::corpus::artifact::Decoding;
@@ -103,7 +103,8 @@ impl MinimizeCommand {
                 "error: {} does not diverge: the models agree on it, nothing to minimize",
                 file.display()
             );
-            return FAILED;
+            // Not a finding: the input is not what the command needs.
+            return ERROR;
         };
         // The run line is what it was minimized against: the file's, or what overrode it.
         let text = format!(
@@ -154,7 +155,7 @@ fn minimize_concurrent_file(
             "error: {} does not diverge: the run is linearizable and leaks nothing, nothing to minimize",
             file.display()
         );
-        return FAILED;
+        return ERROR;
     };
     let text = format!(
         "# minimized from {} by `delalloc-fuzz minimize`\n# {}\n{}",

@@ -5,9 +5,11 @@
 //! module: it depends on the stages (generators, oracles, shrink, report, engines, ...), never
 //! the reverse.
 //!
-//! Exit codes: 0 all good; [`FAILED`] a divergence was found or a replayed program failed;
-//! [`ERROR`] the command could not run (bad flags, unreadable or malformed input, a file in the
-//! way).
+//! Exit codes (the README's "Exit codes" table has each command's): 0 the models agree, or
+//! what was asked is done; [`FAILED`] a divergence, or another check that failed (a missed
+//! mutant, a stale corpus); [`ERROR`] bad input or an unusable path (bad flags, unreadable or
+//! malformed input, nothing to replay or minimize, a folder that cannot be written);
+//! [`crate::interrupt::EXIT_CODE`] stopped by Ctrl-C after printing its summary.
 
 mod common;
 mod corpus;

@@ -3,12 +3,13 @@
 
 use super::common::{parse_bugs, AgainstArgs, EngineArg, ERROR, FAILED};
 use crate::against::Against;
-use crate::engines;
+use crate::engines::{self, findings};
+use crate::interrupt;
 use crate::libfuzzer;
 use crate::scoreboard::{self, kernel, races};
 use delalloc_optimized::bugs::{Bug, BugSet};
 use serde_json::json;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// `mutants`' flags; [`MutantsCommand::execute`] runs the campaigns.
 #[derive(clap::Args)]
@@ -69,6 +70,7 @@ pub struct MutantsCommand {
 impl MutantsCommand {
     /// Runs the scoreboard (and the race rows); the exit code.
     pub fn execute(self) -> u8 {
+        interrupt::install_or_warn();
         if self.against.model() == Against::Kernel {
             return self.kernel();
         }
@@ -108,12 +110,81 @@ impl MutantsCommand {
                 chosen.iter().collect()
             },
         };
-        let code = scoreboard_rows(&config, self.json, self.reproducers.as_deref());
-        if !self.concurrent || code == ERROR {
-            return code;
+        let reproducers = self.reproducers.as_deref();
+        if let Some(Err(e)) = reproducers.map(|dir| {
+            scoreboard::check_reproducer_dir(dir, &config.bugs)
+                .and_then(|()| findings::prepare_dir(dir))
+        }) {
+            eprintln!("error: --reproducers {e}");
+            return ERROR;
         }
-        let races = race_rows(&config, self.json);
-        code.max(races)
+        // With --concurrent the race bugs are scored by the concurrent table alone.
+        let (concurrent, json) = (self.concurrent, self.json);
+        let sequential = scoreboard::Plan {
+            bugs: (config.bugs.iter().copied())
+                .filter(|b| !concurrent || !b.is_race())
+                .collect(),
+            ..config.clone()
+        };
+        let Some(board) = scoreboard_rows(&sequential) else {
+            return ERROR;
+        };
+        let races = if concurrent && !interrupt::requested() {
+            match race_rows(&config) {
+                Some(rows) => Some(rows),
+                None => return ERROR,
+            }
+        } else {
+            None
+        };
+        if json {
+            let mut v = board.json();
+            if concurrent {
+                v["race_rows"] = races.as_deref().map_or(json!(null), races::json);
+            }
+            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        } else if concurrent {
+            print!("{}", board.text_races_below());
+            match &races {
+                Some(rows) => {
+                    print!("{}", races::text(rows, config.runs, config.seconds_per_bug));
+                    if interrupt::requested() {
+                        println!("{}", races_interrupted(&config.bugs, rows));
+                    }
+                }
+                None => println!("race bugs: not hunted ({})", interrupt::NOTE),
+            }
+        } else {
+            print!("{}", board.text());
+        }
+        if let Some(dir) = reproducers {
+            match scoreboard::write_reproducers(&board, dir) {
+                Ok(files) => eprintln!("wrote {} reproducer(s) to {}", files.len(), dir.display()),
+                Err(e) => {
+                    eprintln!("error: writing reproducers: {e}");
+                    return ERROR;
+                }
+            }
+        }
+        let races_missed = races
+            .iter()
+            .flatten()
+            .any(|r| r.found() < r.campaigns.len());
+        interrupted_or(if board.missed().is_empty() && !races_missed {
+            0
+        } else {
+            FAILED
+        })
+    }
+}
+
+/// [`interrupt::EXIT_CODE`] after Ctrl-C (the board printed is partial), else `code`; an error
+/// stays an error.
+fn interrupted_or(code: u8) -> u8 {
+    if code != ERROR && interrupt::requested() {
+        interrupt::EXIT_CODE
+    } else {
+        code
     }
 }
 
@@ -191,28 +262,52 @@ impl MutantsCommand {
             }
         };
         if self.json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&kernel::json(&rows)).unwrap_or_default()
-            );
+            let mut v = kernel::json(&rows);
+            v["interrupted"] = json!(interrupt::requested());
+            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         } else {
             print!("{}", kernel::text(&rows, &plan));
+            if interrupt::requested() {
+                println!(
+                    "{}: {} of {} variant(s) scored (clean + patches), the last with the campaigns that ran to their end",
+                    interrupt::NOTE,
+                    rows.len(),
+                    patches.len() + 1
+                );
+            }
         }
-        if rows.iter().all(kernel::KernelRow::ok) {
+        interrupted_or(if rows.iter().all(kernel::KernelRow::ok) {
             0
         } else {
             FAILED
-        }
+        })
     }
 }
 
-/// The sequential scoreboard; exit code 1 if a non-race bug was missed.
-fn scoreboard_rows(config: &scoreboard::Plan, json: bool, reproducers: Option<&Path>) -> u8 {
-    if let Some(Err(e)) = reproducers.map(|dir| scoreboard::check_reproducer_dir(dir, &config.bugs))
-    {
-        eprintln!("error: --reproducers {e}");
-        return ERROR;
+/// After Ctrl-C in the race rows: how many were hunted, which short, which not at all.
+fn races_interrupted(bugs: &[Bug], rows: &[races::RaceRow]) -> String {
+    let wanted: Vec<Bug> = bugs.iter().copied().filter(|b| b.is_race()).collect();
+    let not_hunted: Vec<&str> = wanted
+        .iter()
+        .filter(|b| !rows.iter().any(|r| r.bug == **b))
+        .map(|b| b.name())
+        .collect();
+    let mut line = format!(
+        "{}: {} of {} race bug(s) hunted, the last with the campaigns that ran to their end",
+        interrupt::NOTE,
+        rows.len(),
+        wanted.len()
+    );
+    if !not_hunted.is_empty() {
+        line.push_str("; not hunted: ");
+        line.push_str(&not_hunted.join(", "));
     }
+    line
+}
+
+/// The sequential scoreboard, each row announced on stderr as it is done; `None` (the error
+/// printed) when the engine cannot run.
+fn scoreboard_rows(config: &scoreboard::Plan) -> Option<scoreboard::Scoreboard> {
     eprintln!(
         "mutants: base seed {} (--seed {0} repeats it), {} bug(s), {} campaign(s) each, {} s limit, {} engine",
         config.base_seed,
@@ -232,40 +327,14 @@ fn scoreboard_rows(config: &scoreboard::Plan, json: bool, reproducers: Option<&P
         };
         eprintln!("[{done}/{total}] {}: {what}", row.bug.name());
     });
-    let board = match board {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("error: mutants --engine {}: {e}", config.engine.name());
-            return ERROR;
-        }
-    };
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&board.json()).unwrap_or_default()
-        );
-    } else {
-        print!("{}", board.text());
-    }
-    if let Some(dir) = reproducers {
-        match scoreboard::write_reproducers(&board, dir) {
-            Ok(files) => eprintln!("wrote {} reproducer(s) to {}", files.len(), dir.display()),
-            Err(e) => {
-                eprintln!("error: writing reproducers: {e}");
-                return ERROR;
-            }
-        }
-    }
-    if board.missed().is_empty() {
-        0
-    } else {
-        FAILED
-    }
+    board
+        .map_err(|e| eprintln!("error: mutants --engine {}: {e}", config.engine.name()))
+        .ok()
 }
 
-/// `mutants --concurrent`: the race rows, after the sequential scoreboard. Exit code 1 if a race
-/// bug was missed in some campaign.
-fn race_rows(config: &scoreboard::Plan, json: bool) -> u8 {
+/// `mutants --concurrent`: the race rows, after the sequential scoreboard, each announced on
+/// stderr as it is done; `None` (the error printed) when a campaign could not run.
+fn race_rows(config: &scoreboard::Plan) -> Option<Vec<races::RaceRow>> {
     let total = config.bugs.iter().filter(|b| b.is_race()).count();
     let mut done = 0;
     let rows = races::score(
@@ -285,28 +354,5 @@ fn race_rows(config: &scoreboard::Plan, json: bool) -> u8 {
             );
         },
     );
-    let rows = match rows {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ERROR;
-        }
-    };
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json!({ "race_rows": races::json(&rows) }))
-                .unwrap_or_default()
-        );
-    } else {
-        print!(
-            "{}",
-            races::text(&rows, config.runs, config.seconds_per_bug)
-        );
-    }
-    if rows.iter().all(|r| r.found() == r.campaigns.len()) {
-        0
-    } else {
-        FAILED
-    }
+    rows.map_err(|e| eprintln!("error: {e}")).ok()
 }

@@ -93,17 +93,22 @@ impl ReplayCommand {
                 println!("FAIL {detail}");
             }
         }
+        if files.is_empty() {
+            let paths: Vec<String> = self.paths.iter().map(|p| p.display().to_string()).collect();
+            eprintln!(
+                "error: no program files (*.txt) or fuzz artifacts found in {}",
+                paths.join(", ")
+            );
+        }
         if json {
             let v = json!({ "results": results, "passed": passed, "failed": failed });
             println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         } else {
-            if files.is_empty() {
-                println!("no program files (*.txt) or fuzz artifacts found");
-            }
             println!("{passed} passed, {failed} failed");
         }
-        // Input that could not be read is the command failing to run, not a finding.
-        if bad_input > 0 {
+        // Input that could not be read is the command failing to run, not a finding; so is a
+        // path with nothing to replay (an empty or mistyped folder must not pass).
+        if bad_input > 0 || files.is_empty() {
             ERROR
         } else if failed > 0 {
             FAILED

@@ -1,9 +1,10 @@
 //! `delalloc-fuzz stress`: concurrent programs on real threads (the std build of the model).
 
-use super::common::FAILED;
-use crate::engines::findings::write_new;
+use super::common::{ERROR, FAILED};
+use crate::engines::findings::{self, write_new};
 use crate::engines::stress::{self, StressConfig};
 use crate::engines::Config;
+use crate::interrupt;
 use delalloc_contract::concurrent_text::print_concurrent_program;
 use serde_json::json;
 use std::path::PathBuf;
@@ -32,6 +33,11 @@ pub struct StressCommand {
 impl StressCommand {
     /// Stresses; the exit code.
     pub fn execute(self) -> u8 {
+        interrupt::install_or_warn();
+        if let Some(Err(e)) = self.out.as_deref().map(findings::prepare_dir) {
+            eprintln!("error: --out {e}");
+            return ERROR;
+        }
         let config = StressConfig {
             seconds: self.seconds,
             threads: usize::try_from(self.threads).unwrap_or(2),
@@ -51,17 +57,26 @@ impl StressCommand {
                     );
                 } else {
                     println!(
-                        "stress, seed {} threads {}: {} iterations, {} ops in {:.1} s ({:.0} iterations/s, {:.0} ops/s); every quiescent state and unmount clean",
+                        "stress, seed {} threads {}: {} iterations, {} ops in {:.1} s ({:.0} iterations/s, {:.0} ops/s); every quiescent state and unmount clean{}",
                         s.seed,
                         s.threads,
                         s.iterations,
                         s.ops,
                         s.seconds,
                         s.iterations as f64 / s.seconds.max(1e-9),
-                        s.ops as f64 / s.seconds.max(1e-9)
+                        s.ops as f64 / s.seconds.max(1e-9),
+                        if s.interrupted {
+                            format!("; {}", interrupt::NOTE)
+                        } else {
+                            String::new()
+                        }
                     );
                 }
-                0
+                if s.interrupted {
+                    interrupt::EXIT_CODE
+                } else {
+                    0
+                }
             }
             Err(f) => {
                 let text = print_concurrent_program(&f.program);

@@ -4,7 +4,7 @@
 //! `DELALLOC_FUZZ_BUGS` say otherwise.
 
 use super::common::{
-    load_any, race_bugs_for, resolve_for, AgainstArgs, BugArgs, LevelArg, Loaded, ERROR,
+    load_any, race_bugs_for, resolve_for, AgainstArgs, BugArgs, LevelArg, Loaded, ERROR, FAILED,
 };
 use crate::against::Against;
 use crate::corpus::artifact::Decoding;
@@ -41,13 +41,20 @@ pub struct TraceCommand {
 }
 
 impl TraceCommand {
-    /// Traces the file; the exit code.
+    /// Traces the file; the exit code: 1 when the verdict is a divergence, as `replay` of the
+    /// same file gives it.
     pub fn execute(self) -> u8 {
         if let Some(code) = self.against.elsewhere() {
             return code;
         }
         match self.trace() {
-            Ok(()) => 0,
+            Ok(diverged) => {
+                if diverged {
+                    FAILED
+                } else {
+                    0
+                }
+            }
             Err(e) => {
                 eprintln!("error: {e}");
                 ERROR
@@ -55,7 +62,8 @@ impl TraceCommand {
         }
     }
 
-    fn trace(&self) -> Result<(), String> {
+    /// Prints the trace; whether the verdict is a divergence.
+    fn trace(&self) -> Result<bool, String> {
         let path = &self.file;
         let overrides = self.bugs.overrides(self.against.against)?;
         let loaded = load_any(path, self.level.map(Level::from))?;
@@ -94,7 +102,7 @@ impl TraceCommand {
         path: &Path,
         program: &Program,
         pairing: &Pairing,
-    ) -> Result<(), String> {
+    ) -> Result<bool, String> {
         let mut models = Vec::from(pairing::models(pairing, program));
         if let Some(name) = &self.model {
             let names: Vec<&str> = models.iter().map(|(n, _)| *n).collect();
@@ -118,12 +126,12 @@ impl TraceCommand {
             println!("the reference against {} ({run})", pairing.describe());
             print!("{}", side_by_side::text(&t, Some(&verdict)));
         }
-        Ok(())
+        Ok(verdict.divergence().is_some())
     }
 
     /// The run's timeline with the bug set, the ops it changed marked against the fixed
     /// model's run under the same schedule, and both verdicts.
-    fn trace_concurrent(&self, p: &ConcurrentProgram, bugs: RaceBugs) -> Result<(), String> {
+    fn trace_concurrent(&self, p: &ConcurrentProgram, bugs: RaceBugs) -> Result<bool, String> {
         match self.model.as_deref() {
             None | Some("optimized") => {}
             Some(other) => {
@@ -155,7 +163,7 @@ impl TraceCommand {
                 })),
             });
             println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
-            return Ok(());
+            return Ok(verdict.divergence().is_some());
         }
         let with = if bugs.is_empty() {
             String::new()
@@ -191,6 +199,6 @@ impl TraceCommand {
                 side_by_side::concurrent_verdict(v)
             );
         }
-        Ok(())
+        Ok(verdict.divergence().is_some())
     }
 }

@@ -77,6 +77,8 @@ pub struct Summary<S> {
     pub stats: S,
     /// Diverging programs seen (workers stop at the first; a few may race it).
     pub divergences: u64,
+    /// Stopped by Ctrl-C ([`crate::interrupt`]) before its time or its first divergence.
+    pub interrupted: bool,
 }
 
 /// A divergence a campaign found, shrunk (and written out, when the campaign writes).
@@ -92,6 +94,17 @@ pub struct Finding<P: Shrink> {
     pub files: Option<[PathBuf; 3]>,
     /// The page written beside them (`<name>.html`), for divergences that have one.
     pub page: Option<PathBuf>,
+    /// When writing them failed: why, and the program file's text (printed instead).
+    pub unwritten: Option<Unwritten>,
+}
+
+/// A finding the campaign could not write to its `out` folder.
+#[derive(Clone, Debug)]
+pub struct Unwritten {
+    /// The error, naming the folder.
+    pub error: String,
+    /// What the program file would have held.
+    pub program: String,
 }
 
 /// How a campaign ended.
@@ -147,19 +160,22 @@ where
                 oracle.label()
             ))
         })?;
-    let (files, page) = match &config.out {
-        Some(out) => {
-            let (files, page) =
-                write_finding(out, config, oracle, index, &minimized).map_err(|e| {
-                    io::Error::new(
-                        e.kind(),
-                        format!("writing the finding to {}: {e}", out.display()),
-                    )
-                })?;
-            (Some(files), page)
+    let (mut files, mut page, mut unwritten) = (None, None, None);
+    if let Some(out) = &config.out {
+        // A finding that cannot be written is not lost: the caller prints it.
+        match write_finding(out, config, oracle, index, &minimized) {
+            Ok((f, p)) => {
+                files = Some(f);
+                page = p;
+            }
+            Err((e, program)) => {
+                unwritten = Some(Unwritten {
+                    error: format!("writing the finding to {}: {e}", out.display()),
+                    program,
+                });
+            }
         }
-        None => (None, None),
-    };
+    }
     Ok(Campaign::Diverged(
         summary,
         Box::new(Finding {
@@ -168,6 +184,7 @@ where
             minimized,
             files,
             page,
+            unwritten,
         }),
     ))
 }
@@ -198,7 +215,10 @@ where
                     running.fetch_sub(1, Relaxed);
                 });
                 let mut local = O::Stats::default();
-                while !stop.load(Relaxed) && deadline.is_none_or(|d| Instant::now() < d) {
+                while !stop.load(Relaxed)
+                    && !crate::interrupt::requested()
+                    && deadline.is_none_or(|d| Instant::now() < d)
+                {
                     let i = next.fetch_add(1, Relaxed);
                     if config.max_programs.is_some_and(|max| i >= max) {
                         break;
@@ -244,6 +264,7 @@ where
         seconds_to_divergence: found.as_ref().map(|(_, _, at)| *at),
         stats: totals.into_inner().unwrap_or_else(|e| e.into_inner()),
         divergences: live.divergences.load(Relaxed),
+        interrupted: found.is_none() && crate::interrupt::requested(),
     };
     Search {
         summary,
@@ -315,31 +336,37 @@ fn show_progress(config: &Config, label: &str, start: Instant, live: &Live, runn
 /// Writes the files of a finding under a fresh name in `out`: the program (with a header that
 /// says how to find it again), the text report, the JSON report, and the page when the
 /// divergence has one (a page that cannot be drawn is said on stderr, and the rest written).
+/// The error comes with the program file's text.
 fn write_finding<O>(
     out: &Path,
     config: &Config,
     oracle: &O,
     index: u64,
     m: &Minimized<O::Program>,
-) -> io::Result<([PathBuf; 3], Option<PathBuf>)>
+) -> Result<([PathBuf; 3], Option<PathBuf>), (io::Error, String)>
 where
     O: Oracle,
     O::Program: Shrink<Divergence = O::Divergence>,
     O::Divergence: Report,
 {
-    std::fs::create_dir_all(out)?;
     let base = format!("{}-{}-{}", oracle.label(), config.seed, index);
     let d = &m.divergence;
     let mut program = String::new();
     let found = format!(
-        "found by `delalloc-fuzz fuzz --seed {} {}`: program {index} (generator seed {})",
+        "found by `{} fuzz --seed {} {}`: program {index} (generator seed {})",
+        crate::RUN,
         config.seed,
         oracle.flags(),
         config.seed.wrapping_add(index)
     );
     let _ = writeln!(program, "# {found}");
     let _ = writeln!(program, "# {}", d.headline());
-    let _ = writeln!(program, "# minimized from {}", sizes(m));
+    let _ = writeln!(
+        program,
+        "# minimized from {}{}",
+        sizes(m),
+        interrupted_note(m)
+    );
     program.push_str(&O::print_file(&m.program, &oracle.run_line()));
     let json = serde_json::to_string_pretty(&d.json_value())
         .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
@@ -354,7 +381,21 @@ where
         }
         None => None,
     };
-    write_finding_files(out, &base, &contents, page.as_deref())
+    std::fs::create_dir_all(out)
+        .and_then(|()| write_finding_files(out, &base, &contents, page.as_deref()))
+        .map_err(|e| {
+            let [program, ..] = contents;
+            (e, program)
+        })
+}
+
+/// After a shrink's sizes: that Ctrl-C cut it short, if it did.
+fn interrupted_note<P: Shrink>(m: &Minimized<P>) -> &'static str {
+    if m.interrupted {
+        " (minimizing interrupted by Ctrl-C: not minimal)"
+    } else {
+        ""
+    }
 }
 
 /// `12 to 3 ops`: a shrink's sizes before and after, in the program kind's units.
@@ -379,7 +420,7 @@ impl<S: Coverage> Summary<S> {
         let mut s = String::new();
         let _ = writeln!(
             s,
-            "seed {} {what} jobs {}: {} programs, {} ops in {:.1} s ({:.0} programs/s, {:.0} ops/s), {} divergence(s)",
+            "seed {} {what} jobs {}: {} programs, {} ops in {:.1} s ({:.0} programs/s, {:.0} ops/s), {} divergence(s){}",
             self.seed,
             self.jobs,
             st.programs(),
@@ -387,7 +428,12 @@ impl<S: Coverage> Summary<S> {
             self.seconds,
             st.programs() as f64 / secs,
             st.ops() as f64 / secs,
-            self.divergences
+            self.divergences,
+            if self.interrupted {
+                format!("; {}", crate::interrupt::NOTE)
+            } else {
+                String::new()
+            }
         );
         s.push_str(&st.text());
         if let Some(t) = self.seconds_to_divergence {
@@ -407,12 +453,13 @@ where
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "program {} of seed {} (generator seed {}) diverged; minimized from {} in {} oracle runs",
+        "program {} of seed {} (generator seed {}) diverged; minimized from {} in {} oracle runs{}",
         f.index,
         config.seed,
         config.seed.wrapping_add(f.index),
         sizes(&f.minimized),
-        f.minimized.runs
+        f.minimized.runs,
+        interrupted_note(&f.minimized)
     );
     if let Some([program, report, json]) = &f.files {
         let _ = writeln!(
@@ -425,7 +472,15 @@ where
         if let Some(page) = &f.page {
             let _ = writeln!(s, "page: {} (open it in a browser)", page.display());
         }
-        let _ = writeln!(s, "replay: delalloc-fuzz replay {}", program.display());
+        let _ = writeln!(s, "replay: {} replay {}", crate::RUN, program.display());
+    }
+    if let Some(u) = &f.unwritten {
+        let _ = writeln!(
+            s,
+            "error: {}; the program follows instead, with its report after it:\n",
+            u.error
+        );
+        s.push_str(&u.program);
     }
     s.push('\n');
     s.push_str(&f.minimized.divergence.text());

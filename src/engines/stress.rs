@@ -36,6 +36,8 @@ pub struct StressSummary {
     pub iterations: u64,
     pub ops: u64,
     pub seconds: f64,
+    /// Stopped by Ctrl-C ([`crate::interrupt`]) before its time.
+    pub interrupted: bool,
 }
 
 /// A violated invariant and the program whose run broke it.
@@ -48,7 +50,7 @@ pub struct StressFailure {
     pub what: String,
 }
 
-/// Runs iterations until the time is up or an invariant breaks.
+/// Runs iterations until the time is up, an invariant breaks or Ctrl-C.
 pub fn stress(config: &StressConfig) -> Result<StressSummary, Box<StressFailure>> {
     let start = Instant::now();
     let deadline = start + Duration::from_secs(config.seconds);
@@ -60,6 +62,10 @@ pub fn stress(config: &StressConfig) -> Result<StressSummary, Box<StressFailure>
     };
     let mut bytes = vec![0u8; 4096];
     while Instant::now() < deadline {
+        if crate::interrupt::requested() {
+            summary.interrupted = true;
+            break;
+        }
         let i = summary.iterations;
         SmallRng::seed_from_u64(config.seed.wrapping_add(i)).fill_bytes(&mut bytes);
         let mut u = Unstructured::new(&bytes);

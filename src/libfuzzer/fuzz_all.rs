@@ -59,6 +59,8 @@ pub enum TargetOutcome {
     },
     /// The run itself went wrong (no artifact, killed after its time).
     Failed(String),
+    /// Stopped by Ctrl-C before its time, with nothing found.
+    Interrupted,
 }
 
 /// One line of the summary table.
@@ -73,7 +75,8 @@ pub struct TargetRow {
     pub outcome: TargetOutcome,
 }
 
-/// Runs the command; prints progress, the table and the findings; returns the exit code.
+/// Runs the command; prints progress, the table and the findings; returns the exit code
+/// ([`crate::interrupt::EXIT_CODE`] after Ctrl-C, with the table of the runs so far).
 pub fn main(opts: &Options) -> u8 {
     match run(opts) {
         Err(e) => {
@@ -97,17 +100,27 @@ pub fn main(opts: &Options) -> u8 {
                         println!("\nFAILED {} ({}): {why}", r.target, r.engine);
                         code = 1;
                     }
+                    TargetOutcome::Interrupted => {}
                 }
             }
             let found = rows
                 .iter()
-                .filter(|r| r.outcome != TargetOutcome::Clean)
+                .filter(|r| !matches!(r.outcome, TargetOutcome::Clean | TargetOutcome::Interrupted))
                 .count();
             println!(
-                "\nfuzz-all: {} target runs, {found} with a finding or failure",
-                rows.len()
+                "\nfuzz-all: {} target runs, {found} with a finding or failure{}",
+                rows.len(),
+                if crate::interrupt::requested() {
+                    format!("; {}", crate::interrupt::NOTE)
+                } else {
+                    String::new()
+                }
             );
-            code
+            if crate::interrupt::requested() {
+                crate::interrupt::EXIT_CODE
+            } else {
+                code
+            }
         }
     }
 }
@@ -121,11 +134,19 @@ pub fn run(opts: &Options) -> Result<Vec<TargetRow>, String> {
             bugs.assignment()
         );
     }
+    let builtin = matches!(opts.engine, EngineChoice::Builtin | EngineChoice::All);
+    if builtin {
+        engines::findings::prepare_dir(&opts.root.join("findings"))?;
+    }
     let mut rows = Vec::new();
     if matches!(opts.engine, EngineChoice::Libfuzzer | EngineChoice::All) {
-        rows.extend(libfuzzer_all(opts, bugs)?);
+        match libfuzzer_all(opts, bugs) {
+            // Ctrl-C during the build.
+            Err(_) if crate::interrupt::requested() => return Ok(rows),
+            r => rows.extend(r?),
+        }
     }
-    if matches!(opts.engine, EngineChoice::Builtin | EngineChoice::All) {
+    if builtin && !crate::interrupt::requested() {
         rows.extend(builtin_all(opts, bugs)?);
     }
     Ok(rows)
@@ -135,11 +156,14 @@ fn libfuzzer_all(opts: &Options, bugs: WrapperBugs) -> Result<Vec<TargetRow>, St
     let built = build(&opts.root, opts.sanitizer, &opts.targets, |line| {
         println!("{line}");
     })?;
-    built
-        .targets
-        .iter()
-        .map(|t| libfuzzer_one(opts, &built, t, bugs))
-        .collect()
+    let mut rows = Vec::new();
+    for t in &built.targets {
+        if crate::interrupt::requested() {
+            break;
+        }
+        rows.push(libfuzzer_one(opts, &built, t, bugs)?);
+    }
+    Ok(rows)
 }
 
 fn libfuzzer_one(
@@ -210,12 +234,14 @@ fn libfuzzer_one(
                     }
                 ),
                 keep: format!(
-                    "to keep it: {}cargo run --release -- import {}",
+                    "to keep it: {}{} import {}",
                     bugs.command_prefix(),
+                    crate::RUN,
                     rel(root, &artifact)
                 ),
             }
         }
+        (_, None) if crate::interrupt::requested() => TargetOutcome::Interrupted,
         (None, None) => TargetOutcome::Failed(format!(
             "still running {} s after its {} s; stopped",
             GRACE.as_secs(),
@@ -266,6 +292,9 @@ fn builtin_all(opts: &Options, bugs: WrapperBugs) -> Result<Vec<TargetRow>, Stri
     }
     let mut rows = Vec::new();
     for target in select(&known, &wanted, "built-in")? {
+        if crate::interrupt::requested() {
+            break;
+        }
         let level = if target == "fs_level" {
             Level::Fs
         } else {
@@ -300,20 +329,43 @@ fn builtin_all(opts: &Options, bugs: WrapperBugs) -> Result<Vec<TargetRow>, Stri
         let campaign = engines::campaign(&config, &oracle)
             .map_err(|e| format!("built-in engine at level {level}: {e}"))?;
         let (summary, outcome) = match campaign {
+            Campaign::Clean(s) if s.interrupted => (s, TargetOutcome::Interrupted),
             Campaign::Clean(s) => (s, TargetOutcome::Clean),
             Campaign::Diverged(s, f) => {
-                let [program, report, _] = f.files.as_ref().ok_or("the finding was not written")?;
-                let program = rel(&opts.root, program);
-                let outcome = TargetOutcome::Found {
-                    summary: format!(
-                        "  {}\n  minimized program: {program}\n  report: {}",
-                        report::headline(&f.minimized.divergence),
-                        rel(&opts.root, report)
-                    ),
-                    keep: format!(
-                        "to see it: {}cargo run --release -- replay {program}",
-                        bugs.command_prefix()
-                    ),
+                let d = &f.minimized.divergence;
+                let outcome = match (&f.files, &f.unwritten) {
+                    (Some([program, report, _]), _) => {
+                        let program = rel(&opts.root, program);
+                        TargetOutcome::Found {
+                            summary: format!(
+                                "  {}\n  minimized program: {program}\n  report: {}",
+                                report::headline(d),
+                                rel(&opts.root, report)
+                            ),
+                            keep: format!(
+                                "to see it: {}{} replay {program}",
+                                bugs.command_prefix(),
+                                crate::RUN
+                            ),
+                        }
+                    }
+                    // Not written: the program and its report go to stdout instead.
+                    (None, unwritten) => TargetOutcome::Found {
+                        summary: format!(
+                            "  {}\n  error: {}; the program:\n{}\n{}",
+                            report::headline(d),
+                            unwritten
+                                .as_ref()
+                                .map_or("the finding was not written", |u| u.error.as_str()),
+                            unwritten.as_ref().map_or("", |u| u.program.as_str()),
+                            report::text(d)
+                        ),
+                        keep: format!(
+                            "to see it: save the program above as a .txt file and run {}{} replay FILE",
+                            bugs.command_prefix(),
+                            crate::RUN
+                        ),
+                    },
                 };
                 (s, outcome)
             }
@@ -354,6 +406,7 @@ pub fn table(rows: &[TargetRow]) -> String {
                 TargetOutcome::Clean => "ok",
                 TargetOutcome::Found { .. } => "FINDING",
                 TargetOutcome::Failed(_) => "FAILED",
+                TargetOutcome::Interrupted => "interrupted",
             }
         );
     }

@@ -7,7 +7,6 @@
 pub mod fuzz_all;
 
 use std::fmt::Write as _;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -146,8 +145,7 @@ pub fn build(
     build
         .args(["fuzz", "build", "-O", "-s", sanitizer.flag()])
         .stdout(std::io::stderr());
-    let status = build
-        .status()
+    let status = crate::interrupt::status(&mut build)
         .map_err(|e| format!("cannot run cargo fuzz build: {e}"))?;
     if !status.success() {
         return Err(format!("cargo fuzz build failed ({status})"));
@@ -300,7 +298,8 @@ pub struct Finished {
 }
 
 /// Runs a libFuzzer binary with `args` in `dir` (with `env` added) until it exits, or stops it
-/// when it is still running [`GRACE`] after its `seconds`.
+/// when it is still running [`GRACE`] after its `seconds`. Ctrl-C is passed on to it
+/// ([`crate::interrupt::wait`]): libFuzzer then prints its final stats and exits.
 pub fn run_libfuzzer(
     bin: &Path,
     args: &[String],
@@ -309,49 +308,34 @@ pub fn run_libfuzzer(
     seconds: u64,
 ) -> Result<Finished, String> {
     let start = Instant::now();
-    let mut child = Command::new(bin)
-        .args(args)
-        .envs(env.iter().copied())
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run {}: {e}", bin.display()))?;
+    let mut child = crate::interrupt::spawn(
+        Command::new(bin)
+            .args(args)
+            .envs(env.iter().copied())
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    )
+    .map_err(|e| format!("cannot run {}: {e}", bin.display()))?;
     let readers = [
-        child.stdout.take().map(|mut o| {
-            std::thread::spawn(move || {
-                let mut b = Vec::new();
-                let _ = o.read_to_end(&mut b);
-                b
-            })
-        }),
-        child.stderr.take().map(|mut o| {
-            std::thread::spawn(move || {
-                let mut b = Vec::new();
-                let _ = o.read_to_end(&mut b);
-                b
-            })
-        }),
+        child.stdout.take().map(crate::interrupt::read_all),
+        child.stderr.take().map(crate::interrupt::read_all),
     ];
     let deadline = Duration::from_secs(seconds) + GRACE;
     // Polled every millisecond for the first two seconds (a crash in the seed corpus is timed
     // to the millisecond), then every 10 ms (a wake-up cost nobody sees, on a 10 ms error).
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break Some(status),
-            Ok(None) if start.elapsed() > deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-            Ok(None) => std::thread::sleep(if start.elapsed() < Duration::from_secs(2) {
-                Duration::from_millis(1)
-            } else {
-                Duration::from_millis(10)
-            }),
-            Err(e) => return Err(format!("waiting for {}: {e}", bin.display())),
+    let poll = |elapsed| {
+        if elapsed < Duration::from_secs(2) {
+            Duration::from_millis(1)
+        } else {
+            Duration::from_millis(10)
         }
+    };
+    let status = match crate::interrupt::wait(&mut child, start, Some(deadline), poll) {
+        Ok(crate::interrupt::Waited::Exited(status)) => Some(status),
+        Ok(crate::interrupt::Waited::Killed) => None,
+        Err(e) => return Err(format!("waiting for {}: {e}", bin.display())),
     };
     let seconds = start.elapsed().as_secs_f64();
     let mut text = String::new();
@@ -404,7 +388,7 @@ INFO: Seed: 1234
 thread '<unnamed>' panicked at src/targets.rs:33:9:
 delalloc-fuzz: the models diverged on this fs-level input (literal mode, 44 bytes)
 DIVERGENCE (state differs) at op 1: writeback ino=0 start=0 len=5000
-to keep it: delalloc-fuzz import --level fs <the artifact file>
+to keep it: cargo run --release -- import --level fs <the artifact file>
 ==4321== ERROR: libFuzzer: deadly signal
 MS: 1 Custom-; base unit: 0123
 artifact_prefix='fuzz/artifacts/fs_level/'; Test unit written to fuzz/artifacts/fs_level/crash-abc123

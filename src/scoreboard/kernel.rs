@@ -148,7 +148,9 @@ fn about(patch: &Path) -> String {
         .to_string()
 }
 
-/// The clean row, then one row per patch; `progress` sees each row when it is done.
+/// The clean row, then one row per patch; `progress` sees each row when it is done. After
+/// Ctrl-C (passed on to the build or the campaign running) the rows so far, the last with the
+/// campaigns that ran to their end (none: no row).
 pub fn score(
     plan: &KernelPlan,
     patches: &[PathBuf],
@@ -157,15 +159,30 @@ pub fn score(
     let variants = std::iter::once(None).chain(patches.iter().cloned().map(Some));
     let mut rows = Vec::new();
     for patch in variants {
+        if crate::interrupt::requested() {
+            break;
+        }
         let variant = Variant {
             src: plan.src.clone(),
             patch: patch.clone(),
         };
-        let bin = kernel_variant::build(&variant)?;
+        let bin = match kernel_variant::build(&variant) {
+            Err(_) if crate::interrupt::requested() => break,
+            bin => bin?,
+        };
         let mut campaigns = Vec::new();
         for r in 0..plan.runs {
+            if crate::interrupt::requested() {
+                break;
+            }
             let seed = plan.base_seed.wrapping_add(u64::from(r));
-            campaigns.push(campaign(&bin, plan.seconds, seed)?);
+            match campaign(&bin, plan.seconds, seed)? {
+                Some(c) => campaigns.push(c),
+                None => break,
+            }
+        }
+        if campaigns.is_empty() && crate::interrupt::requested() {
+            break;
         }
         let row = KernelRow {
             name: patch.as_deref().map_or("clean".into(), |p| {
@@ -185,25 +202,31 @@ pub fn score(
     Ok(rows)
 }
 
-/// One `fuzz --against kernel` campaign of `bin`, in a process of its own.
-fn campaign(bin: &Path, seconds: u64, seed: u64) -> Result<KernelCampaign, String> {
+/// One `fuzz --against kernel` campaign of `bin`, in a process of its own; `None` when Ctrl-C
+/// (passed on to it) stopped it before it found anything.
+fn campaign(bin: &Path, seconds: u64, seed: u64) -> Result<Option<KernelCampaign>, String> {
     let out = tempfile_dir()?;
-    let output = Command::new(bin)
-        .args(["fuzz", "--against", "kernel", "--level", "tree", "--json"])
-        .args([
-            "--seconds",
-            &seconds.to_string(),
-            "--seed",
-            &seed.to_string(),
-        ])
-        .arg("--out")
-        .arg(&out)
-        .env(VARIANT_ENV, "1")
-        .output()
-        .map_err(|e| format!("cannot run {}: {e}", bin.display()))?;
+    let output = crate::interrupt::output(
+        Command::new(bin)
+            .args(["fuzz", "--against", "kernel", "--level", "tree", "--json"])
+            .args([
+                "--seconds",
+                &seconds.to_string(),
+                "--seed",
+                &seed.to_string(),
+            ])
+            .arg("--out")
+            .arg(&out)
+            .env(VARIANT_ENV, "1"),
+    );
     let _ = std::fs::remove_dir_all(&out);
+    let output = match output {
+        Err(_) if crate::interrupt::requested() => return Ok(None),
+        o => o.map_err(|e| format!("cannot run {}: {e}", bin.display()))?,
+    };
     let code = output.status.code();
-    if code != Some(0) && code != Some(1) {
+    let interrupted = code == Some(i32::from(crate::interrupt::EXIT_CODE));
+    if code != Some(0) && code != Some(1) && !interrupted {
         return Err(format!(
             "{} fuzz --seed {seed} failed ({}):\n{}",
             bin.display(),
@@ -218,14 +241,18 @@ fn campaign(bin: &Path, seconds: u64, seed: u64) -> Result<KernelCampaign, Strin
         )
     })?;
     let summary = &v["summary"];
-    Ok(KernelCampaign {
+    let seconds_to_find = summary["seconds_to_divergence"].as_f64();
+    if interrupted && seconds_to_find.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(KernelCampaign {
         seed,
-        seconds_to_find: summary["seconds_to_divergence"].as_f64(),
+        seconds_to_find,
         programs: summary["stats"]["programs"].as_u64().unwrap_or(0),
         signature: v["finding"]["report"]["signature"]
             .as_str()
             .map(str::to_string),
-    })
+    }))
 }
 
 /// A fresh folder for one campaign's finding files (removed after the campaign).

@@ -55,22 +55,23 @@ pub fn build(root: &Path, sanitizer: Sanitizer) -> Result<Built, String> {
 }
 
 /// The campaigns of `bug` (none for a race bug), each reported on stderr as it ends. `Err`
-/// when a campaign cannot start (no seed corpus, no binary, no temporary folder).
+/// when a campaign cannot start (no seed corpus, no binary, no temporary folder). After Ctrl-C,
+/// the campaigns that ran to their end.
 pub fn row(config: &Plan, built: &Built, bug: Bug) -> Result<Row, String> {
     let Engine::Libfuzzer { root, sanitizer } = &config.engine else {
         return Err("the libFuzzer scoreboard needs --engine libfuzzer".into());
     };
-    let campaigns = if bug.is_race() {
-        Vec::new()
-    } else {
-        (0..config.runs)
-            .map(|r| {
-                let c = campaign(config, root, *sanitizer, built, bug, r)?;
-                eprintln!("  {}", progress(bug, r, &c));
-                Ok(c)
-            })
-            .collect::<Result<_, String>>()?
-    };
+    let mut campaigns = Vec::new();
+    for r in 0..config.runs {
+        if bug.is_race() || crate::interrupt::requested() {
+            break;
+        }
+        let Some(c) = campaign(config, root, *sanitizer, built, bug, r)? else {
+            break;
+        };
+        eprintln!("  {}", progress(bug, r, &c));
+        campaigns.push(c);
+    }
     Ok(Row { bug, campaigns })
 }
 
@@ -104,7 +105,7 @@ fn campaign(
     built: &Built,
     bug: Bug,
     run: u32,
-) -> Result<CampaignResult, String> {
+) -> Result<Option<CampaignResult>, String> {
     let (target, level) = target(bug);
     let bin = built.binary(target)?;
     let seed = crate::scoreboard::campaign::campaign_seed(config.base_seed, bug, run);
@@ -125,6 +126,10 @@ fn campaign(
     let env = [(crate::injected::ENV, bug.name()), ("RUST_BACKTRACE", "0")];
     let finished =
         crate::libfuzzer::run_libfuzzer(&bin, &args, root, &env, config.seconds_per_bug)?;
+    if finished.stats.artifact.is_none() && crate::interrupt::requested() {
+        // Stopped by Ctrl-C (passed on to libFuzzer) before it found anything: no campaign.
+        return Ok(None);
+    }
 
     let programs = finished.stats.execs.unwrap_or(0);
     let mut result = CampaignResult {
@@ -151,7 +156,7 @@ fn campaign(
             ));
         }
     }
-    Ok(result)
+    Ok(Some(result))
 }
 
 /// What a finished libFuzzer run found against `bug`: `Ok(None)` it ran clean to its limit,
@@ -204,8 +209,9 @@ fn copy_seeds(from: &Path, to: &Path) -> Result<usize, String> {
     std::fs::create_dir(to).map_err(|e| format!("{}: cannot create: {e}", to.display()))?;
     let entries = std::fs::read_dir(from).map_err(|e| {
         format!(
-            "{}: no seed corpus ({e}); run `delalloc-fuzz corpus` from the repository root",
-            from.display()
+            "{}: no seed corpus ({e}); run `{} corpus` from the repository root",
+            from.display(),
+            crate::RUN
         )
     })?;
     let mut n = 0;
@@ -222,8 +228,9 @@ fn copy_seeds(from: &Path, to: &Path) -> Result<usize, String> {
     }
     if n == 0 {
         return Err(format!(
-            "{}: the seed corpus is empty; run `delalloc-fuzz corpus`",
-            from.display()
+            "{}: the seed corpus is empty; run `{} corpus`",
+            from.display(),
+            crate::RUN
         ));
     }
     Ok(n)

@@ -48,59 +48,85 @@ fn builtin_row(config: &Plan, bug: Bug) -> Row {
     }
     let bugs = BugSet::from(bug);
     let run = move |p: &Program| run_with_bugs(p, bugs);
-    let campaigns = (0..config.runs)
-        .map(|r| {
-            let seed = campaign_seed(config.base_seed, bug, r);
-            let engine_config = engines::Config {
-                seconds: config.seconds_per_bug,
-                max_programs: config.max_programs,
-                seed,
-                jobs: config.jobs,
-                out: None,
-                progress: false,
-            };
-            let oracle = Differential {
-                level: LEVEL,
-                dialect: Dialect::ANY,
-                run,
-            };
-            let Search { summary, found } = engines::search(&engine_config, &oracle);
-            let programs = found
-                .as_ref()
-                .map_or(summary.stats.programs, |&(index, _)| index + 1);
-            let detection = found.and_then(|(index, program)| detect(bug, index, &program));
-            CampaignResult {
-                seed,
-                seconds: summary.seconds,
-                programs,
-                detection,
-                note: None,
-            }
-        })
-        .collect();
+    let mut campaigns = Vec::new();
+    for r in 0..config.runs {
+        if crate::interrupt::requested() {
+            break;
+        }
+        let seed = campaign_seed(config.base_seed, bug, r);
+        let engine_config = engines::Config {
+            seconds: config.seconds_per_bug,
+            max_programs: config.max_programs,
+            seed,
+            jobs: config.jobs,
+            out: None,
+            progress: false,
+        };
+        let oracle = Differential {
+            level: LEVEL,
+            dialect: Dialect::ANY,
+            run,
+        };
+        let Search { summary, found } = engines::search(&engine_config, &oracle);
+        if summary.interrupted {
+            // Stopped by Ctrl-C before its time: neither found nor missed.
+            break;
+        }
+        let programs = found
+            .as_ref()
+            .map_or(summary.stats.programs, |&(index, _)| index + 1);
+        let detection = found.and_then(|(index, program)| detect(bug, index, &program));
+        campaigns.push(CampaignResult {
+            seed,
+            seconds: summary.seconds,
+            programs,
+            detection,
+            note: None,
+        });
+    }
     Row { bug, campaigns }
 }
 
 /// The scoreboard of every bug of `config`, calling `each` as a row is done. `Err` when the
 /// engine cannot run (libFuzzer: no `fuzz/` crate, no cargo-fuzz, a failed build), with what to
-/// do about it.
+/// do about it. After Ctrl-C it stops at the next program: the rows so far, the last one with
+/// the campaigns that ran to their end (none: no row).
 pub fn scoreboard(config: &Plan, mut each: impl FnMut(&Row)) -> Result<Scoreboard, String> {
     let built = match &config.engine {
         Engine::Builtin => None,
-        Engine::Libfuzzer { root, sanitizer } => Some(libfuzzer::build(root, *sanitizer)?),
+        Engine::Libfuzzer { root, sanitizer } => match libfuzzer::build(root, *sanitizer) {
+            Ok(built) => Some(built),
+            // Ctrl-C during the build: nothing scored.
+            Err(_) if crate::interrupt::requested() => {
+                return Ok(Scoreboard {
+                    config: config.clone(),
+                    rows: Vec::new(),
+                    interrupted: true,
+                })
+            }
+            Err(e) => return Err(e),
+        },
     };
     let mut rows = Vec::with_capacity(config.bugs.len());
     for &bug in &config.bugs {
+        if crate::interrupt::requested() {
+            break;
+        }
         let row = match &built {
             None => builtin_row(config, bug),
             Some(built) => libfuzzer::row(config, built, bug)?,
         };
+        let cut = crate::interrupt::requested() && !bug.is_race();
+        if cut && row.campaigns.is_empty() {
+            break;
+        }
         each(&row);
         rows.push(row);
     }
     Ok(Scoreboard {
         config: config.clone(),
         rows,
+        interrupted: crate::interrupt::requested(),
     })
 }
 
@@ -109,6 +135,8 @@ pub fn scoreboard(config: &Plan, mut each: impl FnMut(&Row)) -> Result<Scoreboar
 pub struct Scoreboard {
     pub config: Plan,
     pub rows: Vec<Row>,
+    /// Stopped by Ctrl-C: the rows so far, the last one possibly with fewer campaigns.
+    pub interrupted: bool,
 }
 
 const RACE_NOTE: &str = "race: needs --concurrent, not counted";
@@ -124,8 +152,19 @@ impl Scoreboard {
     }
 
     /// The table, then one line of totals naming the engine, the bugs missed and the notes of
-    /// campaigns that stopped on something else than their bug.
+    /// campaigns that stopped on something else than their bug. A race bug's row says it needs
+    /// `--concurrent`.
     pub fn text(&self) -> String {
+        self.render(false)
+    }
+
+    /// [`Scoreboard::text`] for `mutants --concurrent`, whose race bugs have a table of their
+    /// own after this one ([`races::text`]): no race rows here, and the totals say where they are.
+    pub fn text_races_below(&self) -> String {
+        self.render(true)
+    }
+
+    fn render(&self, races_below: bool) -> String {
         let libfuzzer = matches!(self.config.engine, Engine::Libfuzzer { .. });
         let mut header = vec!["bug"];
         if libfuzzer {
@@ -149,7 +188,11 @@ impl Scoreboard {
             .map(|h| matches!(*h, "bug" | "target" | "first field"))
             .collect();
         let mut lines: Vec<Vec<String>> = Vec::new();
-        for row in &self.rows {
+        for row in self
+            .rows
+            .iter()
+            .filter(|r| !(races_below && r.bug.is_race()))
+        {
             let mut cells = vec![row.bug.name().to_string()];
             if row.bug.is_race() {
                 cells.push(RACE_NOTE.into());
@@ -217,7 +260,14 @@ impl Scoreboard {
             .iter()
             .filter(|r| r.found() == r.campaigns.len())
             .count();
-        let races = self.rows.len() - counted.len();
+        let races = if races_below {
+            "race bugs: the concurrent table below".to_string()
+        } else {
+            format!(
+                "{} race bug(s) not counted",
+                self.rows.len() - counted.len()
+            )
+        };
         let budget = match (&self.config.engine, self.config.max_programs) {
             (Engine::Builtin, Some(p)) => format!(" or {p} programs"),
             (Engine::Libfuzzer { .. }, Some(p)) => format!(" or {p} execs"),
@@ -235,7 +285,7 @@ impl Scoreboard {
         };
         let _ = writeln!(
             s,
-            "{all} of {} non-race bugs found in every campaign ({engine}; {} campaign(s) each, {} s{budget} limit, base seed {}); {races} race bug(s) not counted",
+            "{all} of {} non-race bugs found in every campaign ({engine}; {} campaign(s) each, {} s{budget} limit, base seed {}); {races}",
             counted.len(),
             self.config.runs,
             self.config.seconds_per_bug,
@@ -246,6 +296,9 @@ impl Scoreboard {
             let names: Vec<&str> = missed.iter().map(|b| b.name()).collect();
             let _ = writeln!(s, "missed: {}", names.join(", "));
         }
+        if self.interrupted {
+            let _ = writeln!(s, "{}", self.interrupted_line());
+        }
         for row in &self.rows {
             for (r, c) in row.campaigns.iter().enumerate() {
                 if let Some(note) = &c.note {
@@ -254,6 +307,43 @@ impl Scoreboard {
             }
         }
         s
+    }
+
+    /// After Ctrl-C: which rows are short and which bugs were not run.
+    fn interrupted_line(&self) -> String {
+        let short: Vec<String> = self
+            .rows
+            .iter()
+            .filter(|r| !r.bug.is_race() && r.campaigns.len() < self.config.runs as usize)
+            .map(|r| {
+                format!(
+                    "{} ran {} of {} campaigns",
+                    r.bug.name(),
+                    r.campaigns.len(),
+                    self.config.runs
+                )
+            })
+            .collect();
+        let not_run: Vec<&str> = self
+            .config
+            .bugs
+            .iter()
+            .filter(|b| !self.rows.iter().any(|r| r.bug == **b))
+            .map(|b| b.name())
+            .collect();
+        let mut line = format!(
+            "{}: {} of {} bug(s) scored",
+            crate::interrupt::NOTE,
+            self.rows.len(),
+            self.config.bugs.len()
+        );
+        if !short.is_empty() {
+            let _ = write!(line, "; {}", short.join(", "));
+        }
+        if !not_run.is_empty() {
+            let _ = write!(line, "; not run: {}", not_run.join(", "));
+        }
+        line
     }
 
     /// The same content as [`Scoreboard::text`], per campaign as well.
@@ -304,6 +394,7 @@ impl Scoreboard {
             Engine::Libfuzzer { sanitizer, .. } => Some(sanitizer.flag()),
         };
         json!({
+            "interrupted": self.interrupted,
             "engine": self.config.engine.name(),
             "sanitizer": sanitizer,
             "level": (!libfuzzer).then(|| LEVEL.name()),
@@ -378,7 +469,8 @@ pub fn reproducer_text(bug: Bug, config: &Plan, c: &CampaignResult, d: &Detectio
     };
     let _ = writeln!(
         s,
-        "# found by `delalloc-fuzz mutants{engine} --bug {} --seed {}`: campaign seed {}, {source}, minimized from {} to {} ops",
+        "# found by `{} mutants{engine} --bug {} --seed {}`: campaign seed {}, {source}, minimized from {} to {} ops",
+        crate::RUN,
         bug.name(),
         config.base_seed,
         c.seed,

@@ -52,7 +52,8 @@ impl RaceRow {
     }
 }
 
-/// Runs the race rows: `runs` campaigns of `seconds` (or `max_programs`) per bug.
+/// Runs the race rows: `runs` campaigns of `seconds` (or `max_programs`) per bug. After Ctrl-C
+/// the rows so far, the last with the campaigns that ran to their end (none: no row).
 pub fn score(
     bugs: &[Bug],
     runs: u32,
@@ -68,6 +69,9 @@ pub fn score(
             .expect("the two builds have the same bugs");
         let mut campaigns = Vec::new();
         for r in 0..runs {
+            if crate::interrupt::requested() {
+                break;
+            }
             let seed = campaign_seed(base_seed, bug, r);
             let config = engines::Config {
                 seconds,
@@ -81,6 +85,8 @@ pub fn score(
                 bugs: shuttle_bug.into(),
             };
             campaigns.push(match engines::campaign(&config, &oracle)? {
+                // Stopped by Ctrl-C before its time: neither found nor missed.
+                Campaign::Clean(s) if s.interrupted => break,
                 Campaign::Clean(s) => RaceCampaign {
                     seed,
                     seconds: s.seconds,
@@ -99,6 +105,9 @@ pub fn score(
                 },
             });
         }
+        if campaigns.is_empty() && crate::interrupt::requested() {
+            break;
+        }
         let row = RaceRow { bug, campaigns };
         each(&row);
         rows.push(row);
@@ -106,18 +115,23 @@ pub fn score(
     Ok(rows)
 }
 
-/// The race rows as a table and a totals line.
+/// How wide the verdict column is before it wraps (at a space, never inside a word).
+const VERDICT_WIDTH: usize = 60;
+
+/// The race rows as a table and a totals line. A long first verdict wraps onto lines of its
+/// own under its column, at spaces: nothing is cut.
 pub fn text(rows: &[RaceRow], runs: u32, seconds: u64) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
         "race bugs, concurrent mode ({runs} campaign(s) each, {seconds} s limit):"
     );
-    let _ = writeln!(
-        s,
-        "  {:<28}  {:>5}  {:>8}  {:>8}  {:>8}  {:<18}  first verdict",
+    let head = format!(
+        "  {:<28}  {:>5}  {:>8}  {:>8}  {:>8}  {:<23}  ",
         "bug", "found", "median s", "max s", "programs", "repro (ops,setup,sched)"
     );
+    let indent = " ".repeat(head.chars().count());
+    let _ = writeln!(s, "{head}first verdict");
     for row in rows {
         let (median, max) = row
             .detection_seconds()
@@ -140,13 +154,17 @@ pub fn text(rows: &[RaceRow], runs: u32, seconds: u64) -> String {
             .iter()
             .find_map(|c| c.verdict.clone())
             .unwrap_or_else(|| "-".into());
-        let verdict: String = verdict.chars().take(70).collect();
+        let mut lines = wrap_words(&verdict, VERDICT_WIDTH).into_iter();
         let _ = writeln!(
             s,
-            "  {:<28}  {:>5}  {median:>8}  {max:>8}  {median_programs:>8}  {size:<23}  {verdict}",
+            "  {:<28}  {:>5}  {median:>8}  {max:>8}  {median_programs:>8}  {size:<23}  {}",
             row.bug.name(),
             format!("{}/{}", row.found(), row.campaigns.len()),
+            lines.next().unwrap_or_default()
         );
+        for line in lines {
+            let _ = writeln!(s, "{indent}{line}");
+        }
     }
     let all = rows
         .iter()
@@ -158,6 +176,26 @@ pub fn text(rows: &[RaceRow], runs: u32, seconds: u64) -> String {
         rows.len()
     );
     s
+}
+
+/// `text` in lines of at most `width` characters, broken at spaces; a word longer than `width`
+/// gets a line of its own, whole.
+fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
 }
 
 pub fn json(rows: &[RaceRow]) -> Value {
@@ -176,4 +214,50 @@ pub fn json(rows: &[RaceRow]) -> Value {
             })
             .collect(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_wrap_at_spaces_and_long_words_stay_whole() {
+        assert_eq!(wrap_words("a bb ccc", 4), ["a bb", "ccc"]);
+        assert_eq!(wrap_words("abcdefgh ij", 4), ["abcdefgh", "ij"]);
+        assert_eq!(wrap_words("", 4), [""]);
+        let text = "invariant broken: §8.6 no evict leaks broken after unmount: fs: warnings";
+        let lines = wrap_words(text, 20);
+        assert_eq!(lines.join(" "), text, "nothing lost");
+        assert!(lines.iter().all(|l| l.chars().count() <= 20), "{lines:?}");
+    }
+
+    #[test]
+    fn a_long_verdict_wraps_under_its_column_and_is_not_cut() {
+        let verdict = "invariant broken: §8.6 no evict leaks broken after unmount: fs: \
+                       warnings.evict_leaks 1 (expected 0) after the unmount of inode 0";
+        let row = RaceRow {
+            bug: Bug::UnlockBeforeSetDelalloc,
+            campaigns: vec![RaceCampaign {
+                seed: 1,
+                seconds: 0.5,
+                programs: 7,
+                reproducer: Some(String::new()),
+                verdict: Some(verdict.into()),
+                size: Some((3, 1, 4)),
+            }],
+        };
+        let t = text(&[row], 1, 10);
+        let lines: Vec<&str> = t.lines().collect();
+        let column = lines[1].find("first verdict").unwrap();
+        let words: Vec<&str> = lines[2..lines.len() - 1]
+            .iter()
+            .map(|l| {
+                assert!(l.len() <= column + VERDICT_WIDTH + 4, "{t}");
+                l.get(column..).unwrap_or_else(|| panic!("{t}"))
+            })
+            .collect();
+        assert_eq!(words.join(" "), verdict, "{t}");
+        assert!(lines[2].starts_with("  unlock-before-set-delalloc"), "{t}");
+        assert!(lines[3][..column].trim().is_empty(), "{t}");
+    }
 }

@@ -36,6 +36,8 @@ pub struct Shrinker<'a, P: Shrink> {
     first: Box<P::Divergence>,
     same_bug: &'a dyn Fn(&P::Divergence, &P::Divergence) -> bool,
     run: &'a mut dyn FnMut(&P) -> Option<Box<P::Divergence>>,
+    /// Whether to stop now, keeping the best so far (Ctrl-C: [`crate::interrupt::requested`]).
+    stop: &'a dyn Fn() -> bool,
     /// The smallest program found that diverges as the first did.
     pub best: P,
     /// Its divergence.
@@ -46,7 +48,7 @@ pub struct Shrinker<'a, P: Shrink> {
 
 impl<P: Shrink> Shrinker<'_, P> {
     /// Keeps `candidate` if it is valid, new, and diverges as the first program did; true if
-    /// kept. Refuses everything once [`Shrink::MAX_RUNS`] runs are spent.
+    /// kept. Refuses everything once [`Shrink::MAX_RUNS`] runs are spent or it is told to stop.
     pub fn try_candidate(&mut self, candidate: P) -> bool {
         if self.out_of_runs() || candidate == self.best || candidate.validate().is_err() {
             return false;
@@ -63,9 +65,9 @@ impl<P: Shrink> Shrinker<'_, P> {
         }
     }
 
-    /// Whether the run budget is spent.
+    /// Whether the run budget is spent (or the shrink was told to stop).
     pub fn out_of_runs(&self) -> bool {
-        self.runs >= P::MAX_RUNS
+        self.runs >= P::MAX_RUNS || (self.stop)()
     }
 }
 
@@ -81,14 +83,28 @@ pub struct Minimized<P: Shrink = delalloc_contract::Program> {
     pub size_after: P::Size,
     /// Oracle runs spent.
     pub runs: usize,
+    /// Stopped by Ctrl-C before the passes were done: `program` is the smallest found so far,
+    /// possibly the program as given.
+    pub interrupted: bool,
 }
 
 /// Shrinks `program` against `run`, keeping a candidate when `same_bug(first, candidate)`
-/// says its divergence is the first one's bug; `None` if `program` does not diverge.
+/// says its divergence is the first one's bug; `None` if `program` does not diverge. Ctrl-C
+/// ([`crate::interrupt`]) stops it at the next candidate with what it has.
 pub fn minimize_by<P: Shrink, S>(
+    program: &P,
+    run: impl FnMut(&P) -> Verdict<S, P::Divergence>,
+    same_bug: impl Fn(&P::Divergence, &P::Divergence) -> bool,
+) -> Option<Minimized<P>> {
+    minimize_until(program, run, same_bug, crate::interrupt::requested)
+}
+
+/// [`minimize_by`], stopping at the next candidate once `stop()` is true.
+pub fn minimize_until<P: Shrink, S>(
     program: &P,
     mut run: impl FnMut(&P) -> Verdict<S, P::Divergence>,
     same_bug: impl Fn(&P::Divergence, &P::Divergence) -> bool,
+    stop: impl Fn() -> bool,
 ) -> Option<Minimized<P>> {
     let mut diverged = |p: &P| match run(p) {
         Verdict::Agree(_) => None,
@@ -101,23 +117,28 @@ pub fn minimize_by<P: Shrink, S>(
         first: first.clone(),
         same_bug: &same_bug,
         run: &mut diverged,
+        stop: &stop,
         best,
         best_div: first,
         runs: 1,
     };
-    loop {
+    let interrupted = loop {
         let before = m.best.clone();
         P::round(&mut m);
-        if m.best == before || m.out_of_runs() {
-            break;
+        if stop() {
+            break true;
         }
-    }
+        if m.best == before || m.out_of_runs() {
+            break false;
+        }
+    };
     Some(Minimized {
         size_before: program.size(),
         size_after: m.best.size(),
         program: m.best,
         divergence: m.best_div,
         runs: m.runs,
+        interrupted,
     })
 }
 

@@ -49,12 +49,13 @@ pub fn kernel_tree(data: &[u8]) {
             "delalloc-fuzz: the reference and {} diverged on this tree-level input ({} mode, {} bytes)\n\
              {}\
              its program file's run line: {}\n\
-             to replay it: delalloc-fuzz replay --against kernel --level tree <the artifact file>",
+             to replay it: {} replay --against kernel --level tree <the artifact file>",
             Against::Kernel.describe(),
             Mode::of(data).name(),
             data.len(),
             report::text(&d),
             pairing.run_line(),
+            crate::RUN,
         );
     }
 }
@@ -79,11 +80,12 @@ pub fn differential(data: &[u8], level: Level, bugs: injected::WrapperBugs) {
             "delalloc-fuzz: the models diverged on this {level}-level input ({} mode, {} bytes)\n\
              {}\
              its program file's run line: {}\n\
-             to keep it: delalloc-fuzz import --level {level}{bug_flags} <the artifact file>",
+             to keep it: {} import --level {level}{bug_flags} <the artifact file>",
             Mode::of(data).name(),
             data.len(),
             report::text(&d),
             pairing.run_line(),
+            crate::RUN,
         );
     }
 }
@@ -173,7 +175,7 @@ mod tests {
             "program up to that op (3 ops):",
             "buffered_write ino=0 pos=0 len=8K nocow",
             "its program file's run line: run against=optimized bugs=nocow-writeback-end-rounds-down",
-            "delalloc-fuzz import --level fs --bug nocow-writeback-end-rounds-down <the artifact file>",
+            "cargo run --release -- import --level fs --bug nocow-writeback-end-rounds-down <the artifact file>",
         ] {
             assert!(msg.contains(needle), "{needle}: {msg}");
         }

@@ -159,7 +159,7 @@ fn a_sequential_finding_replays_minimizes_and_traces_with_its_bug() {
         .as_str()
         .expect("a differing field");
     let o = cli(&["trace", f], d);
-    assert_exit(&o, 0, "trace");
+    assert_exit(&o, 1, "trace");
     let t = stdout(&o);
     assert!(t.contains("trace of reference | optimized"), "{t}");
     assert!(t.contains("optimized with merge-hook-era-a"), "{t}");
@@ -256,7 +256,7 @@ fn a_concurrent_finding_replays_minimizes_and_traces_with_its_race_bug() {
 
     // trace: the timeline, what the bug changed against the fixed model, both verdicts.
     let o = cli(&["trace", f], d);
-    assert_exit(&o, 0, "trace");
+    assert_exit(&o, 1, "trace");
     let t = stdout(&o);
     assert!(
         t.contains("timeline of the optimized model's run with bugs=unlock-before-set-delalloc"),
@@ -323,13 +323,13 @@ fn a_kernel_finding_replays_minimizes_and_traces_against_the_kernel() {
         "{again}"
     );
     let o = cli(&["trace", "warns.min.txt"], d);
-    assert_exit(&o, 0, "trace");
+    assert_exit(&o, 1, "trace");
     let t = stdout(&o);
     assert!(t.contains("trace of reference | kernel"), "{t}");
     assert!(t.contains("      ! kernel: WARN_ON at "), "{t}");
     assert!(t.contains("set_bits 0 0 DEFRAG   <- complained"), "{t}");
     let o = cli(&["trace", "--model", "kernel", "warns.min.txt"], d);
-    assert_exit(&o, 0, "trace of the kernel alone");
+    assert_exit(&o, 1, "trace of the kernel alone");
     assert!(stdout(&o).contains("trace of kernel\n"), "{}", stdout(&o));
 
     // Found on another release: a warning, and it still runs.
@@ -401,7 +401,7 @@ fn overrides_are_named_and_bad_run_lines_are_placed() {
     );
     assert_exit(
         &cli(&["minimize", "--bug", "none", "bug.txt", "-o", "x.txt"], d),
-        1,
+        2,
         "nothing without",
     );
     assert!(!d.join("x.txt").exists());
@@ -531,7 +531,7 @@ fn trace_and_minimize_take_raw_artifacts_with_a_level() {
         ],
         d,
     );
-    assert_exit(&o, 0, "trace of an artifact");
+    assert_exit(&o, 1, "trace of an artifact");
     assert!(
         marked_rows(&stdout(&o))
             .iter()

@@ -49,9 +49,10 @@ fn import_turns_an_artifact_into_a_minimized_readable_regression() {
     let artifact = write_artifact(d);
     let a = artifact.to_str().unwrap();
 
-    // Without the bug the models agree: nothing is imported.
+    // Without the bug the models agree: nothing is imported, and the input was not what
+    // import needs (2).
     let o = cli(&["import", a], d, None);
-    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", out(&o));
     assert!(out(&o).contains("does not diverge"), "{}", out(&o));
     assert!(out(&o).contains("not imported"), "{}", out(&o));
     assert!(!d.join("corpus").exists());

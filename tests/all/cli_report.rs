@@ -277,7 +277,7 @@ fn a_findings_report_stands_for_its_program_and_a_campaign_writes_the_page() {
     let page = page_line.split(' ').next().unwrap();
     let written = std::fs::read_to_string(d.join(page)).unwrap();
     assert!(written.contains("id=\"diverging-op\""), "{written}");
-    assert!(written.contains("found by `delalloc-fuzz fuzz --seed 1"));
+    assert!(written.contains("found by `cargo run --release -- fuzz --seed 1"));
 
     // Its .json names the program beside it.
     let json = page.replace(".html", ".json");

@@ -85,7 +85,7 @@ fn a_concurrent_findings_page_loads_in_headless_chromium_with_what_no_order_expl
         d.join(line.split(' ').find(|w| w.starts_with("found/")).unwrap())
     };
     let written = std::fs::read_to_string(named("page: ")).unwrap();
-    let program = named("replay: delalloc-fuzz replay ");
+    let program = named("replay: cargo run --release -- replay ");
     let program = program.to_str().unwrap();
 
     // `report` on the program file alone: its run line names the bug.

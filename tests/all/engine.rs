@@ -4,7 +4,7 @@
 
 use crate::common::{run_wrong, Bug};
 use delalloc_contract::text::parse_program;
-use delalloc_fuzz::engines::{campaign, Campaign, Config};
+use delalloc_fuzz::engines::{campaign, finding_text, Campaign, Config};
 use delalloc_fuzz::generators::{program_from_seed, Dialect, Level};
 use delalloc_fuzz::oracles::differential::{Differential, Divergence};
 use delalloc_fuzz::oracles::stats::Stats;
@@ -65,7 +65,7 @@ fn a_finding_is_minimized_and_written_without_overwriting() {
     assert!(html.contains("inodes[0].reserved_extents"));
     let text = std::fs::read_to_string(&files[0]).unwrap();
     assert!(
-        text.starts_with("# found by `delalloc-fuzz fuzz --seed 42 --level fs`"),
+        text.starts_with("# found by `cargo run --release -- fuzz --seed 42 --level fs`"),
         "{text}"
     );
     let replayed = parse_program(&text).expect("the finding parses");
@@ -131,5 +131,65 @@ fn a_clean_campaign_summarizes() {
     assert!(
         std::fs::read_dir(dir.path()).unwrap().next().is_none(),
         "nothing written"
+    );
+}
+
+/// `--out` became unwritable after the command probed it: the finding is not lost, its program
+/// and report are in the text the command prints; the printed replay command runs as printed.
+#[test]
+fn a_finding_that_cannot_be_written_is_printed_whole() {
+    let oracle = Differential {
+        dialect: Dialect::ANY,
+        level: Level::Fs,
+        run: |p: &_| run_wrong(p, Bug::ReservedExtentsPlusOne),
+    };
+    let cfg = config(std::path::Path::new("/proc/delalloc-fuzz-unwritable"), 1);
+    let Campaign::Diverged(_, f) = campaign(&cfg, &oracle).unwrap() else {
+        panic!("clean")
+    };
+    assert!(f.files.is_none());
+    let u = f.unwritten.as_ref().expect("the write failed");
+    assert!(
+        u.error
+            .contains("writing the finding to /proc/delalloc-fuzz-unwritable"),
+        "{}",
+        u.error
+    );
+    assert_eq!(
+        parse_program(&u.program).expect("the program parses"),
+        f.minimized.program
+    );
+    let text = finding_text(&cfg, &f);
+    assert!(
+        text.contains(&u.error) && text.contains(&u.program),
+        "{text}"
+    );
+    assert!(
+        text.contains("inodes[0].reserved_extents"),
+        "the report: {text}"
+    );
+    assert!(!text.contains("replay:"), "{text}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), 1);
+    let Campaign::Diverged(_, f) = campaign(&cfg, &oracle).unwrap() else {
+        panic!("clean")
+    };
+    let program = f.files.as_ref().expect("written")[0].display().to_string();
+    let text = finding_text(&cfg, &f);
+    assert!(
+        text.contains(&format!(
+            "replay: cargo run --release -- replay {program}\n"
+        )),
+        "{text}"
+    );
+    assert!(!text.contains("interrupted"), "{text}");
+    // A shrink cut short by Ctrl-C says so.
+    let mut cut = f.clone();
+    cut.minimized.interrupted = true;
+    let text = finding_text(&cfg, &cut);
+    assert!(
+        text.contains("(minimizing interrupted by Ctrl-C: not minimal)"),
+        "{text}"
     );
 }

@@ -97,3 +97,36 @@ fn a_program_that_agrees_is_not_minimized() {
     let p = program_from_seed(1, Level::Tree);
     assert!(minimize_with(&p, |c| run_wrong(c, Bug::ReservedExtentsPlusOne)).is_none());
 }
+
+/// Ctrl-C during a shrink: it stops at the next candidate with the smallest program so far,
+/// still diverging the same way, and says it was interrupted.
+#[test]
+fn a_stopped_shrink_keeps_the_best_so_far_and_says_so() {
+    use delalloc_fuzz::oracles::differential::Divergence;
+    use delalloc_fuzz::shrink::driver::minimize_until;
+    use std::cell::Cell;
+    let p = long_diverging_program(Bug::ReservedExtentsPlusOne, 20);
+    let runs = Cell::new(0);
+    let run = |c: &delalloc_contract::Program| {
+        runs.set(runs.get() + 1);
+        run_wrong(c, Bug::ReservedExtentsPlusOne)
+    };
+    let same = |a: &Divergence, b: &Divergence| a.signature() == b.signature();
+    let m = minimize_until(&p, run, same, || runs.get() >= 3).expect("diverges");
+    assert!(m.interrupted);
+    assert_eq!(m.runs, 3, "no candidate after the stop");
+    assert!(m.size_after <= m.size_before);
+    assert!(matches!(
+        run_wrong(&m.program, Bug::ReservedExtentsPlusOne),
+        Verdict::Diverged(_)
+    ));
+    let whole = minimize_until(
+        &p,
+        |c| run_wrong(c, Bug::ReservedExtentsPlusOne),
+        same,
+        || false,
+    )
+    .expect("diverges");
+    assert!(!whole.interrupted);
+    assert!(whole.size_after < m.size_after || m.size_after <= 3);
+}

@@ -232,3 +232,88 @@ fn the_parse_text_dictionary_has_every_word_of_the_format() {
         "oss-fuzz/parse_text.dict lacks {missing:?}"
     );
 }
+
+/// The docs name every cargo-fuzz target and say which the OSS-Fuzz build ships: the README's
+/// table of targets has a row per target, its OSS-Fuzz column agrees with build.sh, and
+/// oss-fuzz/README.md names each target left out.
+#[test]
+fn the_docs_list_every_target_and_what_oss_fuzz_ships() {
+    let readme = read(&root().join("README.md"));
+    let shipped = shipped_targets();
+    for t in fuzz_targets() {
+        let row = readme
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{t}` |")))
+            .unwrap_or_else(|| panic!("README.md's table of fuzz targets has no row for {t}"));
+        let ships = row.trim_end().trim_end_matches('|').trim_end();
+        let column = ships.rsplit('|').next().unwrap().trim();
+        assert_eq!(
+            column == "shipped",
+            shipped.contains(&t),
+            "{t}: README says `{column}`"
+        );
+        if !shipped.contains(&t) {
+            assert!(
+                read(&root().join("oss-fuzz/README.md")).contains(&format!("- `{t}`: ")),
+                "oss-fuzz/README.md does not say why {t} is left out"
+            );
+        }
+    }
+}
+
+/// build.sh builds as the Rust projects on OSS-Fuzz do, and finds its targets without `cargo
+/// fuzz list`, which OSS-Fuzz's cargo wrapper turns into a build in a coverage build.
+#[test]
+fn build_sh_builds_with_debug_assertions_and_lists_targets_from_their_files() {
+    let build = read(&root().join("oss-fuzz/build.sh"));
+    assert!(
+        build.contains("\ncargo fuzz build -O --debug-assertions \"${flags[@]}\"\n"),
+        "{build}"
+    );
+    let code: Vec<&str> = build
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .collect();
+    assert!(
+        !code.iter().any(|l| l.contains("cargo fuzz list")),
+        "build.sh must not run `cargo fuzz list`"
+    );
+    assert!(
+        code.iter().any(|l| l.contains("fuzz/fuzz_targets/*.rs")),
+        "{build}"
+    );
+}
+
+/// ClusterFuzzLite's four GitHub workflows, as its documentation lays them out: PR fuzzing,
+/// continuous builds, batch fuzzing, and the cron tasks (pruning and coverage).
+#[test]
+fn clusterfuzzlite_has_the_recommended_workflows() {
+    let workflow = |name: &str| read(&root().join(".github/workflows").join(name));
+    let pr = workflow("cflite_pr.yml");
+    assert!(pr.contains("pull_request:") && pr.contains("mode: 'code-change'"));
+    let build = workflow("cflite_build.yml");
+    assert!(
+        build.contains("push:") && build.contains("- main") && build.contains("upload-build: true"),
+        "{build}"
+    );
+    let batch = workflow("cflite_batch.yml");
+    assert!(batch.contains("mode: 'batch'"), "{batch}");
+    let cron = workflow("cflite_cron.yml");
+    assert!(
+        cron.contains("mode: 'prune'")
+            && cron.contains("mode: 'coverage'")
+            && cron.contains("sanitizer: coverage"),
+        "{cron}"
+    );
+    for (name, text) in [
+        ("cflite_pr.yml", &pr),
+        ("cflite_build.yml", &build),
+        ("cflite_batch.yml", &batch),
+        ("cflite_cron.yml", &cron),
+    ] {
+        assert!(
+            text.contains("language: rust") && text.contains("permissions: read-all"),
+            "{name}"
+        );
+    }
+}
