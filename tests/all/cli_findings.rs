@@ -195,6 +195,13 @@ fn a_sequential_finding_replays_minimizes_and_traces_with_its_bug() {
     assert!(step["models"]["reference"]["outcome"].is_object(), "{step}");
     assert!(step["models"]["optimized"]["changes"].is_array(), "{step}");
     assert_eq!(v["run"], "run against=optimized bugs=merge-hook-era-a");
+
+    // The page of the finding, from its run line alone.
+    let o = cli(&["report", f, "--html", "seq.html"], d);
+    assert_exit(&o, 0, "report --html");
+    let page = std::fs::read_to_string(d.join("seq.html")).unwrap();
+    assert!(page.contains("id=\"diverging-op\""), "{page}");
+    assert!(page.contains(field), "the page shows the differing field");
 }
 
 #[test]
@@ -331,6 +338,13 @@ fn a_kernel_finding_replays_minimizes_and_traces_against_the_kernel() {
     let o = cli(&["trace", "--model", "kernel", "warns.min.txt"], d);
     assert_exit(&o, 1, "trace of the kernel alone");
     assert!(stdout(&o).contains("trace of kernel\n"), "{}", stdout(&o));
+    let o = cli(&["report", "warns.min.txt", "--html", "k.html"], d);
+    assert_exit(&o, 0, "report --html of the kernel finding");
+    let page = std::fs::read_to_string(d.join("k.html")).unwrap();
+    assert!(
+        page.contains("id=\"diverging-op\"") && page.contains("WARN_ON at "),
+        "{page}"
+    );
 
     // Found on another release: a warning, and it still runs.
     let old = min.replace(&format!("kernel={release}"), "kernel=5.0.1 mutant=x.patch");
