@@ -97,6 +97,20 @@ pub enum EngineArg {
     Libfuzzer,
 }
 
+/// The start of every command that runs program files: the overrides of `--against`, `--bug`
+/// and `DELALLOC_FUZZ_BUGS`, after [`AgainstArgs::elsewhere`]. `Err(code)`: return `code` at
+/// once (an error was printed, or the command ran on a build against --kernel-src).
+pub(super) fn file_overrides(against: &AgainstArgs, bugs: &BugArgs) -> Result<Overrides, u8> {
+    let overrides = bugs.overrides(against.against).map_err(|e| {
+        eprintln!("error: {e}");
+        ERROR
+    })?;
+    match against.elsewhere() {
+        Some(code) => Err(code),
+        None => Ok(overrides),
+    }
+}
+
 /// `--bug NAME[,NAME...]`: a non-empty set of bugs to re-introduce.
 pub(super) fn parse_bugs(s: &str) -> Result<BugSet, String> {
     match s.parse::<BugSet>() {

@@ -3,7 +3,8 @@
 //! line (or of `--against`, `--bug`, `DELALLOC_FUZZ_BUGS`), which the output's run line keeps.
 
 use super::common::{
-    load_any, race_bugs_for, resolve_for, AgainstArgs, BugArgs, LevelArg, Loaded, ERROR,
+    file_overrides, load_any, race_bugs_for, resolve_for, AgainstArgs, BugArgs, LevelArg, Loaded,
+    ERROR,
 };
 use crate::against::Against;
 use crate::corpus::artifact::Decoding;
@@ -52,16 +53,10 @@ impl MinimizeCommand {
             );
             return ERROR;
         }
-        let overrides = match self.bugs.overrides(self.against.against) {
+        let overrides = match file_overrides(&self.against, &self.bugs) {
             Ok(o) => o,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ERROR;
-            }
+            Err(code) => return code,
         };
-        if let Some(code) = self.against.elsewhere() {
-            return code;
-        }
         let loaded = match load_any(file, self.level.map(Level::from)) {
             Ok(l) => l,
             Err(e) => {

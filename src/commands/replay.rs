@@ -3,8 +3,8 @@
 //! `DELALLOC_FUZZ_BUGS` say otherwise.
 
 use super::common::{
-    collect, load_any, race_bugs_for, resolve_for, AgainstArgs, BugArgs, LevelArg, Loaded, ERROR,
-    FAILED,
+    collect, file_overrides, load_any, race_bugs_for, resolve_for, AgainstArgs, BugArgs, LevelArg,
+    Loaded, ERROR, FAILED,
 };
 use crate::against::Against;
 use crate::corpus::artifact::Decoding;
@@ -41,16 +41,10 @@ impl ReplayCommand {
     /// Replays; the exit code.
     pub fn execute(self) -> u8 {
         let (json, level) = (self.json, self.level.map(Level::from));
-        let overrides = match self.bugs.overrides(self.against.against) {
+        let overrides = match file_overrides(&self.against, &self.bugs) {
             Ok(o) => o,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ERROR;
-            }
+            Err(code) => return code,
         };
-        if let Some(code) = self.against.elsewhere() {
-            return code;
-        }
         let files = collect(&self.paths);
         let (mut passed, mut failed, mut bad_input) = (0usize, 0usize, 0usize);
         let mut results = Vec::new();

@@ -1,7 +1,9 @@
 //! `delalloc-fuzz report`: a finding's program file replayed and drawn as one self-contained
 //! HTML page (`report::page`; a concurrent finding's, `report::concurrent_page`).
 
-use super::common::{load_any, race_bugs_for, resolve_for, AgainstArgs, BugArgs, Loaded, ERROR};
+use super::common::{
+    file_overrides, load_any, race_bugs_for, resolve_for, AgainstArgs, BugArgs, Loaded, ERROR,
+};
 use crate::against::Against;
 use crate::engines::findings;
 use crate::oracles::linearizable::Linearizable;
@@ -42,16 +44,10 @@ impl ReportCommand {
             );
             return ERROR;
         }
-        let overrides = match self.bugs.overrides(self.against.against) {
+        let overrides = match file_overrides(&self.against, &self.bugs) {
             Ok(o) => o,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ERROR;
-            }
+            Err(code) => return code,
         };
-        if let Some(code) = self.against.elsewhere() {
-            return code;
-        }
         match self.write(&overrides) {
             Ok(()) => 0,
             Err(e) => {

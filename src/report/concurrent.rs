@@ -69,29 +69,7 @@ pub fn timeline(p: &ConcurrentProgram, run: &RunRecord) -> String {
             }
         }
     }
-    events.sort();
-    let width = events
-        .iter()
-        .map(|(_, _, s)| s.len())
-        .max()
-        .unwrap_or(10)
-        .clamp(10, 60)
-        + 2;
-    let mut s = String::new();
-    let _ = write!(s, "  {:>4}", "seq");
-    for t in 0..p.tasks.len() {
-        let _ = write!(s, "  {:<width$}", format!("task {t}"));
-    }
-    s.push('\n');
-    for (seq, t, text) in events {
-        let seq = if seq == usize::MAX {
-            "-".to_string()
-        } else {
-            seq.to_string()
-        };
-        let _ = writeln!(s, "  {seq:>4}  {}{text}", " ".repeat((width + 2) * t));
-    }
-    s
+    lanes(p.tasks.len(), events)
 }
 
 /// The full human report.
@@ -200,4 +178,32 @@ pub fn json_value(d: &Rejection) -> serde_json::Value {
         "nearest": d.nearest,
         "program": print_concurrent_program(&d.program),
     })
+}
+
+/// Timeline events `(sequence number, task, text)` as text, one column per task, in sequence
+/// order (`usize::MAX`: never happened, printed `-`, last).
+pub(crate) fn lanes(tasks: usize, mut events: Vec<(usize, usize, String)>) -> String {
+    events.sort();
+    let width = events
+        .iter()
+        .map(|(_, _, s)| s.len())
+        .max()
+        .unwrap_or(10)
+        .clamp(10, 60)
+        + 2;
+    let mut s = String::new();
+    let _ = write!(s, "  {:>4}", "seq");
+    for t in 0..tasks {
+        let _ = write!(s, "  {:<width$}", format!("task {t}"));
+    }
+    s.push('\n');
+    for (seq, t, text) in events {
+        let seq = if seq == usize::MAX {
+            "-".to_string()
+        } else {
+            seq.to_string()
+        };
+        let _ = writeln!(s, "  {seq:>4}  {}{text}", " ".repeat((width + 2) * t));
+    }
+    s
 }

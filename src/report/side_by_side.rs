@@ -401,28 +401,7 @@ pub fn concurrent_text(
             }
         }
     }
-    events.sort();
-    let width = events
-        .iter()
-        .map(|(_, _, s)| s.len())
-        .max()
-        .unwrap_or(10)
-        .clamp(10, 60)
-        + 2;
-    let mut s = String::new();
-    let _ = write!(s, "  {:>4}", "seq");
-    for t in 0..p.tasks.len() {
-        let _ = write!(s, "  {:<width$}", format!("task {t}"));
-    }
-    s.push('\n');
-    for (seq, t, text) in events {
-        let seq = if seq == usize::MAX {
-            "-".to_string()
-        } else {
-            seq.to_string()
-        };
-        let _ = writeln!(s, "  {seq:>4}  {}{text}", " ".repeat((width + 2) * t));
-    }
+    let mut s = super::concurrent::lanes(p.tasks.len(), events);
     if let Some(w) = without {
         for (when, a, b) in [
             ("quiescent", with.quiescent.as_ref(), w.quiescent.as_ref()),
