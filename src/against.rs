@@ -143,7 +143,14 @@ impl Against {
         }
         match text {
             Some(text) if !names_era(text) => {
-                p.geometry.era = self.dialect().era.unwrap_or(p.geometry.era);
+                let era = self.dialect().era.unwrap_or(p.geometry.era);
+                p.geometry.era = era;
+                p.validate().map_err(|e| {
+                    format!(
+                        "{e}, in the kernel's era {era} (the file names no era; `era=b` on its \
+                         geometry line runs it in era B)"
+                    )
+                })?;
             }
             Some(_) => {}
             None => self.dialect().adapt(p),

@@ -87,7 +87,8 @@ fn what_the_kernel_model_cannot_run_is_refused_with_the_reason() {
     assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
     let out = stdout(&o);
     assert!(
-        out.contains("FAIL wb.txt: op 0 (set_bits): WRITEBACK"),
+        out.contains("FAIL wb.txt: op 0 (set_bits): ")
+            && out.contains("WRITEBACK, which is no io-tree bit in era 6"),
         "{out}"
     );
     assert!(
@@ -112,6 +113,20 @@ fn a_programs_era_follows_the_kernel_unless_it_names_one() {
         format!("geometry era=b\n{ONE_BYTE_COUNT}"),
     )
     .unwrap();
+    // Valid in era B only (4.x took exclusive bits as an argument): refused, saying how to
+    // keep era B.
+    std::fs::write(
+        d.join("exclusive.txt"),
+        "set_bits 0 4095 BOUNDARY exclusive=BOUNDARY\n",
+    )
+    .unwrap();
+    let o = cli(&["replay", "--against", "kernel", "exclusive.txt"], d);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("`era=b` on its geometry line"),
+        "{}",
+        stdout(&o)
+    );
     let o = cli(&["replay", "--against", "kernel", "default.txt"], d);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
     let o = cli(&["replay", "--against", "kernel", "era-b.txt"], d);
