@@ -97,7 +97,8 @@ fn print_program_with(p: &Program, run: Option<&RunLine>) -> String {
     s
 }
 
-pub(crate) fn print_geometry(g: &Geometry) -> String {
+/// The geometry line of a program file, as [`print_program`] writes it (no newline).
+pub fn print_geometry(g: &Geometry) -> String {
     let mut s = format!(
         "geometry sectorsize={} nodesize={} max_extent={} write_chunk={} data={} meta={} global_rsv={} inodes={}",
         num(g.sectorsize),

@@ -136,9 +136,11 @@ impl KernelModel {
             }
             Op::FindFirstBit { start, bits } => {
                 let found = t.find_first_extent_bit(start, bits)?.map(|(s, e)| {
-                    let bits = t
-                        .records()
-                        .into_iter()
+                    // A query leaves the tree as the last op did, and `tree_part` holds it.
+                    let bits = self
+                        .tree_part
+                        .records
+                        .iter()
                         .find(|r| r.start == s)
                         .map_or(Bits::NONE, |r| r.bits);
                     (s, e, bits)
@@ -188,7 +190,18 @@ impl Model for KernelModel {
         let outcome = match op.kind().level() {
             OpLevel::Tree => {
                 let outcome = self.tree_op(op);
-                self.read_tree();
+                // The queries change no record and run no hook: `tree_part` is still current.
+                let query = matches!(
+                    op,
+                    Op::TestRangeBit { .. }
+                        | Op::CountRangeBits { .. }
+                        | Op::FindFirstBit { .. }
+                        | Op::FindDelalloc { .. }
+                        | Op::FindFirstClearBit { .. }
+                );
+                if !query {
+                    self.read_tree();
+                }
                 outcome
             }
             OpLevel::Fs => {
@@ -214,9 +227,16 @@ impl Model for KernelModel {
     }
 
     fn snapshot(&self) -> Snapshot {
-        let mut s = self.fs.snapshot();
-        s.tree.clone_from(&self.tree_part);
+        let mut s = Snapshot::default();
+        self.snapshot_into(&mut s);
         s
+    }
+
+    /// The reference's snapshot of the fs level and `tree_part`, into `out`'s buffers (the
+    /// oracle takes one after every op).
+    fn snapshot_into(&self, out: &mut Snapshot) {
+        self.fs.snapshot_into(out);
+        out.tree.clone_from(&self.tree_part);
     }
 
     fn take_complaints(&mut self) -> Vec<Complaint> {

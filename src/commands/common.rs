@@ -209,6 +209,23 @@ pub(super) fn resolve_for(
     Ok(r.pairing)
 }
 
+/// The sequential program read from `path` made ready for `pairing`'s model
+/// ([`Against::prepare`]: a text file that names no era takes the kernel's, a raw artifact is
+/// adapted as its fuzz target adapts it) and checked against it. The error names the file.
+pub(super) fn prepare_for(
+    path: &Path,
+    program: &mut Program,
+    decoding: &Decoding,
+    pairing: &Pairing,
+) -> Result<(), String> {
+    let text = matches!(decoding, Decoding::Text)
+        .then(|| std::fs::read_to_string(path).unwrap_or_default());
+    pairing
+        .against
+        .prepare(program, text.as_deref())
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
 /// [`Pairing::race_bugs`] for the concurrent file `path`, its note printed naming the file.
 pub(super) fn race_bugs_for(path: &Path, pairing: &Pairing) -> RaceBugs {
     let (bugs, note) = pairing.race_bugs();

@@ -3,11 +3,10 @@
 //! line (or of `--against`, `--bug`, `DELALLOC_FUZZ_BUGS`), which the output's run line keeps.
 
 use super::common::{
-    file_overrides, load_any, race_bugs_for, resolve_for, AgainstArgs, BugArgs, LevelArg, Loaded,
-    ERROR,
+    file_overrides, load_any, prepare_for, race_bugs_for, resolve_for, AgainstArgs, BugArgs,
+    LevelArg, Loaded, ERROR,
 };
 use crate::against::Against;
-use crate::corpus::artifact::Decoding;
 use crate::engines::findings;
 use crate::generators::Level;
 use crate::oracles::linearizable::Linearizable;
@@ -87,10 +86,8 @@ impl MinimizeCommand {
                 program, decoding, ..
             } => (program, decoding),
         };
-        let text = matches!(decoding, Decoding::Text)
-            .then(|| std::fs::read_to_string(file).unwrap_or_default());
-        if let Err(e) = pairing.against.prepare(&mut program, text.as_deref()) {
-            eprintln!("error: {}: {e}", file.display());
+        if let Err(e) = prepare_for(file, &mut program, &decoding, &pairing) {
+            eprintln!("error: {e}");
             return ERROR;
         }
         let Some(m) = pairing.minimize(&program) else {

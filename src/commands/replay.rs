@@ -3,8 +3,8 @@
 //! `DELALLOC_FUZZ_BUGS` say otherwise.
 
 use super::common::{
-    collect, file_overrides, load_any, race_bugs_for, resolve_for, AgainstArgs, BugArgs, LevelArg,
-    Loaded, ERROR, FAILED,
+    collect, file_overrides, load_any, prepare_for, race_bugs_for, resolve_for, AgainstArgs,
+    BugArgs, LevelArg, Loaded, ERROR, FAILED,
 };
 use crate::against::Against;
 use crate::corpus::artifact::Decoding;
@@ -143,12 +143,7 @@ fn replay_file(f: &Path, level: Option<Level>, overrides: &Overrides) -> Result<
             decoding,
             ..
         } => {
-            let text = matches!(decoding, Decoding::Text)
-                .then(|| std::fs::read_to_string(f).unwrap_or_default());
-            pairing
-                .against
-                .prepare(&mut program, text.as_deref())
-                .map_err(|why| format!("{}: {why}", f.display()))?;
+            prepare_for(f, &mut program, &decoding, &pairing)?;
             Ok(replay_one(&program, decoding, &pairing))
         }
     }

@@ -2,7 +2,8 @@
 //! HTML page (`report::page`; a concurrent finding's, `report::concurrent_page`).
 
 use super::common::{
-    file_overrides, load_any, race_bugs_for, resolve_for, AgainstArgs, BugArgs, Loaded, ERROR,
+    file_overrides, load_any, prepare_for, race_bugs_for, resolve_for, AgainstArgs, BugArgs,
+    Loaded, ERROR,
 };
 use crate::against::Against;
 use crate::engines::findings;
@@ -61,18 +62,18 @@ impl ReportCommand {
     /// writes its page.
     fn write(self, overrides: &Overrides) -> Result<(), String> {
         let file = program_file(&self.finding)?;
-        let (mut program, run) = match load_any(&file, None)? {
+        let (mut program, decoding, run) = match load_any(&file, None)? {
             Loaded::Concurrent { program, run } => {
                 return self.write_concurrent(&file, &program, run.as_ref(), overrides)
             }
-            Loaded::Sequential { program, run, .. } => (program, run),
+            Loaded::Sequential {
+                program,
+                decoding,
+                run,
+            } => (program, decoding, run),
         };
         let pairing = resolve_for(&file, run.as_ref(), overrides)?;
-        let text = std::fs::read_to_string(&file).unwrap_or_default();
-        pairing
-            .against
-            .prepare(&mut program, Some(&text))
-            .map_err(|e| format!("{}: {e}", file.display()))?;
+        prepare_for(&file, &mut program, &decoding, &pairing)?;
         let d = match pairing.run(&program) {
             Verdict::Diverged(d) => d,
             Verdict::Agree(_) => {

@@ -4,10 +4,10 @@
 //! `DELALLOC_FUZZ_BUGS` say otherwise.
 
 use super::common::{
-    load_any, race_bugs_for, resolve_for, AgainstArgs, BugArgs, LevelArg, Loaded, ERROR, FAILED,
+    load_any, prepare_for, race_bugs_for, resolve_for, AgainstArgs, BugArgs, LevelArg, Loaded,
+    ERROR, FAILED,
 };
 use crate::against::Against;
-use crate::corpus::artifact::Decoding;
 use crate::generators::Level;
 use crate::oracles::linearizable::{self, Linearizable};
 use crate::oracles::{Oracle, Verdict};
@@ -85,12 +85,7 @@ impl TraceCommand {
                 decoding,
                 ..
             } => {
-                let text = matches!(decoding, Decoding::Text)
-                    .then(|| std::fs::read_to_string(path).unwrap_or_default());
-                pairing
-                    .against
-                    .prepare(&mut program, text.as_deref())
-                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                prepare_for(path, &mut program, &decoding, &pairing)?;
                 self.trace_sequential(path, &program, &pairing)
             }
         }

@@ -33,8 +33,8 @@ use crate::oracles::linearizable::search::{
 use crate::oracles::linearizable::{Rejection, RejectionKind};
 use crate::oracles::panics::guarded;
 use delalloc_contract::concurrent_text::print_concurrent_program;
-use delalloc_contract::text::{print_op, print_program};
-use delalloc_contract::{FieldDiff, Model, Op, Outcome, Program, Snapshot};
+use delalloc_contract::text::{print_geometry, print_op};
+use delalloc_contract::{FieldDiff, Model, Op, Outcome, Snapshot};
 use delalloc_reference::Reference;
 use std::fmt::Write as _;
 
@@ -396,18 +396,11 @@ fn what(page: &mut String, d: &Rejection, a: &Analysis) {
 
 fn program(page: &mut String, d: &Rejection, a: &Analysis) {
     let p = &d.program;
-    let geometry = print_program(&Program {
-        geometry: p.geometry,
-        ops: Vec::new(),
-    });
-    let geometry = geometry
-        .lines()
-        .find(|l| l.starts_with("geometry"))
-        .unwrap_or("");
+    let geometry = print_geometry(&p.geometry);
     let _ = write!(
         page,
         "<section id=\"program\">\n<h2>Program</h2>\n<p><code>{}</code></p>\n",
-        esc(geometry)
+        esc(&geometry)
     );
     if p.setup.is_empty() {
         page.push_str("<p class=\"note\">No setup: the tasks start on an empty file system.</p>\n");

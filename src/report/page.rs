@@ -22,8 +22,8 @@ use super::html::{self, esc, MapState};
 use super::plots::{self, Line};
 use crate::oracles::differential::{Divergence, DivergenceKind};
 use crate::oracles::panics::guarded;
-use delalloc_contract::text::{print_op, print_program};
-use delalloc_contract::{Model, Op, Outcome, Program, Snapshot};
+use delalloc_contract::text::{print_geometry, print_op};
+use delalloc_contract::{Model, Op, Outcome, Snapshot};
 use delalloc_reference::Reference;
 use std::fmt::Write as _;
 
@@ -203,19 +203,12 @@ fn what_differs(page: &mut String, d: &Divergence) {
 }
 
 fn program(page: &mut String, d: &Divergence, frames: &[Frame]) {
-    let geometry = print_program(&Program {
-        geometry: d.program.geometry,
-        ops: Vec::new(),
-    });
-    let geometry = geometry
-        .lines()
-        .find(|l| l.starts_with("geometry"))
-        .unwrap_or("");
+    let geometry = print_geometry(&d.program.geometry);
     let _ = write!(
         page,
         "<section id=\"program\">\n<h2>Program</h2>\n<p><code>{}</code></p>\n<table class=\"program\">\n\
          <tr><th>#</th><th>op</th><th>{}</th><th>{}</th><th></th></tr>\n",
-        esc(geometry),
+        esc(&geometry),
         esc(d.left_model),
         esc(d.right_model)
     );
