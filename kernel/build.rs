@@ -874,7 +874,9 @@ fn space_info_inlines(kfiles: &KernelFiles, out: &Path) -> Vec<String> {
     let mut offset = 0;
     for (i, l) in masked.lines().enumerate() {
         if l.starts_with(&format!("{macro_name}(")) {
-            let end = masked[offset..].find(';').map_or(masked.len(), |e| offset + e + 1);
+            let end = masked[offset..]
+                .find(';')
+                .map_or(masked.len(), |e| offset + e + 1);
             c.push_str(&line_marker(&path, i + 1));
             c.push_str(&text[offset..end]);
             c.push('\n');
