@@ -3,15 +3,16 @@
 use crate::Bits;
 use serde::{Deserialize, Serialize};
 
-/// Which kernel's extent-io-tree rules the models follow (SPEC §0, §1.2). The accounting of
-/// the file-system ops is era B's in every era; only the io tree's rules change.
+/// Which kernel the models follow (SPEC §0): its extent-io-tree rules (§1.2) and its
+/// reservation design ([`Era::accounting`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Era {
     /// Era B (4.2–4.14): the rules of SPEC §1. The default.
     #[default]
     B,
-    /// The io tree of 6.1 and 6.12 (fs/btrfs/extent-io-tree.c): read in both releases, which
-    /// agree on every rule the models can see (SPEC §1.2).
+    /// The 6.1 and 6.12 kernels: their io tree (fs/btrfs/extent-io-tree.c, SPEC §1.2) and era
+    /// C's per-inode block reservation (delalloc-space.c, block-rsv.c, SPEC §4.1), read in both
+    /// releases, which agree on every rule the models can see.
     V6,
 }
 
@@ -78,6 +79,27 @@ impl Era {
         match self {
             Era::B => Bits::DELALLOC.union(Bits::UPTODATE),
             Era::V6 => Bits::DELALLOC.union(Bits::DELALLOC_NEW),
+        }
+    }
+}
+
+/// How the file-system ops account their metadata (SPEC §0): the era's reservation design.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Accounting {
+    /// Era B (4.2–4.14): reserved_extents, DELALLOC_META_RESERVED, one fs-wide delalloc block
+    /// reservation, the delayed-inode steal chain (SPEC §4, §5).
+    B,
+    /// Era C (4.15 to 6.x): a block reservation per inode, sized from outstanding_extents and
+    /// csum_bytes (6.12 delalloc-space.c, SPEC §4.1, §5.1).
+    C,
+}
+
+impl Era {
+    /// The reservation design of this era's kernels: era 6's is era C.
+    pub const fn accounting(self) -> Accounting {
+        match self {
+            Era::B => Accounting::B,
+            Era::V6 => Accounting::C,
         }
     }
 }
@@ -218,9 +240,21 @@ impl Geometry {
         self.nodesize * Self::MAX_LEVEL * 2 * items
     }
 
-    /// Checksums one leaf holds: (nodesize - leaf header) / (item header + 4-byte crc32c).
+    /// btrfs_calc_metadata_size(n) (6.12 fs.h:959): nodesize * BTRFS_MAX_LEVEL * n, the
+    /// reservation of one item that is updated, not inserted (era C's inode update).
+    pub fn metadata_size(&self, items: u64) -> u64 {
+        self.nodesize * Self::MAX_LEVEL * items
+    }
+
+    /// Checksums one leaf holds. Era B: (nodesize - leaf header) / (item header + 4-byte
+    /// crc32c). Era C: fs_info->csums_per_leaf, BTRFS_MAX_ITEM_SIZE / csum_size (6.12
+    /// disk-io.c:3295): a leaf less its 101-byte header and one 25-byte item header, in 4-byte
+    /// crc32c checksums (SPEC §4.1).
     pub fn csums_per_leaf(&self) -> u64 {
-        (self.nodesize - 101) / (25 + 4)
+        match self.era.accounting() {
+            Accounting::B => (self.nodesize - 101) / (25 + 4),
+            Accounting::C => (self.nodesize - 101 - 25) / 4,
+        }
     }
 
     /// Leaves needed for the checksums of `csum_bytes` bytes of data.

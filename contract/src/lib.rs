@@ -19,7 +19,7 @@ pub mod text;
 
 pub use bits::Bits;
 pub use concurrent::ConcurrentProgram;
-pub use geometry::{Era, Geometry};
+pub use geometry::{Accounting, Era, Geometry};
 pub use model::{Complaint, Model, PartStamps, Rewritten};
 pub use op::{FaultKind, Ino, Op, OpKind, Program};
 pub use outcome::Outcome;

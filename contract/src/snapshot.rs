@@ -65,7 +65,8 @@ pub struct OrderedExtent {
     pub kind: OrderedKind,
 }
 
-/// Per-inode state: the io tree and the btrfs_inode accounting fields (era B).
+/// Per-inode state: the io tree and the btrfs_inode accounting fields. Fields one era has and
+/// the other has not are `None` there and left out of the comparison (SPEC §0).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InodeSnapshot {
     /// The file size.
@@ -75,8 +76,9 @@ pub struct InodeSnapshot {
     /// Extents that will need a metadata item: max_extent-sized pieces of the delalloc and of
     /// the pending ordered extents.
     pub outstanding_extents: u64,
-    /// Extent items whose metadata is reserved.
-    pub reserved_extents: u64,
+    /// Extent items whose metadata is reserved (era B; `None` in era C).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reserved_extents: Option<u64>,
     /// Bytes whose checksums have metadata reserved.
     pub csum_bytes: u64,
     /// Bytes in DELALLOC records.
@@ -85,8 +87,14 @@ pub struct InodeSnapshot {
     pub defrag_bytes: u64,
     /// btrfs_inode's new_delalloc_bytes: bytes of the records carrying DELALLOC_NEW (SPEC §2.1).
     pub new_delalloc_bytes: u64,
-    /// BTRFS_INODE_DELALLOC_META_RESERVED: the inode-update item is reserved.
-    pub delalloc_meta_reserved: bool,
+    /// BTRFS_INODE_DELALLOC_META_RESERVED: the inode-update item is reserved (era B; `None` in
+    /// era C).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delalloc_meta_reserved: Option<bool>,
+    /// The inode's own block reservation, btrfs_inode::block_rsv (era C, SPEC §4.1; `None` in
+    /// era B).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block_rsv: Option<BlockRsv>,
     /// The delayed-inode node's reservation (node->bytes_reserved), released at commit.
     pub delayed_bytes_reserved: u64,
     /// Pending ordered extents, by file offset.
@@ -150,8 +158,9 @@ pub struct Snapshot {
     pub data: SpaceInfo,
     /// The metadata space info.
     pub meta: SpaceInfo,
-    /// The fs-wide delalloc block reservation.
-    pub delalloc_rsv: BlockRsv,
+    /// The fs-wide delalloc block reservation (era B; `None` in era C, which reserves per inode).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delalloc_rsv: Option<BlockRsv>,
     /// The delayed-inode items' block reservation.
     pub delayed_rsv: BlockRsv,
     /// The global block reservation.

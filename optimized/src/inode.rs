@@ -163,12 +163,12 @@ impl InodeInner {
         out.records.clear();
         self.tree.records_into(&mut out.records);
         out.outstanding_extents = a.outstanding_extents;
-        out.reserved_extents = a.reserved_extents;
+        out.reserved_extents = Some(a.reserved_extents);
         out.csum_bytes = a.csum_bytes;
         out.delalloc_bytes = a.delalloc_bytes;
         out.defrag_bytes = a.defrag_bytes;
         out.new_delalloc_bytes = a.new_delalloc_bytes;
-        out.delalloc_meta_reserved = a.meta_reserved;
+        out.delalloc_meta_reserved = Some(a.meta_reserved);
         out.delayed_bytes_reserved = self.delayed_bytes_reserved;
         out.ordered.clear();
         out.ordered

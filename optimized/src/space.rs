@@ -426,7 +426,7 @@ impl FsInfo {
     pub fn snapshot_locked_into(&self, s: &mut Snapshot) {
         s.data = self.data.counters();
         s.meta = self.meta.counters();
-        s.delalloc_rsv = self.delalloc_rsv.counters();
+        s.delalloc_rsv = Some(self.delalloc_rsv.counters());
         s.delayed_rsv = self.delayed_rsv.counters();
         s.global_rsv = self.global_rsv.counters();
     }

@@ -56,7 +56,7 @@ impl Run {
         assert_eq!(s.warnings.unmount_leaks, 0);
         assert_eq!((s.data.bytes_may_use, s.data.bytes_reserved), (0, 0));
         assert_eq!((s.meta.bytes_may_use, s.meta.bytes_reserved), (0, 0));
-        assert_eq!(s.delalloc_rsv, Default::default());
+        assert_eq!(s.delalloc_rsv.unwrap(), Default::default());
         assert_eq!(s.delayed_rsv, Default::default());
         assert_eq!(s.global_rsv, Default::default());
         assert_eq!(s.fs_delalloc_bytes, 0);
@@ -65,10 +65,10 @@ impl Run {
             assert_eq!(
                 (
                     i.outstanding_extents,
-                    i.reserved_extents,
+                    i.reserved_extents.unwrap(),
                     i.csum_bytes,
                     i.delalloc_bytes,
-                    i.delalloc_meta_reserved
+                    i.delalloc_meta_reserved.unwrap()
                 ),
                 (0, 0, 0, 0, false)
             );
@@ -126,18 +126,18 @@ fn a_4k_buffered_write_on_a_fresh_fs() {
     assert_eq!(
         (
             i.outstanding_extents,
-            i.reserved_extents,
+            i.reserved_extents.unwrap(),
             i.csum_bytes,
             i.delalloc_bytes
         ),
         (1, 1, K4, K4)
     );
-    assert!(i.delalloc_meta_reserved);
+    assert!(i.delalloc_meta_reserved.unwrap());
     assert_eq!(i.i_size, K4);
     let s = r.snap();
     // One extent item + the inode-update item, and one checksum leaf.
-    assert_eq!(s.delalloc_rsv.size, trans(2) + trans(1));
-    assert_eq!(s.delalloc_rsv.reserved, trans(3));
+    assert_eq!(s.delalloc_rsv.unwrap().size, trans(2) + trans(1));
+    assert_eq!(s.delalloc_rsv.unwrap().reserved, trans(3));
     assert_eq!(s.meta.bytes_may_use, GLOBAL + trans(3));
     assert_eq!(s.data.bytes_may_use, K4);
     assert_eq!(s.fs_delalloc_bytes, K4);
@@ -161,11 +161,11 @@ fn two_adjacent_writes_merge_into_one_extent() {
         }]
     );
     assert_eq!(
-        (i.outstanding_extents, i.reserved_extents, i.csum_bytes),
+        (i.outstanding_extents, i.reserved_extents.unwrap(), i.csum_bytes),
         (1, 2, 2 * K4)
     );
     let s = r.snap();
-    assert_eq!(s.delalloc_rsv.size, trans(4));
+    assert_eq!(s.delalloc_rsv.unwrap().size, trans(4));
     assert_eq!(s.data.bytes_may_use, 2 * K4);
     // Overwriting the middle page (below i_size: locked, old delalloc released, new set).
     assert_eq!(r.op(write(0, K4, 100)), Outcome::Written { bytes: 100 });
@@ -219,14 +219,14 @@ fn writeback_and_finish_return_everything() {
     let i = r.inode(0);
     assert!(i.ordered.is_empty());
     assert_eq!(
-        (i.outstanding_extents, i.reserved_extents, i.csum_bytes),
+        (i.outstanding_extents, i.reserved_extents.unwrap(), i.csum_bytes),
         (0, 0, 0)
     );
-    assert!(!i.delalloc_meta_reserved);
+    assert!(!i.delalloc_meta_reserved.unwrap());
     // The inode-update item moved to the delayed node (seed 002's first branch).
     assert_eq!(i.delayed_bytes_reserved, trans(1));
     let s = r.snap();
-    assert_eq!(s.delalloc_rsv, Default::default());
+    assert_eq!(s.delalloc_rsv.unwrap(), Default::default());
     assert_eq!(
         (s.delayed_rsv.size, s.delayed_rsv.reserved),
         (trans(1), trans(1))
@@ -257,7 +257,7 @@ fn seed_000_metadata_enospc_undoes_the_csum_and_frees_nothing() {
     assert_eq!(i, InodeSnapshot::default());
     let s = r.snap();
     assert_eq!(s.data.bytes_may_use, 0);
-    assert_eq!(s.delalloc_rsv, Default::default());
+    assert_eq!(s.delalloc_rsv.unwrap(), Default::default());
     assert_eq!(s.meta.bytes_may_use, GLOBAL);
     // The fault was consumed.
     assert_eq!(r.op(write(0, 0, K4)), Outcome::Written { bytes: K4 });
@@ -343,7 +343,7 @@ fn short_copies_release_the_tail_and_faults_release_everything() {
     assert_eq!(
         (
             i.outstanding_extents,
-            i.reserved_extents,
+            i.reserved_extents.unwrap(),
             i.csum_bytes,
             i.i_size
         ),
@@ -394,17 +394,17 @@ fn seed_002_the_steal_chain() {
         }
         let i = r.inode(0);
         assert_eq!(
-            (i.ordered.len(), i.outstanding_extents, i.reserved_extents),
+            (i.ordered.len(), i.outstanding_extents, i.reserved_extents.unwrap()),
             (5, 5, 1)
         );
-        assert_eq!(r.snap().delalloc_rsv.reserved, trans(3));
+        assert_eq!(r.snap().delalloc_rsv.unwrap().reserved, trans(3));
 
         // 1. META_RESERVED: its item migrates to the delayed node.
         r.op(Op::FinishOrdered { ino: 0, nth: 0 });
-        assert!(!r.inode(0).delalloc_meta_reserved);
+        assert!(!r.inode(0).delalloc_meta_reserved.unwrap());
         assert_eq!(r.inode(0).delayed_bytes_reserved, trans(1));
         assert_eq!(
-            r.snap().delalloc_rsv,
+            r.snap().delalloc_rsv.unwrap(),
             delalloc_contract::BlockRsv {
                 size: trans(2),
                 reserved: trans(2)
@@ -413,7 +413,7 @@ fn seed_002_the_steal_chain() {
         // The node already holds a reservation: nothing to do.
         r.op(Op::FinishOrdered { ino: 0, nth: 0 });
         assert_eq!(
-            r.snap().delalloc_rsv,
+            r.snap().delalloc_rsv.unwrap(),
             delalloc_contract::BlockRsv {
                 size: trans(2),
                 reserved: trans(2)
@@ -427,7 +427,7 @@ fn seed_002_the_steal_chain() {
         });
         r.op(Op::FinishOrdered { ino: 0, nth: 0 });
         assert_eq!(
-            r.snap().delalloc_rsv,
+            r.snap().delalloc_rsv.unwrap(),
             delalloc_contract::BlockRsv {
                 size: trans(2),
                 reserved: trans(1)
@@ -440,7 +440,7 @@ fn seed_002_the_steal_chain() {
         });
         r.op(Op::FinishOrdered { ino: 0, nth: 0 });
         assert_eq!(
-            r.snap().delalloc_rsv,
+            r.snap().delalloc_rsv.unwrap(),
             delalloc_contract::BlockRsv {
                 size: trans(2),
                 reserved: 0
@@ -456,7 +456,7 @@ fn seed_002_the_steal_chain() {
         r.op(Op::FinishOrdered { ino: 0, nth: 0 });
         let s = r.snap();
         assert_eq!(s.warnings.global_rsv_steals, 1);
-        assert_eq!(s.delalloc_rsv, Default::default());
+        assert_eq!(s.delalloc_rsv.unwrap(), Default::default());
         if global_rsv > 0 {
             assert_eq!(s.warnings.unreserved_inode_updates, 0);
             assert_eq!(s.global_rsv.reserved, GLOBAL - trans(1));
@@ -470,7 +470,7 @@ fn seed_002_the_steal_chain() {
         }
         let i = r.inode(0);
         assert_eq!(
-            (i.outstanding_extents, i.reserved_extents, i.csum_bytes),
+            (i.outstanding_extents, i.reserved_extents.unwrap(), i.csum_bytes),
             (0, 0, 0)
         );
 
@@ -542,7 +542,7 @@ fn seed_004_direct_io_leaves_no_records() {
         ]
     );
     assert_eq!(
-        (i.outstanding_extents, i.reserved_extents, i.i_size),
+        (i.outstanding_extents, i.reserved_extents.unwrap(), i.i_size),
         (2, 2, 6 * K4)
     );
     let s = r.snap();
@@ -915,7 +915,7 @@ fn threads_on_disjoint_inodes() {
         (0, 0, 0)
     );
     assert_eq!(
-        (s.delalloc_rsv, s.delayed_rsv, s.global_rsv),
+        (s.delalloc_rsv.unwrap(), s.delayed_rsv, s.global_rsv),
         Default::default()
     );
     assert_eq!(s.fs_delalloc_bytes, 0);

@@ -166,12 +166,12 @@ impl Model for Reference {
             out.records.extend_from_slice(i.tree.records());
             let (extents, delalloc, defrag, new_delalloc) = i.tree.hook_counters(g);
             out.outstanding_extents = extents + i.outstanding_beyond_records(g);
-            out.reserved_extents = i.reserved_extents;
+            out.reserved_extents = Some(i.reserved_extents);
             out.csum_bytes = i.csum_bytes;
             out.delalloc_bytes = delalloc;
             out.defrag_bytes = defrag;
             out.new_delalloc_bytes = new_delalloc;
-            out.delalloc_meta_reserved = i.meta_reserved;
+            out.delalloc_meta_reserved = Some(i.meta_reserved);
             out.delayed_bytes_reserved = i.delayed_bytes;
             out.ordered.clear();
             out.ordered.extend_from_slice(&i.ordered);
@@ -184,7 +184,7 @@ impl Model for Reference {
         s.fs_delalloc_bytes = s.inodes.iter().map(|i| i.delalloc_bytes).sum();
         s.data = fs.space.data;
         s.meta = fs.space.meta;
-        s.delalloc_rsv = fs.space.delalloc;
+        s.delalloc_rsv = Some(fs.space.delalloc);
         s.delayed_rsv = fs.space.delayed;
         s.global_rsv = fs.space.global;
         s.warnings = fs.warnings;

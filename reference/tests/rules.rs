@@ -92,16 +92,16 @@ fn balances(s: &Snapshot, g: &Geometry) -> Result<(), String> {
         data_reserved +=
             i.ordered.iter().filter(|o| o.kind != OrderedKind::Nocow).map(|o| o.len).sum::<u64>();
         delalloc_size += g.trans_metadata_size(
-            i.reserved_extents + u64::from(i.delalloc_meta_reserved) + g.csum_leaves(i.csum_bytes),
+            i.reserved_extents.unwrap() + u64::from(i.delalloc_meta_reserved.unwrap()) + g.csum_leaves(i.csum_bytes),
         );
     }
     check(s.data.bytes_may_use == data_may_use, "data may_use (8.4)")?;
     check(s.data.bytes_reserved == data_reserved, "data bytes_reserved (8.4)")?;
     if s.mounted {
-        let meta = s.delalloc_rsv.reserved + s.delayed_rsv.reserved + s.global_rsv.reserved;
+        let meta = s.delalloc_rsv.unwrap().reserved + s.delayed_rsv.reserved + s.global_rsv.reserved;
         check(s.meta.bytes_may_use == meta, "meta may_use (8.5)")?;
-        check(s.delalloc_rsv.size == delalloc_size, "delalloc rsv size (8.5)")?;
-        check(s.delalloc_rsv.reserved <= s.delalloc_rsv.size, "delalloc rsv reserved <= size (8.5)")?;
+        check(s.delalloc_rsv.unwrap().size == delalloc_size, "delalloc rsv size (8.5)")?;
+        check(s.delalloc_rsv.unwrap().reserved <= s.delalloc_rsv.unwrap().size, "delalloc rsv reserved <= size (8.5)")?;
     }
     check(s.warnings.evict_leaks == 0 && s.warnings.unmount_leaks == 0, "no leaks (8.6)")
 }
@@ -111,8 +111,8 @@ fn assert_inode_released(s: &Snapshot, ino: usize) {
     let i = &s.inodes[ino];
     assert!(i.ordered.is_empty(), "{i:?}");
     assert!(i.records.iter().all(|r| !r.bits.contains(Bits::DELALLOC)), "{i:?}");
-    assert_eq!((i.outstanding_extents, i.reserved_extents, i.csum_bytes), (0, 0, 0));
-    assert_eq!((i.delalloc_bytes, i.defrag_bytes, i.delalloc_meta_reserved), (0, 0, false));
+    assert_eq!((i.outstanding_extents, i.reserved_extents.unwrap(), i.csum_bytes), (0, 0, 0));
+    assert_eq!((i.delalloc_bytes, i.defrag_bytes, i.delalloc_meta_reserved.unwrap()), (0, 0, false));
 }
 
 #[test]
@@ -125,11 +125,11 @@ fn buffered_write_of_one_page() {
     let s = m.snapshot();
     let i = &s.inodes[0];
     assert_eq!(i.records, [rec(0, 4095, DUD)]);
-    assert_eq!((i.i_size, i.outstanding_extents, i.reserved_extents), (4096, 1, 1));
+    assert_eq!((i.i_size, i.outstanding_extents, i.reserved_extents.unwrap()), (4096, 1, 1));
     assert_eq!((i.csum_bytes, i.delalloc_bytes), (4096, 4096));
-    assert!(i.delalloc_meta_reserved);
+    assert!(i.delalloc_meta_reserved.unwrap());
     // trans(1 extent + 1 inode item) + trans(1 csum leaf).
-    assert_eq!((s.delalloc_rsv.size, s.delalloc_rsv.reserved), (3 * T, 3 * T));
+    assert_eq!((s.delalloc_rsv.unwrap().size, s.delalloc_rsv.unwrap().reserved), (3 * T, 3 * T));
     assert_eq!(s.data.bytes_may_use, 4096);
     assert_eq!(s.meta.bytes_may_use, GLOBAL + 3 * T);
     assert_eq!(s.fs_delalloc_bytes, 4096);
@@ -143,9 +143,9 @@ fn short_copy_releases_the_tail() {
     let s = m.snapshot();
     let i = &s.inodes[0];
     assert_eq!(i.records, [rec(0, 4095, DUD)]);
-    assert_eq!((i.i_size, i.outstanding_extents, i.reserved_extents, i.csum_bytes), (100, 1, 1, 4096));
+    assert_eq!((i.i_size, i.outstanding_extents, i.reserved_extents.unwrap(), i.csum_bytes), (100, 1, 1, 4096));
     // The tail's csum bytes shared the leaf: nothing of the metadata came back.
-    assert_eq!((s.delalloc_rsv.size, s.delalloc_rsv.reserved), (3 * T, 3 * T));
+    assert_eq!((s.delalloc_rsv.unwrap().size, s.delalloc_rsv.unwrap().reserved), (3 * T, 3 * T));
     assert_eq!(s.data.bytes_may_use, 4096);
 }
 
@@ -158,7 +158,7 @@ fn nothing_copied_is_a_fault_and_frees_everything() {
     assert_inode_released(&s, 0);
     assert_eq!(s.inodes[0].i_size, 0);
     assert_eq!((s.data.bytes_may_use, s.meta.bytes_may_use), (0, GLOBAL));
-    assert_eq!(s.delalloc_rsv, Default::default());
+    assert_eq!(s.delalloc_rsv.unwrap(), Default::default());
 }
 
 #[test]
@@ -170,8 +170,8 @@ fn adjacent_writes_merge() {
     let i = &s.inodes[0];
     assert_eq!(i.records, [rec(0, 8191, DUD)]);
     // The merge hook took one extent back, the reservation kept both.
-    assert_eq!((i.outstanding_extents, i.reserved_extents, i.csum_bytes), (1, 2, 8192));
-    assert_eq!(s.delalloc_rsv.size, 4 * T);
+    assert_eq!((i.outstanding_extents, i.reserved_extents.unwrap(), i.csum_bytes), (1, 2, 8192));
+    assert_eq!(s.delalloc_rsv.unwrap().size, 4 * T);
 }
 
 #[test]
@@ -183,7 +183,7 @@ fn writeback_and_finish_return_everything() {
     let i = &s.inodes[0];
     assert_eq!(i.records, [rec(0, 8191, Bits::UPTODATE)]);
     assert_eq!(i.ordered, [OrderedExtent { start: 0, len: 8192, kind: OrderedKind::Cow }]);
-    assert_eq!((i.outstanding_extents, i.reserved_extents, i.csum_bytes), (1, 1, 8192));
+    assert_eq!((i.outstanding_extents, i.reserved_extents.unwrap(), i.csum_bytes), (1, 1, 8192));
     assert_eq!((s.data.bytes_may_use, s.data.bytes_reserved), (0, 8192));
 
     assert_eq!(run1(&mut m, &g, finish(0)), Outcome::Done);
@@ -191,7 +191,7 @@ fn writeback_and_finish_return_everything() {
     assert!(s.inodes[0].ordered.is_empty());
     assert_eq!(s.inodes[0].delayed_bytes_reserved, T);
     assert_eq!((s.data.bytes_reserved, s.data.bytes_used), (0, 8192));
-    assert_eq!(s.delalloc_rsv, Default::default());
+    assert_eq!(s.delalloc_rsv.unwrap(), Default::default());
     assert_eq!((s.delayed_rsv.size, s.delayed_rsv.reserved), (T, T));
     assert_eq!(s.meta.bytes_may_use, GLOBAL + T);
 
@@ -212,7 +212,7 @@ fn metadata_enospc_undoes_csum_and_frees_nothing() {
     let s = m.snapshot();
     assert_inode_released(&s, 0);
     assert_eq!((s.data.bytes_may_use, s.meta.bytes_may_use), (0, GLOBAL));
-    assert_eq!(s.delalloc_rsv, Default::default());
+    assert_eq!(s.delalloc_rsv.unwrap(), Default::default());
 
     // On top of an existing reservation the failure changes nothing.
     run1(&mut m, &g, write(0, 0, 4096));
@@ -247,13 +247,13 @@ fn data_enospc_on_nocow_falls_back_to_metadata_only() {
 /// META_RESERVED path, then a commit empties the delayed node.
 fn two_ordered_extents_after_meta_path(m: &mut Reference, g: &Geometry) {
     run(m, g, &[write(0, 0, 4096), write(0, 8192, 4096), writeback(0, 0, 12288)]);
-    assert_eq!(m.snapshot().delalloc_rsv.size, 4 * T);
+    assert_eq!(m.snapshot().delalloc_rsv.unwrap().size, 4 * T);
     run1(m, g, finish(0));
     let s = m.snapshot();
-    assert!(!s.inodes[0].delalloc_meta_reserved);
+    assert!(!s.inodes[0].delalloc_meta_reserved.unwrap());
     assert_eq!(s.inodes[0].delayed_bytes_reserved, T);
     // The inode item went to the delayed node, one extent item came back.
-    assert_eq!((s.delalloc_rsv.size, s.delalloc_rsv.reserved), (2 * T, 2 * T));
+    assert_eq!((s.delalloc_rsv.unwrap().size, s.delalloc_rsv.unwrap().reserved), (2 * T, 2 * T));
     assert_eq!(s.meta.bytes_may_use, GLOBAL + 3 * T);
     run1(m, g, Op::Commit);
 }
@@ -266,7 +266,7 @@ fn inode_update_fresh_reservation() {
     run1(&mut m, &g, finish(0));
     let s = m.snapshot();
     assert_eq!(s.inodes[0].delayed_bytes_reserved, T);
-    assert_eq!(s.delalloc_rsv, Default::default());
+    assert_eq!(s.delalloc_rsv.unwrap(), Default::default());
     assert_eq!((s.delayed_rsv.size, s.delayed_rsv.reserved), (T, T));
     assert_eq!(s.meta.bytes_may_use, GLOBAL + T);
     assert_eq!(s.warnings, Default::default());
@@ -280,7 +280,7 @@ fn inode_update_migrates_from_delalloc() {
     run(&mut m, &g, &[fail_meta(), finish(0)]);
     let s = m.snapshot();
     assert_eq!(s.inodes[0].delayed_bytes_reserved, T);
-    assert_eq!(s.delalloc_rsv, Default::default());
+    assert_eq!(s.delalloc_rsv.unwrap(), Default::default());
     assert_eq!((s.delayed_rsv.size, s.delayed_rsv.reserved), (T, T));
     assert_eq!(s.meta.bytes_may_use, GLOBAL + T);
     assert_eq!(s.warnings, Default::default());
@@ -295,17 +295,17 @@ fn steal_until_global(global_rsv: u64) -> (Snapshot, Geometry) {
     run(&mut m, &g, &[write(0, 0, 16384)]);
     run(&mut m, &g, &wbs);
     let s = m.snapshot();
-    assert_eq!((s.inodes[0].outstanding_extents, s.inodes[0].reserved_extents), (4, 1));
+    assert_eq!((s.inodes[0].outstanding_extents, s.inodes[0].reserved_extents.unwrap()), (4, 1));
     run(&mut m, &g, &[finish(0), Op::Commit]); // META_RESERVED path
-    assert_eq!(m.snapshot().delalloc_rsv.reserved, 2 * T);
+    assert_eq!(m.snapshot().delalloc_rsv.unwrap().reserved, 2 * T);
     run(&mut m, &g, &[fail_meta(), finish(0), Op::Commit, fail_meta(), finish(0), Op::Commit]);
     let s = m.snapshot();
-    assert_eq!((s.delalloc_rsv.size, s.delalloc_rsv.reserved), (2 * T, 0));
+    assert_eq!((s.delalloc_rsv.unwrap().size, s.delalloc_rsv.unwrap().reserved), (2 * T, 0));
     assert_eq!(s.warnings, Default::default());
     run(&mut m, &g, &[fail_meta(), finish(0)]);
     let s = m.snapshot();
     assert_inode_released(&s, 0);
-    assert_eq!(s.delalloc_rsv, Default::default());
+    assert_eq!(s.delalloc_rsv.unwrap(), Default::default());
     (s, g)
 }
 
@@ -338,7 +338,7 @@ fn direct_write_leaves_no_records() {
     let i = &s.inodes[0];
     assert!(i.records.is_empty());
     assert_eq!(i.ordered, [OrderedExtent { start: 0, len: 8192, kind: OrderedKind::Direct }]);
-    assert_eq!((i.i_size, i.outstanding_extents, i.reserved_extents, i.csum_bytes), (8192, 1, 1, 8192));
+    assert_eq!((i.i_size, i.outstanding_extents, i.reserved_extents.unwrap(), i.csum_bytes), (8192, 1, 1, 8192));
     assert_eq!((s.data.bytes_may_use, s.data.bytes_reserved), (0, 8192));
     run1(&mut m, &g, finish(0));
     let s = m.snapshot();
@@ -364,7 +364,7 @@ fn records_over_max_extent_count_their_extents() {
         let mut m = Reference::new(&g);
         run(&mut m, &g, ops);
         let s = m.snapshot();
-        (s.inodes[0].outstanding_extents, s.inodes[0].reserved_extents)
+        (s.inodes[0].outstanding_extents, s.inodes[0].reserved_extents.unwrap())
     };
     // count(a) + count(b) - count(a + b): 1 + 1 - 1, 1 + 1 - 2, 1 + 1 - 2.
     assert_eq!(outstanding(&[write(0, 0, 32 * K), write(0, 32 * K, 32 * K)]), (1, 2));
@@ -416,7 +416,7 @@ fn truncate_and_evict_bring_everything_back() {
     assert_inode_released(&s, 0);
     assert_eq!(s.inodes[0].i_size, 0);
     assert_eq!((s.data.bytes_may_use, s.data.bytes_reserved, s.data.bytes_used), (0, 0, 4096));
-    assert_eq!(s.delalloc_rsv, Default::default());
+    assert_eq!(s.delalloc_rsv.unwrap(), Default::default());
     run(&mut m, &g, &[Op::Commit, Op::Evict { ino: 0 }]);
     let s = m.snapshot();
     assert_eq!(s.meta.bytes_may_use, GLOBAL);
@@ -427,7 +427,7 @@ fn truncate_and_evict_bring_everything_back() {
     let s = m.snapshot();
     let i = &s.inodes[1];
     assert_eq!(i.records, [rec(0, 8191, DUD)]);
-    assert_eq!((i.i_size, i.outstanding_extents, i.reserved_extents, i.csum_bytes), (5000, 1, 1, 8192));
+    assert_eq!((i.i_size, i.outstanding_extents, i.reserved_extents.unwrap(), i.csum_bytes), (5000, 1, 1, 8192));
     assert_eq!(s.data.bytes_may_use, 8192);
     run1(&mut m, &g, Op::Evict { ino: 1 });
     let s = m.snapshot();
@@ -459,7 +459,7 @@ fn unmount_releases_everything_and_ends_the_program() {
     assert_inode_released(&s, 1);
     assert_eq!((s.data.bytes_may_use, s.data.bytes_reserved, s.data.bytes_used), (0, 0, 28672));
     assert_eq!((s.meta.bytes_may_use, s.meta.bytes_reserved), (0, 0));
-    for r in [s.delalloc_rsv, s.delayed_rsv, s.global_rsv] {
+    for r in [s.delalloc_rsv.unwrap(), s.delayed_rsv, s.global_rsv] {
         assert_eq!(r, Default::default());
     }
     assert_eq!(m.apply(&write(0, 0, 4096)), Outcome::Unmounted);

@@ -125,8 +125,8 @@ fn run_once(p: &ConcurrentProgram, rounds: usize) -> Result<u64, (&'static str, 
                 w.unmount_leaks,
                 after.data.bytes_may_use,
                 after.meta.bytes_may_use,
-                after.delalloc_rsv.reserved,
-                after.delalloc_rsv.size
+                after.delalloc_rsv.unwrap_or_default().reserved,
+                after.delalloc_rsv.unwrap_or_default().size
             ),
         ));
     }

@@ -8,7 +8,8 @@
 //! from a model that underflowed, are reported, not panicked on (sums are u128).
 
 use delalloc_contract::{
-    Bits, Geometry, InodeSnapshot, OrderedKind, Record, Rewritten, Snapshot, TreeSnapshot,
+    Accounting, Bits, BlockRsv, Geometry, InodeSnapshot, OrderedKind, Record, Rewritten, Snapshot,
+    TreeSnapshot,
 };
 use serde::Serialize;
 use std::fmt;
@@ -495,9 +496,29 @@ fn fs_wide(s: &Snapshot) -> Result<(), Violation> {
     )
 }
 
-/// §8.5: the metadata reservations, while mounted.
+/// §8.5 (era B) and §8.1 (era C): the metadata reservations, while mounted. First, that the
+/// snapshot has the fields of its era and no others.
 fn reservations(s: &Snapshot, g: &Geometry) -> Result<(), Violation> {
-    let rsvs = u128::from(s.delalloc_rsv.reserved)
+    match g.era.accounting() {
+        Accounting::B => reservations_b(s, g),
+        Accounting::C => reservations_c(s, g),
+    }
+}
+
+fn era_fields(found: &str, era: &str) -> Result<(), Violation> {
+    fail(
+        "8 era fields",
+        format!("{found}: the snapshot does not have the fields of {era}"),
+    )
+}
+
+/// §8.5, era B: the fs-wide delalloc reservation holds every inode's reserved items and csum
+/// leaves.
+fn reservations_b(s: &Snapshot, g: &Geometry) -> Result<(), Violation> {
+    let Some(delalloc_rsv) = s.delalloc_rsv else {
+        return era_fields("fs: no delalloc_rsv", "era B");
+    };
+    let rsvs = u128::from(delalloc_rsv.reserved)
         + u128::from(s.delayed_rsv.reserved)
         + u128::from(s.global_rsv.reserved);
     expect(
@@ -509,14 +530,19 @@ fn reservations(s: &Snapshot, g: &Geometry) -> Result<(), Violation> {
         || {
             format!(
                 "delalloc_rsv.reserved ({}) + delayed_rsv.reserved ({}) + global_rsv.reserved ({})",
-                s.delalloc_rsv.reserved, s.delayed_rsv.reserved, s.global_rsv.reserved
+                delalloc_rsv.reserved, s.delayed_rsv.reserved, s.global_rsv.reserved
             )
         },
     )?;
     let mut items = 0u128;
     let mut leaf_count = 0u128;
-    for i in &s.inodes {
-        items += u128::from(i.reserved_extents) + u128::from(i.delalloc_meta_reserved);
+    for (k, i) in s.inodes.iter().enumerate() {
+        let (Some(reserved_extents), Some(meta_reserved), None) =
+            (i.reserved_extents, i.delalloc_meta_reserved, i.block_rsv)
+        else {
+            return era_fields(&format!("inodes[{k}]"), "era B");
+        };
+        items += u128::from(reserved_extents) + u128::from(meta_reserved);
         leaf_count += leaves(g, u128::from(i.csum_bytes));
     }
     let size = trans(g, items) + trans(g, leaf_count);
@@ -524,7 +550,7 @@ fn reservations(s: &Snapshot, g: &Geometry) -> Result<(), Violation> {
         "8.5 delalloc_rsv.size",
         "fs",
         "delalloc_rsv.size",
-        s.delalloc_rsv.size,
+        delalloc_rsv.size,
         size,
         || {
             format!(
@@ -532,15 +558,70 @@ fn reservations(s: &Snapshot, g: &Geometry) -> Result<(), Violation> {
         )
         },
     )?;
-    if s.delalloc_rsv.reserved > s.delalloc_rsv.size {
+    if delalloc_rsv.reserved > delalloc_rsv.size {
         return fail(
             "8.5 delalloc_rsv.reserved <= size",
             format!(
                 "fs: delalloc_rsv.reserved {} > delalloc_rsv.size {}",
-                s.delalloc_rsv.reserved, s.delalloc_rsv.size
+                delalloc_rsv.reserved, delalloc_rsv.size
             ),
         );
     }
+    delayed_rsv(s)
+}
+
+/// §8.1, era C: metadata may_use is the inode reservations, the delayed and the global
+/// reserve; each inode reservation was trimmed to its size, and is empty once the inode has
+/// nothing outstanding.
+fn reservations_c(s: &Snapshot, _g: &Geometry) -> Result<(), Violation> {
+    if s.delalloc_rsv.is_some() {
+        return era_fields("fs: a delalloc_rsv", "era C");
+    }
+    let mut inode_rsvs = 0u128;
+    for (k, i) in s.inodes.iter().enumerate() {
+        let (None, None, Some(rsv)) = (i.reserved_extents, i.delalloc_meta_reserved, i.block_rsv)
+        else {
+            return era_fields(&format!("inodes[{k}]"), "era C");
+        };
+        if rsv.reserved > rsv.size {
+            return fail(
+                "8.1 inode block_rsv.reserved <= size",
+                format!(
+                    "inodes[{k}]: block_rsv.reserved {} > block_rsv.size {}",
+                    rsv.reserved, rsv.size
+                ),
+            );
+        }
+        if i.outstanding_extents == 0 && i.csum_bytes == 0 && rsv != BlockRsv::default() {
+            return fail(
+                "8.1 empty inode, empty block_rsv",
+                format!(
+                    "inodes[{k}]: block_rsv size {} reserved {} with outstanding_extents 0 and csum_bytes 0",
+                    rsv.size, rsv.reserved
+                ),
+            );
+        }
+        inode_rsvs += u128::from(rsv.reserved);
+    }
+    let rsvs = inode_rsvs + u128::from(s.delayed_rsv.reserved) + u128::from(s.global_rsv.reserved);
+    expect(
+        "8.1 metadata bytes_may_use",
+        "fs",
+        "meta.bytes_may_use",
+        s.meta.bytes_may_use,
+        rsvs,
+        || {
+            format!(
+                "Σ inode block_rsv.reserved ({inode_rsvs}) + delayed_rsv.reserved ({}) + global_rsv.reserved ({})",
+                s.delayed_rsv.reserved, s.global_rsv.reserved
+            )
+        },
+    )?;
+    delayed_rsv(s)
+}
+
+/// §8.5 / §8.1: the delayed reserve holds exactly the delayed nodes' reservations.
+fn delayed_rsv(s: &Snapshot) -> Result<(), Violation> {
     let delayed: u128 = s
         .inodes
         .iter()
@@ -591,8 +672,8 @@ fn released(s: &Snapshot) -> Result<(), Violation> {
         ("data.bytes_reserved", s.data.bytes_reserved),
         ("meta.bytes_may_use", s.meta.bytes_may_use),
         ("meta.bytes_reserved", s.meta.bytes_reserved),
-        ("delalloc_rsv.size", s.delalloc_rsv.size),
-        ("delalloc_rsv.reserved", s.delalloc_rsv.reserved),
+        ("delalloc_rsv.size", s.delalloc_rsv.unwrap_or_default().size),
+        ("delalloc_rsv.reserved", s.delalloc_rsv.unwrap_or_default().reserved),
         ("delayed_rsv.size", s.delayed_rsv.size),
         ("delayed_rsv.reserved", s.delayed_rsv.reserved),
         ("global_rsv.size", s.global_rsv.size),
@@ -605,15 +686,17 @@ fn released(s: &Snapshot) -> Result<(), Violation> {
     for (k, i) in s.inodes.iter().enumerate() {
         let fields = [
             ("outstanding_extents", i.outstanding_extents),
-            ("reserved_extents", i.reserved_extents),
+            ("reserved_extents", i.reserved_extents.unwrap_or(0)),
             ("csum_bytes", i.csum_bytes),
             ("delalloc_bytes", i.delalloc_bytes),
             ("defrag_bytes", i.defrag_bytes),
             ("new_delalloc_bytes", i.new_delalloc_bytes),
             (
                 "delalloc_meta_reserved",
-                u64::from(i.delalloc_meta_reserved),
+                u64::from(i.delalloc_meta_reserved.unwrap_or(false)),
             ),
+            ("block_rsv.size", i.block_rsv.unwrap_or_default().size),
+            ("block_rsv.reserved", i.block_rsv.unwrap_or_default().reserved),
             ("delayed_bytes_reserved", i.delayed_bytes_reserved),
             ("ordered extents", i.ordered.len() as u64),
             ("records", i.records.len() as u64),
@@ -630,10 +713,17 @@ mod tests {
     use super::*;
     use delalloc_contract::{BlockRsv, OrderedExtent, SpaceInfo};
 
+    /// A freshly mounted era-B file system.
     fn mounted(g: &Geometry) -> Snapshot {
+        let inode = InodeSnapshot {
+            reserved_extents: Some(0),
+            delalloc_meta_reserved: Some(false),
+            ..InodeSnapshot::default()
+        };
         Snapshot {
             mounted: true,
-            inodes: vec![InodeSnapshot::default(); usize::from(g.inodes)],
+            inodes: vec![inode; usize::from(g.inodes)],
+            delalloc_rsv: Some(BlockRsv::default()),
             data: SpaceInfo {
                 total: g.data_bytes,
                 ..Default::default()
@@ -683,15 +773,15 @@ mod tests {
         i.outstanding_extents = 3;
         i.delalloc_bytes = 12288;
         i.csum_bytes = 16384;
-        i.reserved_extents = 3;
-        i.delalloc_meta_reserved = true;
+        i.reserved_extents = Some(3);
+        i.delalloc_meta_reserved = Some(true);
         s.fs_delalloc_bytes = 12288;
         s.data.bytes_may_use = 12288;
         s.data.bytes_reserved = 4096;
-        s.delalloc_rsv = BlockRsv {
+        s.delalloc_rsv = Some(BlockRsv {
             size: g.trans_metadata_size(5),
             reserved: g.trans_metadata_size(5),
-        };
+        });
         s.meta.bytes_may_use += g.trans_metadata_size(5);
         assert_eq!(check(&s, &g), Ok(()));
 

@@ -142,11 +142,19 @@ pub fn text(d: &Rejection) -> String {
             .inodes
             .iter()
             .enumerate()
-            .filter(|(_, i)| i.csum_bytes + i.outstanding_extents + i.reserved_extents > 0)
+            .filter(|(_, i)| {
+                let rsv = i.block_rsv.unwrap_or_default();
+                i.csum_bytes + i.outstanding_extents + i.reserved_extents.unwrap_or(0) + rsv.reserved + rsv.size > 0
+            })
             .map(|(n, i)| {
+                let reserved = match (i.reserved_extents, i.block_rsv) {
+                    (Some(extents), _) => format!("reserved {extents}"),
+                    (None, Some(r)) => format!("block_rsv {}/{}", r.reserved, r.size),
+                    (None, None) => String::new(),
+                };
                 format!(
-                    "inodes[{n}]: outstanding {} reserved {} csum {}",
-                    i.outstanding_extents, i.reserved_extents, i.csum_bytes
+                    "inodes[{n}]: outstanding {} {reserved} csum {}",
+                    i.outstanding_extents, i.csum_bytes
                 )
             })
             .collect();
@@ -155,8 +163,8 @@ pub fn text(d: &Rejection) -> String {
             "after the unmount: data may_use {} meta may_use {} delalloc rsv {}/{} {}",
             q.data.bytes_may_use,
             q.meta.bytes_may_use,
-            q.delalloc_rsv.reserved,
-            q.delalloc_rsv.size,
+            q.delalloc_rsv.unwrap_or_default().reserved,
+            q.delalloc_rsv.unwrap_or_default().size,
             dirty.join("; ")
         );
     }

@@ -313,6 +313,18 @@ fn per_tree(
         .collect()
 }
 
+/// A per-inode counter that only one era has: the inodes that have it (all or none).
+fn per_inode_of_era(
+    s: &Snapshot,
+    inode: impl Fn(&delalloc_contract::InodeSnapshot) -> Option<u64>,
+) -> Vec<(String, u64)> {
+    s.inodes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, n)| Some((format!("ino {i}"), inode(n)?)))
+        .collect()
+}
+
 fn named(pairs: &[(&str, u64)]) -> Vec<(String, u64)> {
     pairs.iter().map(|(n, v)| ((*n).to_string(), *v)).collect()
 }
@@ -330,7 +342,7 @@ const COUNTERS: &[Counter] = &[
     Counter {
         name: "reserved_extents",
         bytes: false,
-        series: |s| per_tree(s, None, |n| n.reserved_extents),
+        series: |s| per_inode_of_era(s, |n| n.reserved_extents),
     },
     Counter {
         name: "csum_bytes",
@@ -364,7 +376,17 @@ const COUNTERS: &[Counter] = &[
     Counter {
         name: "delalloc_meta_reserved",
         bytes: false,
-        series: |s| per_tree(s, None, |n| u64::from(n.delalloc_meta_reserved)),
+        series: |s| per_inode_of_era(s, |n| n.delalloc_meta_reserved.map(u64::from)),
+    },
+    Counter {
+        name: "block_rsv size",
+        bytes: true,
+        series: |s| per_inode_of_era(s, |n| n.block_rsv.map(|r| r.size)),
+    },
+    Counter {
+        name: "block_rsv reserved",
+        bytes: true,
+        series: |s| per_inode_of_era(s, |n| n.block_rsv.map(|r| r.reserved)),
     },
     Counter {
         name: "delayed_bytes_reserved",
@@ -375,10 +397,9 @@ const COUNTERS: &[Counter] = &[
         name: "delalloc_rsv",
         bytes: true,
         series: |s| {
-            named(&[
-                ("size", s.delalloc_rsv.size),
-                ("reserved", s.delalloc_rsv.reserved),
-            ])
+            s.delalloc_rsv.map_or_else(Vec::new, |r| {
+                named(&[("size", r.size), ("reserved", r.reserved)])
+            })
         },
     },
     Counter {

@@ -467,7 +467,7 @@ mod tests {
         }
         fn snapshot(&self) -> Snapshot {
             let mut s = self.0.snapshot();
-            s.inodes[0].reserved_extents += self.1;
+            *s.inodes[0].reserved_extents.get_or_insert(0) += self.1;
             s
         }
     }

@@ -33,7 +33,7 @@ fn seed000_failed_reservation_raises_nothing_and_frees_nothing() {
     let i = &after.inodes[0];
     assert_eq!(
         (i.outstanding_extents, i.reserved_extents, i.csum_bytes),
-        (1, 1, 4096)
+        (1, Some(1), 4096)
     );
     assert_eq!(
         after.delalloc_rsv, s[1].1.delalloc_rsv,
@@ -50,7 +50,8 @@ fn seed000_failed_reservation_raises_nothing_and_frees_nothing() {
 fn seed002_inode_update_walks_the_whole_steal_chain() {
     let s = run("seed002_inode_update_steal_chain.txt");
     let meta_reserved_handed_over = s.windows(2).any(|w| {
-        w[0].1.inodes[0].delalloc_meta_reserved && !w[1].1.inodes[0].delalloc_meta_reserved
+        w[0].1.inodes[0].delalloc_meta_reserved == Some(true)
+            && w[1].1.inodes[0].delalloc_meta_reserved == Some(false)
     });
     assert!(meta_reserved_handed_over);
     let last = &s.last().unwrap().1;

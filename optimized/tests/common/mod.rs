@@ -92,22 +92,24 @@ pub fn check(s: &Snapshot, g: &Geometry) {
             .filter(|o| o.kind != OrderedKind::Nocow)
             .map(|o| o.len)
             .sum::<u64>();
-        rsv_size += g.trans_metadata_size(i.reserved_extents + u64::from(i.delalloc_meta_reserved))
+        rsv_size += g.trans_metadata_size(
+            i.reserved_extents.unwrap_or(0) + u64::from(i.delalloc_meta_reserved.unwrap_or(false)),
+        )
             + g.trans_metadata_size(g.csum_leaves(i.csum_bytes));
         delayed += i.delayed_bytes_reserved;
     }
     assert_eq!(s.fs_delalloc_bytes, fs_delalloc, "fs delalloc_bytes");
     assert_eq!(s.data.bytes_may_use, may_use, "data may_use");
     assert_eq!(s.data.bytes_reserved, reserved, "data bytes_reserved");
-    if s.mounted {
+    if let (true, Some(delalloc_rsv)) = (s.mounted, s.delalloc_rsv) {
         assert_eq!(
             s.meta.bytes_may_use,
-            s.delalloc_rsv.reserved + s.delayed_rsv.reserved + s.global_rsv.reserved,
+            delalloc_rsv.reserved + s.delayed_rsv.reserved + s.global_rsv.reserved,
             "metadata may_use"
         );
-        assert_eq!(s.delalloc_rsv.size, rsv_size, "delalloc rsv size");
+        assert_eq!(delalloc_rsv.size, rsv_size, "delalloc rsv size");
         assert!(
-            s.delalloc_rsv.reserved <= s.delalloc_rsv.size,
+            delalloc_rsv.reserved <= delalloc_rsv.size,
             "delalloc rsv over-full"
         );
         assert_eq!(

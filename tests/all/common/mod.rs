@@ -87,7 +87,7 @@ impl Model for Wrong {
     fn snapshot(&self) -> Snapshot {
         let mut s = self.inner.snapshot();
         for (inode, extra) in s.inodes.iter_mut().zip(&self.extra_reserved) {
-            inode.reserved_extents += extra;
+            *inode.reserved_extents.get_or_insert(0) += extra;
         }
         if self.bug == Bug::LeakOnUnmount && self.unmounted {
             s.data.bytes_may_use += 4096;
