@@ -350,6 +350,29 @@ void dk_fs_data_use_extent(struct dk_fs *fs, u64 len)
 	spin_unlock(&s->lock);
 }
 
+/* ---- the end of an inode ---- */
+
+/* btrfs_destroy_inode frees the inode, whatever it still holds (its WARN_ONs are the model's
+ * leak check), and the next iget allocates a fresh one (btrfs_alloc_inode: the counters 0, the
+ * block reservation initialised by btrfs_init_metadata_block_rsv, 6.12 inode.c:7701). Bytes its
+ * reservation still held stay in metadata bytes_may_use, as they would in the kernel. The io
+ * tree (emptied by evict first) and i_size stay: the model's inode is the same file. */
+void dk_fs_forget_inode(struct dk_fs *fs, u32 ino)
+{
+	struct btrfs_inode *inode = dk_fs_inode(fs, ino);
+	spin_lock(&fs->root.delalloc_lock);
+	if (!list_empty(&inode->delalloc_inodes))
+		list_del_init(&inode->delalloc_inodes);
+	spin_unlock(&fs->root.delalloc_lock);
+	inode->outstanding_extents = 0;
+	inode->csum_bytes = 0;
+	inode->delalloc_bytes = 0;
+	inode->new_delalloc_bytes = 0;
+	inode->defrag_bytes = 0;
+	inode->runtime_flags = 0;
+	btrfs_init_metadata_block_rsv(&fs->fs_info, &inode->block_rsv, BTRFS_BLOCK_RSV_DELALLOC);
+}
+
 /* ---- i_size ---- */
 
 void dk_fs_set_i_size(struct dk_fs *fs, u32 ino, u64 size)

@@ -255,6 +255,7 @@ extern "C" {
     fn dk_fs_data_reserve_extent(fs: *mut DkFs, len: u64);
     fn dk_fs_data_use_extent(fs: *mut DkFs, len: u64);
     fn dk_fs_set_i_size(fs: *mut DkFs, ino: u32, size: u64);
+    fn dk_fs_forget_inode(fs: *mut DkFs, ino: u32);
     fn dk_fs_counters(fs: *mut DkFs, out: *mut RawFsCounters);
     fn dk_fs_inode_counters(fs: *mut DkFs, ino: u32, out: *mut RawInodeCounters);
 }
@@ -752,6 +753,12 @@ impl RawFs {
         let ino = self.ino(ino);
         // SAFETY: as in `delalloc_reserve_space`.
         unsafe { dk_fs_set_i_size(self.p(), ino, size) }
+    }
+
+    pub(crate) fn forget_inode(&mut self, ino: u32) {
+        let ino = self.ino(ino);
+        // SAFETY: as in `delalloc_reserve_space`.
+        unsafe { dk_fs_forget_inode(self.p(), ino) }
     }
 
     pub(crate) fn counters(&mut self) -> RawFsCounters {

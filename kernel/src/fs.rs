@@ -595,6 +595,16 @@ impl KernelFs {
         Ok(())
     }
 
+    /// The inode freed whatever it holds (btrfs_destroy_inode) and allocated afresh
+    /// (btrfs_alloc_inode): its counters 0, its block reservation empty. What the reservation
+    /// held stays in the metadata bytes_may_use (a leak, as in the kernel). Its io tree and
+    /// i_size stay: empty the tree first, as evict does.
+    pub fn forget_inode(&mut self, ino: u8) -> Result<(), FsError> {
+        let ino = self.ino(ino)?;
+        self.raw.forget_inode(ino);
+        Ok(())
+    }
+
     // ---- the inodes' io trees (the kernel's extent-io-tree.c, hooks attached) ----
 
     /// __set_extent_bit on inode `ino`'s tree with its cached state: Ok(Ok(())), or

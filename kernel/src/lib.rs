@@ -27,6 +27,8 @@
 
 mod built;
 #[cfg(not(kernel_absent))]
+mod era_c;
+#[cfg(not(kernel_absent))]
 mod ffi;
 #[cfg(not(kernel_absent))]
 pub mod fs;
