@@ -136,10 +136,12 @@ pub struct KernelReport {
 /// `defrag_bytes` is counted as the kernel counts it: += len when a record *gains DELALLOC* in a
 /// set whose bits have DEFRAG, −= len when DEFRAG is cleared from a record holding it.
 ///
-/// The last three are the shims' numbers (ours, not the kernel's): the bytes the clear hook
-/// passed to our `btrfs_delalloc_release_metadata` (a record losing DELALLOC with
-/// EXTENT_CLEAR_META_RESV in the bits) and to our `btrfs_free_reserved_data_space_noquota`
-/// (the same without NORESERVE, with EXTENT_CLEAR_DATA_RESV), summed; and
+/// `released_meta_bytes` and `freed_data_bytes` are the kernel's too, read as differences: the
+/// stand-alone tree's inode starts with csum_bytes and its file system's data bytes_may_use at
+/// 2^62, and the clear hook's calls of the kernel's btrfs_delalloc_release_metadata (a record
+/// losing DELALLOC with EXTENT_CLEAR_META_RESV in the bits) and
+/// btrfs_free_reserved_data_space_noquota (the same without NORESERVE, with
+/// EXTENT_CLEAR_DATA_RESV) bring them down by the record's length. `fs_delalloc_bytes` is
 /// `fs_info->delalloc_bytes`, which our percpu_counter_add_batch keeps as a plain s64.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct HookCounters {
@@ -151,11 +153,11 @@ pub struct HookCounters {
     pub defrag_bytes: u64,
     /// btrfs_inode::new_delalloc_bytes (the kernel's).
     pub new_delalloc_bytes: u64,
-    /// Σ bytes passed to btrfs_delalloc_release_metadata (our shim's sum).
+    /// Σ bytes btrfs_delalloc_release_metadata released (2^62 − the inode's csum_bytes).
     pub released_meta_bytes: u64,
-    /// Σ bytes passed to btrfs_free_reserved_data_space_noquota (our shim's sum).
+    /// Σ bytes btrfs_free_reserved_data_space_noquota freed (2^62 − data bytes_may_use).
     pub freed_data_bytes: u64,
-    /// fs_info->delalloc_bytes (our shim's percpu counter).
+    /// fs_info->delalloc_bytes (the kernel's counter, a plain s64 here).
     pub fs_delalloc_bytes: i64,
 }
 
