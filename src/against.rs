@@ -1,16 +1,16 @@
 //! Which model the reference is compared with: the optimized implementation (the default) or
-//! the kernel's own io tree and delalloc hooks, compiled from a Linux source tree by the
-//! `delalloc-kernel` crate.
+//! the kernel's own fs/btrfs code (the io tree, the delalloc hooks, delalloc-space.c and
+//! block-rsv.c), compiled from a Linux source tree by the `delalloc-kernel` crate.
 //!
-//! The kernel model takes tree-level programs in its own era (6.x) and, on 6.12, one-bit
-//! test_range_bit queries: [`Against::dialect`] says so, and campaigns adapt every program to it.
+//! The kernel model takes programs of every level in its own era (6.x, whose accounting is era
+//! C) and, on 6.12, one-bit test_range_bit queries: [`Against::dialect`] says so, and campaigns
+//! adapt every program to it.
 
-use crate::generators::{Dialect, Level};
+use crate::generators::Dialect;
 use crate::injected::{self, WrapperBugs};
 use crate::oracles::differential::{self, Divergence};
 use crate::oracles::stats::Stats;
 use crate::oracles::Verdict;
-use delalloc_contract::op::OpLevel;
 use delalloc_contract::{Bits, Era, Op, Program};
 use delalloc_reference::Reference;
 
@@ -28,7 +28,8 @@ pub enum Against {
     /// The lock-light optimized implementation (`optimized/`).
     #[default]
     Optimized,
-    /// The kernel's fs/btrfs io tree and delalloc hooks (`kernel/`), tree-level programs only.
+    /// The kernel's own fs/btrfs code (`kernel/`): its io tree and delalloc hooks, and at the
+    /// file-system level its delalloc-space.c and block-rsv.c driven in SPEC §6.1's order.
     Kernel,
 }
 
@@ -75,17 +76,6 @@ impl Against {
         }
     }
 
-    /// Whether campaigns of `level` can run against this model.
-    pub fn check_level(self, level: Level) -> Result<(), String> {
-        match (self, level) {
-            (Against::Kernel, Level::Fs | Level::Mixed) => Err(format!(
-                "--against kernel runs tree-level programs only (the kernel model is the io tree \
-                 and its delalloc hooks), not --level {level}"
-            )),
-            _ => Ok(()),
-        }
-    }
-
     /// Whether this model can run `p` as it is (a program file given to replay, trace or
     /// minimize); the error names the first op it cannot.
     pub fn check_program(self, p: &Program) -> Result<(), String> {
@@ -101,10 +91,7 @@ impl Against {
             ));
         }
         for (i, op) in p.ops.iter().enumerate() {
-            let why = if op.kind().level() == OpLevel::Fs && !matches!(op, Op::Unmount) {
-                Some("a file-system op: the kernel model runs tree ops only".to_string())
-            } else {
-                let lacks = op.fields().into_iter().find_map(|(_, f)| match f {
+            let lacks = op.fields().into_iter().find_map(|(_, f)| match f {
                     delalloc_contract::op::Field::Bits(b)
                         if !Era::V6.storable().contains(b.minus(Bits::CONTROL)) =>
                     {
@@ -114,17 +101,16 @@ impl Against {
                     }
                     _ => None,
                 });
-                lacks.or_else(|| match op {
-                    Op::TestRangeBit { bits, .. }
-                        if dialect.one_bit_tests && !bits.0.is_power_of_two() =>
-                    {
-                        Some(format!(
-                            "test_range_bit of {bits}: this kernel's test_range_bit takes one bit"
-                        ))
-                    }
-                    _ => None,
-                })
-            };
+            let why = lacks.or_else(|| match op {
+                Op::TestRangeBit { bits, .. }
+                    if dialect.one_bit_tests && !bits.0.is_power_of_two() =>
+                {
+                    Some(format!(
+                        "test_range_bit of {bits}: this kernel's test_range_bit takes one bit"
+                    ))
+                }
+                _ => None,
+            });
             if let Some(why) = why {
                 return Err(format!("op {i} ({}): {why}", op.kind().name()));
             }

@@ -303,19 +303,30 @@ impl EraC {
         }
         self.lock(ino, pos, pos + len - 1);
         let mut written = 0;
+        // btrfs_get_blocks_direct_write (6.12 direct-io.c:215) over all that is left, `rest`:
+        // the allocation is cut at max_extent (SPEC §6.1), the metadata of the part not
+        // allocated goes back (:337-340), and release_extents takes back the count reserved
+        // for all of `rest`, prev_len (:347).
         while written < len {
-            let piece = (len - written).min(self.g.max_extent);
+            let rest = len - written;
             if !reserved(
                 "dio metadata",
-                self.fs.delalloc_reserve_metadata(ino, piece, piece, false),
+                self.fs.delalloc_reserve_metadata(ino, rest, rest, false),
             ) {
                 break;
             }
+            let piece = rest.min(self.g.max_extent);
             must("dio allocation", self.fs.data_reserve_extent(piece));
             self.add_ordered(ino, pos + written, piece, OrderedKind::Direct);
+            if piece < rest {
+                must(
+                    "dio shrink",
+                    self.fs.delalloc_release_metadata(ino, rest - piece, true),
+                );
+            }
             must(
                 "dio release extents",
-                self.fs.delalloc_release_extents(ino, piece),
+                self.fs.delalloc_release_extents(ino, rest),
             );
             let i_size = self.i_size(ino);
             self.set_i_size(ino, i_size.max(pos + written + piece));

@@ -41,7 +41,8 @@ impl From<LevelArg> for Level {
 #[derive(Clone, clap::Args)]
 pub struct AgainstArgs {
     /// The model compared with the reference: the optimized implementation, or the kernel's
-    /// own io tree and delalloc hooks compiled from a Linux tree (tree-level programs only).
+    /// own fs/btrfs code compiled from a Linux tree (its io tree and hooks; at the fs level its
+    /// delalloc-space.c and block-rsv.c).
     /// Default: a program file's run line, else optimized.
     #[arg(long, value_enum, value_name = "MODEL")]
     pub against: Option<Against>,
