@@ -92,7 +92,9 @@ fn balances(s: &Snapshot, g: &Geometry) -> Result<(), String> {
         data_reserved +=
             i.ordered.iter().filter(|o| o.kind != OrderedKind::Nocow).map(|o| o.len).sum::<u64>();
         delalloc_size += g.trans_metadata_size(
-            i.reserved_extents.unwrap() + u64::from(i.delalloc_meta_reserved.unwrap()) + g.csum_leaves(i.csum_bytes),
+            i.reserved_extents.unwrap()
+                + u64::from(i.delalloc_meta_reserved.unwrap())
+                + g.csum_leaves(i.csum_bytes),
         );
     }
     check(s.data.bytes_may_use == data_may_use, "data may_use (8.4)")?;
@@ -101,7 +103,10 @@ fn balances(s: &Snapshot, g: &Geometry) -> Result<(), String> {
         let meta = s.delalloc_rsv.unwrap().reserved + s.delayed_rsv.reserved + s.global_rsv.reserved;
         check(s.meta.bytes_may_use == meta, "meta may_use (8.5)")?;
         check(s.delalloc_rsv.unwrap().size == delalloc_size, "delalloc rsv size (8.5)")?;
-        check(s.delalloc_rsv.unwrap().reserved <= s.delalloc_rsv.unwrap().size, "delalloc rsv reserved <= size (8.5)")?;
+        check(
+            s.delalloc_rsv.unwrap().reserved <= s.delalloc_rsv.unwrap().size,
+            "delalloc rsv reserved <= size (8.5)",
+        )?;
     }
     check(s.warnings.evict_leaks == 0 && s.warnings.unmount_leaks == 0, "no leaks (8.6)")
 }
@@ -143,7 +148,10 @@ fn short_copy_releases_the_tail() {
     let s = m.snapshot();
     let i = &s.inodes[0];
     assert_eq!(i.records, [rec(0, 4095, DUD)]);
-    assert_eq!((i.i_size, i.outstanding_extents, i.reserved_extents.unwrap(), i.csum_bytes), (100, 1, 1, 4096));
+    assert_eq!(
+        (i.i_size, i.outstanding_extents, i.reserved_extents.unwrap(), i.csum_bytes),
+        (100, 1, 1, 4096)
+    );
     // The tail's csum bytes shared the leaf: nothing of the metadata came back.
     assert_eq!((s.delalloc_rsv.unwrap().size, s.delalloc_rsv.unwrap().reserved), (3 * T, 3 * T));
     assert_eq!(s.data.bytes_may_use, 4096);
@@ -338,7 +346,10 @@ fn direct_write_leaves_no_records() {
     let i = &s.inodes[0];
     assert!(i.records.is_empty());
     assert_eq!(i.ordered, [OrderedExtent { start: 0, len: 8192, kind: OrderedKind::Direct }]);
-    assert_eq!((i.i_size, i.outstanding_extents, i.reserved_extents.unwrap(), i.csum_bytes), (8192, 1, 1, 8192));
+    assert_eq!(
+        (i.i_size, i.outstanding_extents, i.reserved_extents.unwrap(), i.csum_bytes),
+        (8192, 1, 1, 8192)
+    );
     assert_eq!((s.data.bytes_may_use, s.data.bytes_reserved), (0, 8192));
     run1(&mut m, &g, finish(0));
     let s = m.snapshot();
@@ -427,7 +438,10 @@ fn truncate_and_evict_bring_everything_back() {
     let s = m.snapshot();
     let i = &s.inodes[1];
     assert_eq!(i.records, [rec(0, 8191, DUD)]);
-    assert_eq!((i.i_size, i.outstanding_extents, i.reserved_extents.unwrap(), i.csum_bytes), (5000, 1, 1, 8192));
+    assert_eq!(
+        (i.i_size, i.outstanding_extents, i.reserved_extents.unwrap(), i.csum_bytes),
+        (5000, 1, 1, 8192)
+    );
     assert_eq!(s.data.bytes_may_use, 8192);
     run1(&mut m, &g, Op::Evict { ino: 1 });
     let s = m.snapshot();

@@ -673,7 +673,10 @@ fn released(s: &Snapshot) -> Result<(), Violation> {
         ("meta.bytes_may_use", s.meta.bytes_may_use),
         ("meta.bytes_reserved", s.meta.bytes_reserved),
         ("delalloc_rsv.size", s.delalloc_rsv.unwrap_or_default().size),
-        ("delalloc_rsv.reserved", s.delalloc_rsv.unwrap_or_default().reserved),
+        (
+            "delalloc_rsv.reserved",
+            s.delalloc_rsv.unwrap_or_default().reserved,
+        ),
         ("delayed_rsv.size", s.delayed_rsv.size),
         ("delayed_rsv.reserved", s.delayed_rsv.reserved),
         ("global_rsv.size", s.global_rsv.size),
@@ -696,7 +699,10 @@ fn released(s: &Snapshot) -> Result<(), Violation> {
                 u64::from(i.delalloc_meta_reserved.unwrap_or(false)),
             ),
             ("block_rsv.size", i.block_rsv.unwrap_or_default().size),
-            ("block_rsv.reserved", i.block_rsv.unwrap_or_default().reserved),
+            (
+                "block_rsv.reserved",
+                i.block_rsv.unwrap_or_default().reserved,
+            ),
             ("delayed_bytes_reserved", i.delayed_bytes_reserved),
             ("ordered extents", i.ordered.len() as u64),
             ("records", i.records.len() as u64),

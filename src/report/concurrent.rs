@@ -144,7 +144,12 @@ pub fn text(d: &Rejection) -> String {
             .enumerate()
             .filter(|(_, i)| {
                 let rsv = i.block_rsv.unwrap_or_default();
-                i.csum_bytes + i.outstanding_extents + i.reserved_extents.unwrap_or(0) + rsv.reserved + rsv.size > 0
+                i.csum_bytes
+                    + i.outstanding_extents
+                    + i.reserved_extents.unwrap_or(0)
+                    + rsv.reserved
+                    + rsv.size
+                    > 0
             })
             .map(|(n, i)| {
                 let reserved = match (i.reserved_extents, i.block_rsv) {
