@@ -1,18 +1,19 @@
 //! An inode's delalloc accounting: the reservations of SPEC §4 (era B
 //! btrfs_delalloc_reserve_metadata and friends) and the ordered extents and delayed-inode update
-//! of SPEC §5.
+//! of SPEC §5; where era C differs, the call goes to `inode_rsv`.
 //!
 //! outstanding_extents is derived, never stored: at any moment it is
 //!   Σ count(len) over DELALLOC records + Σ count(len) over ordered extents + `pending`,
 //! where `pending` is the part no record or ordered extent carries yet: the count(n) of a
 //! reservation in progress (SPEC §4 step 1), the short-copy bump (SPEC §6 buffered_write step 4),
-//! until the hand-off (SPEC §4) or a release gives them back. Everything that depends on history
-//! is stored: reserved_extents, csum_bytes, META_RESERVED, the delayed node's bytes.
+//! until the hand-off (SPEC §4) or a release gives them back (era C: release_extents, §4.1).
+//! Everything that depends on history is stored: reserved_extents, csum_bytes, META_RESERVED,
+//! the delayed node's bytes, era C's block reservation.
 
 use crate::fs::Fs;
 use crate::space::{dec, Enospc, Rsv};
 use crate::tree::Tree;
-use delalloc_contract::{Bits, Geometry, OrderedExtent, OrderedKind};
+use delalloc_contract::{Accounting, Bits, BlockRsv, Geometry, OrderedExtent, OrderedKind};
 
 #[derive(Clone, Debug, Default)]
 pub struct Inode {
@@ -27,6 +28,8 @@ pub struct Inode {
     pub delayed_bytes: u64,
     /// Outstanding extents counted by a reservation but not yet carried by a record.
     pub pending: u64,
+    /// Era C: the inode's own block reservation (SPEC §4.1); always empty in era B.
+    pub block_rsv: BlockRsv,
 }
 
 impl Inode {
@@ -49,6 +52,7 @@ impl Inode {
             || self.tree.bytes_with(Bits::DEFRAG) != 0
             || self.tree.bytes_with(Bits::DELALLOC_NEW) != 0
             || self.meta_reserved
+            || self.block_rsv != BlockRsv::default()
     }
 
     /// Inserts an ordered extent at its place by file offset (SPEC §5); it counts count(len)
@@ -168,7 +172,12 @@ impl Fs {
         debug_assert!(delete || bits.contains(Bits::DELALLOC), "the argument above needs DELALLOC");
         let cleared = self.inodes[ino].tree.clear(start, end, bits, delete);
         if cleared.delalloc > 0 {
-            self.release_metadata(ino, cleared.delalloc);
+            // Era C: the same argument, with size(inode) falling at each record's release, so
+            // the successive trims reduce to one at the final size.
+            match self.g.era.accounting() {
+                Accounting::B => self.release_metadata(ino, cleared.delalloc),
+                Accounting::C => self.release_metadata_c(ino, cleared.delalloc),
+            }
         }
         self.space.free_data(cleared.data_reserved);
     }
@@ -210,8 +219,11 @@ impl Fs {
         ok
     }
 
-    /// finish_ordered_io of the inode's `idx`-th ordered extent (SPEC §5).
+    /// finish_ordered_io of the inode's `idx`-th ordered extent (SPEC §5; era C §5.1).
     pub(crate) fn finish_ordered_io(&mut self, ino: usize, idx: usize) {
+        if self.g.era.accounting() == Accounting::C {
+            return self.finish_ordered_io_c(ino, idx);
+        }
         self.reserve_inode_update(ino);
         let oe = self.inodes[ino].ordered.remove(idx);
         if oe.kind != OrderedKind::Nocow {

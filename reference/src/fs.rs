@@ -5,7 +5,7 @@ use crate::account::Inode;
 use crate::space::{Rsv, Space};
 use crate::tree::Tree;
 use delalloc_contract::op::MAX_OFFSET;
-use delalloc_contract::{Bits, Geometry, OrderedKind, Outcome, Warnings};
+use delalloc_contract::{Accounting, Bits, Geometry, OrderedKind, Outcome, Warnings};
 
 /// The last byte any range may address: "EOF range" = [x, EOF].
 pub const EOF: u64 = MAX_OFFSET - 1;
@@ -33,16 +33,16 @@ impl Fs {
 
     /// lock_extent on an inode tree. SPEC §6 guarantees no inode record is LOCKED between ops and
     /// every path unlocks what it locked, so this never conflicts.
-    fn lock(&mut self, ino: usize, start: u64, end: u64) {
+    pub(crate) fn lock(&mut self, ino: usize, start: u64, end: u64) {
         let res = self.inodes[ino].tree.set(start, end, Bits::LOCKED, Bits::LOCKED);
         debug_assert!(res.is_ok(), "inode {ino}: [{start}, {end}] already locked");
     }
 
-    fn unlock(&mut self, ino: usize, start: u64, end: u64) {
+    pub(crate) fn unlock(&mut self, ino: usize, start: u64, end: u64) {
         self.inodes[ino].tree.clear(start, end, Bits::LOCKED, false);
     }
 
-    fn set_bits(&mut self, ino: usize, start: u64, end: u64, bits: Bits) {
+    pub(crate) fn set_bits(&mut self, ino: usize, start: u64, end: u64, bits: Bits) {
         let res = self.inodes[ino].tree.set(start, end, bits, Bits::NONE);
         debug_assert!(res.is_ok());
     }
@@ -225,7 +225,11 @@ impl Fs {
                 };
                 self.inodes[ino].add_ordered(run_start, run_len, kind);
             }
-            let bits = Bits::LOCKED | Bits::DELALLOC | Bits::DIRTY | Bits::DEFRAG;
+            // Era C (6.12 cow_file_range :1567) leaves DEFRAG and DELALLOC_NEW to finish_ordered.
+            let bits = match self.g.era.accounting() {
+                Accounting::B => Bits::LOCKED | Bits::DELALLOC | Bits::DIRTY | Bits::DEFRAG,
+                Accounting::C => Bits::LOCKED | Bits::DELALLOC,
+            };
             self.inodes[ino].tree.clear(s, e, bits, false);
             cur = e + 1;
         }
@@ -263,7 +267,8 @@ impl Fs {
         if self.inodes[ino].leaks(&self.g) {
             self.warnings.evict_leaks += 1;
         }
-        // The kernel frees the inode; leaked bytes stay in the reservations. i_size and the
+        // The kernel frees the inode; leaked bytes stay in the reservations (era C: in
+        // metadata may_use, the inode's reservation going with the inode). i_size and the
         // delayed node stay.
         let i = &mut self.inodes[ino];
         // The emptied tree stays: it keeps its era.

@@ -4,15 +4,18 @@
 //!   of SPEC §2 derived from its records;
 //! - `space`: space infos and block reservations (SPEC §3);
 //! - `account`: an inode's delalloc reservations, ordered extents and inode update (SPEC §4, §5);
-//! - `fs`: the file-system ops (SPEC §6);
+//! - `inode_rsv`: era C's per-inode block reservation (SPEC §3.1, §4.1, §5.1);
+//! - `fs`: the file-system ops (SPEC §6); `fs_c`: where era C's differ (SPEC §6.1);
 //! - this file: the [`Model`] implementation, the extent-tree ops (SPEC §7) and the snapshot.
 
 mod account;
 mod fs;
+mod fs_c;
+mod inode_rsv;
 mod space;
 pub mod tree;
 
-use delalloc_contract::{Bits, Geometry, InodeSnapshot, Model, Op, Outcome, Snapshot};
+use delalloc_contract::{Accounting, Bits, Geometry, InodeSnapshot, Model, Op, Outcome, Snapshot};
 use fs::Fs;
 use tree::Tree;
 
@@ -112,12 +115,19 @@ impl Model for Reference {
         }
         let fs = &mut self.fs;
         let g = fs.g;
+        let c = g.era.accounting() == Accounting::C;
         match *op {
+            Op::BufferedWrite { ino, pos, len, copied, nocow } if c => {
+                fs.buffered_write_c(ino.into(), pos, len, copied, nocow)
+            }
             Op::BufferedWrite { ino, pos, len, copied, nocow } => {
                 fs.buffered_write(ino.into(), pos, len, copied, nocow)
             }
+            Op::DirectWrite { ino, pos, len, fallback } if c => fs.direct_write_c(ino.into(), pos, len, fallback),
             Op::DirectWrite { ino, pos, len, fallback } => fs.direct_write(ino.into(), pos, len, fallback),
+            Op::PageMkwrite { ino, pos } if c => fs.page_mkwrite_c(ino.into(), pos),
             Op::PageMkwrite { ino, pos } => fs.page_mkwrite(ino.into(), pos),
+            Op::Defrag { ino, start, len } if c => fs.defrag_c(ino.into(), start, len),
             Op::Defrag { ino, start, len } => fs.defrag(ino.into(), start, len),
             Op::Writeback { ino, start, len } => {
                 fs.writeback(ino.into(), g.round_down(start), g.round_up(start + len) - 1);
@@ -166,12 +176,14 @@ impl Model for Reference {
             out.records.extend_from_slice(i.tree.records());
             let (extents, delalloc, defrag, new_delalloc) = i.tree.hook_counters(g);
             out.outstanding_extents = extents + i.outstanding_beyond_records(g);
-            out.reserved_extents = Some(i.reserved_extents);
+            let era_b = g.era.accounting() == Accounting::B;
+            out.reserved_extents = era_b.then_some(i.reserved_extents);
             out.csum_bytes = i.csum_bytes;
             out.delalloc_bytes = delalloc;
             out.defrag_bytes = defrag;
             out.new_delalloc_bytes = new_delalloc;
-            out.delalloc_meta_reserved = Some(i.meta_reserved);
+            out.delalloc_meta_reserved = era_b.then_some(i.meta_reserved);
+            out.block_rsv = (!era_b).then_some(i.block_rsv);
             out.delayed_bytes_reserved = i.delayed_bytes;
             out.ordered.clear();
             out.ordered.extend_from_slice(&i.ordered);
@@ -184,7 +196,7 @@ impl Model for Reference {
         s.fs_delalloc_bytes = s.inodes.iter().map(|i| i.delalloc_bytes).sum();
         s.data = fs.space.data;
         s.meta = fs.space.meta;
-        s.delalloc_rsv = Some(fs.space.delalloc);
+        s.delalloc_rsv = (g.era.accounting() == Accounting::B).then_some(fs.space.delalloc);
         s.delayed_rsv = fs.space.delayed;
         s.global_rsv = fs.space.global;
         s.warnings = fs.warnings;

@@ -1,9 +1,10 @@
-//! Space infos and block reservations (SPEC §3, extent-tree.c of 4.x).
+//! Space infos and block reservations (SPEC §3, extent-tree.c of 4.x; era C: §3.1, 6.12
+//! block-rsv.c).
 //!
 //! Every decrement saturates at zero (SPEC §3): the kernel would BUG or WARN, the model keeps
 //! going so that the oracle reports the divergence. A correct run never saturates.
 
-use delalloc_contract::{BlockRsv, FaultKind, Geometry, SpaceInfo};
+use delalloc_contract::{Accounting, BlockRsv, FaultKind, Geometry, SpaceInfo};
 
 /// The injected ENOSPC of a failed reservation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -17,7 +18,7 @@ pub fn dec(x: &mut u64, n: u64) {
 /// The three block reservations of SPEC §3.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Rsv {
-    /// The fs-wide delalloc_block_rsv (era A/B).
+    /// The fs-wide delalloc_block_rsv (era A/B; era C reserves per inode, `inode_rsv`).
     Delalloc,
     /// The delayed-inode items' reservation.
     Delayed,
@@ -27,6 +28,8 @@ pub enum Rsv {
 
 #[derive(Clone, Debug)]
 pub struct Space {
+    /// Where a release's excess goes (SPEC §3 against §3.1).
+    accounting: Accounting,
     pub data: SpaceInfo,
     pub meta: SpaceInfo,
     pub delalloc: BlockRsv,
@@ -42,6 +45,7 @@ impl Space {
     pub fn mount(g: &Geometry) -> Space {
         let full = BlockRsv { size: g.global_rsv, reserved: g.global_rsv };
         Space {
+            accounting: g.era.accounting(),
             data: SpaceInfo { total: g.data_bytes, ..SpaceInfo::default() },
             meta: SpaceInfo { total: g.meta_bytes, bytes_may_use: g.global_rsv, ..SpaceInfo::default() },
             delalloc: BlockRsv::default(),
@@ -129,14 +133,19 @@ impl Space {
     }
 
     /// block_rsv_release_bytes(rsv, n): the size shrinks; reserved bytes beyond the size go
-    /// first to the global reserve up to its size, the rest back to metadata bytes_may_use.
+    /// back to metadata bytes_may_use, in era B first to the global reserve up to its size
+    /// (era C sends them to the delayed-refs reserve, whose size is 0 here: SPEC §3.1).
     /// Never called on the global reserve itself (it releases only at unmount).
     pub fn release(&mut self, which: Rsv, n: u64) {
         let r = self.rsv(which);
         dec(&mut r.size, n);
         let mut excess = r.reserved.saturating_sub(r.size);
         r.reserved -= excess;
-        let to_global = excess.min(self.global.size.saturating_sub(self.global.reserved));
+        let room = match self.accounting {
+            Accounting::B => self.global.size.saturating_sub(self.global.reserved),
+            Accounting::C => 0,
+        };
+        let to_global = excess.min(room);
         self.global.reserved += to_global;
         excess -= to_global;
         dec(&mut self.meta.bytes_may_use, excess);
