@@ -183,17 +183,21 @@ impl FileSystem {
             drop(g);
             self.writeback(inode, pos, len);
         };
-        // btrfs_get_blocks_direct_write, one piece of at most max_extent at a time.
+        // One btrfs_get_blocks_direct_write (:215) per iomap iteration, each reserving for all
+        // that is left (`rest`, the kernel's prev_len); the allocator gives at most max_extent,
+        // the metadata of the rest goes back (:337-340), and the reservation's extents are
+        // released for all of `rest` (:347).
         let mut written = 0;
         let mut off = pos;
         while off <= end {
-            let piece = (end + 1 - off).min(fs.geo.max_extent);
+            let rest = end + 1 - off;
             drop(g);
-            let reserved = reserve_metadata(inode, &i_mutex, fs, piece, piece);
+            let reserved = reserve_metadata(inode, &i_mutex, fs, rest, rest);
             g = inode.lock_inner();
             if reserved.is_err() {
                 break;
             }
+            let piece = rest.min(fs.geo.max_extent);
             fs.alloc_data(piece);
             let inner = &mut *g;
             InodeInner::add_ordered(
@@ -204,7 +208,10 @@ impl FileSystem {
                 piece,
                 OrderedKind::Direct,
             );
-            release_extents(&mut g.acct, fs, piece);
+            if piece < rest {
+                release_metadata(&mut g.acct, fs, rest - piece);
+            }
+            release_extents(&mut g.acct, fs, rest);
             g.i_size = g.i_size.max(off + piece);
             written += piece;
             off += piece;

@@ -18,11 +18,8 @@ impl Fs {
     fn inode_rsv_size(&self, ino: usize) -> u64 {
         let (g, i) = (&self.g, &self.inodes[ino]);
         let outstanding = i.outstanding_extents(g);
-        let extents = if outstanding > 0 {
-            g.trans_metadata_size(outstanding) + g.metadata_size(1)
-        } else {
-            0
-        };
+        let extents =
+            if outstanding > 0 { g.trans_metadata_size(outstanding) + g.metadata_size(1) } else { 0 };
         extents + g.trans_metadata_size(g.csum_leaves(i.csum_bytes))
     }
 

@@ -123,7 +123,9 @@ impl Model for Reference {
             Op::BufferedWrite { ino, pos, len, copied, nocow } => {
                 fs.buffered_write(ino.into(), pos, len, copied, nocow)
             }
-            Op::DirectWrite { ino, pos, len, fallback } if c => fs.direct_write_c(ino.into(), pos, len, fallback),
+            Op::DirectWrite { ino, pos, len, fallback } if c => {
+                fs.direct_write_c(ino.into(), pos, len, fallback)
+            }
             Op::DirectWrite { ino, pos, len, fallback } => fs.direct_write(ino.into(), pos, len, fallback),
             Op::PageMkwrite { ino, pos } if c => fs.page_mkwrite_c(ino.into(), pos),
             Op::PageMkwrite { ino, pos } => fs.page_mkwrite(ino.into(), pos),
