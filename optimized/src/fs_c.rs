@@ -7,6 +7,7 @@
 //! non-blocking stretches, the range lock (LOCKED) across the copy; the yield points are the
 //! same windows (SPEC §10).
 
+use crate::bugs::Bug;
 use crate::extent_tree::Cursor;
 use crate::fs::FileSystem;
 use crate::inode::{IMutexGuard, Inode, InodeInner};
@@ -54,6 +55,8 @@ impl FileSystem {
         let mut cur = pos;
         let mut copy_left = copied;
         let mut written = 0;
+        // Bug::NocowFlagNotReset: only_release_metadata carried over from an earlier chunk.
+        let mut stale_only_meta = false;
         while cur < end {
             let first = cur == pos;
             let off = cur & (geo.sectorsize - 1);
@@ -71,10 +74,13 @@ impl FileSystem {
             // 1. Data (btrfs_check_data_free_space; a NODATACOW inode goes on metadata-only),
             // then metadata for the whole chunk.
             let only_meta = match fs.reserve_data(rsv) {
-                Ok(()) => false,
+                Ok(()) => stale_only_meta,
                 Err(_) if nocow => true,
                 Err(_) => return stopped(Outcome::Enospc),
             };
+            if fs.bugs.contains(Bug::NocowFlagNotReset) {
+                stale_only_meta = only_meta;
+            }
             if reserve_metadata(inode, i_mutex, fs, rsv, rsv).is_err() {
                 if !only_meta {
                     fs.free_data(rsv);
@@ -97,6 +103,10 @@ impl FileSystem {
             // 4. Give back the sectors not dirtied.
             let dirty = if c == 0 { 0 } else { geo.round_up(off + c) };
             if dirty < rsv {
+                if c > 0 && fs.bugs.contains(Bug::ShortCopyKeepsExtentBump) {
+                    // Era B's bump, which nothing in era C gives back.
+                    g.acct.outstanding_extents += 1;
+                }
                 if only_meta {
                     release_metadata(&mut g.acct, fs, rsv - dirty);
                 } else {
@@ -211,7 +221,13 @@ impl FileSystem {
             if piece < rest {
                 release_metadata(&mut g.acct, fs, rest - piece);
             }
-            release_extents(&mut g.acct, fs, rest);
+            // Bug::DioReleasesShrunkExtents: the shrunk length, as before 6d82ad13c411.
+            let released = if fs.bugs.contains(Bug::DioReleasesShrunkExtents) {
+                piece
+            } else {
+                rest
+            };
+            release_extents(&mut g.acct, fs, released);
             g.i_size = g.i_size.max(off + piece);
             written += piece;
             off += piece;
@@ -338,6 +354,9 @@ fn mkwrite_give_back_c(
     pos: u64,
     s: u64,
 ) {
-    release_extents(&mut g.acct, fs, s);
+    // Bug::ErrorPathKeepsExtentEraC: the extents are not released (44db1216efe3's mistake).
+    if !fs.bugs.contains(Bug::ErrorPathKeepsExtentEraC) {
+        release_extents(&mut g.acct, fs, s);
+    }
     release_space(&mut g.acct, fs, pos, s);
 }

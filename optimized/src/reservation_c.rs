@@ -8,7 +8,6 @@
 //! without recomputing, so the size may be stale until the next call here (SPEC §8.1), exactly
 //! as in the kernel.
 
-use crate::bugs::Bug;
 use crate::inode::{Accounting, IMutexGuard, Inode, InodeInner};
 use crate::space::{Enospc, FsInfo, Rsv, Warning};
 use crate::sync::yield_point;
@@ -142,11 +141,6 @@ pub fn delayed_inode_reserve(inner: &mut InodeInner, fs: &FsInfo) {
     } else {
         fs.warn(Warning::UnreservedInodeUpdate);
     }
-}
-
-/// Whether `bug` is re-introduced (a short name for the era-C sites).
-pub fn has(fs: &FsInfo, bug: Bug) -> bool {
-    fs.bugs.contains(bug)
 }
 
 #[cfg(test)]
