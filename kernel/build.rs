@@ -107,27 +107,81 @@ fn main() {
         }
     }
 
+    // delalloc-space.c is compiled as it is, from a copy beside the io tree's (so that its
+    // quoted includes fall through to the shims too); the two headers of the tree it and the
+    // shims include that need no shim (delalloc-space.h, block-rsv.h) are copied with it.
+    for rel in [
+        "fs/btrfs/delalloc-space.c",
+        "fs/btrfs/delalloc-space.h",
+        "fs/btrfs/block-rsv.h",
+    ] {
+        let from = kfiles.path(rel);
+        println!("cargo:rerun-if-changed={}", from.display());
+        let name = Path::new(rel).file_name().unwrap();
+        fs::copy(&from, btrfs.join(name)).unwrap_or_else(|e| {
+            panic!(
+                "delalloc-kernel: cannot copy {} from the kernel tree {}: {e}",
+                from.display(),
+                src.display()
+            )
+        });
+    }
+
     let header = fs::read_to_string(&eio_h).unwrap();
     let mut defines = features(&header, &src);
     let eio_text = fs::read_to_string(&eio_c).unwrap();
     defines.extend(unity_features(&eio_text, &header, &src));
+    defines.extend(space_features(&kfiles));
     let unity = unity_source(&out, &manifest);
-    let hooks = hooks_source(&src, &kfiles.path("fs/btrfs/inode.c"), &out);
+    let mut extracted = header_inlines(&kfiles, &out);
+    extracted.extend(space_info_inlines(&kfiles, &out));
+    let (hooks, names) = extracted_source(
+        &src,
+        &kfiles.path("fs/btrfs/inode.c"),
+        &HOOKS,
+        "dk_inode_c.h",
+        &out,
+        "dk_inode_hooks.c",
+    );
+    extracted.extend(names);
+    let (block_rsv, names) = extracted_source(
+        &src,
+        &kfiles.path("fs/btrfs/block-rsv.c"),
+        &BLOCK_RSV_FUNCS,
+        "dk_block_rsv_c.h",
+        &out,
+        "dk_block_rsv.c",
+    );
+    extracted.extend(names);
+    println!(
+        "cargo:rustc-env=DELALLOC_KERNEL_EXTRACTED={}",
+        extracted.join(" ")
+    );
     let mut b = cc::Build::new();
     b.std("gnu11")
         .include(manifest.join("shim/include"))
         .include(manifest.join("shim/btrfs"))
         .include(out.join("kinclude"))
         .include(&btrfs)
+        .include(&out)
         .file(&unity)
         .file(&hooks)
+        .file(&block_rsv)
+        .file(btrfs.join("delalloc-space.c"))
         .file(&rbtree_c)
         .file(manifest.join("shim/stubs.c"))
+        .file(manifest.join("shim/space.c"))
         .warnings(false)
         .flag_if_supported("-Wno-unused-parameter")
         .flag_if_supported("-fno-strict-aliasing")
         .flag_if_supported("-fno-delete-null-pointer-checks")
-        .flag_if_supported("-Werror=implicit-function-declaration");
+        .flag_if_supported("-Werror=implicit-function-declaration")
+        // A WARN in the files compiled from their copies in OUT_DIR/btrfs names the tree's file.
+        .flag_if_supported(format!(
+            "-fmacro-prefix-map={}={}",
+            btrfs.display(),
+            shown(&src.join("fs/btrfs")).display()
+        ));
     for (k, v) in &defines {
         b.define(k, v.as_deref());
     }
@@ -167,22 +221,28 @@ fn main() {
 // ---- DELALLOC_KERNEL_PATCH: building a mutant ----
 
 /// The kernel files this build compiles or reads, relative to the tree's root. A patch may touch
-/// these and the ones in [`PATCHABLE`]; a patched file not in this list is copied and patched but
-/// changes nothing, and the build says so.
+/// the ones in [`PATCHABLE`]; a patched file not in this list would be copied and patched but
+/// change nothing, and the build would say so.
 const COMPILED: &[&str] = &[
     "fs/btrfs/extent-io-tree.c",
     "fs/btrfs/extent-io-tree.h",
     "fs/btrfs/inode.c",
+    "fs/btrfs/delalloc-space.c",
+    "fs/btrfs/delalloc-space.h",
+    "fs/btrfs/block-rsv.c",
+    "fs/btrfs/block-rsv.h",
+    "fs/btrfs/space-info.h",
+    "fs/btrfs/btrfs_inode.h",
+    "fs/btrfs/fs.h",
+    "fs/btrfs/ctree.h",
+    "fs/btrfs/misc.h",
     "lib/rbtree.c",
 ];
 
-/// Every file a patch may touch. fs/btrfs/inode.c holds the delalloc hooks.
-const PATCHABLE: &[&str] = &[
-    "fs/btrfs/extent-io-tree.c",
-    "fs/btrfs/extent-io-tree.h",
-    "fs/btrfs/inode.c",
-    "lib/rbtree.c",
-];
+/// Every file a patch may touch: the ones the build compiles or reads ([`COMPILED`]).
+/// fs/btrfs/inode.c holds the delalloc hooks; the headers hold the static inlines taken from
+/// them (HEADER_INLINES, the space-info.h helpers).
+const PATCHABLE: &[&str] = COMPILED;
 
 /// Where the build reads a kernel file: the tree, or the patched copy when the patch touched it.
 struct KernelFiles {
@@ -550,18 +610,45 @@ fn features(h: &str, src: &Path) -> Vec<(String, Option<String>)> {
     d
 }
 
+/// The DK_* macros of the space-info shim, read from the tree's fs/btrfs/space-info.h:
+/// `DK_RESERVE_META_BLOCK_RSV` when btrfs_reserve_metadata_bytes takes the block reservation
+/// (6.1) rather than its space info (6.12).
+fn space_features(kfiles: &KernelFiles) -> Vec<(String, Option<String>)> {
+    let path = kfiles.path("fs/btrfs/space-info.h");
+    let h = read_kernel_file(&path, "the space-info declarations are read from it");
+    let decl = declaration(&h, "btrfs_reserve_metadata_bytes").unwrap_or_else(|| {
+        panic!(
+            "delalloc-kernel: {} declares no btrfs_reserve_metadata_bytes()",
+            path.display()
+        )
+    });
+    let mut d = Vec::new();
+    if decl.contains("struct btrfs_block_rsv") {
+        d.push(("DK_RESERVE_META_BLOCK_RSV".to_string(), None));
+    } else if !decl.contains("struct btrfs_space_info") {
+        panic!(
+            "delalloc-kernel: {}'s btrfs_reserve_metadata_bytes takes neither a block \
+             reservation nor a space info: `{decl}`",
+            path.display()
+        );
+    }
+    d
+}
+
 // ---- the unity build: extent-io-tree.c and the glue in one translation unit ----
 
 /// Writes OUT_DIR/dk_unity.c: the tree's extent-io-tree.c (its copy in OUT_DIR/btrfs, so its
-/// quoted includes fall through to the shims) and then shim/glue.c, in one translation unit, so
-/// that the glue can call the file's static functions (`__set_extent_bit`).
+/// quoted includes fall through to the shims), then shim/glue.c and shim/fs_glue.c, in one
+/// translation unit, so that the glue can call the file's static functions
+/// (`__set_extent_bit`).
 fn unity_source(out: &Path, manifest: &Path) -> PathBuf {
     let text = format!(
         "/* Generated by delalloc-kernel's build.rs: the kernel's io tree and our glue in one\n \
          * translation unit. Not committed: the kernel file is read from the tree. */\n\
-         #include \"{}\"\n#include \"{}\"\n",
+         #include \"{}\"\n#include \"{}\"\n#include \"{}\"\n",
         c_string(&out.join("btrfs/extent-io-tree.c").display().to_string()),
         c_string(&manifest.join("shim/glue.c").display().to_string()),
+        c_string(&manifest.join("shim/fs_glue.c").display().to_string()),
     );
     let path = out.join("dk_unity.c");
     fs::write(&path, text).unwrap();
@@ -653,7 +740,7 @@ fn exclusive_bits(body: &str) -> Option<String> {
     ok.then(|| mask.to_string())
 }
 
-// ---- the delalloc hooks, extracted by name from the tree ----
+// ---- kernel functions extracted by name from the tree ----
 
 /// The hooks extent-io-tree.c calls for an inode's tree: extracted from fs/btrfs/inode.c.
 const HOOKS: [&str; 4] = [
@@ -663,108 +750,251 @@ const HOOKS: [&str; 4] = [
     "btrfs_split_delalloc_extent",
 ];
 
-/// Static inlines of the btrfs headers the hooks call that are taken from the tree rather than
-/// shimmed, each with the headers to look in (the first that defines it wins).
-const HEADER_INLINES: [(&str, &[&str]); 2] = [
-    ("btrfs_mod_outstanding_extents", &["btrfs_inode.h"]),
-    ("count_max_extents", &["fs.h", "ctree.h", "misc.h"]),
+/// The functions of fs/btrfs/block-rsv.c the model uses (with whatever of block-rsv.c they
+/// call, transitively). The file is not compiled whole: its other functions
+/// (btrfs_update_global_block_rsv, btrfs_use_block_rsv, btrfs_init_root_block_rsv,
+/// btrfs_init_global_block_rsv, ...) read root items, the global roots' rbtree, transaction
+/// handles and mount options, none of which exists here.
+const BLOCK_RSV_FUNCS: [&str; 9] = [
+    "btrfs_init_block_rsv",
+    "btrfs_init_metadata_block_rsv",
+    "btrfs_block_rsv_add",
+    "btrfs_block_rsv_add_bytes",
+    "btrfs_block_rsv_use_bytes",
+    "btrfs_block_rsv_migrate",
+    "btrfs_block_rsv_release",
+    "block_rsv_release_bytes",
+    "btrfs_release_global_block_rsv",
 ];
 
-/// Writes OUT_DIR/dk_inode_hooks.c: [`HEADER_INLINES`], the [`HOOKS`] and every function of
-/// inode.c they call (transitively), extracted by name with their bodies, each behind a
-/// `#line` naming its kernel file and line, after prototypes of all of them (so their order
-/// does not matter). It includes only our shims (shim/btrfs/dk_inode_c.h); whatever else the
-/// functions call is shimmed there.
-fn hooks_source(src: &Path, inode_c: &Path, out: &Path) -> PathBuf {
-    let dir = src.join("fs/btrfs");
-    let mut found: Vec<(PathBuf, CFunction)> = Vec::new();
+/// Static inlines of the btrfs headers the compiled code calls (the hooks, delalloc-space.c)
+/// that are taken from the tree rather than shimmed, each with the headers to look in (the
+/// first that defines it wins): 6.12 keeps them in btrfs_inode.h and fs.h, 6.1 in ctree.h.
+const HEADER_INLINES: [(&str, &[&str]); 5] = [
+    ("btrfs_mod_outstanding_extents", &["btrfs_inode.h"]),
+    ("count_max_extents", &["fs.h", "ctree.h", "misc.h"]),
+    ("btrfs_csum_bytes_to_leaves", &["fs.h", "ctree.h"]),
+    ("btrfs_calc_insert_metadata_size", &["fs.h", "ctree.h"]),
+    ("btrfs_calc_metadata_size", &["fs.h", "ctree.h"]),
+];
+
+/// `p` as reports print it: without "kernel/../" (lexically, so a symlinked tree keeps the
+/// name it was given).
+fn shown(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            std::path::Component::ParentDir if out.file_name().is_some() => {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `#line N "file"` before a text taken from `path` at line `line`.
+fn line_marker(path: &Path, line: usize) -> String {
+    format!(
+        "\n#line {} \"{}\"\n",
+        line,
+        c_string(&shown(path).display().to_string())
+    )
+}
+
+fn read_kernel_file(path: &Path, why: &str) -> String {
+    println!("cargo:rerun-if-changed={}", path.display());
+    fs::read_to_string(path).unwrap_or_else(|e| {
+        panic!(
+            "delalloc-kernel: cannot read {} ({e}); {why}",
+            path.display()
+        )
+    })
+}
+
+/// Writes OUT_DIR/dk_header_inlines.h: [`HEADER_INLINES`] as the tree defines them, each behind
+/// a `#line` naming its header. Our shim/btrfs/btrfs_inode.h includes it at its end.
+fn header_inlines(kfiles: &KernelFiles, out: &Path) -> Vec<String> {
+    let mut c = String::from(
+        "/* Generated by delalloc-kernel's build.rs: static inlines of the tree's btrfs headers,\n \
+         * extracted by name (HEADER_INLINES). Not committed. */\n\
+         #ifndef DK_HEADER_INLINES_H\n#define DK_HEADER_INLINES_H\n",
+    );
+    let mut names = Vec::new();
     for (name, files) in HEADER_INLINES {
         let hit = files.iter().find_map(|f| {
-            let path = dir.join(f);
+            let path = kfiles.path(&format!("fs/btrfs/{f}"));
             let text = fs::read_to_string(&path).ok()?;
             println!("cargo:rerun-if-changed={}", path.display());
             let masked = mask_c(&text);
             find_function(&text, &masked, name).map(|func| (path, func))
         });
-        match hit {
-            Some(hit) => found.push(hit),
-            None => panic!(
-                "delalloc-kernel: found no definition of {name}() in {} (looked in {})",
-                dir.display(),
+        let Some((path, f)) = hit else {
+            panic!(
+                "delalloc-kernel: found no definition of {name}() in {}/fs/btrfs (looked in {})",
+                kfiles.src.display(),
                 files.join(", ")
-            ),
-        }
+            )
+        };
+        c.push_str(&line_marker(&path, f.line));
+        c.push_str(&f.text);
+        c.push('\n');
+        names.push(f.name);
     }
-    // `#line` names the file as reports will print it: without "kernel/../" (lexically, so a
-    // symlinked tree keeps the name it was given).
-    let shown = |p: &Path| {
-        let mut out = PathBuf::new();
-        for c in p.components() {
-            match c {
-                std::path::Component::ParentDir if out.file_name().is_some() => {
-                    out.pop();
-                }
-                c => out.push(c),
-            }
-        }
-        out
-    };
-    println!("cargo:rerun-if-changed={}", inode_c.display());
-    let text = fs::read_to_string(inode_c).unwrap_or_else(|e| {
+    c.push_str("#endif\n");
+    fs::write(out.join("dk_header_inlines.h"), c).unwrap();
+    names
+}
+
+/// Writes OUT_DIR/dk_space_info_inlines.h from the tree's fs/btrfs/space-info.h: the
+/// `DECLARE_SPACE_INFO_UPDATE` macro, every instantiation of it
+/// (btrfs_space_info_update_bytes_may_use, ...), and the static inline
+/// `btrfs_space_info_free_bytes_may_use`, each behind a `#line`. Our shim/btrfs/space-info.h
+/// includes it after its struct. A tree that has them elsewhere fails the build, naming them.
+fn space_info_inlines(kfiles: &KernelFiles, out: &Path) -> Vec<String> {
+    let path = kfiles.path("fs/btrfs/space-info.h");
+    let text = read_kernel_file(&path, "the space-info helpers are extracted from it");
+    let masked = mask_c(&text);
+    let mut c = String::from(
+        "/* Generated by delalloc-kernel's build.rs: the space-info.h helpers of the tree,\n \
+         * extracted by name (space_info_inlines). Not committed. */\n\
+         #ifndef DK_SPACE_INFO_INLINES_H\n#define DK_SPACE_INFO_INLINES_H\n",
+    );
+    let macro_name = "DECLARE_SPACE_INFO_UPDATE";
+    let (line, def) = find_macro(&text, &masked, macro_name).unwrap_or_else(|| {
         panic!(
-            "delalloc-kernel: cannot read {} ({e}); the hooks are extracted from it",
-            inode_c.display()
+            "delalloc-kernel: {} defines no {macro_name} macro (the space info update helpers)",
+            path.display()
         )
     });
+    c.push_str(&line_marker(&path, line));
+    c.push_str(&def);
+    let mut names = vec![macro_name.to_string()];
+    // Its instantiations: top-level lines `DECLARE_SPACE_INFO_UPDATE(name, "trace");`.
+    let mut offset = 0;
+    for (i, l) in masked.lines().enumerate() {
+        if l.starts_with(&format!("{macro_name}(")) {
+            let end = masked[offset..]
+                .find(';')
+                .map_or(masked.len(), |e| offset + e + 1);
+            c.push_str(&line_marker(&path, i + 1));
+            c.push_str(&text[offset..end]);
+            c.push('\n');
+            let inner = &l[macro_name.len() + 1..];
+            names.push(format!(
+                "btrfs_space_info_update_{}",
+                inner.split(',').next().unwrap_or("").trim()
+            ));
+        }
+        offset += l.len() + 1;
+    }
+    if names.len() == 1 {
+        panic!(
+            "delalloc-kernel: {} never instantiates {macro_name}",
+            path.display()
+        );
+    }
+    let name = "btrfs_space_info_free_bytes_may_use";
+    let f = find_function(&text, &masked, name).unwrap_or_else(|| {
+        panic!(
+            "delalloc-kernel: found no definition of {name}() in {}",
+            path.display()
+        )
+    });
+    c.push_str(&line_marker(&path, f.line));
+    c.push_str(&f.text);
+    c.push_str("\n#endif\n");
+    names.push(f.name);
+    fs::write(out.join("dk_space_info_inlines.h"), c).unwrap();
+    names
+}
+
+/// The `#define name(...)` of `text` at the start of a line, with its continuation lines: (its
+/// 1-based line, its text).
+fn find_macro(text: &str, masked: &str, name: &str) -> Option<(usize, String)> {
+    let mut offset = 0;
+    let mut lines = masked.lines().enumerate();
+    while let Some((i, l)) = lines.next() {
+        let t = l.trim_start();
+        let hit = t
+            .strip_prefix('#')
+            .map(str::trim_start)
+            .and_then(|t| t.strip_prefix("define"))
+            .map(str::trim_start)
+            .and_then(|t| t.strip_prefix(name))
+            .is_some_and(|rest| rest.starts_with('('));
+        if hit {
+            let mut end = offset + l.len();
+            let mut last = l;
+            while last.trim_end().ends_with('\\') {
+                let Some((_, next)) = lines.next() else { break };
+                end += 1 + next.len();
+                last = next;
+            }
+            return Some((i + 1, format!("{}\n", &text[offset..end])));
+        }
+        offset += l.len() + 1;
+    }
+    None
+}
+
+/// Writes OUT_DIR/`out_name`: the functions `roots` of the kernel file `file` and every function
+/// of that file they call (transitively), extracted by name with their bodies, each behind a
+/// `#line` naming its kernel file and line, after prototypes of all of them (so their order does
+/// not matter). It includes only our shim header `include`; whatever else the functions call is
+/// shimmed there or in the headers it includes. A root not found fails the build. Returns the
+/// file and the names extracted, in file order.
+fn extracted_source(
+    src: &Path,
+    file: &Path,
+    roots: &[&str],
+    include: &str,
+    out: &Path,
+    out_name: &str,
+) -> (PathBuf, Vec<String>) {
+    let text = read_kernel_file(file, "functions are extracted from it");
     let masked = mask_c(&text);
-    let mut queue: Vec<String> = HOOKS.iter().map(|h| h.to_string()).collect();
+    let mut queue: Vec<String> = roots.iter().map(|h| h.to_string()).collect();
     let mut seen = std::collections::HashSet::new();
+    let mut found: Vec<CFunction> = Vec::new();
     while let Some(name) = queue.pop() {
         if !seen.insert(name.clone()) {
             continue;
         }
         let Some(func) = find_function(&text, &masked, &name) else {
-            if HOOKS.contains(&name.as_str()) {
+            if roots.contains(&name.as_str()) {
                 panic!(
                     "delalloc-kernel: found no definition of {name}() in {}",
-                    inode_c.display()
+                    file.display()
                 );
             }
-            continue; // not inode.c's: a shim's, or a header's
+            continue; // not this file's: a shim's, or a header's
         };
         queue.extend(func.callees.iter().filter(|c| !seen.contains(*c)).cloned());
-        found.push((inode_c.to_path_buf(), func));
+        found.push(func);
     }
-    found.sort_by(|a, b| (&a.0, a.1.line).cmp(&(&b.0, b.1.line)));
+    found.sort_by_key(|f| f.line);
 
     let mut c = format!(
-        "/* Generated by delalloc-kernel's build.rs from {}: the kernel's delalloc hooks and\n \
-         * what they call, extracted by name (build.rs, hooks_source). Not committed. Compiled\n \
-         * against our shims only (shim/btrfs/dk_inode_c.h). */\n\
-         #include \"dk_inode_c.h\"\n\n",
-        src.display()
+        "/* Generated by delalloc-kernel's build.rs from {}: functions of {} and what they\n \
+         * call there, extracted by name (build.rs, extracted_source). Not committed. Compiled\n \
+         * against our shims only (shim/btrfs/{include}). */\n\
+         #include \"{include}\"\n\n",
+        src.display(),
+        file.file_name().unwrap_or_default().to_string_lossy(),
     );
-    for (_, f) in &found {
+    for f in &found {
         c.push_str(&f.prototype);
         c.push_str(";\n");
     }
-    for (path, f) in &found {
-        c.push_str(&format!(
-            "\n#line {} \"{}\"\n",
-            f.line,
-            c_string(&shown(path).display().to_string())
-        ));
+    for f in &found {
+        c.push_str(&line_marker(file, f.line));
         c.push_str(&f.text);
         c.push('\n');
     }
-    let path = out.join("dk_inode_hooks.c");
+    let path = out.join(out_name);
     fs::write(&path, c).unwrap();
-    let names: Vec<&str> = found.iter().map(|(_, f)| f.name.as_str()).collect();
-    println!(
-        "cargo:rustc-env=DELALLOC_KERNEL_EXTRACTED={}",
-        names.join(" ")
-    );
-    path
+    (path, found.into_iter().map(|f| f.name).collect())
 }
 
 /// A C function definition found by name.

@@ -15,6 +15,7 @@
 #include "dk_kernel.h"
 #include "ctree.h"
 #include "extent-io-tree.h"
+#include "dk_glue.h"
 
 /* ---- reports ---- */
 #define DK_REPORT_CAP 8192
@@ -137,23 +138,6 @@ u32 dk_bit_value(const char *name)
 #define dk_free_state(s) free_extent_state(s)
 #endif
 
-/*
- * A tree handle. `tree` is either `own`, a self-test tree (IO_TREE_SELFTEST, no inode, as the
- * kernel's own self-tests make them: the kernel calls no delalloc hook for it), or `inode.io_tree`,
- * an IO_TREE_INODE_IO tree owned by our shim inode (6.1: private_data = &inode.vfs_inode; 6.12:
- * tree->inode = &inode), for which extent-io-tree.c calls the kernel's delalloc hooks, which
- * account in `inode`, `root` and `fs_info`. `cached` is the handle's cached_state (dk_cached).
- */
-struct dk_tree {
-	struct extent_io_tree *tree;
-	struct extent_state *cached;
-	struct extent_io_tree own;
-	struct btrfs_fs_info fs_info;
-	struct btrfs_root root;
-	struct btrfs_inode inode;
-	struct super_block sb;
-};
-
 static int dk_cache_ready;
 
 /* Creates the extent_state slab cache; the Rust side calls it once (std::sync::Once). */
@@ -182,40 +166,49 @@ struct dk_tree *dk_tree_new(void)
 	return h;
 }
 
-/* A handle on an inode's tree: the kernel calls the real delalloc hooks (extracted from the
- * tree's inode.c) with our inode, whose root and fs_info are set up as a mounted file system's
- * would be for what the hooks read: a subvolume root that is not the tree root, no delalloc
- * inode listed yet, fs_info->max_extent_size = max_extent_size, sectorsize 4096. */
+/* The preload of the stand-alone hook tree's file system: see dk_tree_new_hooks. */
+#define DK_PRELOAD (1ULL << 62)
+
+/*
+ * A handle on the stand-alone hook tree: the io tree of inode 0 of a file system of its own,
+ * so that extent-io-tree.c calls the kernel's real delalloc hooks, and they the kernel's
+ * delalloc-space.c. The inode's root is a subvolume (not the tree root, not the data
+ * relocation tree), fs_info->max_extent_size = max_extent_size.
+ *
+ * Tree-level programs set and clear DELALLOC on any byte range with or without DO_ACCOUNTING,
+ * on an inode that reserved nothing; the reservation code would then ASSERT sector alignment
+ * and WARN at every underflow. So this file system is byte-grained (sectorsize 1: every range
+ * is sector-aligned) and stands for one where everything the hooks may release was reserved:
+ * the data space info's bytes_may_use and the inode's csum_bytes start at DK_PRELOAD, and what
+ * the clear hook releases through btrfs_free_reserved_data_space_noquota and
+ * btrfs_delalloc_release_metadata comes out of them as those functions compute it
+ * (dk_hook_counters reads the differences back). Its metadata reservation is empty, so
+ * releasing it releases nothing.
+ */
 struct dk_tree *dk_tree_new_hooks(u64 max_extent_size)
 {
 	struct dk_tree *h = calloc(1, sizeof(*h));
 	if (!h)
 		return NULL;
-	struct btrfs_fs_info *fs_info = &h->fs_info;
-	fs_info->tree_root = NULL;
-	spin_lock_init(&fs_info->delalloc_root_lock);
-	INIT_LIST_HEAD(&fs_info->delalloc_roots);
-	fs_info->delalloc_batch = 0;
-	fs_info->sectorsize = 4096;
-	fs_info->max_extent_size = max_extent_size;
-	h->root.fs_info = fs_info;
-	spin_lock_init(&h->root.delalloc_lock);
-	INIT_LIST_HEAD(&h->root.delalloc_inodes);
-	INIT_LIST_HEAD(&h->root.delalloc_root);
-	h->inode.root = &h->root;
-	spin_lock_init(&h->inode.lock);
-	INIT_LIST_HEAD(&h->inode.delalloc_inodes);
-	h->sb.s_fs_info = fs_info;
-	h->inode.vfs_inode.i_sb = &h->sb;
-#if defined(DK_INIT_PRIVATE)
-	extent_io_tree_init(fs_info, &h->inode.io_tree, IO_TREE_INODE_IO, &h->inode.vfs_inode);
-#elif defined(DK_TREE_HAS_INODE)
-	extent_io_tree_init(fs_info, &h->inode.io_tree, IO_TREE_INODE_IO);
-	h->inode.io_tree.inode = &h->inode;
-#else
-#error "this tree's extent_io_tree has neither private_data nor an inode: the glue cannot give it one"
-#endif
-	h->tree = &h->inode.io_tree;
+	struct dk_fs_config cfg = {
+		.sectorsize = 1,
+		.nodesize = 16384,
+		.max_extent_size = max_extent_size,
+		.csums_per_leaf = 1,
+		.data_total = U64_MAX,
+		.meta_total = U64_MAX,
+		.global_rsv_size = 0,
+		.inodes = 1,
+	};
+	h->fs = dk_fs_new(&cfg);
+	if (!h->fs) {
+		free(h);
+		return NULL;
+	}
+	h->inode = dk_fs_inode(h->fs, 0);
+	h->tree = &h->inode->io_tree;
+	h->fs->data_sinfo.bytes_may_use = DK_PRELOAD;
+	h->inode->csum_bytes = DK_PRELOAD;
 	return h;
 }
 
@@ -257,17 +250,33 @@ int dk_clear(struct dk_tree *h, u64 start, u64 end, u32 bits)
 	return dk_clear_raw(h->tree, start, end, bits, 0, NULL);
 }
 
-/* Frees the cached state, every record and the tree. Every record is deleted first (through
- * the hooks on an inode's tree): the kernel's release asserts no locked record is left (the
- * tree's owner must have unlocked them). */
+void dk_tree_empty(struct dk_tree *h)
+{
+	dk_free_state(h->cached);
+	h->cached = NULL;
+	dk_clear_raw(h->tree, 0, (u64)-1, 0, 1, NULL);
+}
+
+/* Frees the cached state, every record and the tree (and the stand-alone hook tree's file
+ * system). Every record is deleted first (through the hooks on an inode's tree): the kernel's
+ * release asserts no locked record is left (the tree's owner must have unlocked them). A view
+ * of a file system's inode tree (dk_fs_tree) is not freed here: dk_fs_free frees it. */
 void dk_tree_free(struct dk_tree *h)
 {
 	if (!h)
 		return;
-	dk_free_state(h->cached);
-	h->cached = NULL;
-	dk_clear_raw(h->tree, 0, (u64)-1, 0, 1, NULL);
-	extent_io_tree_release(h->tree);
+	if (!h->fs && h->inode) {
+		dk_report("GLUE", "dk_tree_free on a file system's inode tree", __FILE__, __LINE__);
+		return;
+	}
+	if (h->fs) {
+		dk_free_state(h->cached);
+		h->cached = NULL;
+		dk_fs_free(h->fs);
+	} else {
+		dk_tree_empty(h);
+		extent_io_tree_release(h->tree);
+	}
 	free(h);
 }
 
@@ -443,8 +452,11 @@ size_t dk_records(struct dk_tree *h, u64 *starts, u64 *ends, u32 *bits, size_t c
 }
 
 /* What the hooks keep, read back. The first four are the kernel's own fields of the inode
- * (0 on a self-test tree); released_meta / freed_data are our delalloc-space.h shims' sums;
- * fs_delalloc_bytes is fs_info->delalloc_bytes (a percpu counter in the kernel). */
+ * (0 on a self-test tree). released_meta / freed_data: on the stand-alone hook tree, how far the
+ * kernel's btrfs_delalloc_release_metadata and btrfs_free_reserved_data_space_noquota have
+ * brought the inode's csum_bytes and the data bytes_may_use down from DK_PRELOAD (0 on a
+ * self-test tree). fs_delalloc_bytes is fs_info->delalloc_bytes (a percpu counter in the
+ * kernel). */
 struct dk_hook_counters {
 	u64 outstanding_extents;
 	u64 delalloc_bytes;
@@ -457,11 +469,16 @@ struct dk_hook_counters {
 
 void dk_hook_counters(struct dk_tree *h, struct dk_hook_counters *out)
 {
-	out->outstanding_extents = h->inode.outstanding_extents;
-	out->delalloc_bytes = h->inode.delalloc_bytes;
-	out->defrag_bytes = h->inode.defrag_bytes;
-	out->new_delalloc_bytes = h->inode.new_delalloc_bytes;
-	out->released_meta_bytes = h->fs_info.dk_released_meta_bytes;
-	out->freed_data_bytes = h->fs_info.dk_freed_data_bytes;
-	out->fs_delalloc_bytes = h->fs_info.delalloc_bytes.count;
+	memset(out, 0, sizeof(*out));
+	if (!h->inode)
+		return;
+	out->outstanding_extents = h->inode->outstanding_extents;
+	out->delalloc_bytes = h->inode->delalloc_bytes;
+	out->defrag_bytes = h->inode->defrag_bytes;
+	out->new_delalloc_bytes = h->inode->new_delalloc_bytes;
+	out->fs_delalloc_bytes = h->inode->root->fs_info->delalloc_bytes.count;
+	if (h->fs) {
+		out->released_meta_bytes = DK_PRELOAD - h->inode->csum_bytes;
+		out->freed_data_bytes = DK_PRELOAD - h->fs->data_sinfo.bytes_may_use;
+	}
 }

@@ -11,6 +11,12 @@
 //! never set through this API; if one shows up in a record it is kept in [`KernelRecord::extra`].
 
 //!
+//! At file-system level, [`KernelFs`] ([`fs`]) is the kernel's delalloc accounting itself:
+//! delalloc-space.c compiled as it is, block-rsv.c's reservation functions and the space-info.h
+//! helpers extracted by name, on a glue fs_info with data and metadata space infos, the
+//! global, delayed and delayed-refs reservations and up to eight inodes (each with its block
+//! reservation and its io tree, hooks attached).
+//!
 //! The kernel model of the differential ([`model::KernelModel`], a `Model`) runs the
 //! extent-tree ops on a [`KernelTree`] with hooks. [`built`] says which tree the crate was
 //! compiled from, or that it was compiled without one (`cfg(kernel_absent)`: then only
@@ -21,12 +27,18 @@
 
 mod built;
 #[cfg(not(kernel_absent))]
+mod era_c;
+#[cfg(not(kernel_absent))]
 mod ffi;
+#[cfg(not(kernel_absent))]
+pub mod fs;
 #[cfg(not(kernel_absent))]
 pub mod model;
 #[cfg(not(kernel_absent))]
 mod tree;
 
 pub use built::{built, model, Build, NotBuilt};
+#[cfg(not(kernel_absent))]
+pub use fs::{FsConfig, FsError, KernelFs};
 #[cfg(not(kernel_absent))]
 pub use tree::*;

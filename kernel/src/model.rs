@@ -2,16 +2,29 @@
 //! delalloc hooks are the kernel's, so every answer, record and hook counter of the snapshot's
 //! `tree` part is the kernel code's.
 //!
-//! The kernel model is a tree-level model. A program also has a file system (the reference's
-//! mount, the teardown unmount the oracle adds); that part is an embedded
-//! [`delalloc_reference::Reference`], so that snapshots compare whole and the fs-level fields
-//! agree by construction. Campaigns against the kernel generate tree-level programs only.
+//! At file-system level, an era-6 program (era C accounting, SPEC §6.1) runs on the kernel's
+//! own delalloc accounting ([`crate::era_c`]: delalloc-space.c, block-rsv.c and the hooks on a
+//! [`crate::KernelFs`]), and the snapshot's fs part is read from the kernel's fields. A program
+//! of another era has no kernel to speak for it: its file system is an embedded
+//! [`delalloc_reference::Reference`], so that snapshots compare whole (campaigns against the
+//! kernel generate era-6 programs only).
 
+use crate::era_c::EraC;
 use crate::{take_reports, KernelTree, Unsupported, KERNEL_PATCH, KERNEL_RELEASE};
 use delalloc_contract::op::OpLevel;
-use delalloc_contract::{Bits, Complaint, Geometry, Model, Op, Outcome, Snapshot, TreeSnapshot};
+use delalloc_contract::{
+    Accounting, Bits, Complaint, Geometry, Model, Op, Outcome, Snapshot, TreeSnapshot,
+};
 use delalloc_reference::Reference;
 use std::sync::OnceLock;
+
+/// Whose file system a kernel model has.
+enum FsLevel {
+    /// Era C (era 6 programs): the kernel's.
+    Kernel(Box<EraC>),
+    /// Any other era: the reference's.
+    Reference(Box<Reference>),
+}
 
 /// The kernel's io tree, hooks included, behind the contract's [`Model`].
 pub struct KernelModel {
@@ -19,8 +32,10 @@ pub struct KernelModel {
     /// The tree's part of the snapshot, read after every op (reading the C tree needs `&mut`,
     /// and [`Model::snapshot`] has `&self`).
     tree_part: TreeSnapshot,
-    /// The file-system level the kernel model does not model (see the module docs).
-    fs: Reference,
+    /// The file-system level (see the module docs).
+    fs: FsLevel,
+    /// The fs level's part of the snapshot, read after every op that changes it (era C).
+    fs_part: Snapshot,
     mounted: bool,
     complaints: Vec<Complaint>,
 }
@@ -32,12 +47,46 @@ impl KernelModel {
         // Reports left on this thread by an earlier model (one that panicked mid-op) are not
         // this model's.
         let _ = take_reports();
-        KernelModel {
+        let fs = match geometry.era.accounting() {
+            Accounting::C => FsLevel::Kernel(Box::new(EraC::new(geometry))),
+            Accounting::B => FsLevel::Reference(Box::new(Reference::new(geometry))),
+        };
+        let mut m = KernelModel {
             tree: KernelTree::with_hooks(geometry.max_extent),
             tree_part: TreeSnapshot::default(),
-            fs: Reference::new(geometry),
+            fs,
+            fs_part: Snapshot::default(),
             mounted: true,
             complaints: Vec::new(),
+        };
+        m.read_fs();
+        m.take_complaints_of_op();
+        m.complaints.clear();
+        m
+    }
+
+    /// Reads the kernel file system's counters into `fs_part` (era C only).
+    fn read_fs(&mut self) {
+        if let FsLevel::Kernel(fs) = &mut self.fs {
+            fs.snapshot_into(&mut self.fs_part);
+        }
+    }
+
+    /// The kernel's reports since the last op, as complaints.
+    fn take_complaints_of_op(&mut self) {
+        let (reports, lost) = take_reports();
+        self.complaints
+            .extend(reports.into_iter().map(|r| Complaint {
+                kind: r.kind,
+                location: r.location,
+                text: r.text,
+            }));
+        if lost > 0 {
+            self.complaints.push(Complaint {
+                kind: "LOST".into(),
+                location: "delalloc-kernel glue".into(),
+                text: format!("{lost} more reports did not fit the report buffer"),
+            });
         }
     }
 
@@ -206,23 +255,17 @@ impl Model for KernelModel {
             }
             OpLevel::Fs => {
                 self.mounted = !matches!(op, Op::Unmount);
-                self.fs.apply(op)
+                match &mut self.fs {
+                    FsLevel::Kernel(fs) => {
+                        let outcome = fs.apply(op);
+                        self.read_fs();
+                        outcome
+                    }
+                    FsLevel::Reference(fs) => fs.apply(op),
+                }
             }
         };
-        let (reports, lost) = take_reports();
-        self.complaints
-            .extend(reports.into_iter().map(|r| Complaint {
-                kind: r.kind,
-                location: r.location,
-                text: r.text,
-            }));
-        if lost > 0 {
-            self.complaints.push(Complaint {
-                kind: "LOST".into(),
-                location: "delalloc-kernel glue".into(),
-                text: format!("{lost} more reports did not fit the report buffer"),
-            });
-        }
+        self.take_complaints_of_op();
         outcome
     }
 
@@ -232,10 +275,13 @@ impl Model for KernelModel {
         s
     }
 
-    /// The reference's snapshot of the fs level and `tree_part`, into `out`'s buffers (the
-    /// oracle takes one after every op).
+    /// The fs level's snapshot (the kernel's, read after the last fs op; or the reference's)
+    /// and `tree_part`, into `out`'s buffers (the oracle takes one after every op).
     fn snapshot_into(&self, out: &mut Snapshot) {
-        self.fs.snapshot_into(out);
+        match &self.fs {
+            FsLevel::Kernel(_) => out.clone_from(&self.fs_part),
+            FsLevel::Reference(fs) => fs.snapshot_into(out),
+        }
         out.tree.clone_from(&self.tree_part);
     }
 

@@ -60,7 +60,7 @@ pub struct BitMap {
 }
 
 impl BitMap {
-    fn new() -> BitMap {
+    pub(crate) fn new() -> BitMap {
         BitMap {
             pairs: Bits::NAMES
                 .iter()
@@ -136,10 +136,12 @@ pub struct KernelReport {
 /// `defrag_bytes` is counted as the kernel counts it: += len when a record *gains DELALLOC* in a
 /// set whose bits have DEFRAG, −= len when DEFRAG is cleared from a record holding it.
 ///
-/// The last three are the shims' numbers (ours, not the kernel's): the bytes the clear hook
-/// passed to our `btrfs_delalloc_release_metadata` (a record losing DELALLOC with
-/// EXTENT_CLEAR_META_RESV in the bits) and to our `btrfs_free_reserved_data_space_noquota`
-/// (the same without NORESERVE, with EXTENT_CLEAR_DATA_RESV), summed; and
+/// `released_meta_bytes` and `freed_data_bytes` are the kernel's too, read as differences: the
+/// stand-alone tree's inode starts with csum_bytes and its file system's data bytes_may_use at
+/// 2^62, and the clear hook's calls of the kernel's btrfs_delalloc_release_metadata (a record
+/// losing DELALLOC with EXTENT_CLEAR_META_RESV in the bits) and
+/// btrfs_free_reserved_data_space_noquota (the same without NORESERVE, with
+/// EXTENT_CLEAR_DATA_RESV) bring them down by the record's length. `fs_delalloc_bytes` is
 /// `fs_info->delalloc_bytes`, which our percpu_counter_add_batch keeps as a plain s64.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct HookCounters {
@@ -151,11 +153,11 @@ pub struct HookCounters {
     pub defrag_bytes: u64,
     /// btrfs_inode::new_delalloc_bytes (the kernel's).
     pub new_delalloc_bytes: u64,
-    /// Σ bytes passed to btrfs_delalloc_release_metadata (our shim's sum).
+    /// Σ bytes btrfs_delalloc_release_metadata released (2^62 − the inode's csum_bytes).
     pub released_meta_bytes: u64,
-    /// Σ bytes passed to btrfs_free_reserved_data_space_noquota (our shim's sum).
+    /// Σ bytes btrfs_free_reserved_data_space_noquota freed (2^62 − data bytes_may_use).
     pub freed_data_bytes: u64,
-    /// fs_info->delalloc_bytes (our shim's percpu counter).
+    /// fs_info->delalloc_bytes (the kernel's counter, a plain s64 here).
     pub fs_delalloc_bytes: i64,
 }
 
@@ -232,7 +234,7 @@ impl KernelTree {
         cached: bool,
     ) -> Result<Result<(), u64>, Unsupported> {
         let k = self.map.to_kernel(bits)?;
-        Ok(self.raw.set_bits(start, end, k, cached))
+        Ok(self.raw.ops().set_bits(start, end, k, cached))
     }
 
     /// __clear_extent_bit(start, end, bits, cached) with `delete` as EXTENT_CLEAR_ALL_BITS (every
@@ -249,7 +251,10 @@ impl KernelTree {
         cached: bool,
     ) -> Result<(), Unsupported> {
         let k = self.map.to_kernel(bits)?;
-        let ret = self.raw.clear_bits(start, end, k, wake, delete, cached);
+        let ret = self
+            .raw
+            .ops()
+            .clear_bits(start, end, k, wake, delete, cached);
         assert_eq!(ret, 0, "__clear_extent_bit returned {ret}");
         Ok(())
     }
@@ -262,7 +267,7 @@ impl KernelTree {
     /// sets UPTODATE. No cached state.
     pub fn set_delalloc(&mut self, start: u64, end: u64) -> Result<(), Unsupported> {
         self.map.to_kernel(Bits::DELALLOC | Bits::DELALLOC_NEW)?;
-        let ret = self.raw.set_delalloc(start, end);
+        let ret = self.raw.ops().set_delalloc(start, end);
         assert_eq!(
             ret, 0,
             "set_extent_bit(DELALLOC | DELALLOC_NEW) returned {ret}"
@@ -277,7 +282,7 @@ impl KernelTree {
     /// would then wait for the record at failed_start to be unlocked and try again: ours is to
     /// answer instead, since on one thread that wait cannot end. No cached state.
     pub fn lock_range(&mut self, start: u64, end: u64) -> Result<(), u64> {
-        self.raw.lock_range(start, end)
+        self.raw.ops().lock_range(start, end)
     }
 
     /// What the hooks have counted so far (see [`HookCounters`]).
@@ -297,7 +302,7 @@ impl KernelTree {
     /// The cached state the handle holds: its range and whether it is still in the tree (a
     /// record merged away or cleared stays alive while referenced), or None.
     pub fn cached_state(&mut self) -> Option<(u64, u64, bool)> {
-        self.raw.cached_state()
+        self.raw.ops().cached_state()
     }
 
     /// The name mapping of this tree's bits.
@@ -308,13 +313,13 @@ impl KernelTree {
     /// set_extent_bit(start, end, bits): the kernel's return value (0, or -EEXIST).
     pub fn set(&mut self, start: u64, end: u64, bits: Bits) -> Result<i32, Unsupported> {
         let k = self.map.to_kernel(bits)?;
-        Ok(self.raw.set(start, end, k))
+        Ok(self.raw.ops().set(start, end, k))
     }
 
     /// clear_extent_bit(start, end, bits, no cached state); the kernel's return value (0).
     pub fn clear(&mut self, start: u64, end: u64, bits: Bits) -> Result<i32, Unsupported> {
         let k = self.map.to_kernel(bits)?;
-        Ok(self.raw.clear(start, end, k))
+        Ok(self.raw.ops().clear(start, end, k))
     }
 
     /// convert_extent_bit(start, end, set, clear).
@@ -326,23 +331,23 @@ impl KernelTree {
         clear: Bits,
     ) -> Result<i32, Unsupported> {
         let (s, c) = (self.map.to_kernel(set)?, self.map.to_kernel(clear)?);
-        Ok(self.raw.convert(start, end, s, c))
+        Ok(self.raw.ops().convert(start, end, s, c))
     }
 
     /// try_lock_extent(start, end): whether it locked [start, end].
     pub fn try_lock(&mut self, start: u64, end: u64) -> bool {
-        self.raw.try_lock(start, end)
+        self.raw.ops().try_lock(start, end)
     }
 
     /// lock_extent(start, end) for a single thread: as try_lock, `false` where the kernel would
     /// wait (a lock that can never be released while this thread sleeps).
     pub fn lock(&mut self, start: u64, end: u64) -> bool {
-        self.raw.try_lock(start, end)
+        self.raw.ops().try_lock(start, end)
     }
 
     /// unlock_extent(start, end).
     pub fn unlock(&mut self, start: u64, end: u64) -> i32 {
-        self.raw.unlock(start, end)
+        self.raw.ops().unlock(start, end)
     }
 
     /// test_range_bit(start, end, bits, filled) (6.12: test_range_bit / test_range_bit_exists,
@@ -358,7 +363,7 @@ impl KernelTree {
         if kernel_has("DK_TEST_RANGE_ONE_BIT") && !k.is_power_of_two() {
             return Err(Unsupported::SeveralBits);
         }
-        Ok(self.raw.test_range_bit(start, end, k, filled))
+        Ok(self.raw.ops().test_range_bit(start, end, k, filled))
     }
 
     /// count_range_bits(&start, search_end, max_bytes, bits, contig): (bytes, start written back).
@@ -373,6 +378,7 @@ impl KernelTree {
         let k = self.map.to_kernel(bits)?;
         Ok(self
             .raw
+            .ops()
             .count_range_bits(start, search_end, max_bytes, k, contig))
     }
 
@@ -383,7 +389,7 @@ impl KernelTree {
         bits: Bits,
     ) -> Result<Option<(u64, u64)>, Unsupported> {
         let k = self.map.to_kernel(bits)?;
-        Ok(self.raw.find_first_extent_bit(start, k))
+        Ok(self.raw.ops().find_first_extent_bit(start, k))
     }
 
     /// find_first_clear_extent_bit(start, bits): (start_ret, end_ret).
@@ -393,19 +399,20 @@ impl KernelTree {
         bits: Bits,
     ) -> Result<(u64, u64), Unsupported> {
         let k = self.map.to_kernel(bits)?;
-        Ok(self.raw.find_first_clear_extent_bit(start, k))
+        Ok(self.raw.ops().find_first_clear_extent_bit(start, k))
     }
 
     /// btrfs_find_delalloc_range(&start, &end, max_bytes): (found, start, end) as it leaves
     /// them; `end` is the value passed in for the kernel to overwrite.
     pub fn find_delalloc(&mut self, start: u64, end: u64, max_bytes: u64) -> (bool, u64, u64) {
-        self.raw.find_delalloc(start, end, max_bytes)
+        self.raw.ops().find_delalloc(start, end, max_bytes)
     }
 
     /// The records, in order.
     pub fn kernel_records(&mut self) -> Vec<KernelRecord> {
         let map = &self.map;
         self.raw
+            .ops()
             .records()
             .into_iter()
             .map(|(start, end, state)| {

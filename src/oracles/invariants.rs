@@ -8,7 +8,7 @@
 //! from a model that underflowed, are reported, not panicked on (sums are u128).
 
 use delalloc_contract::{
-    Accounting, Bits, BlockRsv, Geometry, InodeSnapshot, OrderedKind, Record, Rewritten, Snapshot,
+    Accounting, Bits, Geometry, InodeSnapshot, OrderedKind, Record, Rewritten, Snapshot,
     TreeSnapshot,
 };
 use serde::Serialize;
@@ -152,6 +152,11 @@ fn count(g: &Geometry, len: u128) -> u128 {
 
 fn trans(g: &Geometry, items: u128) -> u128 {
     u128::from(g.nodesize) * u128::from(Geometry::MAX_LEVEL) * 2 * items
+}
+
+/// btrfs_calc_metadata_size: nodesize * BTRFS_MAX_LEVEL * items (era C's inode update).
+fn meta(g: &Geometry, items: u128) -> u128 {
+    u128::from(g.nodesize) * u128::from(Geometry::MAX_LEVEL) * items
 }
 
 fn leaves(g: &Geometry, bytes: u128) -> u128 {
@@ -571,9 +576,9 @@ fn reservations_b(s: &Snapshot, g: &Geometry) -> Result<(), Violation> {
 }
 
 /// §8.1, era C: metadata may_use is the inode reservations, the delayed and the global
-/// reserve; each inode reservation was trimmed to its size, and is empty once the inode has
-/// nothing outstanding.
-fn reservations_c(s: &Snapshot, _g: &Geometry) -> Result<(), Violation> {
+/// reserve; each inode reservation was trimmed to its size, and has the size its counters
+/// give while no ordered extent is pending (writeback leaves it stale until then).
+fn reservations_c(s: &Snapshot, g: &Geometry) -> Result<(), Violation> {
     if s.delalloc_rsv.is_some() {
         return era_fields("fs: a delalloc_rsv", "era C");
     }
@@ -592,14 +597,22 @@ fn reservations_c(s: &Snapshot, _g: &Geometry) -> Result<(), Violation> {
                 ),
             );
         }
-        if i.outstanding_extents == 0 && i.csum_bytes == 0 && rsv != BlockRsv::default() {
-            return fail(
-                "8.1 empty inode, empty block_rsv",
-                format!(
-                    "inodes[{k}]: block_rsv size {} reserved {} with outstanding_extents 0 and csum_bytes 0",
-                    rsv.size, rsv.reserved
-                ),
-            );
+        if i.ordered.is_empty() {
+            // btrfs_calculate_inode_block_rsv_size (6.12 delalloc-space.c:240).
+            let o = u128::from(i.outstanding_extents);
+            let extents = if o > 0 { trans(g, o) + meta(g, 1) } else { 0 };
+            let size = extents + trans(g, leaves(g, u128::from(i.csum_bytes)));
+            if u128::from(rsv.size) != size {
+                return fail(
+                    "8.1 block_rsv.size without ordered extents",
+                    format!(
+                        "inodes[{k}]: block_rsv.size {} != insert(outstanding_extents {o}){} + insert(csum leaves of {}) = {size}, with no ordered extent pending",
+                        rsv.size,
+                        if o > 0 { " + meta(1)" } else { "" },
+                        i.csum_bytes
+                    ),
+                );
+            }
         }
         inode_rsvs += u128::from(rsv.reserved);
     }

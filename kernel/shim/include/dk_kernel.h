@@ -69,6 +69,15 @@ typedef unsigned long slab_flags_t;
 #define BIT(n) (1UL << (n))
 #define PAGE_SIZE 4096UL
 static inline bool is_power_of_2(unsigned long n) { return n != 0 && (n & (n - 1)) == 0; }
+/* Alignment helpers with the meanings <linux/align.h> and <linux/math.h> give them; `a` and `y`
+ * are powers of two wherever the btrfs code uses them. */
+#define ALIGN(x, a) (((x) + ((__typeof__(x))(a) - 1)) & ~((__typeof__(x))(a) - 1))
+#define IS_ALIGNED(x, a) (((x) & ((__typeof__(x))(a) - 1)) == 0)
+#define round_up(x, y) ((((x) - 1) | ((__typeof__(x))((y) - 1))) + 1)
+#define round_down(x, y) ((x) & ~((__typeof__(x))((y) - 1)))
+#define DIV_ROUND_UP_ULL(ll, d) (((unsigned long long)(ll) + (d) - 1) / (d))
+/* KCSAN's marker for an intentionally racy read: one thread here, so a plain read. */
+#define data_race(x) (x)
 
 /* ---- error pointers ---- */
 #define MAX_ERRNO 4095
@@ -79,6 +88,7 @@ static inline bool IS_ERR(const void *p) { return (unsigned long)p >= (unsigned 
 #define EEXIST 17
 #define EINVAL 22
 #define EAGAIN 11
+#define ENOSPC 28
 
 /* ---- reports: WARN_ON / BUG_ON / ASSERT / messages reach Rust (glue.c) ---- */
 void dk_report(const char *kind, const char *expr, const char *file, int line);
@@ -224,6 +234,12 @@ struct wait_queue_entry { int unused; };
 #define waitqueue_active(q) ((q)->waiters != 0)
 #define wake_up(q) ((void)(q))
 #define schedule() dk_would_sleep("schedule", __FILE__, __LINE__)
+
+/* ---- the current task: only journal_info is read (delalloc-space.c: is a transaction open?).
+ * Never set here: no transaction is ever open around a delalloc reservation. ---- */
+struct task_struct { void *journal_info; };
+extern struct task_struct dk_current_task;
+#define current (&dk_current_task)
 
 /* ---- VFS bits the btrfs code names: only the fields it reads ---- */
 struct super_block { void *s_fs_info; };
