@@ -14,6 +14,7 @@
 //! Cost when off: one load and bit test per guarded site ([`BugSet::contains`] on a `Copy`
 //! word kept beside the data the site already reads).
 
+use delalloc_contract::Era;
 use std::fmt;
 use std::str::FromStr;
 
@@ -114,6 +115,37 @@ pub enum Bug {
     /// nobody holds, or misses one the release took. Only a racing release can get into that
     /// window (added with the concurrent mode).
     RacingReleaseIgnored,
+    /// Era C. 6d82ad13c411 ("btrfs: release correct delalloc amount in direct IO write path",
+    /// 5.18; Fixes f0bfa76a11e9, 5.17) reverted: btrfs_get_blocks_direct_write reserves for
+    /// all that is left (prev_len), the allocator returns less (the model: max_extent), and
+    /// btrfs_delalloc_release_extents is called with the shrunk len instead of prev_len, so
+    /// count(prev_len) − count(len) outstanding extents stay and the inode reservation never
+    /// empties (WARN_ONs at btrfs_destroy_inode).
+    DioReleasesShrunkExtents,
+    /// Era C. 8b62f87bad9c ("Btrfs: rework outstanding_extents", 4.15) made
+    /// btrfs_delalloc_release_metadata leave outstanding_extents alone, but era B's
+    /// `outstanding_extents++` before releasing a partly used reservation's tail survived in
+    /// cluster_pages_for_defrag (28c4a3e21ad0 "btrfs: defrag: use btrfs_mod_outstanding_extents
+    /// in cluster_pages_for_defrag" rewrote that line and kept it; it went with 5.16's defrag
+    /// rewrite), where nothing gives it back. The model has no partial defrag: the same +1 sits
+    /// where era C's buffered write gives a short copy's tail back (SPEC §6.1 step 4).
+    ShortCopyKeepsExtentBump,
+    /// Era C. 44db1216efe3 ("Btrfs: add missing extents release on file extent cluster
+    /// relocation error", 5.4; Fixes 8b62f87bad9c): an error path after
+    /// btrfs_delalloc_reserve_metadata gives the bytes back but not the outstanding extents.
+    /// The era-B row [`Bug::ErrorPathKeepsExtent`] keeps its era-B form; this era-C row is the
+    /// same mistake on page_mkwrite's Fault path (page at or past i_size, SPEC §6.1):
+    /// release_space without release_extents, so count(S) extents and the reservation's size
+    /// stay.
+    ErrorPathKeepsExtentEraC,
+    /// Era C. a0e248bb502d ("Btrfs: fix negative subv_writers counter and data space leak after
+    /// buffered write", 5.5) reverted: only_release_metadata is not reset at the top of each
+    /// btrfs_buffered_write iteration (before the fix only after a copy that made progress; the
+    /// model has no zero-copy retry, so the flag stays for every later chunk of the write).
+    /// After a metadata-only (NODATACOW, data ENOSPC) chunk, a later chunk that did reserve data
+    /// is treated as metadata-only: its delalloc gets NORESERVE and its tail release frees
+    /// metadata only, so its data bytes_may_use is never freed.
+    NocowFlagNotReset,
 }
 
 /// What is known about a bug, as data (the scoreboard, the tests and `--bug` read it).
@@ -146,6 +178,10 @@ pub struct BugInfo {
     /// run under both, and both targets find them from their seed corpus within 200
     /// executions; they name the fs ops, whose accounting the kernel's hooks served.
     pub reach: Reach,
+    /// The era whose paths hold the bug's site (SPEC §0): the scoreboard's campaigns for it
+    /// generate only that era's programs, through the generators' Dialect. `None`: code both
+    /// eras run (the io tree, the hooks' extent counts).
+    pub era: Option<Era>,
 }
 
 /// The op level of a fuzz target (`fs_level`, `tree_level`); see [`BugInfo::reach`].
@@ -158,8 +194,13 @@ pub enum Reach {
 }
 
 /// The hook bugs: an inode's or the stand-alone tree's count, or the delalloc reserve (or a
-/// reservation's answer) when a reservation in the same op already used the wrong count.
+/// reservation's answer) when a reservation in the same op already used the wrong count; in
+/// era C the inode reservation the next recompute sizes from that count (listed before the
+/// count, as the oracle orders fields by name), and the metadata it trims back.
 const OUTSTANDING: &[&str] = &[
+    "inodes[].block_rsv.reserved",
+    "inodes[].block_rsv.size",
+    "meta.bytes_may_use",
     "inodes[].outstanding_extents",
     "tree.outstanding_extents",
     "delalloc_rsv.reserved",
@@ -168,7 +209,7 @@ const OUTSTANDING: &[&str] = &[
 
 impl Bug {
     /// Every bug, in declaration order (the order of tables and of [`BugSet`]'s bits).
-    pub const ALL: [Bug; 19] = [
+    pub const ALL: [Bug; 23] = [
         Bug::ReserveBeforeSuccess,
         Bug::NoInodeUpdateItem,
         Bug::MetaReservedNeverDropped,
@@ -188,6 +229,10 @@ impl Bug {
         Bug::TryLockKeepsPrefix,
         Bug::FindDelallocIgnoresBoundary,
         Bug::RacingReleaseIgnored,
+        Bug::DioReleasesShrunkExtents,
+        Bug::ShortCopyKeepsExtentBump,
+        Bug::ErrorPathKeepsExtentEraC,
+        Bug::NocowFlagNotReset,
     ];
 
     pub fn info(self) -> &'static BugInfo {
@@ -226,6 +271,11 @@ impl Bug {
         self.expected_fields().contains(&field)
     }
 
+    /// The era the bug lives in (see [`BugInfo::era`]).
+    pub fn era(self) -> Option<Era> {
+        self.info().era
+    }
+
     pub fn from_name(name: &str) -> Option<Bug> {
         Bug::ALL.into_iter().find(|b| b.name() == name)
     }
@@ -253,6 +303,7 @@ const INFO: [BugInfo; Bug::ALL.len()] = [
         race: false,
         expected_fields: &["delalloc_rsv.reserved", "delalloc_rsv.size", "outcome"],
         reach: Reach::Fs,
+        era: Some(Era::B),
     },
     BugInfo {
         name: "no-inode-update-item",
@@ -261,6 +312,7 @@ const INFO: [BugInfo; Bug::ALL.len()] = [
         race: false,
         expected_fields: &["delalloc_rsv.reserved", "outcome"],
         reach: Reach::Fs,
+        era: Some(Era::B),
     },
     BugInfo {
         name: "meta-reserved-never-dropped",
@@ -269,6 +321,7 @@ const INFO: [BugInfo; Bug::ALL.len()] = [
         race: false,
         expected_fields: &["delalloc_rsv.reserved", "outcome"],
         reach: Reach::Fs,
+        era: Some(Era::B),
     },
     BugInfo {
         name: "unlock-before-set-delalloc",
@@ -277,6 +330,7 @@ const INFO: [BugInfo; Bug::ALL.len()] = [
         race: true,
         expected_fields: &[],
         reach: Reach::Fs,
+        era: Some(Era::B),
     },
     BugInfo {
         name: "dio-sets-dirty-uptodate",
@@ -285,6 +339,7 @@ const INFO: [BugInfo; Bug::ALL.len()] = [
         race: false,
         expected_fields: &["inodes[].records"],
         reach: Reach::Fs,
+        era: Some(Era::B),
     },
     BugInfo {
         name: "merge-hook-era-a",
@@ -293,6 +348,7 @@ const INFO: [BugInfo; Bug::ALL.len()] = [
         race: false,
         expected_fields: OUTSTANDING,
         reach: Reach::Fs,
+        era: None,
     },
     BugInfo {
         name: "split-hook-era-a",
@@ -301,6 +357,7 @@ const INFO: [BugInfo; Bug::ALL.len()] = [
         race: false,
         expected_fields: OUTSTANDING,
         reach: Reach::Fs,
+        era: None,
     },
     BugInfo {
         name: "merge-split-max-count",
@@ -309,6 +366,7 @@ const INFO: [BugInfo; Bug::ALL.len()] = [
         race: false,
         expected_fields: OUTSTANDING,
         reach: Reach::Fs,
+        era: None,
     },
     BugInfo {
         name: "short-copy-no-extent-bump",
@@ -317,6 +375,7 @@ const INFO: [BugInfo; Bug::ALL.len()] = [
         race: false,
         expected_fields: &["delalloc_rsv.reserved", "outcome"],
         reach: Reach::Fs,
+        era: Some(Era::B),
     },
     BugInfo {
         name: "writeback-frees-data-twice",
@@ -325,6 +384,7 @@ const INFO: [BugInfo; Bug::ALL.len()] = [
         race: false,
         expected_fields: &["data.bytes_may_use", "outcome"],
         reach: Reach::Fs,
+        era: Some(Era::B),
     },
     BugInfo {
         name: "dio-fallback-keeps-reservation",
@@ -333,6 +393,7 @@ const INFO: [BugInfo; Bug::ALL.len()] = [
         race: false,
         expected_fields: &["data.bytes_may_use", "outcome"],
         reach: Reach::Fs,
+        era: Some(Era::B),
     },
     BugInfo {
         name: "error-path-keeps-extent",
@@ -341,6 +402,7 @@ const INFO: [BugInfo; Bug::ALL.len()] = [
         race: false,
         expected_fields: &["delalloc_rsv.reserved", "outcome"],
         reach: Reach::Fs,
+        era: Some(Era::B),
     },
     BugInfo {
         name: "noreserve-data-freed",
@@ -349,6 +411,7 @@ const INFO: [BugInfo; Bug::ALL.len()] = [
         race: false,
         expected_fields: &["data.bytes_may_use", "outcome"],
         reach: Reach::Fs,
+        era: Some(Era::B),
     },
     BugInfo {
         name: "split-hook-after-cut",
@@ -357,6 +420,7 @@ const INFO: [BugInfo; Bug::ALL.len()] = [
         race: false,
         expected_fields: OUTSTANDING,
         reach: Reach::Fs,
+        era: None,
     },
     BugInfo {
         name: "merge-ignores-boundary",
@@ -365,6 +429,7 @@ const INFO: [BugInfo; Bug::ALL.len()] = [
         race: false,
         expected_fields: &["tree.records", "tree.outstanding_extents"],
         reach: Reach::Tree,
+        era: None,
     },
     BugInfo {
         name: "exclusive-misses-straddler",
@@ -373,6 +438,7 @@ const INFO: [BugInfo; Bug::ALL.len()] = [
         race: false,
         expected_fields: &["outcome", "tree.records", "tree.outstanding_extents"],
         reach: Reach::Tree,
+        era: None,
     },
     BugInfo {
         name: "try-lock-keeps-prefix",
@@ -381,6 +447,7 @@ const INFO: [BugInfo; Bug::ALL.len()] = [
         race: false,
         expected_fields: &["tree.records", "tree.outstanding_extents"],
         reach: Reach::Tree,
+        era: None,
     },
     BugInfo {
         name: "find-delalloc-ignores-boundary",
@@ -389,6 +456,7 @@ const INFO: [BugInfo; Bug::ALL.len()] = [
         race: false,
         expected_fields: &["outcome"],
         reach: Reach::Tree,
+        era: None,
     },
     BugInfo {
         name: "racing-release-ignored",
@@ -397,7 +465,70 @@ const INFO: [BugInfo; Bug::ALL.len()] = [
         race: true,
         expected_fields: &[],
         reach: Reach::Fs,
+        era: Some(Era::B),
     },
+    BugInfo {
+        name: "dio-releases-shrunk-extents",
+        description: "the era C direct write releases the reservation's extents for the allocated piece, not for all it reserved",
+        commit: "6d82ad13c411 btrfs: release correct delalloc amount in direct IO write path",
+        race: false,
+        expected_fields: &[
+            "inodes[].block_rsv.reserved",
+            "inodes[].block_rsv.size",
+            "inodes[].outstanding_extents",
+            "meta.bytes_may_use",
+            "outcome",
+        ],
+        reach: Reach::Fs,
+        era: Some(Era::V6),
+    },
+    BugInfo {
+        name: "short-copy-keeps-extent-bump",
+        description: "era B's outstanding_extents++ before a short copy's tail release kept in era C, where nothing gives it back",
+        commit: "8b62f87bad9c Btrfs: rework outstanding_extents (the +1 kept in cluster_pages_for_defrag, cf. 28c4a3e21ad0)",
+        race: false,
+        expected_fields: &[
+            "inodes[].block_rsv.reserved",
+            "inodes[].block_rsv.size",
+            "inodes[].outstanding_extents",
+            "meta.bytes_may_use",
+            "outcome",
+        ],
+        reach: Reach::Fs,
+        era: Some(Era::V6),
+    },
+    BugInfo {
+        name: "error-path-keeps-extent-era-c",
+        description: "era C page_mkwrite past EOF gives the bytes back but skips release_extents",
+        commit: "44db1216efe3 Btrfs: add missing extents release on file extent cluster relocation error",
+        race: false,
+        expected_fields: &[
+            "inodes[].block_rsv.reserved",
+            "inodes[].block_rsv.size",
+            "inodes[].outstanding_extents",
+            "meta.bytes_may_use",
+            "outcome",
+        ],
+        reach: Reach::Fs,
+        era: Some(Era::V6),
+    },
+    BugInfo {
+        name: "nocow-flag-not-reset",
+        description: "after a metadata-only chunk, later chunks of the era C buffered write stay metadata-only though they reserved data",
+        commit: "a0e248bb502d Btrfs: fix negative subv_writers counter and data space leak after buffered write",
+        race: false,
+        expected_fields: &[
+            "data.bytes_may_use",
+            "inodes[].block_rsv.reserved",
+            "inodes[].block_rsv.size",
+            "inodes[].outstanding_extents",
+            "inodes[].records",
+            "outcome",
+        ],
+        reach: Reach::Fs,
+        era: Some(Era::V6),
+    },
+
 ];
 
 /// A name that is not one of [`Bug::ALL`]'s, or an empty one in a list.

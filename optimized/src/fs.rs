@@ -22,7 +22,7 @@ use delalloc_contract::op::MAX_OFFSET;
 use delalloc_contract::{Bits, Ino, OrderedKind, Outcome};
 
 /// The last byte any range may address: the "EOF range" ends here.
-const EOF_END: u64 = MAX_OFFSET - 1;
+pub(crate) const EOF_END: u64 = MAX_OFFSET - 1;
 
 /// The mounted file system: fs_info and the inodes.
 #[derive(Debug)]
@@ -55,6 +55,9 @@ impl FileSystem {
     /// btrfs_finish_ordered_io of the ordered extent starting at `start`: the inode-update
     /// reservation, the allocation becomes used space, and the extent's metadata goes back.
     fn finish_one(&self, g: &mut InodeInner, start: u64) {
+        if self.info.era_c {
+            return self.finish_one_c(g, start);
+        }
         let fs = &self.info;
         delayed_inode_reserve(g, fs);
         let Some(oe) = g.ordered.remove(&start) else {
@@ -69,7 +72,7 @@ impl FileSystem {
 
     /// "Finish ordered in R" (btrfs_wait_ordered_range): every ordered extent overlapping
     /// [start, end], by file offset. One lookup per extent.
-    fn finish_ordered_in(&self, g: &mut InodeInner, start: u64, end: u64) {
+    pub(crate) fn finish_ordered_in(&self, g: &mut InodeInner, start: u64, end: u64) {
         while let Some(s) = g.first_ordered_in(start, end) {
             self.finish_one(g, s);
         }
@@ -86,7 +89,7 @@ impl FileSystem {
     /// writeback created one while we waited for the range, unlock and go again (the "again:"
     /// loops of lock_and_cleanup_extent_if_need and btrfs_page_mkwrite). A sequential run goes
     /// round once.
-    fn lock_without_ordered<'a>(
+    pub(crate) fn lock_without_ordered<'a>(
         &self,
         inode: &'a Inode,
         mut g: MutexGuard<'a, InodeInner>,
@@ -116,6 +119,9 @@ impl FileSystem {
     ) -> Outcome {
         let inode = self.inode(ino);
         let i_mutex = inode.i_mutex();
+        if self.info.era_c {
+            return self.buffered_write_c(inode, &i_mutex, pos, len, copied, nocow);
+        }
         self.buffered_write_locked(inode, &i_mutex, pos, len, copied, nocow)
     }
 
@@ -239,6 +245,9 @@ impl FileSystem {
 
     pub fn direct_write(&self, ino: Ino, pos: u64, len: u64, fallback: bool) -> Outcome {
         let inode = self.inode(ino);
+        if self.info.era_c {
+            return self.direct_write_c(inode, pos, len, fallback);
+        }
         let fs = &self.info;
         let end = pos + len - 1;
         // The aio_write path reserves under i_mutex. btrfs_direct_IO lets it go for an overwrite
@@ -340,6 +349,9 @@ impl FileSystem {
 
     pub fn page_mkwrite(&self, ino: Ino, pos: u64) -> Outcome {
         let inode = self.inode(ino);
+        if self.info.era_c {
+            return self.page_mkwrite_c(inode, pos);
+        }
         let fs = &self.info;
         let s = fs.geo.sectorsize;
         {
@@ -383,6 +395,9 @@ impl FileSystem {
 
     pub fn defrag(&self, ino: Ino, start: u64, len: u64) -> Outcome {
         let inode = self.inode(ino);
+        if self.info.era_c {
+            return self.defrag_c(inode, start, len);
+        }
         let fs = &self.info;
         let geo = &fs.geo;
         let mut cur = geo.round_down(start);
@@ -434,7 +449,7 @@ impl FileSystem {
 
     /// Writes back the delalloc of [round_down(start), round_up(start + len) − 1], one locked
     /// extent of at most max_extent at a time.
-    fn writeback(&self, inode: &Inode, start: u64, len: u64) {
+    pub(crate) fn writeback(&self, inode: &Inode, start: u64, len: u64) {
         let fs = &self.info;
         let geo = &fs.geo;
         let last = geo.round_up(start + len) - 1;
@@ -493,8 +508,14 @@ impl FileSystem {
             if let Some((rs, n)) = run {
                 start_ordered(rs, e + 1, n);
             }
-            // The allocation consumed the data reservation: no DO_ACCOUNTING.
-            let clear = Bits::LOCKED | Bits::DELALLOC | Bits::DIRTY | Bits::DEFRAG;
+            // The allocation consumed the data reservation: no DO_ACCOUNTING. Era C (6.12
+            // cow_file_range :1567) clears only LOCKED|DELALLOC: DEFRAG and DELALLOC_NEW stay
+            // until the ordered extent finishes, and nothing recomputes the reservation.
+            let clear = if fs.era_c {
+                Bits::LOCKED | Bits::DELALLOC
+            } else {
+                Bits::LOCKED | Bits::DIRTY | Bits::DELALLOC | Bits::DEFRAG
+            };
             inode.clear_and_wake(&mut g, fs, s, e, clear, false, Some(&mut cached));
             cur = e + 1;
         }

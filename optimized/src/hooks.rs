@@ -10,6 +10,7 @@ use crate::bugs::{Bug, BugSet};
 use crate::extent_tree::StateHooks;
 use crate::inode::Accounting;
 use crate::reservation::release_metadata;
+use crate::reservation_c;
 use crate::space::FsInfo;
 use delalloc_contract::{Bits, Ino, Record};
 
@@ -121,7 +122,19 @@ impl StateHooks for InodeHooks<'_> {
         }
         if loses(&rec, bits, Bits::DELALLOC) {
             let bugs = self.fs.bugs;
-            if bits.intersects(Bits::DO_ACCOUNTING) {
+            if self.fs.era_c {
+                // Era C (6.12 btrfs_clear_delalloc_extent :2682): the extents go first, then
+                // with DO_ACCOUNTING release_metadata, which recomputes and trims; the data
+                // part as in era B.
+                let n = self.fs.count(len);
+                self.acct.outstanding_extents = self.acct.outstanding_extents.saturating_sub(n);
+                if bits.intersects(Bits::DO_ACCOUNTING) {
+                    reservation_c::release_metadata(self.acct, self.fs, len);
+                    if !rec.bits.intersects(Bits::NORESERVE) {
+                        self.fs.free_data(len);
+                    }
+                }
+            } else if bits.intersects(Bits::DO_ACCOUNTING) {
                 release_metadata(self.acct, self.fs, len);
                 // Bug::NoreserveDataFreed: the NORESERVE test missing.
                 if !rec.bits.intersects(Bits::NORESERVE) || bugs.contains(Bug::NoreserveDataFreed) {

@@ -26,12 +26,15 @@ use crate::stamp::Stamp;
 #[cfg(feature = "shuttle")]
 use crate::sync::yield_point;
 use crate::sync::{lock, wait, Condvar, Mutex, MutexGuard};
-use delalloc_contract::{Bits, Era, Ino, InodeSnapshot, OrderedExtent, OrderedKind};
+use delalloc_contract::{
+    Accounting as Design, Bits, BlockRsv, Era, Ino, InodeSnapshot, OrderedExtent, OrderedKind,
+};
 use std::collections::BTreeMap;
 use std::ops::Bound::{Excluded, Included};
 
-/// The accounting fields of btrfs_inode (era B), kept incrementally by the hooks and the
-/// reservation code, never recomputed from the tree.
+/// The accounting fields of btrfs_inode, kept incrementally by the hooks and the reservation
+/// code, never recomputed from the tree. Era B uses reserved_extents and meta_reserved, era C
+/// the inode's own block reservation (SPEC §4.1); the other era's fields stay zero.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Accounting {
     pub outstanding_extents: u64,
@@ -43,6 +46,10 @@ pub struct Accounting {
     pub new_delalloc_bytes: u64,
     /// BTRFS_INODE_DELALLOC_META_RESERVED: the inode-update item is reserved (seed 002).
     pub meta_reserved: bool,
+    /// btrfs_inode::block_rsv (era C): size recomputed only by delalloc-space.c, reserved
+    /// trimmed down to it (SPEC §4.1, §8.1). Kept under the inode lock with the counters it is
+    /// sized from, so a recompute and its trim are one critical section.
+    pub block_rsv: BlockRsv,
 }
 
 impl Accounting {
@@ -102,7 +109,7 @@ impl InodeInner {
 
     /// clear_extent_bit with the inode's hooks; returns whether LOCKED was cleared (waiters to
     /// wake). Callers that may clear LOCKED use [`Inode::clear_and_wake`].
-    fn clear_bits(
+    pub(crate) fn clear_bits(
         &mut self,
         fs: &FsInfo,
         start: u64,
@@ -153,7 +160,9 @@ impl InodeInner {
             "ordered extents overlap"
         );
         ordered.insert(start, Ordered { len, kind });
-        acct.outstanding_extents += fs.count(len);
+        // Era C: alloc_ordered_extent adds 1 (6.12 ordered-data.c:209), no recompute; every
+        // ordered extent is at most max_extent long, so it is count(len) too.
+        acct.outstanding_extents += if fs.era_c { 1 } else { fs.count(len) };
     }
 
     /// Writes the inode's observable state into `out`, reusing its vectors.
@@ -163,12 +172,15 @@ impl InodeInner {
         out.records.clear();
         self.tree.records_into(&mut out.records);
         out.outstanding_extents = a.outstanding_extents;
-        out.reserved_extents = Some(a.reserved_extents);
+        // Each era's own fields, the other's None (SPEC §0).
+        let era_b = self.tree.era().accounting() == Design::B;
+        out.reserved_extents = era_b.then_some(a.reserved_extents);
+        out.delalloc_meta_reserved = era_b.then_some(a.meta_reserved);
+        out.block_rsv = (!era_b).then_some(a.block_rsv);
         out.csum_bytes = a.csum_bytes;
         out.delalloc_bytes = a.delalloc_bytes;
         out.defrag_bytes = a.defrag_bytes;
         out.new_delalloc_bytes = a.new_delalloc_bytes;
-        out.delalloc_meta_reserved = Some(a.meta_reserved);
         out.delayed_bytes_reserved = self.delayed_bytes_reserved;
         out.ordered.clear();
         out.ordered

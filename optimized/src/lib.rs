@@ -4,8 +4,9 @@
 //! - [`hooks`]: the inode's set/clear/merge/split hooks, counters kept incrementally (§2);
 //! - [`space`]: space infos, block reservations, fault injection, fs-wide counters (§3);
 //! - [`reservation`]: delalloc reservations and the delayed-inode steal chain (§4, §5);
+//! - [`reservation_c`]: era C's per-inode block reservation (§4.1, §5.1);
 //! - [`inode`]: per-inode state and its locks, including the waiting extent range lock;
-//! - [`fs`]: the file-system paths (§6);
+//! - [`fs`]: the file-system paths (§6); [`fs_c`]: their era C forms (§6.1);
 //! - [`bugs`]: historical bugs that can be re-introduced, chosen at construction (off by default);
 //! - this file: the [`Model`], the stand-alone tree of the extent-tree ops (§7), unmount.
 //!
@@ -19,9 +20,11 @@ pub mod bugs;
 pub mod extent_map;
 pub mod extent_tree;
 pub mod fs;
+pub mod fs_c;
 pub mod hooks;
 pub mod inode;
 pub mod reservation;
+pub mod reservation_c;
 pub mod space;
 pub mod stamp;
 pub mod sync;

@@ -19,7 +19,7 @@ use crate::sync::{
     atomic_sub_saturating, lock, AtomicBool, AtomicU64, Mutex, MutexGuard, Ordering, Padded,
 };
 use delalloc_contract::{
-    BlockRsv as RsvCounters, FaultKind, Geometry, Ino, SpaceInfo as SpaceCounters,
+    Accounting, BlockRsv as RsvCounters, FaultKind, Geometry, Ino, SpaceInfo as SpaceCounters,
 };
 use delalloc_contract::{Snapshot, Warnings};
 
@@ -193,6 +193,9 @@ pub struct FsInfo {
     /// never write the same cache line.
     delalloc_bytes: [Padded<AtomicU64>; DELALLOC_SHARDS],
     warnings: [AtomicU64; 4],
+    /// The era's reservation design is era C (SPEC §0): per-inode block reservations, no
+    /// fs-wide delalloc reserve, and a release's excess goes straight back to may_use (§3.1).
+    pub era_c: bool,
     /// The re-introduced bugs ([`crate::bugs`]); every layer that holds the fs_info reads them
     /// here. None by default.
     pub bugs: BugSet,
@@ -217,6 +220,7 @@ impl FsInfo {
             fail_meta: AtomicBool::new(false),
             delalloc_bytes: std::array::from_fn(|_| Padded(AtomicU64::new(0))),
             warnings: Default::default(),
+            era_c: geo.era.accounting() == Accounting::C,
             bugs,
         }
     }
@@ -231,6 +235,16 @@ impl FsInfo {
     /// trans(n): btrfs_calc_trans_metadata_size.
     pub fn trans(&self, items: u64) -> u64 {
         self.geo.trans_metadata_size(items)
+    }
+
+    /// insert(n) (era C, SPEC §4.1): btrfs_calc_insert_metadata_size, the same as trans(n).
+    pub fn insert(&self, items: u64) -> u64 {
+        self.geo.trans_metadata_size(items)
+    }
+
+    /// meta(n) (era C, SPEC §4.1): btrfs_calc_metadata_size, one item updated in place.
+    pub fn meta(&self, items: u64) -> u64 {
+        self.geo.metadata_size(items)
     }
 
     fn rsv(&self, r: Rsv) -> &BlockRsv {
@@ -299,6 +313,21 @@ impl FsInfo {
         self.meta.try_reserve(n)
     }
 
+    /// btrfs_space_info_free_bytes_may_use on the metadata space: what an inode reservation
+    /// trims above its size goes straight back (era C, SPEC §3.1: the delayed-refs reserve,
+    /// not modelled, takes nothing).
+    pub fn free_metadata(&self, n: u64) {
+        if n > 0 {
+            self.meta.sub_may_use(n);
+        }
+    }
+
+    /// btrfs_block_rsv_add_bytes(dst, n, update_size = 1) of bytes taken from an inode
+    /// reservation (era C's migrate into the delayed reserve, SPEC §5.1).
+    pub fn rsv_add(&self, r: Rsv, n: u64) {
+        self.rsv(r).add(n, true);
+    }
+
     /// btrfs_block_rsv_add: a fresh metadata reservation of n into `r`, size included.
     #[inline]
     pub fn block_rsv_add(&self, r: Rsv, n: u64) -> Result<(), Enospc> {
@@ -323,7 +352,9 @@ impl FsInfo {
             return;
         }
         let mut excess = self.rsv(r).shrink(n);
-        if excess > 0 && r != Rsv::Global {
+        // Era C (6.12 btrfs_block_rsv_release): the excess goes to the delayed-refs reserve,
+        // whose size is 0 here, so all of it back to may_use; never to the global reserve.
+        if excess > 0 && r != Rsv::Global && !self.era_c {
             excess -= self.global_rsv.top_up(excess);
         }
         if excess > 0 {
@@ -426,7 +457,8 @@ impl FsInfo {
     pub fn snapshot_locked_into(&self, s: &mut Snapshot) {
         s.data = self.data.counters();
         s.meta = self.meta.counters();
-        s.delalloc_rsv = Some(self.delalloc_rsv.counters());
+        // Era C has no fs-wide delalloc reservation (SPEC §3.1).
+        s.delalloc_rsv = (!self.era_c).then(|| self.delalloc_rsv.counters());
         s.delayed_rsv = self.delayed_rsv.counters();
         s.global_rsv = self.global_rsv.counters();
     }

@@ -19,6 +19,26 @@ pub const FAILED: u8 = 1;
 /// Exit code: bad input or an unusable path; the command could not do its job.
 pub const ERROR: u8 = 2;
 
+/// `--era`: the era every generated program runs in (SPEC §0), through the generators'
+/// [`crate::generators::Dialect`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum EraArg {
+    /// Era B (4.x accounting).
+    B,
+    /// Era 6 (the 6.x io tree and era C's per-inode reservations).
+    #[value(name = "6")]
+    V6,
+}
+
+impl From<EraArg> for delalloc_contract::Era {
+    fn from(e: EraArg) -> delalloc_contract::Era {
+        match e {
+            EraArg::B => delalloc_contract::Era::B,
+            EraArg::V6 => delalloc_contract::Era::V6,
+        }
+    }
+}
+
 /// `--level`: which ops programs use.
 #[derive(Clone, Copy, clap::ValueEnum)]
 pub enum LevelArg {

@@ -1,6 +1,6 @@
 //! `delalloc-fuzz fuzz`: the built-in engine's campaign, sequential or `--concurrent`.
 
-use super::common::{parse_bugs, AgainstArgs, LevelArg, ERROR, FAILED};
+use super::common::{parse_bugs, AgainstArgs, EraArg, LevelArg, ERROR, FAILED};
 use crate::against::Against;
 use crate::engines::{self, findings, Campaign, Config};
 use crate::generators::Dialect;
@@ -41,6 +41,10 @@ pub struct FuzzCommand {
     /// Print the summary (and any finding) as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Generate every program in this era (`b` or `6`); default: the generator's mix (one
+    /// program in four in era 6). Against the kernel, its own era.
+    #[arg(long, value_enum, value_name = "ERA", conflicts_with = "concurrent")]
+    pub era: Option<EraArg>,
     /// Concurrent programs (tasks and a schedule) through the concurrent oracle (SPEC §10).
     #[arg(long, conflicts_with = "level")]
     pub concurrent: bool,
@@ -72,6 +76,8 @@ impl FuzzCommand {
         if against == Against::Kernel {
             let conflict = if self.concurrent {
                 Some("--concurrent runs the optimized model's threads, not the kernel model")
+            } else if self.era.is_some_and(|e| e != EraArg::V6) {
+                Some("--era: the kernel model has era 6's rules only")
             } else if !bugs.is_empty() {
                 Some("--bug re-introduces bugs in the optimized model; the kernel's mutants are patches (mutants --against kernel)")
             } else {
@@ -121,13 +127,29 @@ impl FuzzCommand {
             };
             return fuzz(&config, &oracle, self.json);
         }
+        let dialect = Dialect {
+            era: self.era.map(Into::into),
+            ..Dialect::ANY
+        };
+        let extra_flags = match self.era {
+            Some(EraArg::B) => format!("{extra_flags} --era b"),
+            Some(EraArg::V6) => format!("{extra_flags} --era 6"),
+            None => extra_flags,
+        };
         let oracle = WithRunLine {
             run_line: pairing.run_line(),
             extra_flags,
             oracle: Differential {
                 level: self.level.into(),
-                dialect: Dialect::ANY,
-                run: |p: &Program| scoreboard::run_with_bugs(p, bugs),
+                dialect,
+                // A shrinking step that leaves the era is not the campaign's finding.
+                run: move |p: &Program| {
+                    if dialect.fits(p) {
+                        scoreboard::run_with_bugs(p, bugs)
+                    } else {
+                        Verdict::Agree(Stats::default())
+                    }
+                },
             },
         };
         fuzz(&config, &oracle, self.json)

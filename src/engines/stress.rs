@@ -120,15 +120,37 @@ fn run_once(p: &ConcurrentProgram, rounds: usize) -> Result<u64, (&'static str, 
         return Err((
             "after unmount",
             format!(
-                "leaked: {} evict and {} unmount WARN(s); data may_use {}, meta may_use {}, delalloc rsv {}/{}",
+                "leaked: {} evict and {} unmount WARN(s); data may_use {}, meta may_use {}, {}",
                 w.evict_leaks,
                 w.unmount_leaks,
                 after.data.bytes_may_use,
                 after.meta.bytes_may_use,
-                after.delalloc_rsv.unwrap_or_default().reserved,
-                after.delalloc_rsv.unwrap_or_default().size
+                reservations(&after)
             ),
         ));
     }
     Ok((p.setup.len() + p.task_ops() * rounds + 1) as u64)
+}
+
+/// The metadata reservations of a leak message, in the snapshot's era: era B's fs-wide
+/// delalloc reserve, or era C's inode reservations that are not empty (SPEC §0).
+fn reservations(s: &delalloc_contract::Snapshot) -> String {
+    if let Some(r) = s.delalloc_rsv {
+        return format!("delalloc rsv {}/{}", r.reserved, r.size);
+    }
+    let held: Vec<String> = s
+        .inodes
+        .iter()
+        .enumerate()
+        .filter_map(|(k, i)| {
+            let r = i.block_rsv.unwrap_or_default();
+            (r.reserved + r.size > 0)
+                .then(|| format!("inodes[{k}] block_rsv {}/{}", r.reserved, r.size))
+        })
+        .collect();
+    if held.is_empty() {
+        "inode block_rsvs empty".into()
+    } else {
+        held.join(", ")
+    }
 }

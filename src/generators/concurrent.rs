@@ -26,15 +26,24 @@ const HOT_SECTORS: u64 = 8;
 /// At most this many schedule bytes in a generated program.
 const MAX_GENERATED_SCHEDULE: usize = 48;
 
-/// A concurrent program generated from `seed` (the seed's RNG bytes fed to [`program`]).
+/// A concurrent program generated from `seed` (the seed's RNG bytes fed to [`program`]). One
+/// seed in four runs it in era 6, so that era C's paths (SPEC §6.1) race too; the era is
+/// chosen from the seed, not from the bytes, so every other seed's program is as it was.
 pub fn program_from_seed(seed: u64) -> ConcurrentProgram {
     let mut bytes = vec![0u8; 1024];
     SmallRng::seed_from_u64(seed).fill_bytes(&mut bytes);
     let mut u = Unstructured::new(&bytes);
-    program(&mut u).unwrap_or_else(|_| ConcurrentProgram {
+    let mut p = program(&mut u).unwrap_or_else(|_| ConcurrentProgram {
         tasks: vec![Vec::new()],
         ..ConcurrentProgram::default()
-    })
+    });
+    if seed % 4 == 3 {
+        p.geometry.era = delalloc_contract::Era::V6;
+        if p.validate().is_err() {
+            p.geometry.era = delalloc_contract::Era::B;
+        }
+    }
+    p
 }
 
 /// A valid concurrent program read from `u`.

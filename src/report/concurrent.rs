@@ -163,13 +163,16 @@ pub fn text(d: &Rejection) -> String {
                 )
             })
             .collect();
+        // Era B's fs-wide delalloc reserve; era C's inode reservations are in `dirty`.
+        let delalloc = q
+            .delalloc_rsv
+            .map(|r| format!(" delalloc rsv {}/{}", r.reserved, r.size))
+            .unwrap_or_default();
         let _ = writeln!(
             s,
-            "after the unmount: data may_use {} meta may_use {} delalloc rsv {}/{} {}",
+            "after the unmount: data may_use {} meta may_use {}{delalloc} {}",
             q.data.bytes_may_use,
             q.meta.bytes_may_use,
-            q.delalloc_rsv.unwrap_or_default().reserved,
-            q.delalloc_rsv.unwrap_or_default().size,
             dirty.join("; ")
         );
     }

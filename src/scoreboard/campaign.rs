@@ -2,7 +2,7 @@
 //! (bugs, runs, limits, engine), the seed of each campaign, how a divergence is confirmed as
 //! that bug and shrunk ([`detect`]), and what a campaign and a bug's row record.
 
-use crate::generators::Level;
+use crate::generators::{Dialect, Level};
 use crate::libfuzzer::Sanitizer;
 use crate::oracles::{
     differential::{blank_indices, Divergence, DivergenceKind},
@@ -18,6 +18,26 @@ use std::path::PathBuf;
 /// the fuzz targets run with the same names in `DELALLOC_FUZZ_BUGS`: [`crate::injected::run`]).
 pub fn run_with_bugs(program: &Program, bugs: BugSet) -> Verdict<Stats, Divergence> {
     crate::injected::run(program, bugs.into())
+}
+
+/// What a campaign against `bug` generates: programs of the bug's era when it lives in one
+/// ([`delalloc_optimized::bugs::BugInfo::era`]), else every valid program.
+pub fn dialect(bug: Bug) -> Dialect {
+    Dialect {
+        era: bug.era(),
+        ..Dialect::ANY
+    }
+}
+
+/// [`run_with_bugs`] with `bug` alone, for a program of the bug's era; a program outside it (a
+/// shrinking step that put the geometry back in era B) agrees: it is not this campaign's
+/// finding.
+pub fn run_in_era(program: &Program, bug: Bug) -> Verdict<Stats, Divergence> {
+    if dialect(bug).fits(program) {
+        run_with_bugs(program, bug.into())
+    } else {
+        Verdict::Agree(Stats::default())
+    }
 }
 
 /// The first thing the oracle reported as different, in the form of
@@ -111,10 +131,9 @@ pub fn campaign_seed(base: u64, bug: Bug, run: u32) -> u64 {
 /// against the same buggy model, keeping the divergence one of the bug's ([`same_bug`]). `None`
 /// if the program does not diverge with the bug.
 pub fn detect(bug: Bug, index: u64, program: &Program) -> Option<Detection> {
-    let bugs = BugSet::from(bug);
     crate::shrink::minimize_by(
         program,
-        move |p: &Program| run_with_bugs(p, bugs),
+        move |p: &Program| run_in_era(p, bug),
         |first, candidate| same_bug(bug, first, candidate),
     )
     .map(|minimized| Detection { index, minimized })

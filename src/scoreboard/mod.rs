@@ -23,17 +23,16 @@ pub mod libfuzzer;
 pub mod races;
 
 pub use campaign::{
-    campaign_seed, detect, first_field, run_with_bugs, same_bug, CampaignResult, Detection, Engine,
-    Plan, Row, LEVEL,
+    campaign_seed, detect, dialect, first_field, run_in_era, run_with_bugs, same_bug,
+    CampaignResult, Detection, Engine, Plan, Row, LEVEL,
 };
 
 use crate::engines::{self, Search};
-use crate::generators::Dialect;
 use crate::oracles::differential::Differential;
 use crate::report;
 use delalloc_contract::text::print_program;
 use delalloc_contract::Program;
-use delalloc_optimized::bugs::{Bug, BugSet};
+use delalloc_optimized::bugs::Bug;
 use serde_json::{json, Value};
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -46,8 +45,8 @@ fn builtin_row(config: &Plan, bug: Bug) -> Row {
             campaigns: Vec::new(),
         };
     }
-    let bugs = BugSet::from(bug);
-    let run = move |p: &Program| run_with_bugs(p, bugs);
+    // The bug's era, forced (an era-C bug's site is on era-6 paths only).
+    let run = move |p: &Program| run_in_era(p, bug);
     let mut campaigns = Vec::new();
     for r in 0..config.runs {
         if crate::interrupt::requested() {
@@ -64,7 +63,7 @@ fn builtin_row(config: &Plan, bug: Bug) -> Row {
         };
         let oracle = Differential {
             level: LEVEL,
-            dialect: Dialect::ANY,
+            dialect: dialect(bug),
             run,
         };
         let Search { summary, found } = engines::search(&engine_config, &oracle);

@@ -23,6 +23,7 @@ mod cli_report_concurrent;
 mod concurrent;
 mod conformance;
 mod engine;
+mod era_c_optimized;
 mod fuzz_corpus;
 mod kernel_selftests;
 mod minimize;

@@ -9,12 +9,12 @@
 use delalloc_contract::text::parse_program;
 use delalloc_contract::Program;
 use delalloc_fuzz::engines::{self, Search};
-use delalloc_fuzz::generators::{program_from_seed, Dialect, Level};
+use delalloc_fuzz::generators::{program_from_seed, Level};
 use delalloc_fuzz::oracles::differential::Differential;
 use delalloc_fuzz::oracles::{differential, Verdict};
 use delalloc_fuzz::scoreboard::{self, first_field, run_with_bugs, ReproducerHeader};
 use delalloc_fuzz::{report, scoreboard::libfuzzer, shrink};
-use delalloc_optimized::bugs::{Bug, BugSet};
+use delalloc_optimized::bugs::Bug;
 use std::path::{Path, PathBuf};
 
 use crate::common::corpus::program_files;
@@ -139,8 +139,7 @@ fn the_builtin_engine_finds_every_sequential_bug_within_a_fixed_budget() {
     delalloc_fuzz::oracles::panics::quiet_model_panics();
     let mut missed = Vec::new();
     for bug in Bug::ALL.into_iter().filter(|b| !b.is_race()) {
-        let bugs = BugSet::from(bug);
-        let run = move |p: &Program| run_with_bugs(p, bugs);
+        let run = move |p: &Program| scoreboard::run_in_era(p, bug);
         for r in 0..BUDGET_CAMPAIGNS {
             let config = engines::Config {
                 // The program budget decides; the time limit only guards against a hang.
@@ -152,7 +151,7 @@ fn the_builtin_engine_finds_every_sequential_bug_within_a_fixed_budget() {
                 progress: false,
             };
             let oracle = Differential {
-                dialect: Dialect::ANY,
+                dialect: scoreboard::dialect(bug),
                 level: scoreboard::LEVEL,
                 run,
             };

@@ -94,8 +94,7 @@ pub fn check(s: &Snapshot, g: &Geometry) {
             .sum::<u64>();
         rsv_size += g.trans_metadata_size(
             i.reserved_extents.unwrap_or(0) + u64::from(i.delalloc_meta_reserved.unwrap_or(false)),
-        )
-            + g.trans_metadata_size(g.csum_leaves(i.csum_bytes));
+        ) + g.trans_metadata_size(g.csum_leaves(i.csum_bytes));
         delayed += i.delayed_bytes_reserved;
     }
     assert_eq!(s.fs_delalloc_bytes, fs_delalloc, "fs delalloc_bytes");

@@ -70,12 +70,18 @@ pub enum OrderSearch {
 /// order reproduces (a DIO flushing its range, a writer finishing the ordered extents under its
 /// pages). Left out besides: bytes_used (how often a range reached the disk depends on that
 /// timing too), the delayed-inode reservations (commit timing) and with them metadata
-/// bytes_may_use, the delayed and global reserves and the steal-chain warnings. The run's own
-/// snapshots are held to SPEC §8 separately, and after the unmount everything must be zero.
+/// bytes_may_use, the delayed and global reserves and the steal-chain warnings; in era C the
+/// inode reservations too (how much a reservation over-reserved before a racing release
+/// depends on the interleaving, as era B's reserved_extents does). The run's own snapshots are
+/// held to SPEC §8 and §8.1 separately, and after the unmount everything must be zero.
 pub fn synced_view(s: &Snapshot) -> Snapshot {
     let mut v = s.clone();
     for i in &mut v.inodes {
         i.delayed_bytes_reserved = 0;
+        // Era C: present but not compared (era B has None here, and keeps it).
+        if let Some(rsv) = &mut i.block_rsv {
+            *rsv = Default::default();
+        }
     }
     v.data.bytes_used = 0;
     v.meta.bytes_may_use = 0;
