@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Kernel mutants: for each patch in corpus/kernel-mutants and each kernel version, builds the
-# kernel/ crate with DELALLOC_KERNEL_PATCH=<patch> and runs the era-6 differential test of
-# kernel/tests/kernel_tree.rs (the kernel's io tree, and its inode tree with the delalloc hooks,
-# against the reference in era 6), then prints
+# kernel/ crate with DELALLOC_KERNEL_PATCH=<patch> and runs its era-6 differentials against the
+# reference: kernel/tests/kernel_tree.rs (the kernel's io tree, and its inode tree with the
+# delalloc hooks) and kernel/tests/kernel_model_fs.rs (the file-system level, era C, on the
+# kernel's delalloc-space.c and block-rsv.c), then prints
 # a table: mutant, version, applies, caught by the test, seconds. The clean tree is run first for
 # each version and must pass, or no "caught" means anything.
 #
@@ -36,8 +37,10 @@ unset DELALLOC_KERNEL_SRC DELALLOC_KERNEL_PATCH
 export CARGO_TARGET_DIR=$root/kernel/target/mutants
 logs=$CARGO_TARGET_DIR/logs
 mkdir -p "$logs"
-# The era-6 differentials: the self-test tree (io tree only) and the inode tree with the hooks.
-tests=(random_ops_agree_exactly_with_the_reference_in_era_6 random_hook_ops_agree_exactly_with_the_reference_in_era_6)
+# The era-6 differentials: the self-test tree (io tree only), the inode tree with the hooks, and
+# the file-system level.
+binaries=(--test kernel_tree --test kernel_model_fs)
+tests=(random_ops_agree_exactly_with_the_reference_in_era_6 random_hook_ops_agree_exactly_with_the_reference_in_era_6 random_era_6_fs_programs_agree_exactly_with_the_reference)
 bad=0
 rows=()
 
@@ -61,13 +64,13 @@ run() {
         caught=-
         bad=1
     elif ! (cd kernel && DELALLOC_KERNEL_VERSION=$v DELALLOC_KERNEL_PATCH=$patch \
-        nice cargo test --test kernel_tree --no-run) >>"$log" 2>&1; then
+        nice cargo test "${binaries[@]}" --no-run) >>"$log" 2>&1; then
         caught="build failed"
         bad=1
     elif grep -q "which this build does not compile" "$log"; then
         caught="not compiled"
     elif (cd kernel && DELALLOC_KERNEL_VERSION=$v DELALLOC_KERNEL_PATCH=$patch \
-        nice cargo test --test kernel_tree -- --exact "${tests[@]}") >>"$log" 2>&1; then
+        nice cargo test "${binaries[@]}" -- --exact "${tests[@]}") >>"$log" 2>&1; then
         if [[ -n $patch ]]; then
             caught=NO
             bad=1

@@ -1,13 +1,16 @@
 //! The kernel model at file-system level: era-6 programs (era C, SPEC §6.1) run on the kernel's
 //! own delalloc accounting. Random programs of every fs op, on small geometries, must keep the
 //! invariants of SPEC §8 / §8.1 after every op (checked here on the kernel's numbers), draw no
-//! WARN_ON or ASSERT from the kernel code, and unmount with everything released.
+//! WARN_ON or ASSERT from the kernel code, and unmount with everything released; and they must
+//! agree exactly with the reference, op by op (the differential that catches the kernel
+//! mutants of delalloc-space.c, scripts/kernel-mutants.sh).
 
 use delalloc_contract::op::FaultKind;
 use delalloc_contract::{
     Bits, Era, Geometry, Model, Op, OrderedKind, Outcome, Program, Snapshot, Warnings,
 };
 use delalloc_kernel::model::KernelModel;
+use delalloc_reference::Reference;
 
 struct Rng(u64);
 impl Rng {
@@ -263,6 +266,40 @@ fn random_era_6_programs_keep_the_invariants_and_unmount_clean() {
             outcomes[o.index()] > 0,
             "no {o:?} in {seeds} programs: {outcomes:?}"
         );
+    }
+}
+
+/// The same random era-6 programs on the reference: every outcome and every snapshot equal.
+#[test]
+fn random_era_6_fs_programs_agree_exactly_with_the_reference() {
+    let seeds = std::env::var("DELALLOC_KERNEL_TEST_SEEDS")
+        .map_or(300u64, |v| v.parse().expect("a number of seeds"));
+    for seed in 1..=seeds {
+        let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+        let g = geometry(&mut rng);
+        let mut ops: Vec<Op> = (0..40).map(|_| op(&mut rng, &g)).collect();
+        ops.push(Op::Unmount);
+        let mut kernel = KernelModel::new(&g);
+        let mut reference = Reference::new(&g);
+        for (i, op) in ops.iter().enumerate() {
+            let (k, r) = (kernel.apply(op), reference.apply(op));
+            assert_eq!(
+                k, r,
+                "seed {seed} op {i} {op:?}: outcomes (kernel, reference)"
+            );
+            let (ks, rs) = (kernel.snapshot(), reference.snapshot());
+            if ks != rs {
+                let diffs: Vec<String> = rs
+                    .diff(&ks)
+                    .iter()
+                    .map(|d| format!("{}: reference {} kernel {}", d.field, d.left, d.right))
+                    .collect();
+                panic!(
+                    "seed {seed} op {i} {op:?}: state differs:\n{}",
+                    diffs.join("\n")
+                );
+            }
+        }
     }
 }
 

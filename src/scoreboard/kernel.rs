@@ -2,7 +2,8 @@
 //!
 //! Each patch of `corpus/kernel-mutants/` (a small realistic bug in fs/btrfs) is applied to a
 //! copy of the kernel tree when a variant of this binary is built ([`kernel_variant`]); that
-//! binary then runs `fuzz --against kernel --level tree` campaigns, each a separate process
+//! binary then runs `fuzz --against kernel --level mixed` campaigns (tree ops for the io tree's
+//! mutants, fs ops for delalloc-space.c's), each a separate process
 //! with its own seed, and the row records whether and when each found a divergence. The clean
 //! tree runs the same campaigns first: any finding there is a false alarm (or a real kernel
 //! bug) and fails the board.
@@ -208,7 +209,7 @@ fn campaign(bin: &Path, seconds: u64, seed: u64) -> Result<Option<KernelCampaign
     let out = tempfile_dir()?;
     let output = crate::interrupt::output(
         Command::new(bin)
-            .args(["fuzz", "--against", "kernel", "--level", "tree", "--json"])
+            .args(["fuzz", "--against", "kernel", "--level", "mixed", "--json"])
             .args([
                 "--seconds",
                 &seconds.to_string(),
