@@ -37,9 +37,9 @@ cd "$src"
 # empty: calibration only, measures libFuzzer's own exec ceiling and finds nothing.
 # concurrent: not shipped yet: its inputs are generator bytes only, and it has no binary seed
 # corpus (corpus/concurrent/ holds readable programs that the tests replay).
-# kernel_tree: compiled from a Linux tree at build time, which the OSS-Fuzz image does not have
-# (built without one, its kernel model is absent and every input would stop the run).
-skip=(empty concurrent kernel_tree)
+# kernel_tree, kernel_fs: compiled from a Linux tree at build time, which the OSS-Fuzz image does
+# not have (built without one, the kernel model is absent and every input would stop the run).
+skip=(empty concurrent kernel_tree kernel_fs)
 
 read -r -a flags <<<"${CARGO_FUZZ_FLAGS:-}"
 cargo fuzz build -O --debug-assertions "${flags[@]}"

@@ -102,7 +102,7 @@ fail() {
 }
 # The targets build.sh does not ship, and why, are in oss-fuzz/build.sh; tests/all/oss_fuzz.rs keeps
 # the two lists equal.
-skip=(empty concurrent kernel_tree)
+skip=(empty concurrent kernel_tree kernel_fs)
 targets=()
 for t in $(cargo fuzz list); do
     if [[ " ${skip[*]} " == *" $t "* ]]; then

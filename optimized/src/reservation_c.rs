@@ -126,8 +126,9 @@ pub fn release_space(acct: &mut Accounting, fs: &FsInfo, start: u64, len: u64) {
 /// btrfs_delayed_inode_reserve_metadata with trans->block_rsv = the inode's reservation (SPEC
 /// §5.1): migrate meta(1) from it into the delayed reserve, size included on the delayed side;
 /// the inode reservation's size stays (the next recompute sets it). No steal chain: if the
-/// inode reservation holds less, the kernel aborts the transaction; the model counts an
-/// unreserved update and goes on.
+/// inode reservation holds less, btrfs_update_inode_fallback updates the inode item in place
+/// (6.12 inode.c:4100), which the model does not have; it counts an unreserved update and goes
+/// on.
 pub fn delayed_inode_reserve(inner: &mut InodeInner, fs: &FsInfo) {
     if inner.delayed_bytes_reserved != 0 {
         return;

@@ -88,8 +88,8 @@ impl Fs {
 
     /// The inode update of finish_ordered_io (SPEC §5.1, 6.12 delayed-inode.c:572 with the
     /// inode's reservation as the transaction's): once per transaction, meta(1) migrates from
-    /// the inode's reservation to the delayed reserve. There is no fallback: a short inode
-    /// reservation is the kernel's aborted transaction.
+    /// the inode's reservation to the delayed reserve. A short inode reservation is
+    /// btrfs_update_inode_fallback's in-place update (inode.c:4100), not modelled: counted.
     fn reserve_inode_update_c(&mut self, ino: usize) {
         if self.inodes[ino].delayed_bytes > 0 {
             return;

@@ -41,7 +41,7 @@ pub fn level_from_path(path: &Path) -> Option<Level> {
     path.components()
         .rev()
         .find_map(|c| match c.as_os_str().to_str()? {
-            "fs_level" => Some(Level::Fs),
+            "fs_level" | "kernel_fs" => Some(Level::Fs),
             "tree_level" | "kernel_tree" => Some(Level::Tree),
             _ => None,
         })

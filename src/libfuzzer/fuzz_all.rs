@@ -175,11 +175,11 @@ fn libfuzzer_one(
     let root = &opts.root;
     let bin = built.binary(target)?;
     let work = root.join("fuzz").join("corpus").join(target);
-    // kernel_tree takes tree-level inputs: tree_level's seeds are its seeds.
-    let seed_dir = if target == "kernel_tree" {
-        "tree_level"
-    } else {
-        target
+    // The kernel targets take tree- and fs-level inputs: those targets' seeds are theirs.
+    let seed_dir = match target {
+        "kernel_tree" => "tree_level",
+        "kernel_fs" => "fs_level",
+        _ => target,
     };
     let seeds = root.join("corpus").join(seed_dir);
     let artifacts = root.join("fuzz").join("artifacts").join(target);

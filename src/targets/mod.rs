@@ -34,11 +34,23 @@ pub fn tree_level(data: &[u8]) {
 /// from the tree `DELALLOC_KERNEL_SRC` or `scripts/kernel-source.sh` names): tree-level programs,
 /// adapted to what the kernel takes (its era, 6.12's one-bit test_range_bit).
 pub fn kernel_tree(data: &[u8]) {
+    kernel(data, Level::Tree);
+}
+
+/// The reference against the kernel's own file-system level (delalloc-space.c, block-rsv.c and
+/// the hooks, driven as SPEC §6.1 says): fs-level programs in the kernel's era, era C.
+pub fn kernel_fs(data: &[u8]) {
+    kernel(data, Level::Fs);
+}
+
+/// The kernel targets' body: `data` decoded at `level`, adapted to the kernel's dialect, run
+/// against the kernel model; a divergence panics with its report.
+fn kernel(data: &[u8], level: Level) {
     crate::oracles::panics::quiet_model_panics();
     if let Err(e) = Against::Kernel.ready() {
-        panic!("delalloc-fuzz: the kernel_tree target needs the kernel model: {e}");
+        panic!("delalloc-fuzz: the kernel targets need the kernel model: {e}");
     }
-    let mut program = input::decode(data, Level::Tree);
+    let mut program = input::decode(data, level);
     Against::Kernel.dialect().adapt(&mut program);
     if let Verdict::Diverged(d) = Against::Kernel.run(&program, injected::WrapperBugs::NONE) {
         let pairing = Pairing {
@@ -46,10 +58,10 @@ pub fn kernel_tree(data: &[u8]) {
             bugs: injected::WrapperBugs::NONE,
         };
         panic!(
-            "delalloc-fuzz: the reference and {} diverged on this tree-level input ({} mode, {} bytes)\n\
+            "delalloc-fuzz: the reference and {} diverged on this {level}-level input ({} mode, {} bytes)\n\
              {}\
              its program file's run line: {}\n\
-             to replay it: {} replay --against kernel --level tree <the artifact file>",
+             to replay it: {} replay --against kernel --level {level} <the artifact file>",
             Against::Kernel.describe(),
             Mode::of(data).name(),
             data.len(),
