@@ -309,6 +309,10 @@ impl Gen {
         })
     }
 
+    /// Sector-aligned, as the op language requires (contract/src/op/validate.rs). An unaligned
+    /// O_DIRECT write is not in the language: the kernel sends it to the buffered path
+    /// (check_direct_IO failing in btrfs_direct_write / 4.x btrfs_direct_IO), which the
+    /// `fallback` flag and the byte-granular buffered_write already generate.
     fn direct_write(&mut self, u: &mut Unstructured<'_>) -> Result<Op> {
         let ino = self.ino(u)?;
         let g = self.g;
