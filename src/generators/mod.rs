@@ -7,7 +7,7 @@
 //! The shape of a program:
 //! - a [`Geometry`](delalloc_contract::Geometry): mostly the default, sometimes a small `max_extent` / `write_chunk` (so that
 //!   `count_max_extents` matters for small ranges), sometimes little space (so that the ENOSPC
-//!   paths run), 1..=4 inodes;
+//!   paths run), 1..=8 inodes, every sector and node size the geometry allows;
 //! - a swarm: the subset of op kinds this program may use ([`Swarm`]);
 //! - up to [`MAX_OPS`] ops, each valid by construction, with offsets biased toward values the
 //!   program already used (range ends, ±1, sector and max_extent boundaries, i_size).

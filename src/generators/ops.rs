@@ -110,11 +110,7 @@ impl Gen {
             OpKind::BufferedWrite => self.buffered_write(u)?,
             OpKind::DirectWrite => self.direct_write(u)?,
             OpKind::PageMkwrite => self.page_mkwrite(u)?,
-            OpKind::Defrag => {
-                let ino = self.ino(u)?;
-                let (start, len) = self.file_range(u, self.g.write_chunk)?;
-                Op::Defrag { ino, start, len }
-            }
+            OpKind::Defrag => self.defrag(u)?,
             OpKind::Writeback => self.writeback(u)?,
             OpKind::FinishOrdered => {
                 let ino = self.ino(u)?;
@@ -313,6 +309,10 @@ impl Gen {
         })
     }
 
+    /// Sector-aligned, as the op language requires (contract/src/op/validate.rs). An unaligned
+    /// O_DIRECT write is not in the language: the kernel sends it to the buffered path
+    /// (check_direct_IO failing in btrfs_direct_write / 4.x btrfs_direct_IO), which the
+    /// `fallback` flag and the byte-granular buffered_write already generate.
     fn direct_write(&mut self, u: &mut Unstructured<'_>) -> Result<Op> {
         let ino = self.ino(u)?;
         let g = self.g;
@@ -352,6 +352,21 @@ impl Gen {
         };
         let pos = self.g.round_down(pos).min(MAX_OFFSET - self.g.sectorsize);
         Ok(Op::PageMkwrite { ino, pos })
+    }
+
+    /// Mostly a range like a write's; one in four the whole file as `btrfs filesystem defrag`
+    /// asks it (from 0, or from an offset used, to as far as [`MAX_PIECES`] chunks reach), so
+    /// that a defrag runs several clusters whenever the file is longer than one.
+    fn defrag(&mut self, u: &mut Unstructured<'_>) -> Result<Op> {
+        let ino = self.ino(u)?;
+        let chunk = self.g.write_chunk;
+        let (start, len) = if chance(u, 1, 4)? {
+            let start = if chance(u, 1, 2)? { 0 } else { self.offset(u)? };
+            (start, max_len(start).min(MAX_PIECES * chunk))
+        } else {
+            self.file_range(u, chunk)?
+        };
+        Ok(Op::Defrag { ino, start, len })
     }
 
     fn writeback(&mut self, u: &mut Unstructured<'_>) -> Result<Op> {

@@ -227,15 +227,26 @@ impl Run<'_> {
             programs: 1,
             ..Stats::default()
         };
+        let g = self.program.geometry;
+        stats.count_geometry(&g);
         for (i, op) in self.program.ops.iter().enumerate() {
+            // The size of the op's inode before it: `checked` is the last op's state.
+            let i_size = match op.ino() {
+                Some(ino) if self.any_checked => self
+                    .checked
+                    .inodes
+                    .get(usize::from(ino))
+                    .map_or(0, |inode| inode.i_size),
+                _ => 0,
+            };
             let outcome = self.step(Some(i), op)?;
-            stats.count(op.kind(), &outcome);
+            stats.count_op(op, &outcome, &g, i_size);
         }
         if !self.program.ops.iter().any(|op| matches!(op, Op::Unmount)) {
             self.step(None, &Op::Unmount)?;
         }
         if self.any_checked {
-            stats.count_warn_paths(&self.checked);
+            stats.count_warn_paths(&self.checked, g.era);
         }
         Ok(stats)
     }

@@ -30,6 +30,7 @@ mod minimize;
 mod mutants;
 mod oracle;
 mod oss_fuzz;
+mod reach;
 mod regressions;
 mod seed_scenarios;
 mod smoke;
