@@ -26,7 +26,8 @@ pub struct FuzzCommand {
     /// How long to fuzz.
     #[arg(long, default_value_t = 60, value_name = "N")]
     pub seconds: u64,
-    /// Campaign seed; program i uses seed S+i (default: from the clock, printed).
+    /// Campaign seed; program i is generated from a SplitMix64 mix of S and i, so nearby seeds
+    /// run unrelated programs (default: from the clock, printed).
     #[arg(long, value_name = "S")]
     pub seed: Option<u64>,
     /// Worker threads.
@@ -192,7 +193,7 @@ where
                     "summary": summary,
                     "finding": {
                         "index": finding.index,
-                        "generator_seed": config.seed.wrapping_add(finding.index),
+                        "generator_seed": engines::program_seed(config.seed, finding.index),
                         "size_before": m.size_before,
                         "size_after": m.size_after,
                         "size_units": O::Program::SIZE_UNITS,

@@ -20,7 +20,8 @@ pub struct StressCommand {
     /// How many times each thread runs its task's ops per iteration.
     #[arg(long, default_value_t = 8, value_name = "R", value_parser = clap::value_parser!(u64).range(1..=10_000))]
     pub rounds: u64,
-    /// Seed; iteration i uses S+i (default: from the clock, printed).
+    /// Seed; iteration i's program comes from a SplitMix64 mix of S and i (default: from the
+    /// clock, printed).
     #[arg(long, value_name = "S")]
     pub seed: Option<u64>,
     /// Where a failing program is written (never overwriting).
@@ -81,9 +82,9 @@ impl StressCommand {
             Err(f) => {
                 let text = print_concurrent_program(&f.program);
                 println!(
-                    "FAIL iteration {} (seed {}): {} invariant broken: {}",
+                    "FAIL iteration {} (generator seed {}): {} invariant broken: {}",
                     f.iteration,
-                    config.seed.wrapping_add(f.iteration),
+                    stress::iteration_seed(config.seed, f.iteration),
                     f.when,
                     f.what
                 );

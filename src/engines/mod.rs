@@ -4,9 +4,12 @@
 //! [`stress`] runs concurrent programs on real threads. libFuzzer, AFL and bolero drive the
 //! same oracles through [`crate::targets`].
 //!
-//! Program `i` of a campaign with seed `S` is `oracle.generate(S + i)`, so every finding is
-//! reproducible from `(S, i)` whatever the number of jobs: threads take indices from a shared
-//! counter, and the lowest diverging index wins. A finding is written as `<out>/<name>.txt`
+//! Program `i` of a campaign with seed `S` is `oracle.generate(G)` for the generator seed
+//! `G = `[`program_seed`]`(S, i)` (SplitMix64 over both, [`crate::generators::derived_seed`]), so
+//! campaigns with different seeds, adjacent ones included, run unrelated programs, and every
+//! finding is reproducible from `(S, i)` whatever the number of jobs: threads take indices from a
+//! shared counter, and the lowest diverging index wins. A finding names `S`, `i` and `G`;
+//! `oracle.generate(G)` alone regenerates its program. A finding is written as `<out>/<name>.txt`
 //! (the shrunk program, replayable), `<name>.report.txt`, `<name>.json` and, for the divergences
 //! that have one, the page `<name>.html` ([`crate::report::page`]), never over a file.
 
@@ -36,7 +39,7 @@ pub struct Config {
     /// Also stop after this many programs: a deterministic budget, whatever the machine's
     /// speed (tests, the scoreboard). `None`: only the time limit.
     pub max_programs: Option<u64>,
-    /// Program `i` is generated from seed `seed + i`.
+    /// Program `i` is generated from seed [`program_seed`]`(seed, i)`.
     pub seed: u64,
     /// Worker threads.
     pub jobs: usize,
@@ -54,6 +57,13 @@ impl Config {
             .unwrap_or_default();
         t.as_secs().wrapping_mul(1_000_000_007) ^ u64::from(t.subsec_nanos())
     }
+}
+
+/// The generator seed of program `index` of the campaign with seed `campaign`: SplitMix64's
+/// output `index + 1` from the state `mix64(campaign)` ([`crate::generators::derived_seed`]), so
+/// that two campaign seeds, however close, give independent streams of programs.
+pub fn program_seed(campaign: u64, index: u64) -> u64 {
+    crate::generators::derived_seed(campaign, index)
 }
 
 /// What a campaign did.
@@ -84,7 +94,8 @@ pub struct Summary<S> {
 /// A divergence a campaign found, shrunk (and written out, when the campaign writes).
 #[derive(Clone, Debug)]
 pub struct Finding<P: Shrink> {
-    /// Index of the program in the campaign; its generator seed is `seed + index`.
+    /// Index of the program in the campaign; its generator seed is
+    /// [`program_seed`]`(seed, index)`.
     pub index: u64,
     /// The program as generated.
     pub original: P,
@@ -149,8 +160,8 @@ where
     };
     if config.progress {
         eprintln!(
-            "divergence in program {index} (seed {}); minimizing...",
-            config.seed.wrapping_add(index)
+            "divergence in program {index} (generator seed {}); minimizing...",
+            program_seed(config.seed, index)
         );
     }
     let minimized = driver::minimize_with(&original, |p| oracle.check(p), O::signature)
@@ -223,7 +234,7 @@ where
                     if config.max_programs.is_some_and(|max| i >= max) {
                         break;
                     }
-                    let program = oracle.generate(config.seed.wrapping_add(i));
+                    let program = oracle.generate(program_seed(config.seed, i));
                     match oracle.check(&program) {
                         Verdict::Agree(s) => {
                             live.programs.fetch_add(1, Relaxed);
@@ -357,7 +368,7 @@ where
         crate::RUN,
         config.seed,
         oracle.flags(),
-        config.seed.wrapping_add(index)
+        program_seed(config.seed, index)
     );
     let _ = writeln!(program, "# {found}");
     let _ = writeln!(program, "# {}", d.headline());
@@ -456,7 +467,7 @@ where
         "program {} of seed {} (generator seed {}) diverged; minimized from {} in {} oracle runs{}",
         f.index,
         config.seed,
-        config.seed.wrapping_add(f.index),
+        program_seed(config.seed, f.index),
         sizes(&f.minimized),
         f.minimized.runs,
         interrupted_note(&f.minimized)

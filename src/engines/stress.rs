@@ -26,6 +26,7 @@ pub struct StressConfig {
     pub threads: usize,
     /// How many times each thread runs its task's ops.
     pub rounds: usize,
+    /// Iteration `i` generates its program from [`iteration_seed`]`(seed, i)`.
     pub seed: u64,
 }
 
@@ -50,6 +51,12 @@ pub struct StressFailure {
     pub what: String,
 }
 
+/// The seed of iteration `i`'s program: [`crate::generators::derived_seed`]`(seed, i)`
+/// (SplitMix64 over both), so that nearby `--seed`s run unrelated programs.
+pub fn iteration_seed(seed: u64, i: u64) -> u64 {
+    crate::generators::derived_seed(seed, i)
+}
+
 /// Runs iterations until the time is up, an invariant breaks or Ctrl-C.
 pub fn stress(config: &StressConfig) -> Result<StressSummary, Box<StressFailure>> {
     let start = Instant::now();
@@ -67,7 +74,7 @@ pub fn stress(config: &StressConfig) -> Result<StressSummary, Box<StressFailure>
             break;
         }
         let i = summary.iterations;
-        SmallRng::seed_from_u64(config.seed.wrapping_add(i)).fill_bytes(&mut bytes);
+        SmallRng::seed_from_u64(iteration_seed(config.seed, i)).fill_bytes(&mut bytes);
         let mut u = Unstructured::new(&bytes);
         let Ok(p) = stress_program(&mut u, threads, MAX_TASK_OPS) else {
             summary.iterations += 1;

@@ -20,12 +20,14 @@ mod dialect;
 mod geometry;
 mod level;
 mod ops;
+mod seeds;
 mod swarm;
 
 pub use dialect::Dialect;
 pub use geometry::geometry;
 pub use level::Level;
 pub use ops::{Gen, MAX_PIECES};
+pub use seeds::{derived_seed, mix64};
 pub use swarm::Swarm;
 
 use arbitrary::{Result, Unstructured};

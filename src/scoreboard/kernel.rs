@@ -22,7 +22,9 @@ pub struct KernelPlan {
     pub seconds: u64,
     /// Campaigns per mutant.
     pub runs: u32,
-    /// Campaign r of every row uses seed `base_seed + r`.
+    /// Campaign r of every row is `fuzz --seed base_seed + r`: adjacent campaign seeds, which
+    /// `fuzz` turns into unrelated program streams ([`crate::engines::program_seed`]), so the R
+    /// campaigns are R independent trials and each repeats with its printed seed.
     pub base_seed: u64,
     /// The tree the variants are built from (`None`: this binary's).
     pub src: Option<PathBuf>,

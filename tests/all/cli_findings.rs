@@ -216,7 +216,7 @@ fn a_concurrent_finding_replays_minimizes_and_traces_with_its_race_bug() {
             "--bug",
             bug,
             "--seed",
-            "7",
+            "6",
             "--seconds",
             "120",
             "--out",

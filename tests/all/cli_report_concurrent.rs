@@ -118,7 +118,7 @@ fn a_concurrent_findings_page_loads_in_headless_chromium_with_what_no_order_expl
     assert!(fields.contains("delalloc_rsv.size"), "{fields}");
     // The program: the setup with both answers, the schedule's bytes.
     assert!(dom.contains("fail_next_reservation metadata"), "{dom}");
-    assert!(dom.contains("<code>00</code><code>79</code>"), "{dom}");
+    assert!(dom.contains("<code>00</code><code>5d</code>"), "{dom}");
     // The run's timeline and the nearest order, each task op with its answers.
     assert!(dom.contains("The run (optimized)"), "{dom}");
     assert!(dom.contains("The nearest sequential order (reference)"));

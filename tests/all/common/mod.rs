@@ -24,6 +24,9 @@ pub enum Bug {
     /// Truncate answers as the reference does, but the model's own check complains (as a
     /// kernel WARN_ON would) each time.
     WarnOnTruncate,
+    /// Once the delayed-inode update has stolen from the global reserve (the end of seed 002's
+    /// steal chain), the model reports one steal more: a bug that only that deep state shows.
+    MiscountsGlobalSteal,
 }
 
 /// The reference model with one [`Bug`].
@@ -88,6 +91,9 @@ impl Model for Wrong {
         let mut s = self.inner.snapshot();
         for (inode, extra) in s.inodes.iter_mut().zip(&self.extra_reserved) {
             *inode.reserved_extents.get_or_insert(0) += extra;
+        }
+        if self.bug == Bug::MiscountsGlobalSteal && s.warnings.global_rsv_steals > 0 {
+            s.warnings.global_rsv_steals += 1;
         }
         if self.bug == Bug::LeakOnUnmount && self.unmounted {
             s.data.bytes_may_use += 4096;
