@@ -117,6 +117,44 @@ fn a_failed_run_leaves_the_next_runs_whole() {
     }
 }
 
+/// Defrag gives the inode lock up between clusters (btrfs_defrag_file, SPEC §10), so some
+/// schedule runs a whole truncate between two clusters of one defrag; every such run is still
+/// accepted. Without the yield there, the truncate (which needs the inode lock) could only run
+/// before or after the defrag's clusters.
+#[test]
+fn a_truncate_can_run_between_two_defrag_clusters() {
+    for era in ["", " era=6"] {
+        let p = parse_concurrent_program(&format!(
+            "geometry sectorsize=4K nodesize=16K max_extent=16K write_chunk=16K data=1T meta=1T global_rsv=16M inodes=1{era}\n\
+             setup\n  buffered_write ino=0 pos=0 len=65536\n\
+             task 0\n  defrag ino=0 start=0 len=49152\n\
+             task 1\n  truncate ino=0 size=20480\n\
+             schedule 00\n"
+        ))
+        .expect("a valid program");
+        let mut inside = 0;
+        for a in 0u8..4 {
+            for b in 0u8..4 {
+                let mut q = p.clone();
+                q.schedule = vec![a, b, a, b, b, a];
+                let record = run::run(&q, BugSet::NONE);
+                let d = record.ops[0][0];
+                let t = record.ops[1][0];
+                if d.invoked < t.invoked && t.returned < d.returned {
+                    inside += 1;
+                }
+                if let Verdict::Diverged(d) = run(&q) {
+                    panic!("{}", delalloc_fuzz::report::concurrent::text(&d));
+                }
+            }
+        }
+        assert!(
+            inside > 0,
+            "no schedule ran the truncate inside the defrag{era}"
+        );
+    }
+}
+
 #[test]
 fn runs_are_deterministic_functions_of_the_program() {
     for seed in [3, 17, 41] {
