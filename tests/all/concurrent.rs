@@ -37,6 +37,52 @@ fn fixed_seed_batch_is_accepted() {
     assert!(overlapping > 200, "{overlapping} of 400 runs overlapped");
 }
 
+/// The fixed-seed batch reaches every shape SPEC §10 allows in tasks: buffered writes over
+/// several write chunks, defrag over several clusters, an evict and an unmount inside a task,
+/// and more than 3 inodes (up to 8); an evicted inode is used by no other task.
+#[test]
+fn fixed_seed_batch_reaches_each_task_shape() {
+    let (mut multi_write, mut multi_defrag, mut evict, mut unmount, mut wide) = (0, 0, 0, 0, 0);
+    let mut max_inodes = 0;
+    for seed in 0..400 {
+        let p = program_from_seed(seed);
+        let chunk = p.geometry.write_chunk;
+        let s = p.geometry.sectorsize;
+        max_inodes = max_inodes.max(p.geometry.inodes);
+        wide += u32::from(p.geometry.inodes > 3);
+        for (t, task) in p.tasks.iter().enumerate() {
+            for op in task {
+                match *op {
+                    Op::BufferedWrite { pos, len, .. } if len > chunk - pos % s => {
+                        multi_write += 1;
+                    }
+                    Op::Defrag { len, .. } if len > chunk => multi_defrag += 1,
+                    Op::Evict { ino } => {
+                        evict += 1;
+                        let others = p.tasks.iter().enumerate().filter(|&(u, _)| u != t);
+                        assert!(
+                            others.flat_map(|(_, o)| o).all(|o| o.ino() != Some(ino)),
+                            "seed {seed}: another task uses evicted inode {ino}"
+                        );
+                    }
+                    Op::Unmount => unmount += 1,
+                    _ => {}
+                }
+            }
+        }
+    }
+    for (what, n) in [
+        ("multi-chunk buffered writes", multi_write),
+        ("multi-cluster defrags", multi_defrag),
+        ("evicts in tasks", evict),
+        ("unmounts in tasks", unmount),
+        ("programs with more than 3 inodes", wide),
+    ] {
+        assert!(n >= 5, "{n} {what} in 400 programs");
+    }
+    assert_eq!(max_inodes, 8);
+}
+
 /// Each race is found in the same fixed seed range, and only with its bug.
 #[test]
 fn each_seed_race_is_found_only_with_its_bug() {
