@@ -111,6 +111,7 @@ pub fn program_shaped(u: &mut Unstructured<'_>, shape: Shape) -> Result<Concurre
         hot_ino: u.int_in_range(0..=geometry.inodes - 1)?,
         multi_step: shape == Shape::MultiStep,
         private: None,
+        judged: true,
     };
     let setup = gen.setup(u)?;
     let n_tasks = if chance(u, 1, 8)? {
@@ -158,25 +159,57 @@ pub fn program_shaped(u: &mut Unstructured<'_>, shape: Shape) -> Result<Concurre
 }
 
 /// A program for the stress mode: the same hot zone and op mix as [`program`], but
-/// exactly `tasks` tasks of `ops` ops each and no schedule (real threads choose).
+/// exactly `tasks` tasks of `ops` ops each and no schedule (real threads choose). Stress judges
+/// no order (SPEC §10), so what the linearizability oracle cannot judge goes into its tasks:
+/// now and then writes and defrag over several chunks (truncate included), injected faults and
+/// free-space changes (small ones too: ENOSPC under real pressure).
 pub fn stress_program(
     u: &mut Unstructured<'_>,
     tasks: usize,
     ops: usize,
 ) -> Result<ConcurrentProgram> {
-    let geometry = geometry(u)?;
+    let mut geometry = geometry(u)?;
+    let multi_step = chance(u, 1, 3)?;
+    if multi_step {
+        let chunk = geometry.sectorsize * u.int_in_range(1..=2)?;
+        geometry.write_chunk = chunk.min(geometry.max_extent);
+    }
+    let faults = chance(u, 1, 3)?;
     let mut gen = TaskGen {
         g: geometry,
         hot_ino: u.int_in_range(0..=geometry.inodes - 1)?,
-        multi_step: false,
+        multi_step,
         private: None,
+        judged: false,
     };
     let setup = gen.setup(u)?;
     let mut all = Vec::with_capacity(tasks);
     for _ in 0..tasks {
         let mut task = Vec::with_capacity(ops);
         for _ in 0..ops {
-            task.push(gen.task_op(u)?);
+            let op = if faults && chance(u, 1, 8)? {
+                if chance(u, 1, 2)? {
+                    Op::FailNextReservation {
+                        kind: *u.choose(&[FaultKind::Data, FaultKind::Metadata])?,
+                    }
+                } else {
+                    let s = geometry.sectorsize;
+                    let free = |u: &mut Unstructured<'_>| -> Result<u64> {
+                        Ok(if chance(u, 1, 2)? {
+                            1 << 40
+                        } else {
+                            s * u.int_in_range(0..=64)?
+                        })
+                    };
+                    Op::SetFreeSpace {
+                        data: free(u)?,
+                        meta: free(u)?,
+                    }
+                }
+            } else {
+                gen.task_op(u)?
+            };
+            task.push(op);
         }
         all.push(task);
     }
@@ -238,6 +271,7 @@ fn failing_reservation_episode(u: &mut Unstructured<'_>) -> Result<ConcurrentPro
         hot_ino: ino,
         multi_step: false,
         private: None,
+        judged: true,
     };
     for task in [&mut reserver, &mut releaser] {
         for _ in 0..u.int_in_range(0..=2)? {
@@ -288,6 +322,8 @@ struct TaskGen {
     multi_step: bool,
     /// An inode only one task uses (and may evict): [`TaskGen::task_op`] keeps off it.
     private: Option<u8>,
+    /// The program goes to the linearizability oracle (not stress): keep to what it judges.
+    judged: bool,
 }
 
 impl TaskGen {
@@ -360,7 +396,7 @@ impl TaskGen {
         // A truncate between two defrag clusters, and a write past the new EOF, leave a hole
         // the defrag's next cluster re-dirties, which no order gives (SPEC §10): multi-step
         // programs do without truncate.
-        let kind = if self.multi_step && kind == OpKind::Truncate {
+        let kind = if self.judged && self.multi_step && kind == OpKind::Truncate {
             OpKind::Writeback
         } else {
             kind

@@ -83,6 +83,54 @@ fn fixed_seed_batch_reaches_each_task_shape() {
     assert_eq!(max_inodes, 8);
 }
 
+/// Stress programs (no order judged, SPEC §10) take into their tasks what the linearizability
+/// oracle cannot judge: faults, free-space changes (small ones too) and multi-chunk ops beside
+/// truncates. They are valid, and real threads running them leave every invariant intact.
+#[test]
+fn stress_programs_put_faults_space_changes_and_multi_chunk_ops_in_tasks() {
+    use rand::{rngs::SmallRng, RngCore, SeedableRng};
+    let (mut faults, mut space, mut tight, mut multi) = (0, 0, 0, 0);
+    for seed in 0..200u64 {
+        let mut bytes = vec![0u8; 4096];
+        SmallRng::seed_from_u64(seed).fill_bytes(&mut bytes);
+        let mut u = arbitrary::Unstructured::new(&bytes);
+        let p = delalloc_fuzz::generators::concurrent::stress_program(&mut u, 2, 16)
+            .expect("enough bytes");
+        assert_eq!(p.validate(), Ok(()), "seed {seed}");
+        let chunk = p.geometry.write_chunk;
+        for op in p.tasks.iter().flatten() {
+            match *op {
+                Op::FailNextReservation { .. } => faults += 1,
+                Op::SetFreeSpace { data, meta } => {
+                    space += 1;
+                    tight += u32::from(data < 1 << 20 || meta < 1 << 20);
+                }
+                Op::BufferedWrite { len, .. } | Op::Defrag { len, .. } if len > chunk => {
+                    multi += 1;
+                }
+                _ => {}
+            }
+        }
+    }
+    for (what, n) in [
+        ("faults", faults),
+        ("free-space changes", space),
+        ("tight free-space changes", tight),
+        ("multi-chunk writes and defrags", multi),
+    ] {
+        assert!(n >= 10, "{n} {what} in 200 stress programs");
+    }
+    let config = delalloc_fuzz::engines::stress::StressConfig {
+        seconds: 2,
+        threads: 2,
+        rounds: 2,
+        seed: 5,
+    };
+    if let Err(f) = delalloc_fuzz::engines::stress::stress(&config) {
+        panic!("{}: {}\n{:?}", f.when, f.what, f.program);
+    }
+}
+
 /// Each race is found in the same fixed seed range, and only with its bug.
 #[test]
 fn each_seed_race_is_found_only_with_its_bug() {
