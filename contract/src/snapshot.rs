@@ -28,7 +28,7 @@ impl Record {
 }
 
 /// The stand-alone tree of the extent-tree ops, with its hook counters.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct TreeSnapshot {
     /// The records, in order of offset.
     pub records: Vec<Record>,
@@ -67,7 +67,7 @@ pub struct OrderedExtent {
 
 /// Per-inode state: the io tree and the btrfs_inode accounting fields. Fields one era has and
 /// the other has not are `None` there and left out of the comparison (SPEC §0).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct InodeSnapshot {
     /// The file size.
     pub i_size: u64,
@@ -102,7 +102,7 @@ pub struct InodeSnapshot {
 }
 
 /// One btrfs_space_info (data or metadata): where its bytes are accounted.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct SpaceInfo {
     /// All the space there is.
     pub total: u64,
@@ -123,7 +123,7 @@ impl SpaceInfo {
 }
 
 /// One btrfs_block_rsv: metadata set aside for a purpose.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct BlockRsv {
     /// What it should hold.
     pub size: u64,
@@ -133,7 +133,7 @@ pub struct BlockRsv {
 
 /// Counts of the kernel's WARN_ONs that the model reached. A correct run reaches
 /// `global_rsv_steals` legitimately (seed 002's last resort); the others mean a leak.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Warnings {
     /// The delayed-inode update stole from the global reserve (seed 002's WARN_ON(1)).
     pub global_rsv_steals: u64,
@@ -146,7 +146,7 @@ pub struct Warnings {
 }
 
 /// Everything the models are compared on after an op.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Snapshot {
     /// False after an unmount.
     pub mounted: bool,
@@ -172,7 +172,7 @@ pub struct Snapshot {
 }
 
 /// One field that differs: its path (`inodes[1].outstanding_extents`) and both values as JSON.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct FieldDiff {
     /// The field's path in the snapshot.
     pub field: String,

@@ -237,6 +237,11 @@ impl FileSystem {
                 break;
             }
             cur += chunk;
+            if cur < end {
+                // Between chunks (4.x __btrfs_buffered_write: balance_dirty_pages_ratelimited,
+                // cond_resched): i_mutex kept, every other lock given up, and it may sleep.
+                yield_point();
+            }
         }
         Outcome::Written { bytes: written }
     }
@@ -308,7 +313,12 @@ impl FileSystem {
                 inode.dio_end(&mut g);
             }
             drop(g);
-            let i_mutex = i_mutex.unwrap_or_else(|| inode.i_mutex());
+            let i_mutex = i_mutex.unwrap_or_else(|| {
+                // btrfs_direct_IO retakes i_mutex after the DIO (4.x inode.c, `if (relock)
+                // inode_lock(inode)`), which may sleep: another writer may go first.
+                yield_point();
+                inode.i_mutex()
+            });
             return self.buffered_write_locked(inode, &i_mutex, pos, len, len, false);
         }
 
@@ -436,6 +446,14 @@ impl FileSystem {
             inode.unlock_extent(&mut g, fs, cur, end, &mut cached);
             hand_off(&mut g.acct, fs, clen);
             cur += clen;
+            drop(g);
+            drop(i_mutex);
+            // Between clusters 4.x btrfs_defrag_file gives the inode lock up (inode_unlock
+            // after cluster_pages_for_defrag) and retakes it for the next: a truncate or a
+            // write may get in. Never after the last (the loop's check is under the lock).
+            if cur < end_excl.unwrap_or(0) {
+                yield_point();
+            }
         }
         Outcome::Done
     }
@@ -602,7 +620,13 @@ impl FileSystem {
     /// btrfs_commit_transaction: the delayed items run and give their reservations back, then
     /// the global reserve is refilled.
     pub fn commit(&self) -> Outcome {
-        for inode in &self.inodes {
+        for (i, inode) in self.inodes.iter().enumerate() {
+            if i > 0 {
+                // btrfs_run_delayed_items runs the delayed nodes one at a time, each under its
+                // own mutex, and may sleep between them (6.12 delayed-inode.c
+                // __btrfs_run_delayed_items :1170-1179).
+                yield_point();
+            }
             let bytes = std::mem::take(&mut inode.lock_inner().delayed_bytes_reserved);
             self.info.release(Rsv::Delayed, bytes);
         }

@@ -147,6 +147,12 @@ impl FileSystem {
                 break;
             }
             cur += chunk;
+            if cur < end {
+                // Between chunks (6.12 file.c btrfs_buffered_write :1303
+                // balance_dirty_pages_ratelimited_flags, :1398 cond_resched): the inode lock
+                // kept, every other lock given up, and it may sleep.
+                yield_point();
+            }
         }
         Outcome::Written { bytes: written }
     }
@@ -314,6 +320,14 @@ impl FileSystem {
             inode.unlock_extent(&mut g, fs, cur, end, &mut cached);
             release_extents(&mut g.acct, fs, clen);
             cur += clen;
+            drop(g);
+            drop(i_mutex);
+            // 6.12 btrfs_defrag_file gives the inode lock up after each cluster
+            // (defrag.c:1459 btrfs_inode_unlock, :1467 cond_resched) and retakes it for the
+            // next (:1439): a truncate or a write may get in. Never after the last.
+            if cur < end_excl.unwrap_or(0) {
+                yield_point();
+            }
         }
         Outcome::Done
     }

@@ -7,10 +7,13 @@
 //! extents to complete); the rest is disjoint work (other inodes, far offsets) that must not
 //! interfere. The schedule bytes come last: whatever is left of the input, up to a cap.
 //!
-//! Task ops are the ones whose effect is one step in the model (SPEC §10, "atomic ops"): a
+//! Task ops are mostly the ones whose effect is one step in the model (SPEC §10, "task ops"): a
 //! buffered write within one write chunk, a DIO or defrag within one chunk, page_mkwrite,
-//! writeback, finish_ordered, truncate and commit. Space changes, fault injection, evict and
-//! unmount stay in the setup, where they are sequential.
+//! writeback, finish_ordered, truncate and commit. A program's [`Shape`] adds what SPEC §10
+//! allows beside them: multi-chunk writes and multi-cluster defrag ([`Shape::MultiStep`]),
+//! the evict of an inode no other task uses and an unmount inside tasks
+//! ([`Shape::Lifecycle`]), and 4 to 8 inodes ([`Shape::Wide`]). Space changes and injected
+//! faults stay in the setup (SPEC §10 says why).
 
 use super::choice::chance;
 use super::Gen;
@@ -29,11 +32,20 @@ const MAX_GENERATED_SCHEDULE: usize = 48;
 /// A concurrent program generated from `seed` (the seed's RNG bytes fed to [`program`]). One
 /// seed in four runs it in era 6, so that era C's paths (SPEC §6.1) race too; the era is
 /// chosen from the seed, not from the bytes, so every other seed's program is as it was.
+///
+/// The shape comes from the seed too (five seeds in eight plain, then one each of
+/// [`Shape::MultiStep`], [`Shape::Lifecycle`] and [`Shape::Wide`]), for the same reason.
 pub fn program_from_seed(seed: u64) -> ConcurrentProgram {
     let mut bytes = vec![0u8; 1024];
     SmallRng::seed_from_u64(seed).fill_bytes(&mut bytes);
     let mut u = Unstructured::new(&bytes);
-    let mut p = program(&mut u).unwrap_or_else(|_| ConcurrentProgram {
+    let shape = match (seed / 4) % 8 {
+        5 => Shape::MultiStep,
+        6 => Shape::Lifecycle,
+        7 => Shape::Wide,
+        _ => Shape::Plain,
+    };
+    let mut p = program_shaped(&mut u, shape).unwrap_or_else(|_| ConcurrentProgram {
         tasks: vec![Vec::new()],
         ..ConcurrentProgram::default()
     });
@@ -46,15 +58,60 @@ pub fn program_from_seed(seed: u64) -> ConcurrentProgram {
     p
 }
 
-/// A valid concurrent program read from `u`.
+/// What a generated program may hold beyond one-step task ops (SPEC §10, "Task ops").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    /// One-step task ops on 1 to 3 inodes.
+    Plain,
+    /// Buffered writes and defrag over several write chunks (a small write_chunk), each chunk
+    /// or cluster a step of its own that other tasks may run between (SPEC §10's yield points
+    /// between chunks and clusters).
+    MultiStep,
+    /// One-step task ops, plus the evict of an inode only its own task uses, and an unmount
+    /// ending a task.
+    Lifecycle,
+    /// One-step task ops on 4 to 8 inodes.
+    Wide,
+}
+
+impl Shape {
+    pub const ALL: [Shape; 4] = [
+        Shape::Plain,
+        Shape::MultiStep,
+        Shape::Lifecycle,
+        Shape::Wide,
+    ];
+}
+
+/// A valid concurrent program read from `u`, its shape read from `u` too (the libFuzzer
+/// target's bytes).
 pub fn program(u: &mut Unstructured<'_>) -> Result<ConcurrentProgram> {
-    if chance(u, 1, 8)? {
+    let shape = *u.choose(&Shape::ALL)?;
+    program_shaped(u, shape)
+}
+
+/// A valid concurrent program of shape `shape` read from `u`.
+pub fn program_shaped(u: &mut Unstructured<'_>, shape: Shape) -> Result<ConcurrentProgram> {
+    if shape == Shape::Plain && chance(u, 1, 8)? {
         return failing_reservation_episode(u);
     }
-    let geometry = geometry(u)?;
+    let mut geometry = geometry(u)?;
+    match shape {
+        Shape::Plain => {}
+        Shape::MultiStep => {
+            // Two to four chunks across the hot zone's ranges.
+            let chunk = geometry.sectorsize * u.int_in_range(1..=2)?;
+            geometry.write_chunk = chunk.min(geometry.max_extent);
+        }
+        Shape::Lifecycle => geometry.inodes = geometry.inodes.max(2),
+        Shape::Wide => geometry.inodes = u.int_in_range(4..=8)?,
+    }
     let mut gen = TaskGen {
         g: geometry,
         hot_ino: u.int_in_range(0..=geometry.inodes - 1)?,
+        multi_step: shape == Shape::MultiStep,
+        private: None,
+        judged: true,
     };
     let setup = gen.setup(u)?;
     let n_tasks = if chance(u, 1, 8)? {
@@ -62,12 +119,30 @@ pub fn program(u: &mut Unstructured<'_>) -> Result<ConcurrentProgram> {
     } else {
         u.int_in_range(2..=MAX_TASKS)?
     };
+    // Lifecycle: the last task may own an inode no other task touches, and evict it.
+    let evictor = shape == Shape::Lifecycle && chance(u, 1, 2)?;
+    if evictor {
+        let other = u.int_in_range(1..=geometry.inodes - 1)?;
+        gen.private = Some((gen.hot_ino + other) % geometry.inodes);
+    }
+    let unmounter = (shape == Shape::Lifecycle && chance(u, 1, 3)?)
+        .then(|| u.int_in_range(0..=n_tasks - 1))
+        .transpose()?;
     let mut tasks = Vec::with_capacity(n_tasks);
-    for _ in 0..n_tasks {
+    for t in 0..n_tasks {
         let len = u.int_in_range(1..=LINEARIZABILITY_OPS_PER_TASK)?;
         let mut ops = Vec::with_capacity(len);
+        let owner = evictor && t == n_tasks - 1;
         for _ in 0..len {
-            ops.push(gen.task_op(u)?);
+            let op = if owner {
+                gen.private_op(u)?
+            } else {
+                gen.task_op(u)?
+            };
+            ops.push(op);
+        }
+        if unmounter == Some(t) {
+            *ops.last_mut().expect("a task has an op") = Op::Unmount;
         }
         tasks.push(ops);
     }
@@ -84,23 +159,57 @@ pub fn program(u: &mut Unstructured<'_>) -> Result<ConcurrentProgram> {
 }
 
 /// A program for the stress mode: the same hot zone and op mix as [`program`], but
-/// exactly `tasks` tasks of `ops` ops each and no schedule (real threads choose).
+/// exactly `tasks` tasks of `ops` ops each and no schedule (real threads choose). Stress judges
+/// no order (SPEC §10), so what the linearizability oracle cannot judge goes into its tasks:
+/// now and then writes and defrag over several chunks (truncate included), injected faults and
+/// free-space changes (small ones too: ENOSPC under real pressure).
 pub fn stress_program(
     u: &mut Unstructured<'_>,
     tasks: usize,
     ops: usize,
 ) -> Result<ConcurrentProgram> {
-    let geometry = geometry(u)?;
+    let mut geometry = geometry(u)?;
+    let multi_step = chance(u, 1, 3)?;
+    if multi_step {
+        let chunk = geometry.sectorsize * u.int_in_range(1..=2)?;
+        geometry.write_chunk = chunk.min(geometry.max_extent);
+    }
+    let faults = chance(u, 1, 3)?;
     let mut gen = TaskGen {
         g: geometry,
         hot_ino: u.int_in_range(0..=geometry.inodes - 1)?,
+        multi_step,
+        private: None,
+        judged: false,
     };
     let setup = gen.setup(u)?;
     let mut all = Vec::with_capacity(tasks);
     for _ in 0..tasks {
         let mut task = Vec::with_capacity(ops);
         for _ in 0..ops {
-            task.push(gen.task_op(u)?);
+            let op = if faults && chance(u, 1, 8)? {
+                if chance(u, 1, 2)? {
+                    Op::FailNextReservation {
+                        kind: *u.choose(&[FaultKind::Data, FaultKind::Metadata])?,
+                    }
+                } else {
+                    let s = geometry.sectorsize;
+                    let free = |u: &mut Unstructured<'_>| -> Result<u64> {
+                        Ok(if chance(u, 1, 2)? {
+                            1 << 40
+                        } else {
+                            s * u.int_in_range(0..=64)?
+                        })
+                    };
+                    Op::SetFreeSpace {
+                        data: free(u)?,
+                        meta: free(u)?,
+                    }
+                }
+            } else {
+                gen.task_op(u)?
+            };
+            task.push(op);
         }
         all.push(task);
     }
@@ -157,7 +266,13 @@ fn failing_reservation_episode(u: &mut Unstructured<'_>) -> Result<ConcurrentPro
         nocow: false,
     }];
     let mut releaser = vec![Op::FinishOrdered { ino, nth: 0 }];
-    let mut gen = TaskGen { g, hot_ino: ino };
+    let mut gen = TaskGen {
+        g,
+        hot_ino: ino,
+        multi_step: false,
+        private: None,
+        judged: true,
+    };
     for task in [&mut reserver, &mut releaser] {
         for _ in 0..u.int_in_range(0..=2)? {
             task.push(gen.task_op(u)?);
@@ -203,6 +318,12 @@ struct TaskGen {
     g: Geometry,
     /// The inode the hot zone is on.
     hot_ino: u8,
+    /// Writes and defrag may span several write chunks ([`Shape::MultiStep`]).
+    multi_step: bool,
+    /// An inode only one task uses (and may evict): [`TaskGen::task_op`] keeps off it.
+    private: Option<u8>,
+    /// The program goes to the linearizability oracle (not stress): keep to what it judges.
+    judged: bool,
 }
 
 impl TaskGen {
@@ -267,6 +388,42 @@ impl TaskGen {
         } else {
             u.int_in_range(0..=self.g.inodes - 1)?
         };
+        let ino = if Some(ino) == self.private {
+            self.hot_ino
+        } else {
+            ino
+        };
+        // A truncate between two defrag clusters, and a write past the new EOF, leave a hole
+        // the defrag's next cluster re-dirties, which no order gives (SPEC §10): multi-step
+        // programs do without truncate.
+        let kind = if self.judged && self.multi_step && kind == OpKind::Truncate {
+            OpKind::Writeback
+        } else {
+            kind
+        };
+        self.op_on(u, kind, ino)
+    }
+
+    /// An op of the task that owns the private inode: its ops there, ending now and then in
+    /// its evict (btrfs_evict_inode: the kernel evicts an inode nobody else holds, SPEC §10).
+    fn private_op(&mut self, u: &mut Unstructured<'_>) -> Result<Op> {
+        let ino = self.private.expect("a private inode");
+        if chance(u, 1, 3)? {
+            return Ok(Op::Evict { ino });
+        }
+        let kind = *u.choose(&[
+            OpKind::BufferedWrite,
+            OpKind::DirectWrite,
+            OpKind::PageMkwrite,
+            OpKind::Writeback,
+            OpKind::FinishOrdered,
+            OpKind::Truncate,
+        ])?;
+        self.op_on(u, kind, ino)
+    }
+
+    /// An op of kind `kind` on inode `ino`: mostly in the hot zone's offsets.
+    fn op_on(&mut self, u: &mut Unstructured<'_>, kind: OpKind, ino: u8) -> Result<Op> {
         let s = self.g.sectorsize;
         let (pos, sectors) = if chance(u, 3, 4)? {
             let (pos, len) = self.hot_range(u)?;
@@ -285,7 +442,11 @@ impl TaskGen {
                     } else {
                         0
                     };
-                let len = (pos + len - start).min(self.g.write_chunk - start % s);
+                let len = if self.multi_step {
+                    pos + len - start
+                } else {
+                    (pos + len - start).min(self.g.write_chunk - start % s)
+                };
                 let copied = if chance(u, 1, 5)? {
                     u.int_in_range(0..=len)?
                 } else {
@@ -309,7 +470,11 @@ impl TaskGen {
             OpKind::Defrag => Op::Defrag {
                 ino,
                 start: pos,
-                len: len.min(self.g.write_chunk),
+                len: if self.multi_step {
+                    len
+                } else {
+                    len.min(self.g.write_chunk)
+                },
             },
             OpKind::Writeback => {
                 if chance(u, 1, 3)? {

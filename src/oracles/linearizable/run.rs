@@ -17,7 +17,7 @@ use shuttle::{Config, FailurePersistence, MaxSteps, Runner};
 use std::cell::{Cell, RefCell};
 use std::panic::{self, AssertUnwindSafe};
 use std::rc::Rc;
-use std::sync::{Arc, Mutex, Once};
+use std::sync::{mpsc, Arc, Mutex, Once};
 
 /// Shuttle gives up on an execution after this many scheduling steps (a livelock).
 const MAX_STEPS: usize = 200_000;
@@ -67,51 +67,189 @@ impl Log {
     }
 }
 
-fn locked(log: &Mutex<Log>) -> std::sync::MutexGuard<'_, Log> {
-    log.lock().unwrap_or_else(|e| e.into_inner())
+fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Runs `p` with the bugs `bugs` re-introduced in the model.
+///
+/// The run happens on this thread's *runner*, a thread of its own that keeps one shuttle
+/// [`Runner`] going across programs (see [`Session`]): a `Runner` per program would map,
+/// fault in and unmap a stack per task and cancel each by unwinding it, every program, and
+/// those calls serialize the worker threads of a campaign on the process's address-space lock
+/// and the unwinder's, so that `--jobs 2` ran barely faster than `--jobs 1`.
 pub fn run(p: &ConcurrentProgram, bugs: BugSet) -> RunRecord {
-    quiet_panics();
-    let program = Arc::new(p.clone());
-    let log = Arc::new(Mutex::new(Log {
-        seq: 0,
-        record: RunRecord {
-            ops: vec![Vec::new(); p.tasks.len()],
-            ..RunRecord::default()
-        },
-    }));
-    let body = {
-        let (program, log) = (Arc::clone(&program), Arc::clone(&log));
-        move || execute(&program, &log, bugs)
+    let job = Job {
+        program: Arc::new(p.clone()),
+        bugs,
     };
-    let mut config = Config::new();
-    config.failure_persistence = FailurePersistence::None;
-    config.max_steps = MaxSteps::FailAfter(MAX_STEPS);
-    config.silence_warnings = true;
-    let scheduler = Rc::new(RefCell::new(ByteScheduler::new(&p.schedule)));
-    let runner = Runner::new(Shared(Rc::clone(&scheduler)), config);
-    IN_RUN.with(|c| c.set(true));
-    let result = panic::catch_unwind(AssertUnwindSafe(|| runner.run(body)));
-    IN_RUN.with(|c| c.set(false));
-    let mut record = std::mem::take(&mut locked(&log).record);
-    if let Err(payload) = result {
-        let msg = payload
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "(non-string panic payload)".into());
-        let at = PANIC_AT.with(|p| p.borrow_mut().take());
-        record.failure = Some(match at {
-            Some(at) => format!("{msg} (at {at})"),
-            None => msg,
-        });
+    RUNNER.with(|r| {
+        let mut r = r.borrow_mut();
+        let runner = r.get_or_insert_with(RunnerThread::start);
+        let answer = runner
+            .jobs
+            .send(job)
+            .ok()
+            .and_then(|()| runner.records.recv().ok());
+        answer.unwrap_or_else(|| {
+            // The runner thread is gone (a panic outside any execution): start afresh next time.
+            *r = None;
+            RunRecord {
+                ops: vec![Vec::new(); p.tasks.len()],
+                failure: Some("the shuttle runner thread stopped".into()),
+                ..RunRecord::default()
+            }
+        })
+    })
+}
+
+/// One program to run.
+struct Job {
+    program: Arc<ConcurrentProgram>,
+    bugs: BugSet,
+}
+
+/// The program of the execution under way, as the execution's body reads it.
+struct Current {
+    program: Arc<ConcurrentProgram>,
+    bugs: BugSet,
+    log: Arc<Mutex<Log>>,
+}
+
+/// The calling thread's end of its runner thread.
+struct RunnerThread {
+    jobs: mpsc::Sender<Job>,
+    records: mpsc::Receiver<RunRecord>,
+}
+
+thread_local! {
+    /// Each thread that runs programs has its own runner thread, so campaign workers share
+    /// nothing. Dropping it (the thread ends) closes the job channel and the runner ends too.
+    static RUNNER: RefCell<Option<RunnerThread>> = const { RefCell::new(None) };
+}
+
+impl RunnerThread {
+    fn start() -> RunnerThread {
+        let (jobs, job_rx) = mpsc::channel::<Job>();
+        let (record_tx, records) = mpsc::channel::<RunRecord>();
+        std::thread::Builder::new()
+            .name("shuttle-runner".into())
+            .spawn(move || serve(job_rx, &record_tx))
+            .expect("spawning the shuttle runner thread");
+        RunnerThread { jobs, records }
     }
-    let s = scheduler.borrow();
-    record.bytes_used = s.bytes_used();
-    record.decisions = s.decisions;
-    record
+}
+
+/// The runner thread: one shuttle [`Runner`] whose scheduler takes the next job as its next
+/// execution, so that shuttle's pool of task stacks lives as long as the thread. A failed
+/// execution (a panic in the model, a deadlock, a livelock) unwinds out of the runner: its
+/// record is answered with the failure and a new runner goes on with the next job.
+fn serve(jobs: mpsc::Receiver<Job>, records: &mpsc::Sender<RunRecord>) {
+    let jobs = Rc::new(jobs);
+    quiet_panics();
+    IN_RUN.with(|c| c.set(true));
+    let slot: Arc<Mutex<Option<Current>>> = Arc::new(Mutex::new(None));
+    loop {
+        let session = Rc::new(RefCell::new(Session {
+            jobs: Rc::clone(&jobs),
+            records: records.clone(),
+            slot: Arc::clone(&slot),
+            scheduler: None,
+            closed: false,
+        }));
+        let mut config = Config::new();
+        config.failure_persistence = FailurePersistence::None;
+        config.max_steps = MaxSteps::FailAfter(MAX_STEPS);
+        config.silence_warnings = true;
+        let runner = Runner::new(Shared(Rc::clone(&session)), config);
+        let body = {
+            let slot = Arc::clone(&slot);
+            move || {
+                let current = locked(&slot)
+                    .as_ref()
+                    .map(|c| (Arc::clone(&c.program), c.bugs, Arc::clone(&c.log)));
+                if let Some((program, bugs, log)) = current {
+                    execute(&program, &log, bugs);
+                }
+            }
+        };
+        let result = panic::catch_unwind(AssertUnwindSafe(|| runner.run(body)));
+        let mut s = session.borrow_mut();
+        if let Err(payload) = result {
+            let msg = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "(non-string panic payload)".into());
+            let at = PANIC_AT.with(|p| p.borrow_mut().take());
+            let failure = match at {
+                Some(at) => format!("{msg} (at {at})"),
+                None => msg,
+            };
+            if s.answer(Some(failure)).is_err() {
+                return;
+            }
+        }
+        if s.closed {
+            return;
+        }
+    }
+}
+
+/// The runner's scheduler: between executions it answers the last job and waits for the next;
+/// within one it is that job's [`ByteScheduler`].
+struct Session {
+    jobs: Rc<mpsc::Receiver<Job>>,
+    records: mpsc::Sender<RunRecord>,
+    slot: Arc<Mutex<Option<Current>>>,
+    /// The execution under way's scheduler.
+    scheduler: Option<ByteScheduler>,
+    /// The caller hung up: no more jobs.
+    closed: bool,
+}
+
+impl Session {
+    /// Sends the record of the execution under way, if any, failed with `failure` if given.
+    fn answer(&mut self, failure: Option<String>) -> Result<(), ()> {
+        let Some(current) = locked(&self.slot).take() else {
+            return Ok(());
+        };
+        let mut record = std::mem::take(&mut locked(&current.log).record);
+        if failure.is_some() {
+            record.failure = failure;
+        }
+        if let Some(s) = self.scheduler.take() {
+            record.bytes_used = s.bytes_used();
+            record.decisions = s.decisions;
+        }
+        self.records.send(record).map_err(|_| ())
+    }
+
+    fn next_execution(&mut self) -> Option<Schedule> {
+        if self.answer(None).is_err() {
+            self.closed = true;
+            return None;
+        }
+        let Ok(job) = self.jobs.recv() else {
+            self.closed = true;
+            return None;
+        };
+        PANIC_AT.with(|p| p.borrow_mut().take());
+        let log = Arc::new(Mutex::new(Log {
+            seq: 0,
+            record: RunRecord {
+                ops: vec![Vec::new(); job.program.tasks.len()],
+                ..RunRecord::default()
+            },
+        }));
+        self.scheduler = Some(ByteScheduler::new(&job.program.schedule));
+        *locked(&self.slot) = Some(Current {
+            program: job.program,
+            bugs: job.bugs,
+            log,
+        });
+        Some(Schedule::new(0))
+    }
 }
 
 /// The body of the shuttle execution.
@@ -174,12 +312,12 @@ pub fn sync(g: &Geometry, apply: &mut dyn FnMut(&Op) -> Outcome) {
     }
 }
 
-/// Lets the runner own a scheduler the caller can still read afterwards.
-struct Shared(Rc<RefCell<ByteScheduler>>);
+/// Lets the runner own the session the runner thread still reads after a failure.
+struct Shared(Rc<RefCell<Session>>);
 
 impl Scheduler for Shared {
     fn new_execution(&mut self) -> Option<Schedule> {
-        self.0.borrow_mut().new_execution()
+        self.0.borrow_mut().next_execution()
     }
 
     fn next_task(
@@ -188,13 +326,14 @@ impl Scheduler for Shared {
         current: Option<TaskId>,
         is_yielding: bool,
     ) -> Option<TaskId> {
-        self.0
-            .borrow_mut()
-            .next_task(runnable, current, is_yielding)
+        let mut s = self.0.borrow_mut();
+        let scheduler = s.scheduler.get_or_insert_with(|| ByteScheduler::new(&[]));
+        scheduler.next_task(runnable, current, is_yielding)
     }
 
     fn next_u64(&mut self) -> u64 {
-        self.0.borrow_mut().next_u64()
+        // Nothing in the model asks shuttle for random numbers; answer deterministically anyway.
+        0
     }
 }
 

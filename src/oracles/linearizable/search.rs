@@ -104,9 +104,7 @@ pub fn after_unmount_view(s: &Snapshot) -> Snapshot {
 
 fn state_hash(m: &Reference) -> u64 {
     let mut h = DefaultHasher::new();
-    serde_json::to_vec(&m.snapshot())
-        .unwrap_or_default()
-        .hash(&mut h);
+    m.snapshot().hash(&mut h);
     h.finish()
 }
 
