@@ -208,6 +208,7 @@ fn op(g: Geometry) -> BoxedStrategy<Op> {
         (value(), value()).prop_map(|(data, meta)| Op::SetFreeSpace { data, meta }),
         prop_oneof![Just(FaultKind::Data), Just(FaultKind::Metadata)]
             .prop_map(|kind| Op::FailNextReservation { kind }),
+        Just(Op::DrainDelallocRsv),
     ]
     .boxed()
 }
@@ -478,6 +479,7 @@ unmount
 set_free_space data=1M meta=0
 fail_next_reservation data      # or: metadata
 \tfail_next_reservation\tmetadata\t# tabs
+drain_delalloc_rsv
 find_first_clear_bit 4096 DIRTY|DEFRAG
 clear_bits 0 4095 0 delete
 ";

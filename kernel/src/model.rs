@@ -215,7 +215,8 @@ impl KernelModel {
             | Op::Commit
             | Op::Unmount
             | Op::SetFreeSpace { .. }
-            | Op::FailNextReservation { .. } => unreachable!("not a tree op: {op:?}"),
+            | Op::FailNextReservation { .. }
+            | Op::DrainDelallocRsv => unreachable!("not a tree op: {op:?}"),
         })
     }
 }

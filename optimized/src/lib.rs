@@ -33,6 +33,7 @@ use crate::bugs::BugSet;
 use crate::extent_tree::{Cursor, ExtentIoTree};
 use crate::fs::FileSystem;
 use crate::hooks::DummyHooks;
+use crate::space::Rsv;
 use crate::stamp::Stamp;
 use crate::sync::{lock, read, write, AtomicBool, Mutex, MutexGuard, Ordering, Padded, RwLock};
 use delalloc_contract::{
@@ -137,6 +138,10 @@ impl Optimized {
                 fs.info.inject_fault(kind);
                 Outcome::Done
             }
+            Op::DrainDelallocRsv => {
+                fs.info.drain(Rsv::Delalloc);
+                Outcome::Done
+            }
             Op::SetBits { .. }
             | Op::ClearBits { .. }
             | Op::ConvertBits { .. }
@@ -181,7 +186,8 @@ impl Optimized {
             | Op::Commit
             | Op::Unmount
             | Op::SetFreeSpace { .. }
-            | Op::FailNextReservation { .. } => {
+            | Op::FailNextReservation { .. }
+            | Op::DrainDelallocRsv => {
                 unreachable!("file-system ops are dispatched by apply_shared")
             }
         };
@@ -306,7 +312,8 @@ impl Optimized {
             | Op::Commit
             | Op::Unmount
             | Op::SetFreeSpace { .. }
-            | Op::FailNextReservation { .. } => {
+            | Op::FailNextReservation { .. }
+            | Op::DrainDelallocRsv => {
                 unreachable!("file-system ops are dispatched by apply_shared")
             }
         }

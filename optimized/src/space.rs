@@ -380,6 +380,16 @@ impl FsInfo {
         s.bytes_may_use += take;
     }
 
+    /// The drain_delalloc_rsv fault: the reserve gives back all it holds, reserved to 0 and out
+    /// of metadata bytes_may_use, its size kept. Space info lock, then the reservation's lock.
+    pub fn drain(&self, r: Rsv) {
+        let mut s = self.meta.update();
+        let mut c = self.rsv(r).update();
+        s.bytes_may_use = s
+            .bytes_may_use
+            .saturating_sub(std::mem::take(&mut c.reserved));
+    }
+
     /// close_ctree's release_global_block_rsv: may_use −= reserved, size = reserved = 0.
     pub fn release_global(&self) {
         let mut s = self.meta.update();

@@ -17,6 +17,7 @@ pub mod tree;
 
 use delalloc_contract::{Accounting, Bits, Geometry, InodeSnapshot, Model, Op, Outcome, Snapshot};
 use fs::Fs;
+use space::Rsv;
 use tree::Tree;
 
 #[derive(Clone, Debug)]
@@ -87,7 +88,8 @@ impl Reference {
             | Op::Commit
             | Op::Unmount
             | Op::SetFreeSpace { .. }
-            | Op::FailNextReservation { .. } => unreachable!("not a tree op: {op:?}"),
+            | Op::FailNextReservation { .. }
+            | Op::DrainDelallocRsv => unreachable!("not a tree op: {op:?}"),
         }
     }
 }
@@ -146,6 +148,10 @@ impl Model for Reference {
             }
             Op::FailNextReservation { kind } => {
                 fs.space.inject_fault(kind);
+                Outcome::Done
+            }
+            Op::DrainDelallocRsv => {
+                fs.space.drain(Rsv::Delalloc);
                 Outcome::Done
             }
             Op::SetBits { .. }

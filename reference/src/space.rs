@@ -151,6 +151,13 @@ impl Space {
         dec(&mut self.meta.bytes_may_use, excess);
     }
 
+    /// The drain_delalloc_rsv fault: the reserve gives back what it holds, reserved to 0 and
+    /// out of metadata bytes_may_use, its size kept (so later releases trim nothing more).
+    pub fn drain(&mut self, which: Rsv) {
+        let held = std::mem::take(&mut self.rsv(which).reserved);
+        dec(&mut self.meta.bytes_may_use, held);
+    }
+
     /// update_global_block_rsv at commit: refill the global reserve from free metadata space.
     pub fn refill_global(&mut self) {
         let take = self.global.size.saturating_sub(self.global.reserved).min(self.meta.free());

@@ -515,7 +515,8 @@ impl TaskGen {
             | OpKind::Evict
             | OpKind::Unmount
             | OpKind::SetFreeSpace
-            | OpKind::FailNextReservation => unreachable!("not a kind task_op draws: {kind:?}"),
+            | OpKind::FailNextReservation
+            | OpKind::DrainDelallocRsv => unreachable!("not a kind task_op draws: {kind:?}"),
         })
     }
 

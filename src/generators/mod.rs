@@ -64,7 +64,7 @@ pub fn program(u: &mut Unstructured<'_>, level: Level) -> Result<Program> {
         // Tree ops never address an inode; every extra one is only snapshot work for the oracle.
         geometry.inodes = 1;
     }
-    let swarm = Swarm::draw(u, level)?;
+    let swarm = Swarm::draw(u, level, geometry.era)?;
     let mut gen = Gen::new(geometry);
     // Short programs are most of the bugs (CrashMonkey: three ops or fewer) and shrink well;
     // half of the programs stay short, half may use the whole cap.

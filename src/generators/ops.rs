@@ -134,6 +134,7 @@ impl Gen {
                 };
                 Op::FailNextReservation { kind }
             }
+            OpKind::DrainDelallocRsv => Op::DrainDelallocRsv,
         };
         self.remember(&op);
         Ok(op)
@@ -518,7 +519,8 @@ impl Gen {
             | Op::Commit
             | Op::Unmount
             | Op::SetFreeSpace { .. }
-            | Op::FailNextReservation { .. } => {}
+            | Op::FailNextReservation { .. }
+            | Op::DrainDelallocRsv => {}
         }
     }
 

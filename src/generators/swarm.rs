@@ -3,7 +3,7 @@
 use super::choice::chance;
 use super::level::Level;
 use arbitrary::{Result, Unstructured};
-use delalloc_contract::OpKind;
+use delalloc_contract::{Era, OpKind};
 
 /// Relative frequency of each kind when it is switched on.
 fn weight(kind: OpKind) -> u32 {
@@ -34,6 +34,7 @@ fn weight(kind: OpKind) -> u32 {
         // Fault injection: a modest rate.
         OpKind::SetFreeSpace => 2,
         OpKind::FailNextReservation => 2,
+        OpKind::DrainDelallocRsv => 2,
     }
 }
 
@@ -60,7 +61,8 @@ fn mutates(kind: OpKind) -> bool {
         | OpKind::Commit
         | OpKind::Unmount
         | OpKind::SetFreeSpace
-        | OpKind::FailNextReservation => false,
+        | OpKind::FailNextReservation
+        | OpKind::DrainDelallocRsv => false,
     }
 }
 
@@ -73,9 +75,9 @@ pub struct Swarm {
 }
 
 impl Swarm {
-    pub fn draw(u: &mut Unstructured<'_>, level: Level) -> Result<Swarm> {
+    pub fn draw(u: &mut Unstructured<'_>, level: Level, era: Era) -> Result<Swarm> {
         let mut kinds = Vec::new();
-        for kind in level.kinds() {
+        for kind in level.kinds().filter(|k| k.in_era(era)) {
             // Exhausted input switches everything on.
             if !chance(u, 1, 2)? {
                 kinds.push((kind, weight(kind)));

@@ -61,7 +61,8 @@ pub(super) fn piece_bound(op: &Op, g: &Geometry) -> Option<(u64, u64)> {
         | Op::Commit
         | Op::Unmount
         | Op::SetFreeSpace { .. }
-        | Op::FailNextReservation { .. } => None,
+        | Op::FailNextReservation { .. }
+        | Op::DrainDelallocRsv => None,
     }
 }
 
@@ -235,7 +236,7 @@ impl Writer {
                 self.varint(size);
             }
             Op::Evict { ino } => self.byte(ino),
-            Op::Commit | Op::Unmount => {}
+            Op::Commit | Op::Unmount | Op::DrainDelallocRsv => {}
             Op::SetFreeSpace { data, meta } => {
                 self.varint(data);
                 self.varint(meta);
@@ -276,7 +277,7 @@ pub fn decode(bytes: &[u8], level: Level) -> Program {
         inodes: if level == Level::Tree { 1 } else { inodes },
         era,
     };
-    let kinds: Vec<OpKind> = level.kinds().collect();
+    let kinds: Vec<OpKind> = level.kinds().filter(|k| k.in_era(era)).collect();
     let mut ops = Vec::new();
     while !r.0.is_empty() && ops.len() < MAX_OPS {
         let b = r.byte();
@@ -526,6 +527,7 @@ impl Reader<'_> {
             OpKind::Evict => Op::Evict { ino: self.ino(g) },
             OpKind::Commit => Op::Commit,
             OpKind::Unmount => Op::Unmount,
+            OpKind::DrainDelallocRsv => Op::DrainDelallocRsv,
             OpKind::SetFreeSpace => Op::SetFreeSpace {
                 data: self.varint() % (MAX_SPACE + 1),
                 meta: self.varint() % (MAX_SPACE + 1),

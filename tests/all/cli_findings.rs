@@ -83,7 +83,7 @@ fn a_sequential_finding_replays_minimizes_and_traces_with_its_bug() {
             "--bug",
             bug,
             "--seed",
-            "1",
+            "2",
             "--seconds",
             "120",
             "--out",

@@ -200,6 +200,8 @@ fn op(g: Geometry) -> impl Strategy<Value = Op> {
         2 => Just(Op::Commit),
         1 => (0u64..64, 0u64..64).prop_map(move |(d, m)| Op::SetFreeSpace { data: d * s, meta: m * 64 * s }),
         1 => prop_oneof![Just(FaultKind::Data), Just(FaultKind::Metadata)].prop_map(|kind| Op::FailNextReservation { kind }),
+        // Era B only: preconditions drop it in era 6.
+        1 => Just(Op::DrainDelallocRsv),
     ];
     prop_oneof![1 => tree, 3 => fs]
 }

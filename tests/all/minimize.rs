@@ -137,10 +137,10 @@ fn a_stopped_shrink_keeps_the_best_so_far_and_says_so() {
 /// delalloc reserve: extent, META_RESERVED, csum leaf), three partial writebacks (three ordered
 /// extents under that one reservation), then per unit drained finish_ordered, commit (the
 /// delayed node holds its reservation until one) and set_free_space meta=0 (the commit gave the
-/// space back), the teardown's own inode update stealing. Every op of that chain is needed in
-/// the op language as it is; the goal of 10 needs a rewrite the minimizer does not have (fewer
-/// units per write, or a way to drain the reserve in one op). This pins today's reach, so that
-/// minimizer work shows here.
+/// space back), the teardown's own inode update stealing. Every op of that chain is needed
+/// without drain_delalloc_rsv, which the minimizer does not insert; the next test reaches the
+/// same bug through it in a few ops. This pins the kernel's own chain, so that minimizer work
+/// shows here.
 #[test]
 fn a_bug_behind_the_steal_chain_shrinks_to_thirteen_ops() {
     let text = std::fs::read_to_string(concat!(
@@ -178,6 +178,28 @@ fn a_bug_behind_the_steal_chain_shrinks_to_thirteen_ops() {
         (kinds("finish_ordered"), kinds("commit")),
         (3, 3),
         "{}",
+        print_program(&m.program)
+    );
+}
+
+/// The same deep state through drain_delalloc_rsv (SPEC §6): generated programs reach the
+/// global steal with a handful of ops, and the bug behind it minimizes to at most 10, where the
+/// kernel's own chain above needs 13.
+#[test]
+fn a_bug_behind_the_steal_chain_is_found_short_through_the_drain() {
+    let bug = Bug::MiscountsGlobalSteal;
+    let (seed, p) = (0..20_000u64)
+        .map(|seed| (seed, program_from_seed(seed, Level::Fs)))
+        .find(|(_, p)| {
+            p.ops.contains(&Op::DrainDelallocRsv)
+                && matches!(run_wrong(p, bug), Verdict::Diverged(_))
+        })
+        .expect("a generated program with a drain diverges");
+    let m = minimize_with(&p, |c| run_wrong(c, bug)).expect("diverges");
+    assert!(
+        m.size_after <= 10 && m.program.ops.contains(&Op::DrainDelallocRsv),
+        "seed {seed}: {} ops:\n{}",
+        m.size_after,
         print_program(&m.program)
     );
 }

@@ -27,7 +27,7 @@
 //! The order of the entries is the order of `OpKind::ALL` (coverage tables, swarm draws).
 //!
 //! Adding an op: its entry here, then what the compiler points at, every one an exhaustive
-//! match: `Op::validate` (validate.rs); the reference's `apply` and `tree_op`; the optimized
+//! match: `Op::validate` and `OpKind::in_era` (validate.rs); the reference's `apply` and `tree_op`; the optimized
 //! model's `apply_shared` and `apply_tree`; the kernel model's `try_tree_op` (kernel/src/model.rs,
 //! with the glue call it needs in kernel/shim/glue.c); the literal codec's `encode`, `decode` and
 //! `piece_bound` (src/input/mod.rs); the generator's `weight`, `mutates`, `Gen::op` and
@@ -188,6 +188,10 @@ macro_rules! for_each_op {
             FailNextReservation "fail_next_reservation" fs tag = 22 {
                 kind: Fault [pos],
             },
+            /// Fault injection, era B: the delalloc block reservation gives back all it holds
+            /// (reserved to 0, its bytes out of metadata bytes_may_use; size kept), the state the
+            /// delayed-inode updates leave once they have migrated it all away (seed 002's chain).
+            DrainDelallocRsv "drain_delalloc_rsv" fs tag = 24,
         }
     };
 }

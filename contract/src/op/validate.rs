@@ -1,7 +1,7 @@
 //! Validation: whether an op, or a whole program, is meaningful on its geometry.
 
-use super::{Op, Program, MAX_OFFSET};
-use crate::{Bits, Era, Geometry};
+use super::{Op, OpKind, Program, MAX_OFFSET};
+use crate::{Accounting, Bits, Era, Geometry};
 
 impl Op {
     /// Whether the op is meaningful on `geometry`; the error says which argument is wrong.
@@ -174,7 +174,12 @@ impl Op {
                 }
                 Ok(())
             }
+            Op::DrainDelallocRsv if !self.kind().in_era(g.era) => Err(format!(
+                "drain_delalloc_rsv is an era B fault: era {} has no fs-wide delalloc reservation",
+                g.era
+            )),
             Op::FinishOrdered { .. }
+            | Op::DrainDelallocRsv
             | Op::Evict { .. }
             | Op::Commit
             | Op::Unmount
@@ -194,5 +199,40 @@ impl Program {
                 .map_err(|e| format!("op {i} ({}): {e}", op.kind().name()))?;
         }
         Ok(())
+    }
+}
+
+impl OpKind {
+    /// Whether ops of this kind exist in `era`: the drain of the fs-wide delalloc reservation
+    /// is era B's (era C reserves per inode). The generators and the literal decoder draw only
+    /// these; [`Op::validate`] refuses the others.
+    pub fn in_era(self, era: Era) -> bool {
+        match self {
+            OpKind::DrainDelallocRsv => era.accounting() == Accounting::B,
+            OpKind::SetBits
+            | OpKind::ClearBits
+            | OpKind::ConvertBits
+            | OpKind::SetDelalloc
+            | OpKind::Lock
+            | OpKind::TryLock
+            | OpKind::Unlock
+            | OpKind::TestRangeBit
+            | OpKind::CountRangeBits
+            | OpKind::FindFirstBit
+            | OpKind::FindDelalloc
+            | OpKind::FindFirstClearBit
+            | OpKind::BufferedWrite
+            | OpKind::DirectWrite
+            | OpKind::PageMkwrite
+            | OpKind::Defrag
+            | OpKind::Writeback
+            | OpKind::FinishOrdered
+            | OpKind::Truncate
+            | OpKind::Evict
+            | OpKind::Commit
+            | OpKind::Unmount
+            | OpKind::SetFreeSpace
+            | OpKind::FailNextReservation => true,
+        }
     }
 }

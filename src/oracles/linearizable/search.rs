@@ -137,7 +137,8 @@ pub fn background(op: &Op) -> bool {
         | Op::Commit
         | Op::Unmount
         | Op::SetFreeSpace { .. }
-        | Op::FailNextReservation { .. } => false,
+        | Op::FailNextReservation { .. }
+        | Op::DrainDelallocRsv => false,
     }
 }
 
