@@ -22,6 +22,7 @@ fn config(out: &std::path::Path, jobs: usize) -> Config {
         jobs,
         out: Some(out.to_path_buf()),
         progress: false,
+        guidance: false,
     }
 }
 
@@ -73,7 +74,9 @@ fn a_finding_is_minimized_and_written_without_overwriting() {
     assert!(html.contains("inodes[0].reserved_extents"));
     let text = std::fs::read_to_string(&files[0]).unwrap();
     assert!(
-        text.starts_with("# found by `cargo run --release -- fuzz --seed 42 --level fs`"),
+        text.starts_with(
+            "# found by `cargo run --release -- fuzz --seed 42 --level fs --guidance off`"
+        ),
         "{text}"
     );
     let replayed = parse_program(&text).expect("the finding parses");
@@ -255,6 +258,7 @@ where
         jobs: 1,
         out: None,
         progress: false,
+        guidance: false,
     };
     assert!(search(&cfg, &recorder).found.is_none());
     let seen = recorder.seen.into_inner().unwrap();
