@@ -13,9 +13,10 @@
 //! ([`guidance`], `Config::guidance`) a program may instead be a mutation of an earlier one that
 //! reached a new feature: its finding names its lineage, from which [`guidance::regenerate`]
 //! rebuilds it, and the same campaign finds it again as program `i` when run with one job (the
-//! corpus at index `i` depends on the order programs finish). A finding is written as `<out>/<name>.txt`
-//! (the shrunk program, replayable), `<name>.report.txt`, `<name>.json` and, for the divergences
-//! that have one, the page `<name>.html` ([`crate::report::page`]), never over a file.
+//! corpus at index `i` depends on the order programs finish). A finding is written as
+//! `<out>/<name>.txt` (the shrunk program, replayable), `<name>.report.txt`, `<name>.json` and,
+//! for the divergences that have one, the page `<name>.html` ([`crate::report::page`]), never
+//! over a file.
 
 pub mod findings;
 pub mod guidance;
@@ -474,13 +475,13 @@ where
         })
 }
 
-/// ` --guidance on|off`, as the campaign ran: a finding's command must say it (the default may
-/// change).
+/// ` --guidance on` when the campaign was guided (off, the default, adds nothing: an unguided
+/// program's generator seed regenerates it whatever the flags).
 fn guidance_flag(config: &Config) -> &'static str {
     if config.guidance {
         " --guidance on"
     } else {
-        " --guidance off"
+        ""
     }
 }
 

@@ -458,7 +458,12 @@ pub fn reproducer_text(bug: Bug, config: &Plan, c: &CampaignResult, d: &Detectio
     let _ = writeln!(s, "# commit: {}", bug.commit());
     let (engine, source) = match &config.engine {
         Engine::Builtin => (
-            format!(" --guidance {}", if config.guidance { "on" } else { "off" }),
+            if config.guidance {
+                " --guidance on"
+            } else {
+                ""
+            }
+            .to_string(),
             format!("program {}", d.index),
         ),
         Engine::Libfuzzer { sanitizer, .. } => (

@@ -74,9 +74,7 @@ fn a_finding_is_minimized_and_written_without_overwriting() {
     assert!(html.contains("inodes[0].reserved_extents"));
     let text = std::fs::read_to_string(&files[0]).unwrap();
     assert!(
-        text.starts_with(
-            "# found by `cargo run --release -- fuzz --seed 42 --level fs --guidance off`"
-        ),
+        text.starts_with("# found by `cargo run --release -- fuzz --seed 42 --level fs`"),
         "{text}"
     );
     let replayed = parse_program(&text).expect("the finding parses");
