@@ -118,6 +118,20 @@ pub enum EngineArg {
     Libfuzzer,
 }
 
+/// `--guidance on|off`: the built-in engine's coverage guidance ([`crate::engines::guidance`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum GuidanceArg {
+    On,
+    Off,
+}
+
+impl GuidanceArg {
+    /// Whether guidance is on, given the flag if any: absent, the built-in default.
+    pub fn resolve(flag: Option<GuidanceArg>) -> bool {
+        flag.map_or(crate::engines::guidance::DEFAULT, |g| g == GuidanceArg::On)
+    }
+}
+
 /// The start of every command that runs program files: the overrides of `--against`, `--bug`
 /// and `DELALLOC_FUZZ_BUGS`, after [`AgainstArgs::elsewhere`]. `Err(code)`: return `code` at
 /// once (an error was printed, or the command ran on a build against --kernel-src).

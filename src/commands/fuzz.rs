@@ -1,6 +1,6 @@
 //! `delalloc-fuzz fuzz`: the built-in engine's campaign, sequential or `--concurrent`.
 
-use super::common::{parse_bugs, AgainstArgs, EraArg, LevelArg, ERROR, FAILED};
+use super::common::{parse_bugs, AgainstArgs, EraArg, GuidanceArg, LevelArg, ERROR, FAILED};
 use crate::against::Against;
 use crate::engines::{self, findings, Campaign, Config};
 use crate::generators::Dialect;
@@ -52,6 +52,11 @@ pub struct FuzzCommand {
     /// Re-introduce these bugs in the optimized model (repeatable, or comma-separated).
     #[arg(long = "bug", value_name = "NAME", num_args = 1.., value_parser = parse_bugs)]
     pub bugs: Vec<BugSet>,
+    /// Coverage guidance: keep the programs that reach a new feature (op kind x outcome, WARN
+    /// path, counter band...) and mutate them beside fresh generation (default: off). Sequential
+    /// programs only.
+    #[arg(long, value_enum, value_name = "ON_OFF", conflicts_with = "concurrent")]
+    pub guidance: Option<GuidanceArg>,
     #[command(flatten)]
     pub against: AgainstArgs,
 }
@@ -71,6 +76,8 @@ impl FuzzCommand {
             jobs: usize::try_from(self.jobs).unwrap_or(1),
             out: Some(self.out),
             progress: true,
+            // Concurrent programs have no features or mutator: never guided.
+            guidance: !self.concurrent && GuidanceArg::resolve(self.guidance),
         };
         let bugs = self.bugs.into_iter().fold(BugSet::NONE, BugSet::union);
         let against = self.against.model();
@@ -194,6 +201,7 @@ where
                     "finding": {
                         "index": finding.index,
                         "generator_seed": engines::program_seed(config.seed, finding.index),
+                        "origin": finding.origin,
                         "size_before": m.size_before,
                         "size_after": m.size_after,
                         "size_units": O::Program::SIZE_UNITS,

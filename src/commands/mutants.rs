@@ -1,7 +1,7 @@
 //! `delalloc-fuzz mutants`: the scoreboard, campaigns against each re-introduced historical bug,
 //! and with `--concurrent` the race rows after it.
 
-use super::common::{parse_bugs, AgainstArgs, EngineArg, ERROR, FAILED};
+use super::common::{parse_bugs, AgainstArgs, EngineArg, GuidanceArg, ERROR, FAILED};
 use crate::against::Against;
 use crate::engines::{self, findings};
 use crate::interrupt;
@@ -62,6 +62,10 @@ pub struct MutantsCommand {
     /// variant built from this binary's sources (cargo) and fuzzed in processes of its own.
     #[command(flatten)]
     pub against: AgainstArgs,
+    /// The builtin engine's coverage guidance (`fuzz --guidance`; default: off), so that both
+    /// settings are scored by the same command.
+    #[arg(long, value_enum, value_name = "ON_OFF")]
+    pub guidance: Option<GuidanceArg>,
     /// With --against kernel: the folder of mutant patches.
     #[arg(long, value_name = "DIR", default_value = "corpus/kernel-mutants")]
     pub patches: PathBuf,
@@ -76,6 +80,10 @@ impl MutantsCommand {
         }
         if self.against.kernel_src.is_some() {
             eprintln!("error: --kernel-src is for --against kernel");
+            return ERROR;
+        }
+        if self.guidance.is_some() && matches!(self.engine, EngineArg::Libfuzzer) {
+            eprintln!("error: --guidance is the builtin engine's (libFuzzer guides itself)");
             return ERROR;
         }
         let engine = match (self.engine, self.jobs, self.sanitizer, self.root) {
@@ -103,6 +111,7 @@ impl MutantsCommand {
             runs: self.runs,
             base_seed: self.seed.unwrap_or_else(engines::Config::clock_seed),
             jobs: usize::try_from(self.jobs).unwrap_or(1),
+            guidance: GuidanceArg::resolve(self.guidance),
             engine,
             bugs: if chosen.is_empty() {
                 Bug::ALL.to_vec()
@@ -206,6 +215,7 @@ impl MutantsCommand {
             ),
             (self.programs_per_bug.is_some(), "--programs-per-bug"),
             (self.jobs != 1, "--jobs"),
+            (self.guidance.is_some(), "--guidance"),
         ];
         if let Some((_, flag)) = unsupported.iter().find(|(on, _)| *on) {
             eprintln!("error: {flag} is not for --against kernel (its mutants are patches, each campaign one process of the built-in engine)");
@@ -309,12 +319,17 @@ fn races_interrupted(bugs: &[Bug], rows: &[races::RaceRow]) -> String {
 /// printed) when the engine cannot run.
 fn scoreboard_rows(config: &scoreboard::Plan) -> Option<scoreboard::Scoreboard> {
     eprintln!(
-        "mutants: base seed {} (--seed {0} repeats it), {} bug(s), {} campaign(s) each, {} s limit, {} engine",
+        "mutants: base seed {} (--seed {0} repeats it), {} bug(s), {} campaign(s) each, {} s limit, {} engine{}",
         config.base_seed,
         config.bugs.len(),
         config.runs,
         config.seconds_per_bug,
-        config.engine.name()
+        config.engine.name(),
+        match (&config.engine, config.guidance) {
+            (scoreboard::Engine::Builtin, true) => ", guidance on",
+            (scoreboard::Engine::Builtin, false) => ", guidance off",
+            _ => "",
+        }
     );
     let total = config.bugs.len();
     let mut done = 0;

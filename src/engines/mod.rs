@@ -9,11 +9,17 @@
 //! campaigns with different seeds, adjacent ones included, run unrelated programs, and every
 //! finding is reproducible from `(S, i)` whatever the number of jobs: threads take indices from a
 //! shared counter, and the lowest diverging index wins. A finding names `S`, `i` and `G`;
-//! `oracle.generate(G)` alone regenerates its program. A finding is written as `<out>/<name>.txt`
-//! (the shrunk program, replayable), `<name>.report.txt`, `<name>.json` and, for the divergences
-//! that have one, the page `<name>.html` ([`crate::report::page`]), never over a file.
+//! `oracle.generate(G)` alone regenerates its program. With coverage guidance
+//! ([`guidance`], `Config::guidance`) a program may instead be a mutation of an earlier one that
+//! reached a new feature: its finding names its lineage, from which [`guidance::regenerate`]
+//! rebuilds it, and the same campaign finds it again as program `i` when run with one job (the
+//! corpus at index `i` depends on the order programs finish). A finding is written as
+//! `<out>/<name>.txt` (the shrunk program, replayable), `<name>.report.txt`, `<name>.json` and,
+//! for the divergences that have one, the page `<name>.html` ([`crate::report::page`]), never
+//! over a file.
 
 pub mod findings;
+pub mod guidance;
 pub mod stress;
 
 use crate::generators::Level;
@@ -22,6 +28,7 @@ use crate::report::Report;
 use crate::shrink::{driver, Minimized, Shrink};
 use delalloc_contract::OpKind;
 use findings::write_finding_files;
+use guidance::{Corpus, GuidanceSummary, Origin};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -47,6 +54,9 @@ pub struct Config {
     pub out: Option<PathBuf>,
     /// Show progress on stderr (a bar on a terminal, else a status line every second).
     pub progress: bool,
+    /// Coverage guidance ([`guidance`]): keep the programs that reach a new feature and mutate
+    /// them beside fresh generation. Ignored for an oracle without features or a mutator.
+    pub guidance: bool,
 }
 
 impl Config {
@@ -89,6 +99,9 @@ pub struct Summary<S> {
     pub divergences: u64,
     /// Stopped by Ctrl-C ([`crate::interrupt`]) before its time or its first divergence.
     pub interrupted: bool,
+    /// What coverage guidance did, when the campaign was guided.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guidance: Option<GuidanceSummary>,
 }
 
 /// A divergence a campaign found, shrunk (and written out, when the campaign writes).
@@ -97,7 +110,9 @@ pub struct Finding<P: Shrink> {
     /// Index of the program in the campaign; its generator seed is
     /// [`program_seed`]`(seed, index)`.
     pub index: u64,
-    /// The program as generated.
+    /// Generated from that seed, or mutated from earlier programs (guidance).
+    pub origin: Origin,
+    /// The program as generated (or mutated).
     pub original: P,
     /// The shrunk program and its divergence.
     pub minimized: Minimized<P>,
@@ -134,6 +149,8 @@ pub struct Search<P, S> {
     pub summary: Summary<S>,
     /// The lowest diverging index and its program.
     pub found: Option<(u64, P)>,
+    /// Where that program came from (always `Generated` in an unguided campaign).
+    pub origin: Option<Origin>,
 }
 
 /// Counters the workers update and the progress display reads.
@@ -144,6 +161,8 @@ struct Live {
     /// Bit `k` set once `OpKind::ALL[k]` ran.
     kinds: AtomicU32,
     divergences: AtomicU64,
+    /// Programs in the guidance corpus.
+    corpus: AtomicU64,
 }
 
 /// Runs a campaign: [`search`], then a divergence is shrunk (against the same oracle, with
@@ -154,14 +173,19 @@ where
     O::Program: Shrink<Divergence = O::Divergence> + Sync,
     O::Divergence: Report,
 {
-    let Search { summary, found } = search(config, oracle);
+    let Search {
+        summary,
+        found,
+        origin,
+    } = search(config, oracle);
     let Some((index, original)) = found else {
         return Ok(Campaign::Clean(summary));
     };
+    let origin = origin.unwrap_or(Origin::Generated);
     if config.progress {
         eprintln!(
-            "divergence in program {index} (generator seed {}); minimizing...",
-            program_seed(config.seed, index)
+            "divergence in program {index} ({}); minimizing...",
+            provenance(config.seed, index, &origin)
         );
     }
     let minimized = driver::minimize_with(&original, |p| oracle.check(p), O::signature)
@@ -174,7 +198,7 @@ where
     let (mut files, mut page, mut unwritten) = (None, None, None);
     if let Some(out) = &config.out {
         // A finding that cannot be written is not lost: the caller prints it.
-        match write_finding(out, config, oracle, index, &minimized) {
+        match write_finding(out, config, oracle, index, &origin, &minimized) {
             Ok((f, p)) => {
                 files = Some(f);
                 page = p;
@@ -191,6 +215,7 @@ where
         summary,
         Box::new(Finding {
             index,
+            origin,
             original,
             minimized,
             files,
@@ -215,7 +240,11 @@ where
     let running = AtomicUsize::new(config.jobs.max(1));
     let live = Live::default();
     let totals = Mutex::new(O::Stats::default());
-    let found: Mutex<Option<(u64, O::Program, f64)>> = Mutex::new(None);
+    let found: Mutex<Option<Hit<O::Program>>> = Mutex::new(None);
+    // An oracle whose runs report no features cannot be guided; this one's can if its empty
+    // stats can say so.
+    let guided = config.guidance && O::Stats::default().features().is_some();
+    let corpus: Option<Mutex<Corpus<O::Program>>> = guided.then(Mutex::default);
 
     std::thread::scope(|scope| {
         for _ in 0..config.jobs.max(1) {
@@ -234,12 +263,23 @@ where
                     if config.max_programs.is_some_and(|max| i >= max) {
                         break;
                     }
-                    let program = oracle.generate(program_seed(config.seed, i));
+                    let (program, origin) = match &corpus {
+                        Some(c) => guidance::next(oracle, c, config.seed, i),
+                        None => (
+                            oracle.generate(program_seed(config.seed, i)),
+                            Origin::Generated,
+                        ),
+                    };
                     match oracle.check(&program) {
                         Verdict::Agree(s) => {
                             live.programs.fetch_add(1, Relaxed);
                             live.ops.fetch_add(s.ops(), Relaxed);
                             live.kinds.fetch_or(s.kinds_mask(), Relaxed);
+                            if let Some(c) = &corpus {
+                                if guidance::offer(c, i, &origin, &program, &s) {
+                                    live.corpus.fetch_add(1, Relaxed);
+                                }
+                            }
                             local.merge(&s);
                         }
                         Verdict::Diverged(_) => {
@@ -248,8 +288,13 @@ where
                             let at = start.elapsed().as_secs_f64();
                             let mut f = found.lock().unwrap_or_else(|e| e.into_inner());
                             // Keep the lowest index: the same finding whatever the thread timing.
-                            if f.as_ref().is_none_or(|(j, _, _)| i < *j) {
-                                *f = Some((i, program, at));
+                            if f.as_ref().is_none_or(|h| i < h.index) {
+                                *f = Some(Hit {
+                                    index: i,
+                                    program,
+                                    origin,
+                                    at,
+                                });
                             }
                         }
                     }
@@ -272,15 +317,31 @@ where
         level: oracle.level(),
         jobs: config.jobs.max(1),
         seconds: start.elapsed().as_secs_f64(),
-        seconds_to_divergence: found.as_ref().map(|(_, _, at)| *at),
+        seconds_to_divergence: found.as_ref().map(|h| h.at),
         stats: totals.into_inner().unwrap_or_else(|e| e.into_inner()),
         divergences: live.divergences.load(Relaxed),
         interrupted: found.is_none() && crate::interrupt::requested(),
+        guidance: corpus
+            .map(|c| guidance::summary(&c.into_inner().unwrap_or_else(|e| e.into_inner()))),
+    };
+    let (found, origin) = match found {
+        Some(h) => (Some((h.index, h.program)), Some(h.origin)),
+        None => (None, None),
     };
     Search {
         summary,
-        found: found.map(|(i, p, _)| (i, p)),
+        found,
+        origin,
     }
+}
+
+/// The lowest diverging program a worker saw: its index, itself, its origin, and the seconds
+/// into the campaign.
+struct Hit<P> {
+    index: u64,
+    program: P,
+    origin: Origin,
+    at: f64,
 }
 
 struct OnDrop<F: FnMut()>(F);
@@ -297,8 +358,12 @@ fn show_progress(config: &Config, label: &str, start: Instant, live: &Live, runn
         let secs = start.elapsed().as_secs_f64().max(1e-9);
         let programs = live.programs.load(Relaxed);
         let ops = live.ops.load(Relaxed);
+        let corpus = match live.corpus.load(Relaxed) {
+            0 => String::new(),
+            n => format!("  corpus {n}"),
+        };
         format!(
-            "programs {programs} ({:.0}/s)  ops {ops} ({:.0}/s)  coverage {}/{} kinds  divergences {}",
+            "programs {programs} ({:.0}/s)  ops {ops} ({:.0}/s)  coverage {}/{} kinds{corpus}  divergences {}",
             programs as f64 / secs,
             ops as f64 / secs,
             live.kinds.load(Relaxed).count_ones(),
@@ -311,10 +376,11 @@ fn show_progress(config: &Config, label: &str, start: Instant, live: &Live, runn
         .as_ref()
         .map_or("memory".to_string(), |o| o.display().to_string());
     eprintln!(
-        "fuzzing for {} s: seed {}, {label}, {} job(s); findings go to {out}",
+        "fuzzing for {} s: seed {}, {label}, {} job(s), guidance {}; findings go to {out}",
         config.seconds,
         config.seed,
         config.jobs.max(1),
+        if config.guidance { "on" } else { "off" },
     );
     if io::stderr().is_terminal() {
         let bar = ProgressBar::with_draw_target(
@@ -353,6 +419,7 @@ fn write_finding<O>(
     config: &Config,
     oracle: &O,
     index: u64,
+    origin: &Origin,
     m: &Minimized<O::Program>,
 ) -> Result<([PathBuf; 3], Option<PathBuf>), (io::Error, String)>
 where
@@ -364,13 +431,21 @@ where
     let d = &m.divergence;
     let mut program = String::new();
     let found = format!(
-        "found by `{} fuzz --seed {} {}`: program {index} (generator seed {})",
+        "found by `{} fuzz --seed {} {}{}`: program {index} ({})",
         crate::RUN,
         config.seed,
         oracle.flags(),
-        program_seed(config.seed, index)
+        guidance_flag(config),
+        provenance(config.seed, index, origin)
     );
     let _ = writeln!(program, "# {found}");
+    if *origin != Origin::Generated {
+        let _ = writeln!(
+            program,
+            "# (a mutant: the same command with --jobs 1 finds it again; with more jobs the \
+             corpus it came from depends on timing, and this file is the program)"
+        );
+    }
     let _ = writeln!(program, "# {}", d.headline());
     let _ = writeln!(
         program,
@@ -398,6 +473,28 @@ where
             let [program, ..] = contents;
             (e, program)
         })
+}
+
+/// ` --guidance on` when the campaign was guided (off, the default, adds nothing: an unguided
+/// program's generator seed regenerates it whatever the flags).
+fn guidance_flag(config: &Config) -> &'static str {
+    if config.guidance {
+        " --guidance on"
+    } else {
+        ""
+    }
+}
+
+/// `generator seed G`, or a mutant's lineage: how program `index` of campaign `seed` came to be.
+pub fn provenance(seed: u64, index: u64, origin: &Origin) -> String {
+    match origin {
+        Origin::Generated => format!("generator seed {}", program_seed(seed, index)),
+        Origin::Mutated { lineage } => format!(
+            "a mutant: {}, the first from generator seed {}",
+            origin.describe(index),
+            program_seed(seed, lineage.last().copied().unwrap_or(index))
+        ),
+    }
 }
 
 /// After a shrink's sizes: that Ctrl-C cut it short, if it did.
@@ -447,6 +544,16 @@ impl<S: Coverage> Summary<S> {
             }
         );
         s.push_str(&st.text());
+        if let Some(g) = &self.guidance {
+            let _ = writeln!(
+                s,
+                "guidance: {} of {} programs mutated from a corpus of {} that reached {} features",
+                g.mutated,
+                st.programs(),
+                g.corpus,
+                g.features
+            );
+        }
         if let Some(t) = self.seconds_to_divergence {
             let _ = writeln!(s, "first divergence after {t:.2} s");
         }
@@ -464,10 +571,10 @@ where
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "program {} of seed {} (generator seed {}) diverged; minimized from {} in {} oracle runs{}",
+        "program {} of seed {} ({}) diverged; minimized from {} in {} oracle runs{}",
         f.index,
         config.seed,
-        program_seed(config.seed, f.index),
+        provenance(config.seed, f.index, &f.origin),
         sizes(&f.minimized),
         f.minimized.runs,
         interrupted_note(&f.minimized)

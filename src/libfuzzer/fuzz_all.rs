@@ -307,6 +307,7 @@ fn builtin_all(opts: &Options, bugs: WrapperBugs) -> Result<Vec<TargetRow>, Stri
             out: Some(opts.root.join("findings")),
             progress: false,
             max_programs: None,
+            guidance: engines::guidance::DEFAULT,
         };
         println!(
             "== {target}: built-in engine for {} s, level {level}, seed {}",

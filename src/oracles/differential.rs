@@ -241,6 +241,8 @@ impl Run<'_> {
             };
             let outcome = self.step(Some(i), op)?;
             stats.count_op(op, &outcome, &g, i_size);
+            // `checked` is the state after the op (its step passed).
+            stats.features.counters(&self.checked, op);
         }
         if !self.program.ops.iter().any(|op| matches!(op, Op::Unmount)) {
             self.step(None, &Op::Unmount)?;
@@ -422,4 +424,18 @@ impl<F: Fn(&Program) -> Verdict<Stats, Divergence> + Sync> Oracle for Differenti
     fn flags(&self) -> String {
         format!("--level {}", self.level)
     }
+
+    /// [`crate::input::mutate`]'s op-level mutation (through the literal encoding), adapted to
+    /// the dialect as a generated program is.
+    fn mutate(&self, program: &Program, seed: u64) -> Option<Program> {
+        let bytes = crate::input::encode(program);
+        let out = crate::input::mutate::mutate(&bytes, self.level, MUTANT_MAX_BYTES, seed)?;
+        let mut p = crate::input::decode(&out, self.level);
+        self.dialect.adapt(&mut p);
+        Some(p)
+    }
 }
+
+/// The byte bound a mutant's literal encoding must fit: far above what [`generators::MAX_OPS`]
+/// ops take, so the op cap, not this, bounds a mutant.
+const MUTANT_MAX_BYTES: usize = 1 << 16;

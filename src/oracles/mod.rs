@@ -8,6 +8,7 @@
 //! - [`invariants`]: SPEC §8 on one model's snapshot, used by both.
 
 pub mod differential;
+pub mod features;
 pub mod invariants;
 pub mod linearizable;
 pub mod panics;
@@ -48,6 +49,11 @@ pub trait Coverage: Default + Clone + Serialize + Send {
     fn ops(&self) -> u64;
     /// Bit `k` set when `OpKind::ALL[k]` ran at least once.
     fn kinds_mask(&self) -> u32;
+    /// The features reached, for coverage guidance; `None` for an oracle that has none (the
+    /// engine then runs it unguided).
+    fn features(&self) -> Option<&features::Features> {
+        None
+    }
     /// The campaign summary's lines after its totals: per-kind counts and whatever else this
     /// oracle tracks.
     fn text(&self) -> String;
@@ -87,6 +93,11 @@ pub trait Oracle: Sync {
     }
     /// `program` as a program file with its `run` line, which `replay` runs as it was found.
     fn print_file(program: &Self::Program, run: &RunLine) -> String;
+    /// A structure-aware mutation of `program`, deterministic in `seed`, for coverage guidance;
+    /// `None` when this oracle has no mutator or no mutation applies.
+    fn mutate(&self, _program: &Self::Program, _seed: u64) -> Option<Self::Program> {
+        None
+    }
 }
 
 /// An oracle whose findings record `run_line` (the bugs and model of the closure it runs, which
@@ -129,5 +140,8 @@ impl<O: Oracle> Oracle for WithRunLine<O> {
     }
     fn print_file(program: &Self::Program, run: &RunLine) -> String {
         O::print_file(program, run)
+    }
+    fn mutate(&self, program: &Self::Program, seed: u64) -> Option<Self::Program> {
+        self.oracle.mutate(program, seed)
     }
 }

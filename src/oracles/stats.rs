@@ -3,6 +3,7 @@
 //! paths. A campaign sums them over its workers and prints them as its coverage table: a row
 //! at zero is a part of what SPEC allows that the campaign never ran.
 
+use crate::oracles::features::Features;
 use crate::oracles::Coverage;
 use delalloc_contract::geometry::MIB;
 use delalloc_contract::{Era, Geometry, Op, OpKind, Outcome, Snapshot};
@@ -27,6 +28,8 @@ pub struct Stats {
     pub geometry: [u64; GEOMETRY_ROWS],
     /// Ops of each [`SHAPES`] row.
     pub shapes: [u64; SHAPES.len()],
+    /// The features reached ([`crate::oracles::features`]): one program's, or their union.
+    pub features: Features,
 }
 
 /// The WARN paths a correct run may reach, with the era they are reached in (SPEC §5: the
@@ -176,6 +179,7 @@ impl Default for Stats {
             warn_paths: [0; WARN_PATHS.len()],
             geometry: [0; GEOMETRY_ROWS],
             shapes: [0; SHAPES.len()],
+            features: Features::default(),
         }
     }
 }
@@ -191,8 +195,10 @@ impl Stats {
     /// its inode before it ran (0 for ops of no inode).
     pub fn count_op(&mut self, op: &Op, outcome: &Outcome, g: &Geometry, i_size: u64) {
         self.count(op.kind(), outcome);
+        self.features.op(op.kind(), outcome);
         if let Some(row) = shape(op, outcome, g, i_size) {
             self.shapes[row] += 1;
+            self.features.shape(row);
         }
     }
 
@@ -200,6 +206,7 @@ impl Stats {
     pub fn count_geometry(&mut self, g: &Geometry) {
         for row in geometry_rows(g) {
             self.geometry[row] += 1;
+            self.features.geometry(row);
         }
     }
 
@@ -221,18 +228,23 @@ impl Stats {
         for (a, b) in self.shapes.iter_mut().zip(other.shapes) {
             *a += b;
         }
+        self.features.union_with(&other.features);
     }
 
     /// Counts the WARN paths a finished program of era `era` shows it reached in its last
     /// snapshot.
     pub fn count_warn_paths(&mut self, last: &Snapshot, era: Era) {
         let w = &last.warnings;
-        for (n, (name, path_era)) in self.warn_paths.iter_mut().zip(WARN_PATHS) {
+        for (row, (n, (name, path_era))) in self.warn_paths.iter_mut().zip(WARN_PATHS).enumerate() {
             let hit = match name {
                 "global_rsv_steal" => w.global_rsv_steals,
                 _ => w.unreserved_inode_updates,
             };
-            *n += u64::from(hit > 0 && era == path_era);
+            let reached = hit > 0 && era == path_era;
+            *n += u64::from(reached);
+            if reached {
+                self.features.warn_path(row);
+            }
         }
     }
 
@@ -334,7 +346,7 @@ impl Serialize for Stats {
                 m.end()
             }
         }
-        let mut st = s.serialize_struct("Stats", 8)?;
+        let mut st = s.serialize_struct("Stats", 9)?;
         st.serialize_field("programs", &self.programs)?;
         st.serialize_field("ops", &self.ops)?;
         st.serialize_field(
@@ -351,6 +363,7 @@ impl Serialize for Stats {
         st.serialize_field("shapes", &Map(SHAPES.into_iter().zip(self.shapes)))?;
         st.serialize_field("warn_paths", &Warns(self))?;
         st.serialize_field("unreached", &self.unreached())?;
+        st.serialize_field("features", &self.features.count())?;
         st.end()
     }
 }
@@ -366,6 +379,10 @@ impl Coverage for Stats {
 
     fn ops(&self) -> u64 {
         self.ops
+    }
+
+    fn features(&self) -> Option<&Features> {
+        Some(&self.features)
     }
 
     fn kinds_mask(&self) -> u32 {
@@ -416,6 +433,11 @@ impl Coverage for Stats {
         for (name, era, n) in self.warn_path_counts() {
             let _ = writeln!(s, "  {:<36}{n:>10}", format!("{name} (era {era})"));
         }
+        let _ = writeln!(
+            s,
+            "features (op kind x outcome, WARN paths, shapes, geometry, counter and record-count bands): {}",
+            self.features.count()
+        );
         let unreached = self.unreached();
         if unreached.is_empty() {
             let _ = writeln!(s, "coverage: every row above reached");

@@ -106,6 +106,8 @@ pub struct Plan {
     pub base_seed: u64,
     /// Threads per campaign (the built-in engine's; a libFuzzer campaign is one process).
     pub jobs: usize,
+    /// The built-in engine's coverage guidance ([`crate::engines::guidance`]).
+    pub guidance: bool,
     pub engine: Engine,
     /// The bugs to score, in this order.
     pub bugs: Vec<Bug>,

@@ -60,13 +60,14 @@ fn builtin_row(config: &Plan, bug: Bug) -> Row {
             jobs: config.jobs,
             out: None,
             progress: false,
+            guidance: config.guidance,
         };
         let oracle = Differential {
             level: LEVEL,
             dialect: dialect(bug),
             run,
         };
-        let Search { summary, found } = engines::search(&engine_config, &oracle);
+        let Search { summary, found, .. } = engines::search(&engine_config, &oracle);
         if summary.interrupted {
             // Stopped by Ctrl-C before its time: neither found nor missed.
             break;
@@ -274,8 +275,9 @@ impl Scoreboard {
         };
         let engine = match &self.config.engine {
             Engine::Builtin => format!(
-                "builtin engine, {} job(s)",
-                self.config.jobs
+                "builtin engine, {} job(s), guidance {}",
+                self.config.jobs,
+                if self.config.guidance { "on" } else { "off" }
             ),
             Engine::Libfuzzer { sanitizer, .. } => format!(
                 "libfuzzer engine: cargo-fuzz targets, -s {}, one process per campaign from the seed corpus",
@@ -395,6 +397,7 @@ impl Scoreboard {
         json!({
             "interrupted": self.interrupted,
             "engine": self.config.engine.name(),
+            "guidance": matches!(self.config.engine, Engine::Builtin).then_some(self.config.guidance),
             "sanitizer": sanitizer,
             "level": (!libfuzzer).then(|| LEVEL.name()),
             "base_seed": self.config.base_seed,
@@ -454,7 +457,15 @@ pub fn reproducer_text(bug: Bug, config: &Plan, c: &CampaignResult, d: &Detectio
     let _ = writeln!(s, "# {}", bug.description());
     let _ = writeln!(s, "# commit: {}", bug.commit());
     let (engine, source) = match &config.engine {
-        Engine::Builtin => (String::new(), format!("program {}", d.index)),
+        Engine::Builtin => (
+            if config.guidance {
+                " --guidance on"
+            } else {
+                ""
+            }
+            .to_string(),
+            format!("program {}", d.index),
+        ),
         Engine::Libfuzzer { sanitizer, .. } => (
             " --engine libfuzzer".to_string(),
             format!(

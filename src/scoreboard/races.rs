@@ -80,6 +80,8 @@ pub fn score(
                 jobs,
                 out: None,
                 progress: false,
+                // Concurrent programs have no features or mutator.
+                guidance: false,
             };
             let oracle = Linearizable {
                 bugs: shuttle_bug.into(),

@@ -143,6 +143,11 @@ fn bad_flags_are_named() {
         (&["fuzz", "--level", "disk"][..], "disk"),
         (&["fuzz", "--seconds", "soon"][..], "soon"),
         (&["fuzz", "--seed", "-1"][..], "-1"),
+        (&["fuzz", "--guidance", "yes"][..], "'yes'"),
+        (
+            &["fuzz", "--concurrent", "--guidance", "on"][..],
+            "cannot be used with",
+        ),
         (&["frobnicate"][..], "frobnicate"),
     ] {
         let o = cli(args, dir.path());
@@ -386,6 +391,11 @@ fn mutants_rejects_bad_input_by_name() {
             &["mutants", "--engine", "libfuzzer", "--jobs", "2"][..],
             "--jobs is the builtin engine's",
         ),
+        (
+            &["mutants", "--engine", "libfuzzer", "--guidance", "on"][..],
+            "--guidance is the builtin engine's",
+        ),
+        (&["mutants", "--guidance", "maybe"][..], "'maybe'"),
         (
             &["mutants", "--engine", "libfuzzer", "--sanitizer", "memory"][..],
             "'memory'",

@@ -22,6 +22,7 @@ fn config(out: &std::path::Path, jobs: usize) -> Config {
         jobs,
         out: Some(out.to_path_buf()),
         progress: false,
+        guidance: false,
     }
 }
 
@@ -255,6 +256,7 @@ where
         jobs: 1,
         out: None,
         progress: false,
+        guidance: false,
     };
     assert!(search(&cfg, &recorder).found.is_none());
     let seen = recorder.seen.into_inner().unwrap();

@@ -25,6 +25,7 @@ mod conformance;
 mod engine;
 mod era_c_optimized;
 mod fuzz_corpus;
+mod guidance;
 mod kernel_selftests;
 mod minimize;
 mod mutants;

@@ -149,13 +149,14 @@ fn the_builtin_engine_finds_every_sequential_bug_within_a_fixed_budget() {
                 jobs: 1,
                 out: None,
                 progress: false,
+                guidance: false,
             };
             let oracle = Differential {
                 dialect: scoreboard::dialect(bug),
                 level: scoreboard::LEVEL,
                 run,
             };
-            let Search { summary, found } = engines::search(&config, &oracle);
+            let Search { summary, found, .. } = engines::search(&config, &oracle);
             let Some((index, program)) = found else {
                 missed.push(format!(
                     "{bug}: campaign {r} (seed {}) ran {} programs without a divergence",
@@ -189,6 +190,7 @@ fn a_campaign_without_budget_left_misses_and_the_row_says_so() {
         runs: 2,
         base_seed: 3,
         jobs: 1,
+        guidance: false,
         engine: scoreboard::Engine::Builtin,
         bugs: vec![Bug::NoreserveDataFreed, Bug::UnlockBeforeSetDelalloc],
     };
