@@ -23,6 +23,21 @@ use delalloc_contract::op::MAX_OFFSET;
 use delalloc_contract::{ConcurrentProgram, FaultKind, Geometry, Op, OpKind};
 use rand::{rngs::SmallRng, RngCore, SeedableRng};
 
+/// The op kinds a generated task may hold (SPEC §10, "task ops"): the rows of the concurrent
+/// coverage table. Faults and space changes stay in the setup.
+pub const TASK_KINDS: [OpKind; 10] = [
+    OpKind::BufferedWrite,
+    OpKind::DirectWrite,
+    OpKind::PageMkwrite,
+    OpKind::Defrag,
+    OpKind::Writeback,
+    OpKind::FinishOrdered,
+    OpKind::Truncate,
+    OpKind::Evict,
+    OpKind::Commit,
+    OpKind::Unmount,
+];
+
 /// Sectors in the hot zone every task may address.
 const HOT_SECTORS: u64 = 8;
 

@@ -15,12 +15,13 @@ pub mod run;
 pub mod schedule;
 pub mod search;
 
+use crate::generators::concurrent::TASK_KINDS;
 use crate::oracles::linearizable::run::RunRecord;
 use crate::oracles::linearizable::search::{Nearest, OrderSearch};
 use crate::oracles::{Coverage, Oracle, Verdict};
 use delalloc_contract::concurrent_text::{print_concurrent_file, print_concurrent_program};
 use delalloc_contract::run_line::RunLine;
-use delalloc_contract::{ConcurrentProgram, Model, OpKind, Outcome, Snapshot};
+use delalloc_contract::{Accounting, ConcurrentProgram, Model, Op, OpKind, Outcome, Snapshot};
 use delalloc_optimized_shuttle::bugs::BugSet;
 use delalloc_reference::Reference;
 use serde::Serialize;
@@ -43,6 +44,71 @@ pub struct RaceStats {
     pub bytes_used: u64,
     /// Task ops per kind.
     pub per_kind: Vec<(OpKind, u64)>,
+    /// Programs or task ops per row of [`RACE_ROWS`].
+    #[serde(serialize_with = "serialize_rows")]
+    pub rows: [u64; RACE_ROWS.len()],
+}
+
+/// The concurrent coverage table's rows beside the task op kinds: programs per inode count and
+/// era, task ops of the shapes SPEC §10 allows in tasks (several write chunks, several defrag
+/// clusters, an evict, an unmount), and programs whose setup injects a fault.
+pub const RACE_ROWS: [&str; 15] = [
+    "inodes 1",
+    "inodes 2",
+    "inodes 3",
+    "inodes 4",
+    "inodes 5",
+    "inodes 6",
+    "inodes 7",
+    "inodes 8",
+    "era b",
+    "era 6",
+    "task buffered_write over several chunks",
+    "task defrag over several clusters",
+    "task evict",
+    "task unmount",
+    "setup fault injected",
+];
+
+fn serialize_rows<S: serde::Serializer>(
+    rows: &[u64; RACE_ROWS.len()],
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut m = s.serialize_map(Some(rows.len()))?;
+    for (name, n) in RACE_ROWS.iter().zip(rows) {
+        m.serialize_entry(name, n)?;
+    }
+    m.end()
+}
+
+/// The [`RACE_ROWS`] a program reaches, once per program or per task op.
+fn race_rows(p: &ConcurrentProgram) -> [u64; RACE_ROWS.len()] {
+    let g = &p.geometry;
+    let mut rows = [0; RACE_ROWS.len()];
+    rows[usize::from(g.inodes.clamp(1, 8)) - 1] += 1;
+    rows[if g.era.accounting() == Accounting::B {
+        8
+    } else {
+        9
+    }] += 1;
+    let s = g.sectorsize.max(1);
+    for op in p.tasks.iter().flatten() {
+        match *op {
+            Op::BufferedWrite { pos, len, .. } if pos % s + len > g.write_chunk => rows[10] += 1,
+            Op::Defrag { len, .. } if len > g.write_chunk => rows[11] += 1,
+            Op::Evict { .. } => rows[12] += 1,
+            Op::Unmount => rows[13] += 1,
+            _ => {}
+        }
+    }
+    if p.setup
+        .iter()
+        .any(|op| op.kind() == OpKind::FailNextReservation)
+    {
+        rows[14] += 1;
+    }
+    rows
 }
 
 impl RaceStats {
@@ -54,6 +120,9 @@ impl RaceStats {
         self.search_nodes += o.search_nodes;
         self.decisions += o.decisions;
         self.bytes_used += o.bytes_used;
+        for (a, b) in self.rows.iter_mut().zip(o.rows) {
+            *a += b;
+        }
         for &(k, n) in &o.per_kind {
             match self.per_kind.iter_mut().find(|(j, _)| *j == k) {
                 Some((_, m)) => *m += n,
@@ -213,6 +282,7 @@ fn judge(p: &ConcurrentProgram, run: RunRecord, bugs: BugSet) -> Verdict<RaceSta
         overlapping: u64::from(overlapping(&run)),
         decisions: run.decisions as u64,
         bytes_used: run.bytes_used as u64,
+        rows: race_rows(p),
         ..RaceStats::default()
     };
     for op in p.tasks.iter().flatten() {
@@ -345,8 +415,37 @@ impl Coverage for RaceStats {
             self.decisions, self.bytes_used
         );
         let _ = writeln!(s, "task op kinds:");
-        for (k, n) in &self.per_kind {
-            let _ = writeln!(s, "  {:<22}{n:>10}", k.name());
+        let mut unreached = Vec::new();
+        for k in TASK_KINDS {
+            let n = self
+                .per_kind
+                .iter()
+                .find(|(j, _)| *j == k)
+                .map_or(0, |&(_, n)| n);
+            let _ = writeln!(s, "  {:<40}{n:>10}", k.name());
+            if n == 0 {
+                unreached.push(k.name());
+            }
+        }
+        let _ = writeln!(
+            s,
+            "programs per inode count and era, task op shapes, setup faults:"
+        );
+        for (name, &n) in RACE_ROWS.iter().zip(&self.rows) {
+            let _ = writeln!(s, "  {name:<40}{n:>10}");
+            if n == 0 {
+                unreached.push(name);
+            }
+        }
+        if unreached.is_empty() {
+            let _ = writeln!(s, "coverage: every row above reached");
+        } else {
+            let _ = writeln!(
+                s,
+                "coverage: {} row(s) never reached: {}",
+                unreached.len(),
+                unreached.join(", ")
+            );
         }
         s
     }
