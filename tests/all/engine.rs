@@ -280,7 +280,7 @@ fn shared(a: &[String], b: &[String]) -> (usize, Vec<usize>) {
     (alone, runs)
 }
 
-/// Issue 16: with program i of seed S generated from seed S + i, `--seed 1` and `--seed 2` ran
+/// When program i of seed S was generated from seed S + i, `--seed 1` and `--seed 2` ran
 /// the same programs one place apart. Now two campaigns with adjacent seeds share no program:
 /// no generator seed, and no run of programs. Their texts can still meet by chance where the
 /// generator's space is small (a lone `unmount` in the default geometry, a steal-chain episode

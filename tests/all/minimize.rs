@@ -131,7 +131,7 @@ fn a_stopped_shrink_keeps_the_best_so_far_and_says_so() {
     assert!(whole.size_after < m.size_after || m.size_after <= 3);
 }
 
-/// Issue 16 item 4's deep state: a bug visible only once the delayed-inode update has stolen
+/// A deep state: a bug visible only once the delayed-inode update has stolen
 /// from the global reserve (the end of seed 002's chain; the test model reports one steal more).
 /// The minimizer takes the committed 17-op scenario to 13 ops today: a write (three units in the
 /// delalloc reserve: extent, META_RESERVED, csum leaf), three partial writebacks (three ordered

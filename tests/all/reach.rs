@@ -1,7 +1,8 @@
-//! Behaviour test of the generators' reach (issue 16): a short fixed-seed batch of generated
+//! Behaviour test of the generators' reach: a short fixed-seed batch of generated
 //! programs reaches every geometry band of the coverage table (every inode count, sector size,
 //! node size, max_extent and write_chunk band, both eras, ample and little space), every op
-//! kind and every op shape, counted by the same code that prints `fuzz`'s table. Not timed:
+//! kind and every op shape, and every row of `fuzz --concurrent`'s table, counted by the same
+//! code that prints the tables. Not timed:
 //! the seeds are fixed, so it either reaches them or it does not.
 
 use delalloc_fuzz::generators::{program_from_seed, Level};
