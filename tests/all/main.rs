@@ -28,6 +28,7 @@ mod fuzz_corpus;
 mod kernel_selftests;
 mod minimize;
 mod mutants;
+mod mutation_campaign;
 mod oracle;
 mod oss_fuzz;
 mod reach;
