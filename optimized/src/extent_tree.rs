@@ -111,15 +111,16 @@ impl Cursor {
 }
 
 /// The map's node sizes: the production ones (63-entry leaves, 128-child inner nodes), or under
-/// `--cfg delalloc_small_nodes` 3-entry leaves and 4-child inner nodes, so that the short
-/// programs of a campaign (at most 64 ops, rarely 20 records) build trees several levels deep
-/// and go through every split, borrow and merge of the map, which full-size nodes reach only
-/// past 63 records. The mutation campaign (scripts/cargo-mutants.sh) builds with it; the code is
-/// the same generic code either way.
+/// `--cfg delalloc_small_nodes` 6-entry leaves (two cache-line blocks) and 36-child inner nodes
+/// (two search groups of 32 keys), so that the short programs of a campaign (at most 64 ops,
+/// rarely 20 records) split leaves and a few hundred records fill, split and merge inner nodes,
+/// where full-size nodes need 63 and 8,000 records; and a node search still has more than one
+/// block or group to choose from. The mutation campaign (scripts/cargo-mutants.sh) builds with it; the code
+/// is the same generic code either way.
 #[cfg(not(delalloc_small_nodes))]
 type Map = ExtentMap;
 #[cfg(delalloc_small_nodes)]
-type Map = ExtentMap<1, 4>;
+type Map = ExtentMap<2, 36>;
 
 /// The extent io tree. See the module documentation.
 #[derive(Clone, Debug, PartialEq, Eq)]
