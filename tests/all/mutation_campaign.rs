@@ -9,7 +9,7 @@
 //! `cargo test --test all mutation_campaign:: -- --ignored`.
 
 use delalloc_contract::text::parse_program;
-use delalloc_contract::{Era, Program};
+use delalloc_contract::{Era, Model, Program};
 use delalloc_fuzz::engines::{self, Search};
 use delalloc_fuzz::generators::{Dialect, Level};
 use delalloc_fuzz::oracles::differential::Differential;
@@ -18,6 +18,8 @@ use delalloc_fuzz::oracles::stats::Stats;
 use delalloc_fuzz::oracles::{Coverage, Oracle, Verdict};
 use delalloc_fuzz::scoreboard;
 use delalloc_optimized::bugs::BugSet;
+use delalloc_optimized::Optimized;
+use delalloc_reference::Reference;
 use rand::rngs::SmallRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -70,7 +72,7 @@ fn big_tree_program(seed: u64, era: Era, ascending: bool) -> Program {
     let end = BIG_TREE_SLOTS * SLOT;
     // Mostly the edges of the slots' halves: a search for exactly a record's start is the one
     // that tells `<=` from `<` in a node's search.
-    let mut position = |rng: &mut SmallRng, below: u64| -> u64 {
+    let position = |rng: &mut SmallRng, below: u64| -> u64 {
         if rng.gen_ratio(3, 4) {
             (rng.gen_range(0..below / (SLOT / 2))) * (SLOT / 2)
         } else {
@@ -100,6 +102,23 @@ fn big_tree_program(seed: u64, era: Era, ascending: bool) -> Program {
         text.push('\n');
     }
     parse_program(&text).unwrap_or_else(|e| panic!("{e}\n{text}"))
+}
+
+/// Generated programs per (level, era) whose models' full snapshots are also compared.
+const FULL_SNAPSHOT_PROGRAMS: u64 = 100;
+
+/// Whether the models' full snapshots ([`Model::snapshot`]) agree after `program`. The
+/// differential oracle keeps each model's snapshot up to date op by op
+/// ([`Model::snapshot_update`]) and takes a full one only for a divergence's report, so on an
+/// agreeing run nothing else looks at the full path.
+fn full_snapshots_agree(program: &Program) -> bool {
+    let mut reference = Reference::new(&program.geometry);
+    let mut optimized = Optimized::new(&program.geometry);
+    for op in &program.ops {
+        reference.apply(op);
+        optimized.apply(op);
+    }
+    reference.snapshot() == optimized.snapshot()
 }
 
 /// Runs `oracle` for `budget` programs from `seed`; the first divergence, as a line, if any.
@@ -160,12 +179,14 @@ fn mutation_campaign() {
                     }
                 },
             };
-            failed.extend(campaign(
-                &format!("{level:?} era {era:?}"),
-                seed,
-                PROGRAMS,
-                &oracle,
-            ));
+            let name = format!("{level:?} era {era:?}");
+            failed.extend(campaign(&name, seed, PROGRAMS, &oracle));
+            for i in 0..FULL_SNAPSHOT_PROGRAMS {
+                let program = oracle.generate(engines::program_seed(seed, i));
+                if !full_snapshots_agree(&program) {
+                    failed.push(format!("{name}: program {i}: the full snapshots differ"));
+                }
+            }
         }
     }
     let oracle = Linearizable {
@@ -185,6 +206,10 @@ fn mutation_campaign() {
                 failed.push(format!(
                     "big tree {i} of era {era:?} (seed {seed}) diverges: {}",
                     d.signature()
+                ));
+            } else if !full_snapshots_agree(&program) {
+                failed.push(format!(
+                    "big tree {i} of era {era:?}: the full snapshots differ"
                 ));
             }
         }
