@@ -9,6 +9,8 @@
 #   scripts/cargo-mutants.sh K/N     run shard K of N (K from 0 to N-1; default 0/3)
 #   scripts/cargo-mutants.sh list    list the mutants and their count, run nothing
 #   scripts/cargo-mutants.sh counts DIR   the counts of a finished (or stopped) run's DIR/mutants.out
+#   scripts/cargo-mutants.sh rerun DIR    test again the mutants DIR's run missed (after a
+#                                         generator or oracle change), into DIR-rerun
 #
 # N=3 makes a shard of about 465 mutants, under an hour on a 2-core machine with one build at a
 # time (CARGO_MUTANTS_JOBS, default 1: more builds in parallel only pay with cores to spare).
@@ -70,38 +72,51 @@ fi
 
 mutate=(--package delalloc-optimized --exclude optimized/src/bugs.rs
     --exclude-re '(ExtentMap<B, I>::(check|check_node|shape)|ExtentIoTree::check_invariants)( |$)')
+# select: the mutants a run tests, as cargo-mutants options; label: how the summary names them.
 case $arg in
-    -h | --help) sed -n '2,38p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,40p' "$0"; exit 0 ;;
     list) cargo mutants "${mutate[@]}" --list; exit 0 ;;
     counts)
         dir=${2:?"usage: scripts/cargo-mutants.sh counts DIR (the --output dir of a run)"}
         counts "$dir/mutants.out"
         exit 0
         ;;
+    rerun)
+        dir=${2:?"usage: scripts/cargo-mutants.sh rerun DIR (the --output dir of a run)"}
+        missed=$dir/mutants.out/missed.txt
+        [[ -s $missed ]] || { echo "cargo-mutants.sh: no missed mutants in $missed" >&2; exit 1; }
+        # One regex naming each missed mutant exactly, as `--list` prints it.
+        re=$(sed -e 's/[][\\.*^$()+?{}|]/\\&/g' -e 's/^/^/' -e 's/$/$/' "$missed" | paste -sd '|')
+        select=(--re "$re")
+        out=${dir%/}-rerun
+        label="$(wc -l <"$missed") missed in $dir"
+        ;;
+    *)
+        if ! [[ $arg =~ ^([0-9]+)/([0-9]+)$ ]] || ((10#${BASH_REMATCH[2]} == 0)) \
+            || ((10#${BASH_REMATCH[1]} >= 10#${BASH_REMATCH[2]})); then
+            echo "cargo-mutants.sh: bad argument '$arg': expected a shard K/N with 0 <= K < N (e.g. 0/3), 'list', 'counts DIR' or 'rerun DIR'" >&2
+            exit 1
+        fi
+        k=$((10#${BASH_REMATCH[1]}))
+        n=$((10#${BASH_REMATCH[2]}))
+        select=(--shard "$k/$n" --sharding round-robin)
+        out=$out_root/shard-$k-of-$n
+        label="$(cargo mutants "${mutate[@]}" --list "${select[@]}" | wc -l) in shard $k/$n"
+        ;;
 esac
-if ! [[ $arg =~ ^([0-9]+)/([0-9]+)$ ]] || ((10#${BASH_REMATCH[2]} == 0)) \
-    || ((10#${BASH_REMATCH[1]} >= 10#${BASH_REMATCH[2]})); then
-    echo "cargo-mutants.sh: bad shard '$arg': expected K/N with 0 <= K < N (e.g. 0/3), 'list' or 'counts DIR'" >&2
-    exit 1
-fi
-k=$((10#${BASH_REMATCH[1]}))
-n=$((10#${BASH_REMATCH[2]}))
-out=$out_root/shard-$k-of-$n
 mkdir -p "$out"
-
 total=$(cargo mutants "${mutate[@]}" --list | wc -l)
-sample=$(cargo mutants "${mutate[@]}" --list --shard "$k/$n" --sharding round-robin | wc -l)
-echo "cargo-mutants.sh: $total mutants in optimized/, $sample in shard $k/$n; output in $out/mutants.out" >&2
+echo "cargo-mutants.sh: $total mutants in optimized/, $label; output in $out/mutants.out" >&2
 
-# The extent map with 3-entry leaves and 4-child inner nodes (optimized/src/extent_tree.rs): with
-# the production 63-entry leaves no campaign program builds a tree that splits, so every mutant
-# of the map's split, borrow and merge code would be missed for want of a deep tree, not
+# The extent map with small nodes (optimized/src/extent_tree.rs): with the production 63-entry
+# leaves and 128-child inner nodes no campaign program builds a tree that splits an inner node,
+# so the map's split, borrow and merge code would be missed for want of a deep tree, not
 # because the oracle cannot tell. Any RUSTFLAGS of the caller are kept.
 export RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }--cfg delalloc_small_nodes"
 # The unmutated tree first, as cargo-mutants' baseline would be: its own baseline tests only the
 # mutated package (delalloc-optimized), which does not hold the campaign, whatever
 # --test-package says (cargo-mutants 27.1 lab.rs run_baseline), so it is skipped below and run
-# here. This build also warms target/mutants for nothing else: the mutants build in the copy.
+# here.
 if ! cargo test --profile mutants --test all -- --ignored --exact mutation_campaign::mutation_campaign; then
     echo "cargo-mutants.sh: the campaign fails on the unmutated tree: no mutant can be judged" >&2
     exit 4
@@ -115,13 +130,12 @@ if [[ $jobs == 1 ]]; then
     export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
 fi
 status=0
-cargo mutants "${mutate[@]}" --baseline skip \
-    --shard "$k/$n" --sharding round-robin \
+cargo mutants "${mutate[@]}" "${select[@]}" --baseline skip \
     --jobs "$jobs" \
     --profile mutants \
     --timeout 60 \
     --output "$out" \
     --test-package delalloc-fuzz \
     -- --test all -- --ignored --exact mutation_campaign::mutation_campaign || status=$?
-echo "mutants: $total in optimized/, $sample in shard $k/$n, $(counts "$out/mutants.out")"
+echo "mutants: $total in optimized/, $label, $(counts "$out/mutants.out")"
 exit "$status"
