@@ -85,7 +85,8 @@ case $arg in
         dir=${2:?"usage: scripts/cargo-mutants.sh rerun DIR (the --output dir of a run)"}
         missed=$dir/mutants.out/missed.txt
         [[ -s $missed ]] || { echo "cargo-mutants.sh: no missed mutants in $missed" >&2; exit 1; }
-        # One regex naming each missed mutant exactly, as `--list` prints it.
+        # One regex naming each missed mutant exactly, as `--list` prints it. (cargo-mutants
+        # 27.1 keeps its "delete field" mutants whatever --re says: a rerun tests those too.)
         re=$(sed -e 's/[][\\.*^$()+?{}|]/\\&/g' -e 's/^/^/' -e 's/$/$/' "$missed" | paste -sd '|')
         select=(--re "$re")
         out=${dir%/}-rerun
