@@ -110,10 +110,22 @@ impl Cursor {
     }
 }
 
+/// The map's node sizes: the production ones (63-entry leaves, 128-child inner nodes), or under
+/// `--cfg delalloc_small_nodes` 6-entry leaves (two cache-line blocks) and 36-child inner nodes
+/// (two search groups of 32 keys), so that the short programs of a campaign (at most 64 ops,
+/// rarely 20 records) split leaves and a few hundred records fill, split and merge inner nodes,
+/// where full-size nodes need 63 and 8,000 records; and a node search still has more than one
+/// block or group to choose from. The mutation campaign (scripts/cargo-mutants.sh) builds with it; the code
+/// is the same generic code either way.
+#[cfg(not(delalloc_small_nodes))]
+type Map = ExtentMap;
+#[cfg(delalloc_small_nodes)]
+type Map = ExtentMap<2, 36>;
+
 /// The extent io tree. See the module documentation.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ExtentIoTree {
-    map: ExtentMap,
+    map: Map,
     /// The re-introduced bugs of [`crate::bugs`] that live in the tree; none by default.
     bugs: BugSet,
     /// The bits that keep a record from merging: the era's ([`Era::no_merge`]), without
@@ -180,7 +192,7 @@ impl ExtentIoTree {
     /// An empty tree with the tree bugs of `bugs` re-introduced (the others are ignored).
     pub fn with_bugs(bugs: BugSet) -> ExtentIoTree {
         ExtentIoTree {
-            map: ExtentMap::default(),
+            map: Map::default(),
             bugs,
             no_merge: Self::no_merge_of(Era::B, bugs),
             era: Era::B,

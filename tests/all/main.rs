@@ -29,6 +29,7 @@ mod guidance;
 mod kernel_selftests;
 mod minimize;
 mod mutants;
+mod mutation_campaign;
 mod oracle;
 mod oss_fuzz;
 mod reach;

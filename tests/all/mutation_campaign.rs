@@ -1,0 +1,218 @@
+//! The test cargo-mutants runs on every mutant of optimized/ (`scripts/cargo-mutants.sh`): a short
+//! built-in campaign of the optimized model against the reference at each level and era, and of
+//! the concurrent oracle on its shuttle build (which compiles the same sources), each from a fixed
+//! seed with a fixed program budget, so that a mutant's verdict does not depend on the machine or
+//! the time of day. Any divergence fails it: on a mutant that is the mutant caught.
+//!
+//! Ignored in the normal suite: the suite has its own differential batches, and this one only
+//! means something as the judge of a mutant. Run it alone with
+//! `cargo test --test all mutation_campaign:: -- --ignored`.
+
+use delalloc_contract::text::parse_program;
+use delalloc_contract::{Era, Model, Program};
+use delalloc_fuzz::engines::{self, Search};
+use delalloc_fuzz::generators::{Dialect, Level};
+use delalloc_fuzz::oracles::differential::Differential;
+use delalloc_fuzz::oracles::linearizable::Linearizable;
+use delalloc_fuzz::oracles::stats::Stats;
+use delalloc_fuzz::oracles::{Coverage, Oracle, Verdict};
+use delalloc_fuzz::scoreboard;
+use delalloc_optimized::bugs::BugSet;
+use delalloc_optimized::Optimized;
+use delalloc_reference::Reference;
+use rand::rngs::SmallRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+
+/// Sequential programs per (level, era) campaign, and concurrent programs. Chosen so that the
+/// whole test takes a few seconds in the `mutants` profile (scripts/cargo-mutants.sh), which
+/// cargo-mutants pays once per mutant; see the script for the measured numbers.
+const PROGRAMS: u64 = 4_000;
+const CONCURRENT_PROGRAMS: u64 = 1_500;
+/// The campaigns' base seed; each campaign's seed mixes in its place in the list, so that no two
+/// run the same programs.
+const SEED: u64 = 0x6d75_7461_6e74;
+
+/// Long stand-alone-tree programs, and how many of them per era. A generated program has at
+/// most 64 ops and rarely 20 records; these hold hundreds, so that the extent map's inner nodes
+/// fill, split and merge and its searches cross every block and group of a node, which the
+/// generated programs never make happen.
+const BIG_TREES: u64 = 4;
+/// Records of a big tree before its mixed ops, each in a slot of its own with a gap after it.
+const BIG_TREE_SLOTS: u64 = 600;
+const BIG_TREE_OPS: usize = 1_500;
+
+/// A tree-level program that inserts [`BIG_TREE_SLOTS`] records, in ascending order (which
+/// leaves every node full, so inner nodes reach the keys their search's second group holds) or
+/// in random order (inserts all over the map), then mixes ranges of one to a few hundred slots: sets that fill gaps (records
+/// merge away), clears with and without delete (records split or go, nodes underflow), converts,
+/// and the searches.
+fn big_tree_program(seed: u64, era: Era, ascending: bool) -> Program {
+    const SLOT: u64 = 8192;
+    const BITS: [&str; 6] = [
+        "DIRTY",
+        "UPTODATE",
+        "DEFRAG",
+        "DIRTY|BOUNDARY",
+        "UPTODATE|DEFRAG",
+        "DELALLOC",
+    ];
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let era_field = if era == Era::V6 { " era=6" } else { "" };
+    let mut text = format!("geometry inodes=1{era_field}\n");
+    let mut slots: Vec<u64> = (0..BIG_TREE_SLOTS).collect();
+    if !ascending {
+        slots.shuffle(&mut rng);
+    }
+    for s in slots {
+        // The first half of the slot: the gap keeps neighbours apart whatever their bits.
+        let bits = BITS[rng.gen_range(0..BITS.len())];
+        text += &format!("set_bits {} {} {bits}\n", s * SLOT, s * SLOT + SLOT / 2 - 1);
+    }
+    let end = BIG_TREE_SLOTS * SLOT;
+    // Mostly the edges of the slots' halves: a search for exactly a record's start is the one
+    // that tells `<=` from `<` in a node's search.
+    let position = |rng: &mut SmallRng, below: u64| -> u64 {
+        if rng.gen_ratio(3, 4) {
+            (rng.gen_range(0..below / (SLOT / 2))) * (SLOT / 2)
+        } else {
+            rng.gen_range(0..below)
+        }
+    };
+    for _ in 0..BIG_TREE_OPS {
+        let len = if rng.gen_ratio(1, 20) {
+            position(&mut rng, end / 2).max(1)
+        } else {
+            position(&mut rng, 4 * SLOT).max(1)
+        };
+        let start = position(&mut rng, end - len);
+        let last = start + len - 1;
+        let bits = BITS[rng.gen_range(0..BITS.len())];
+        let op = match rng.gen_range(0..9) {
+            0 | 1 => format!("set_bits {start} {last} {bits}"),
+            2 => format!("clear_bits {start} {last} {bits}"),
+            3 => format!("clear_bits {start} {last} 0 delete"),
+            4 => format!("convert_bits {start} {last} set={bits} clear=DIRTY"),
+            5 => format!("test_range_bit {start} {last} {bits}"),
+            6 => format!("count_range_bits {start} {last} max=1G {bits}"),
+            7 => format!("find_first_bit {start} {bits}"),
+            _ => format!("find_first_clear_bit {start} {bits}"),
+        };
+        text += &op;
+        text.push('\n');
+    }
+    parse_program(&text).unwrap_or_else(|e| panic!("{e}\n{text}"))
+}
+
+/// Generated programs per (level, era) whose models' full snapshots are also compared.
+const FULL_SNAPSHOT_PROGRAMS: u64 = 100;
+
+/// Whether the models' full snapshots ([`Model::snapshot`]) agree after `program`. The
+/// differential oracle keeps each model's snapshot up to date op by op
+/// ([`Model::snapshot_update`]) and takes a full one only for a divergence's report, so on an
+/// agreeing run nothing else looks at the full path.
+fn full_snapshots_agree(program: &Program) -> bool {
+    let mut reference = Reference::new(&program.geometry);
+    let mut optimized = Optimized::new(&program.geometry);
+    for op in &program.ops {
+        reference.apply(op);
+        optimized.apply(op);
+    }
+    reference.snapshot() == optimized.snapshot()
+}
+
+/// Runs `oracle` for `budget` programs from `seed`; the first divergence, as a line, if any.
+fn campaign<O: Oracle>(name: &str, seed: u64, budget: u64, oracle: &O) -> Option<String>
+where
+    O::Program: Sync,
+{
+    let config = engines::Config {
+        // The program budget decides; the time limit only guards against a mutant that hangs
+        // (cargo-mutants' own timeout stops it first).
+        seconds: 3_600,
+        max_programs: Some(budget),
+        seed,
+        jobs: 1,
+        out: None,
+        progress: false,
+    };
+    let Search { summary, found } = engines::search(&config, oracle);
+    eprintln!(
+        "{name}: {} programs, {} ops",
+        summary.stats.programs(),
+        summary.stats.ops()
+    );
+    found.map(|(index, program)| {
+        let why = oracle
+            .check(&program)
+            .divergence()
+            .map_or_else(|| "(not again)".into(), O::signature);
+        format!(
+            "{name}: program {index} of seed {seed} diverges ({why}):\n{}",
+            O::print(&program)
+        )
+    })
+}
+
+#[test]
+#[ignore = "the judge of scripts/cargo-mutants.sh, not a suite test"]
+fn mutation_campaign() {
+    delalloc_fuzz::oracles::panics::quiet_model_panics();
+    let mut failed = Vec::new();
+    let mut seed = SEED;
+    for level in [Level::Tree, Level::Fs, Level::Mixed] {
+        for era in [Era::B, Era::V6] {
+            seed = seed.wrapping_add(1);
+            let dialect = Dialect {
+                era: Some(era),
+                ..Dialect::ANY
+            };
+            let oracle = Differential {
+                level,
+                dialect,
+                // As `fuzz --era`: a program outside the era is not this campaign's.
+                run: move |p: &Program| {
+                    if dialect.fits(p) {
+                        scoreboard::run_with_bugs(p, BugSet::NONE)
+                    } else {
+                        Verdict::Agree(Stats::default())
+                    }
+                },
+            };
+            let name = format!("{level:?} era {era:?}");
+            failed.extend(campaign(&name, seed, PROGRAMS, &oracle));
+            for i in 0..FULL_SNAPSHOT_PROGRAMS {
+                let program = oracle.generate(engines::program_seed(seed, i));
+                if !full_snapshots_agree(&program) {
+                    failed.push(format!("{name}: program {i}: the full snapshots differ"));
+                }
+            }
+        }
+    }
+    let oracle = Linearizable {
+        bugs: delalloc_optimized_shuttle::bugs::BugSet::NONE,
+    };
+    failed.extend(campaign(
+        "concurrent",
+        seed.wrapping_add(1),
+        CONCURRENT_PROGRAMS,
+        &oracle,
+    ));
+    for era in [Era::B, Era::V6] {
+        for i in 0..BIG_TREES {
+            let seed = SEED ^ (i << 8) ^ u64::from(era == Era::V6);
+            let program = big_tree_program(seed, era, i % 2 == 0);
+            if let Some(d) = scoreboard::run_with_bugs(&program, BugSet::NONE).divergence() {
+                failed.push(format!(
+                    "big tree {i} of era {era:?} (seed {seed}) diverges: {}",
+                    d.signature()
+                ));
+            } else if !full_snapshots_agree(&program) {
+                failed.push(format!(
+                    "big tree {i} of era {era:?}: the full snapshots differ"
+                ));
+            }
+        }
+    }
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
+}
