@@ -135,8 +135,10 @@ where
         jobs: 1,
         out: None,
         progress: false,
+        // Fresh programs only: the verdict depends on the seed and the budget alone.
+        guidance: false,
     };
-    let Search { summary, found } = engines::search(&config, oracle);
+    let Search { summary, found, .. } = engines::search(&config, oracle);
     eprintln!(
         "{name}: {} programs, {} ops",
         summary.stats.programs(),
