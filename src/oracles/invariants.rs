@@ -8,7 +8,7 @@
 //! from a model that underflowed, are reported, not panicked on (sums are u128).
 
 use delalloc_contract::{
-    Accounting, Bits, Geometry, InodeSnapshot, OrderedKind, Record, Rewritten, Snapshot,
+    Accounting, Bits, BlockRsv, Geometry, InodeSnapshot, OrderedKind, Record, Rewritten, Snapshot,
     TreeSnapshot,
 };
 use serde::Serialize;
@@ -563,15 +563,12 @@ fn reservations_b(s: &Snapshot, g: &Geometry) -> Result<(), Violation> {
         )
         },
     )?;
-    if delalloc_rsv.reserved > delalloc_rsv.size {
-        return fail(
-            "8.5 delalloc_rsv.reserved <= size",
-            format!(
-                "fs: delalloc_rsv.reserved {} > delalloc_rsv.size {}",
-                delalloc_rsv.reserved, delalloc_rsv.size
-            ),
-        );
-    }
+    reserved_within_size(
+        "8.5 delalloc_rsv.reserved <= size",
+        "fs",
+        "delalloc_rsv",
+        delalloc_rsv,
+    )?;
     delayed_rsv(s)
 }
 
@@ -588,15 +585,12 @@ fn reservations_c(s: &Snapshot, g: &Geometry) -> Result<(), Violation> {
         else {
             return era_fields(&format!("inodes[{k}]"), "era C");
         };
-        if rsv.reserved > rsv.size {
-            return fail(
-                "8.1 inode block_rsv.reserved <= size",
-                format!(
-                    "inodes[{k}]: block_rsv.reserved {} > block_rsv.size {}",
-                    rsv.reserved, rsv.size
-                ),
-            );
-        }
+        reserved_within_size(
+            "8.1 inode block_rsv.reserved <= size",
+            &format!("inodes[{k}]"),
+            "block_rsv",
+            rsv,
+        )?;
         if i.ordered.is_empty() {
             // btrfs_calculate_inode_block_rsv_size (6.12 delalloc-space.c:240).
             let o = u128::from(i.outstanding_extents);
@@ -634,6 +628,26 @@ fn reservations_c(s: &Snapshot, g: &Geometry) -> Result<(), Violation> {
 }
 
 /// §8.5 / §8.1: the delayed reserve holds exactly the delayed nodes' reservations.
+/// A block reservation never holds more than its size (block_rsv_release_bytes gives the
+/// excess back); `field` is where it sits in `place`.
+fn reserved_within_size(
+    invariant: &'static str,
+    place: &str,
+    field: &str,
+    rsv: BlockRsv,
+) -> Result<(), Violation> {
+    if rsv.reserved <= rsv.size {
+        return Ok(());
+    }
+    fail(
+        invariant,
+        format!(
+            "{place}: {field}.reserved {} > {field}.size {}",
+            rsv.reserved, rsv.size
+        ),
+    )
+}
+
 fn delayed_rsv(s: &Snapshot) -> Result<(), Violation> {
     let delayed: u128 = s
         .inodes

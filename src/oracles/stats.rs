@@ -438,17 +438,20 @@ impl Coverage for Stats {
             "features (op kind x outcome, WARN paths, shapes, geometry, counter and record-count bands): {}",
             self.features.count()
         );
-        let unreached = self.unreached();
-        if unreached.is_empty() {
-            let _ = writeln!(s, "coverage: every row above reached");
-        } else {
-            let _ = writeln!(
-                s,
-                "coverage: {} row(s) never reached: {}",
-                unreached.len(),
-                unreached.join(", ")
-            );
-        }
+        s.push_str(&coverage_verdict(&self.unreached()));
         s
     }
+}
+
+/// The last line of a coverage table: every row reached, or which were not.
+pub fn coverage_verdict<T: AsRef<str>>(unreached: &[T]) -> String {
+    if unreached.is_empty() {
+        return "coverage: every row above reached\n".into();
+    }
+    let names: Vec<&str> = unreached.iter().map(AsRef::as_ref).collect();
+    format!(
+        "coverage: {} row(s) never reached: {}\n",
+        names.len(),
+        names.join(", ")
+    )
 }

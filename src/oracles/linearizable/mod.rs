@@ -437,16 +437,7 @@ impl Coverage for RaceStats {
                 unreached.push(name);
             }
         }
-        if unreached.is_empty() {
-            let _ = writeln!(s, "coverage: every row above reached");
-        } else {
-            let _ = writeln!(
-                s,
-                "coverage: {} row(s) never reached: {}",
-                unreached.len(),
-                unreached.join(", ")
-            );
-        }
+        s.push_str(&crate::oracles::stats::coverage_verdict(&unreached));
         s
     }
 }
