@@ -111,16 +111,16 @@ impl Cursor {
 }
 
 /// The map's node sizes: the production ones (63-entry leaves, 128-child inner nodes), or under
-/// `--cfg delalloc_small_nodes` 6-entry leaves (two cache-line blocks) and 36-child inner nodes
-/// (two search groups of 32 keys), so that the short programs of a campaign (at most 64 ops,
-/// rarely 20 records) split leaves and a few hundred records fill, split and merge inner nodes,
-/// where full-size nodes need 63 and 8,000 records; and a node search still has more than one
-/// block or group to choose from. The mutation campaign (scripts/cargo-mutants.sh) builds with it; the code
+/// `--cfg delalloc_small_nodes` 6-entry leaves (two cache-line blocks) and 72-child inner nodes
+/// (three search groups of keys, the last one line long), so that the
+/// short programs of a campaign (at most 64 ops, rarely 20 records) split leaves and a thousand
+/// records fill, split and merge inner nodes, where full-size nodes need 63 and 8,000 records;
+/// and a node search still has several blocks, lines and groups to choose from. The mutation campaign (scripts/cargo-mutants.sh) builds with it; the code
 /// is the same generic code either way.
 #[cfg(not(delalloc_small_nodes))]
 type Map = ExtentMap;
 #[cfg(delalloc_small_nodes)]
-type Map = ExtentMap<2, 36>;
+type Map = ExtentMap<2, 72>;
 
 /// The extent io tree. See the module documentation.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -1013,8 +1013,10 @@ impl ExtentIoTree {
 
     /// The invariants every complete operation leaves: records sorted and disjoint, no empty
     /// bits, no control bits stored, and canonical — no two adjacent records with identical
-    /// bits unless they carry a NO_MERGE bit.
+    /// bits unless they carry a NO_MERGE bit; and beneath, the map's own structure
+    /// ([`ExtentMap::check`]).
     pub fn check_invariants(&self) -> Result<(), String> {
+        self.map.check()?;
         let mut prev: Option<Record> = None;
         for rec in self.records() {
             if rec.start > rec.end {

@@ -87,11 +87,19 @@ impl Gen {
             OpKind::CountRangeBits => {
                 let (start, end) = self.range(u)?;
                 let max_bytes = self.max_bytes(u)?;
+                // Era B's count_range_bits answers exactly DIRTY from offset 0 with the tree's
+                // dirty_bytes counter, not a walk (SPEC §1.2); random bits and offsets seldom
+                // take that path, so it gets a share of its own.
+                let (start, bits) = if chance(u, 1, 8)? {
+                    (0, Bits::DIRTY)
+                } else {
+                    (start, self.bits(u)?)
+                };
                 Op::CountRangeBits {
                     start,
                     end,
                     max_bytes,
-                    bits: self.bits(u)?,
+                    bits,
                     contig: chance(u, 1, 2)?,
                 }
             }

@@ -2,27 +2,35 @@
 //! built-in campaign of the optimized model against the reference at each level and era, and of
 //! the concurrent oracle on its shuttle build (which compiles the same sources), each from a fixed
 //! seed with a fixed program budget, so that a mutant's verdict does not depend on the machine or
-//! the time of day. Any divergence fails it: on a mutant that is the mutant caught.
+//! the time of day; beside it, every sequential reproducer of the bug catalog must still show its
+//! bug, and the io trees' structure must hold after the long programs. Any divergence fails it,
+//! and so does a campaign that hangs (as libFuzzer's -timeout makes a hang a finding): on a
+//! mutant that is the mutant caught.
 //!
 //! Ignored in the normal suite: the suite has its own differential batches, and this one only
 //! means something as the judge of a mutant. Run it alone with
 //! `cargo test --test all mutation_campaign:: -- --ignored`.
 
 use delalloc_contract::text::parse_program;
-use delalloc_contract::{Era, Model, Program};
+use delalloc_contract::{Era, Model, Program, Snapshot};
 use delalloc_fuzz::engines::{self, Search};
 use delalloc_fuzz::generators::{Dialect, Level};
 use delalloc_fuzz::oracles::differential::Differential;
 use delalloc_fuzz::oracles::linearizable::Linearizable;
 use delalloc_fuzz::oracles::stats::Stats;
 use delalloc_fuzz::oracles::{Coverage, Oracle, Verdict};
-use delalloc_fuzz::scoreboard;
+use delalloc_fuzz::scoreboard::{self, first_field, ReproducerHeader};
 use delalloc_optimized::bugs::BugSet;
 use delalloc_optimized::Optimized;
 use delalloc_reference::Reference;
 use rand::rngs::SmallRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
+use std::path::Path;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use crate::common::corpus::program_files;
 
 /// Sequential programs per (level, era) campaign, and concurrent programs. Chosen so that the
 /// whole test takes a few seconds in the `mutants` profile (scripts/cargo-mutants.sh), which
@@ -39,14 +47,14 @@ const SEED: u64 = 0x6d75_7461_6e74;
 /// generated programs never make happen.
 const BIG_TREES: u64 = 4;
 /// Records of a big tree before its mixed ops, each in a slot of its own with a gap after it.
-const BIG_TREE_SLOTS: u64 = 600;
+const BIG_TREE_SLOTS: u64 = 1_200;
 const BIG_TREE_OPS: usize = 1_500;
 
 /// A tree-level program that inserts [`BIG_TREE_SLOTS`] records, in ascending order (which
-/// leaves every node full, so inner nodes reach the keys their search's second group holds) or
-/// in random order (inserts all over the map), then mixes ranges of one to a few hundred slots: sets that fill gaps (records
-/// merge away), clears with and without delete (records split or go, nodes underflow), converts,
-/// and the searches.
+/// leaves every node full, so inner nodes reach the keys of their search's last group) or in
+/// random order (inserts all over the map), then mixes ranges of one to a few hundred slots:
+/// sets that fill gaps (records merge away), clears with and without delete (records split or
+/// go, nodes underflow), converts, and the searches.
 fn big_tree_program(seed: u64, era: Era, ascending: bool) -> Program {
     const SLOT: u64 = 8192;
     const BITS: [&str; 6] = [
@@ -104,21 +112,57 @@ fn big_tree_program(seed: u64, era: Era, ascending: bool) -> Program {
     parse_program(&text).unwrap_or_else(|e| panic!("{e}\n{text}"))
 }
 
-/// Generated programs per (level, era) whose models' full snapshots are also compared.
+/// Generated programs per (level, era) whose full snapshots and structure are also checked
+/// ([`snapshot_paths_and_structure`]).
 const FULL_SNAPSHOT_PROGRAMS: u64 = 100;
 
-/// Whether the models' full snapshots ([`Model::snapshot`]) agree after `program`. The
-/// differential oracle keeps each model's snapshot up to date op by op
-/// ([`Model::snapshot_update`]) and takes a full one only for a divergence's report, so on an
-/// agreeing run nothing else looks at the full path.
-fn full_snapshots_agree(program: &Program) -> bool {
+/// What is wrong after `program` beyond what the differential oracle compares, if anything:
+/// the models' full snapshots ([`Model::snapshot`]) differ, the optimized model's snapshot
+/// written into a used buffer (`buffer`, left from the previous program, maybe of another
+/// geometry) differs from its full one, or its io trees' structure is broken. The differential
+/// oracle keeps each model's snapshot up to date op by op ([`Model::snapshot_update`]) and takes
+/// a full one only for a divergence's report, so on an agreeing run nothing else looks at these.
+fn snapshot_paths_and_structure(program: &Program, buffer: &mut Snapshot) -> Option<String> {
     let mut reference = Reference::new(&program.geometry);
     let mut optimized = Optimized::new(&program.geometry);
     for op in &program.ops {
         reference.apply(op);
         optimized.apply(op);
     }
-    reference.snapshot() == optimized.snapshot()
+    let full = optimized.snapshot();
+    optimized.snapshot_into(buffer);
+    if reference.snapshot() != full {
+        Some("the full snapshots differ".into())
+    } else if *buffer != full {
+        Some("snapshot_into differs from snapshot".into())
+    } else {
+        optimized.check_structure().err()
+    }
+}
+
+/// Every sequential reproducer of the bug catalog (corpus/regressions/mutants) must still
+/// diverge with its bug on the field its header names: the re-introduced bugs' branches are
+/// code of the optimized model too, and a mutant that disarms one makes the scoreboard blind
+/// to that bug. (tests/all/mutants.rs checks the same on the unmutated tree.)
+fn catalog_failures() -> Vec<String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/regressions/mutants");
+    let mut failed = Vec::new();
+    for file in program_files(&dir) {
+        let name = file.display();
+        let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let header = ReproducerHeader::parse(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let program = parse_program(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        match scoreboard::run_with_bugs(&program, header.bug.into()) {
+            Verdict::Diverged(d) if first_field(&d) == header.expect => {}
+            Verdict::Diverged(d) => failed.push(format!(
+                "{name}: diverges on {} instead of {}",
+                first_field(&d),
+                header.expect
+            )),
+            Verdict::Agree(_) => failed.push(format!("{name}: {} no longer shows", header.bug)),
+        }
+    }
+    failed
 }
 
 /// Runs `oracle` for `budget` programs from `seed`; the first divergence, as a line, if any.
@@ -156,11 +200,35 @@ where
     })
 }
 
+/// How long the whole judge may take before it counts as hung: about ten times what the
+/// unmutated tree takes in the `mutants` profile (2-3 s, which scripts/cargo-mutants.sh prints
+/// before the mutants), so a slow machine does not turn a slow mutant into a finding; a mutant
+/// that makes a model loop never ends.
+const HANG: Duration = Duration::from_secs(20);
+
 #[test]
 #[ignore = "the judge of scripts/cargo-mutants.sh, not a suite test"]
 fn mutation_campaign() {
     delalloc_fuzz::oracles::panics::quiet_model_panics();
-    let mut failed = Vec::new();
+    // A hang is a finding: the judge runs on a thread of its own and fails when it does not
+    // answer in time (the process exits with the test, taking the looping thread along), so
+    // a looping mutant is caught rather than left to cargo-mutants' own timeout.
+    let (done, answer) = mpsc::channel();
+    std::thread::spawn(move || {
+        let failed = std::panic::catch_unwind(all_failures)
+            .unwrap_or_else(|_| vec!["a model panicked (see above)".into()]);
+        let _ = done.send(failed);
+    });
+    let failed = answer
+        .recv_timeout(HANG)
+        .unwrap_or_else(|_| panic!("the campaign did not finish in {HANG:?}: a model hangs"));
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
+}
+
+/// The judge's findings, one line each.
+fn all_failures() -> Vec<String> {
+    let mut failed = catalog_failures();
+    let mut buffer = Snapshot::default();
     let mut seed = SEED;
     for level in [Level::Tree, Level::Fs, Level::Mixed] {
         for era in [Era::B, Era::V6] {
@@ -185,8 +253,8 @@ fn mutation_campaign() {
             failed.extend(campaign(&name, seed, PROGRAMS, &oracle));
             for i in 0..FULL_SNAPSHOT_PROGRAMS {
                 let program = oracle.generate(engines::program_seed(seed, i));
-                if !full_snapshots_agree(&program) {
-                    failed.push(format!("{name}: program {i}: the full snapshots differ"));
+                if let Some(why) = snapshot_paths_and_structure(&program, &mut buffer) {
+                    failed.push(format!("{name}: program {i}: {why}"));
                 }
             }
         }
@@ -209,12 +277,10 @@ fn mutation_campaign() {
                     "big tree {i} of era {era:?} (seed {seed}) diverges: {}",
                     d.signature()
                 ));
-            } else if !full_snapshots_agree(&program) {
-                failed.push(format!(
-                    "big tree {i} of era {era:?}: the full snapshots differ"
-                ));
+            } else if let Some(why) = snapshot_paths_and_structure(&program, &mut buffer) {
+                failed.push(format!("big tree {i} of era {era:?}: {why}"));
             }
         }
     }
-    assert!(failed.is_empty(), "{}", failed.join("\n"));
+    failed
 }
