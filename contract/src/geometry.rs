@@ -246,15 +246,13 @@ impl Geometry {
         self.nodesize * Self::MAX_LEVEL * items
     }
 
-    /// Checksums one leaf holds. Era B: (nodesize - leaf header) / (item header + 4-byte
-    /// crc32c). Era C: fs_info->csums_per_leaf, BTRFS_MAX_ITEM_SIZE / csum_size (6.12
-    /// disk-io.c:3295): a leaf less its 101-byte header and one 25-byte item header, in 4-byte
-    /// crc32c checksums (SPEC §4.1).
+    /// Checksums one leaf holds: a leaf less its 101-byte header and one 25-byte item header
+    /// (BTRFS_MAX_ITEM_SIZE), in 4-byte crc32c checksums; 4,064 with 16 KiB nodes. The same in
+    /// every era: 4.4's btrfs_csum_bytes_to_leaves (extent-tree.c) divides
+    /// BTRFS_LEAF_DATA_SIZE - sizeof(struct btrfs_item) by the checksum size on each call, and
+    /// 6.12 keeps that quotient in fs_info->csums_per_leaf (disk-io.c:3295). (SPEC notation.)
     pub fn csums_per_leaf(&self) -> u64 {
-        match self.era.accounting() {
-            Accounting::B => (self.nodesize - 101) / (25 + 4),
-            Accounting::C => (self.nodesize - 101 - 25) / 4,
-        }
+        (self.nodesize - 101 - 25) / 4
     }
 
     /// Leaves needed for the checksums of `csum_bytes` bytes of data.

@@ -23,7 +23,8 @@ fn config() -> FsConfig {
         sectorsize: 4096,
         nodesize: NODESIZE,
         max_extent_size: 128 << 20,
-        csums_per_leaf: 561,
+        // fs_info->csums_per_leaf as 6.12 disk-io.c computes it: (nodesize - 126) / 4.
+        csums_per_leaf: (NODESIZE - 101 - 25) / 4,
         data_bytes: 1 << 30,
         meta_bytes: 256 << 20,
         global_rsv: GLOBAL,

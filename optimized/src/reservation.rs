@@ -336,60 +336,59 @@ mod tests {
 
     #[test]
     fn a_racing_release_is_settled_by_the_failed_reservation() {
-        // One leaf holds 561 sectors. Before: 560 sectors of csum (1 leaf). Our reservation of
-        // 2 sectors takes csum_bytes to 562 sectors (2 leaves, one leaf charged). A racing
-        // release of 2 sectors computes from 562: 2 leaves -> 1 leaf, frees a leaf that was
-        // only ours. Without us: 560 -> 558 frees nothing. So the failed reservation owes
-        // nothing more (the kernel's max(0, owed - freed) = 0), and the racing release
-        // over-freed by our leaf, which we never got: the reserve is one leaf short.
+        // One leaf holds L = (16384 - 101 - 25) / 4 = 4064 sectors' checksums (4.4
+        // btrfs_csum_bytes_to_leaves, 16 KiB nodes, crc32c).
         let fs = fs();
         let s = fs.geo.sectorsize;
+        const L: u64 = 4064;
+        assert_eq!(fs.geo.csums_per_leaf(), L);
+
+        // Before: L - 1 sectors of csum (1 leaf). Our reservation of 2 sectors takes csum_bytes
+        // to L + 1 (2 leaves, one leaf charged). A racing release of 2 sectors computes from
+        // L + 1: 2 leaves -> 1, frees a leaf that was only ours. Without us: L - 1 -> L - 3
+        // frees nothing. So the failed reservation owes nothing more (the kernel's
+        // max(0, owed - freed) = 0), and the racing release over-freed by our leaf, which we
+        // never got: the reserve is one leaf short.
         let mut a = Accounting {
-            csum_bytes: 560 * s,
+            csum_bytes: (L - 1) * s, // after the racing release
             ..Default::default()
         };
-        let reserved_csum = 562 * s;
-        a.csum_bytes = reserved_csum - 2 * s; // the racing release
-                                              // It freed a leaf it would not have freed without us: the reserve's size comes back.
         assert_eq!(
-            csum_after_racing_release(&mut a, &fs, reserved_csum, 2 * s),
+            csum_after_racing_release(&mut a, &fs, (L + 1) * s, 2 * s),
             Settlement {
                 owed: 0,
                 overfreed: fs.trans(1)
             }
         );
-        assert_eq!(a.csum_bytes, 558 * s);
+        assert_eq!(a.csum_bytes, (L - 3) * s);
 
-        // Before: 562 sectors (2 leaves); we add 1 (563, 2 leaves, nothing charged). A release
-        // of 2 sectors from 563 -> 561: 2 -> 1 leaf, frees one. Without us 562 -> 560: 2 -> 1,
-        // frees one too. Nothing owed.
+        // Before: L + 1 sectors (2 leaves); we add 1 (L + 2, 2 leaves, nothing charged). A
+        // release of 2 sectors from L + 2 -> L: 2 -> 1 leaf, frees one. Without us L + 1 ->
+        // L - 1: 2 -> 1, frees one too. Nothing owed.
         let mut a = Accounting {
-            csum_bytes: 561 * s,
+            csum_bytes: L * s,
             ..Default::default()
         };
         assert_eq!(
-            csum_after_racing_release(&mut a, &fs, 563 * s, s),
+            csum_after_racing_release(&mut a, &fs, (L + 2) * s, s),
             Settlement::default()
         );
-        assert_eq!(a.csum_bytes, 560 * s);
+        assert_eq!(a.csum_bytes, (L - 1) * s);
 
-        // Before: 563 sectors; we add 560 (1123 sectors: 2 -> 3 leaves, one charged). A release
-        // of 2 sectors: 1123 -> 1121 stays 2 leaves... (1121/561 = 1.998 -> 2): frees 3 -> 2 =
-        // one leaf. Without us: 563 -> 561: 2 -> 1 frees one. Owed 1 - freed 1 = 0.
-        // And when the release frees nothing but would have freed a leaf without us:
-        // before 562 (2 leaves), we add 600 (1162: 3 leaves). Release 2: 1162 -> 1160: 3 -> 3,
-        // frees nothing; without us 562 -> 560: 2 -> 1, one leaf owed.
+        // And when the release frees nothing but would have freed a leaf without us: before
+        // L + 1 (2 leaves), we add L + 39 (2L + 40: 3 leaves). Release 2: 2L + 40 -> 2L + 38:
+        // 3 -> 3, frees nothing; without us L + 1 -> L - 1: 2 -> 1, one leaf owed.
         let mut a = Accounting {
-            csum_bytes: 1160 * s,
+            csum_bytes: (2 * L + 38) * s,
             ..Default::default()
         };
         assert_eq!(
-            csum_after_racing_release(&mut a, &fs, 1162 * s, 600 * s),
+            csum_after_racing_release(&mut a, &fs, (2 * L + 40) * s, (L + 39) * s),
             Settlement {
                 owed: fs.trans(1),
                 overfreed: 0
             }
         );
-        assert_eq!(a.csum_bytes, 560 * s);
+        assert_eq!(a.csum_bytes, (L - 1) * s);
     }
 }

@@ -12,7 +12,7 @@ use crate::inode::{Accounting, IMutexGuard, Inode, InodeInner};
 use crate::space::{Enospc, FsInfo, Rsv, Warning};
 use crate::sync::yield_point;
 
-/// leaves_C(b): btrfs_csum_bytes_to_leaves with era C's csums_per_leaf (the geometry's).
+/// leaves(b): btrfs_csum_bytes_to_leaves with the geometry's csums_per_leaf.
 fn csum_leaves(fs: &FsInfo, csum_bytes: u64) -> u64 {
     fs.geo.csum_leaves(csum_bytes)
 }

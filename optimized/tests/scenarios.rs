@@ -1,5 +1,5 @@
 //! Hand-worked scenarios with exact numbers (default geometry: 4K sectors, 16K nodes, so
-//! trans(1) = 256 KiB and one checksum leaf covers 561 sectors), each op followed by a check
+//! trans(1) = 256 KiB and one checksum leaf covers (16384 - 126) / 4 = 4064 sectors), each op followed by a check
 //! of SPEC §8 on the snapshot.
 
 use delalloc_contract::{

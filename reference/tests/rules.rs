@@ -2,10 +2,10 @@
 //! a few SPEC §8 balances after every op.
 //!
 //! Default geometry: sectorsize 4K, nodesize 16K, so T = trans(1) = 16K * 8 * 2 = 256K, and one
-//! csum leaf covers (16384 - 101) / 29 = 561 sectors; the global reserve is 16M.
+//! csum leaf covers (16384 - 101 - 25) / 4 = 4064 sectors; the global reserve is 16M.
 
 use delalloc_contract::{
-    Bits, FaultKind, Geometry, Model, Op, OrderedExtent, OrderedKind, Outcome, Record, Snapshot,
+    Bits, Era, FaultKind, Geometry, Model, Op, OrderedExtent, OrderedKind, Outcome, Record, Snapshot,
 };
 use delalloc_reference::tree::Tree;
 use delalloc_reference::Reference;
@@ -118,6 +118,58 @@ fn assert_inode_released(s: &Snapshot, ino: usize) {
     assert!(i.records.iter().all(|r| !r.bits.contains(Bits::DELALLOC)), "{i:?}");
     assert_eq!((i.outstanding_extents, i.reserved_extents.unwrap(), i.csum_bytes), (0, 0, 0));
     assert_eq!((i.delalloc_bytes, i.defrag_bytes, i.delalloc_meta_reserved.unwrap()), (0, 0, false));
+}
+
+/// 4.4 extent-tree.c btrfs_csum_bytes_to_leaves: (BTRFS_LEAF_DATA_SIZE - sizeof(struct
+/// btrfs_item)) / csum_size checksums a leaf, that is (nodesize - 101 - 25) / 4 with crc32c, and
+/// leaves = ceil(sectors / that). Worked by hand: 4K nodes (4096 - 126) / 4 = 992, 16K nodes
+/// 16258 / 4 = 4064 (16258 = 4 * 4064 + 2), 64K nodes 65410 / 4 = 16352 (+ 2).
+#[test]
+fn checksum_leaves_follow_4_4s_btrfs_csum_bytes_to_leaves() {
+    for (nodesize, per_leaf) in [(4096, 992), (16384, 4064), (65536, 16352)] {
+        for era in [Era::B, Era::V6] {
+            let g = Geometry { nodesize, era, ..Geometry::default() };
+            assert_eq!(g.csums_per_leaf(), per_leaf, "nodesize {nodesize}");
+            let sector = g.sectorsize;
+            assert_eq!(g.csum_leaves(0), 0);
+            assert_eq!(g.csum_leaves(sector), 1);
+            assert_eq!(g.csum_leaves(per_leaf * sector), 1);
+            assert_eq!(g.csum_leaves((per_leaf + 1) * sector), 2);
+            assert_eq!(g.csum_leaves(2 * per_leaf * sector), 2);
+            assert_eq!(g.csum_leaves((2 * per_leaf + 1) * sector), 3);
+        }
+    }
+}
+
+/// 4.4 btrfs_delalloc_reserve_metadata, step by step, across a checksum-leaf boundary: with
+/// 512-byte sectors and 4K nodes a leaf holds 992 checksums and T = trans(1) = 4096 * 8 * 2 =
+/// 64K. Each write is under one write chunk (2M), so it is one reservation.
+#[test]
+fn reserve_metadata_charges_a_checksum_leaf_when_csum_bytes_cross_one() {
+    const L: u64 = 992;
+    const T4: u64 = 64 << 10;
+    let g = Geometry { sectorsize: 512, nodesize: 4096, ..Geometry::default() };
+    assert_eq!(g.trans_metadata_size(1), T4);
+    let mut m = Reference::new(&g);
+    let rsv = |m: &Reference| {
+        let s = m.snapshot();
+        let i = &s.inodes[0];
+        let r = s.delalloc_rsv.unwrap();
+        assert_eq!(r.size, r.reserved);
+        (i.outstanding_extents, i.reserved_extents.unwrap(), i.csum_bytes, r.reserved)
+    };
+    // 1. L sectors: outstanding 0 -> count(L * 512) = 1, which exceeds reserved_extents (0) by
+    //    1, plus 1 for the inode item (META_RESERVED was clear): trans(2); csum_bytes 0 -> L
+    //    sectors, leaves 0 -> 1: trans(1). 3T.
+    assert_eq!(run1(&mut m, &g, write(0, 0, L * 512)), Outcome::Written { bytes: L * 512 });
+    assert_eq!(rsv(&m), (1, 1, L * 512, 3 * T4));
+    // 2. One sector past a gap (a record of its own): outstanding 2 > reserved 1 by 1,
+    //    META_RESERVED set: trans(1); csum L -> L + 1 sectors, leaves 1 -> 2: trans(1). 5T.
+    assert_eq!(run1(&mut m, &g, write(0, (L + 8) * 512, 512)), Outcome::Written { bytes: 512 });
+    assert_eq!(rsv(&m), (2, 2, (L + 1) * 512, 5 * T4));
+    // 3. Another: trans(1) for the extent, the leaves stay 2. 6T.
+    assert_eq!(run1(&mut m, &g, write(0, (L + 16) * 512, 512)), Outcome::Written { bytes: 512 });
+    assert_eq!(rsv(&m), (3, 3, (L + 2) * 512, 6 * T4));
 }
 
 #[test]

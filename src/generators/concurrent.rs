@@ -239,8 +239,8 @@ pub fn stress_program(
 /// Seed 000's window, which independent ops would practically never compose: a reservation
 /// that fails (an injected fault) while a release of the same inode runs, with csum_bytes near
 /// a checksum-leaf boundary so that what the release frees depends on the failing
-/// reservation's bytes. Small leaves (512-byte sectors, 4 KiB nodes: 137 sectors a leaf) keep
-/// the file small. The shape is fixed; the leaf count, the offsets, the sizes and the schedule
+/// reservation's bytes. Small leaves (512-byte sectors, 4 KiB nodes: (4096 - 126) / 4 = 992
+/// sectors a leaf, under half a MiB) keep the file small. The shape is fixed; the leaf count, the offsets, the sizes and the schedule
 /// come from the input, and further ops may join either task.
 fn failing_reservation_episode(u: &mut Unstructured<'_>) -> Result<ConcurrentProgram> {
     let g = Geometry {
@@ -250,7 +250,7 @@ fn failing_reservation_episode(u: &mut Unstructured<'_>) -> Result<ConcurrentPro
         ..ample_space()
     };
     let s = g.sectorsize;
-    let per_leaf = (g.nodesize - 101) / 29;
+    let per_leaf = g.csums_per_leaf();
     let ino = 0;
     // csum_bytes a few sectors past a leaf boundary, then an ordered extent of a few sectors.
     let sectors = per_leaf * u.int_in_range(1..=2)? + u.int_in_range(0..=4)?;
