@@ -218,7 +218,9 @@ impl FileSystem {
                 release(&mut g, rsv - dirty);
             }
             let dirty_end = a + dirty - 1;
-            let bits = Bits::DELALLOC | Bits::UPTODATE | Bits::DIRTY;
+            // btrfs_dirty_pages -> btrfs_set_extent_delalloc: DELALLOC|UPTODATE (4.4
+            // set_extent_delalloc); the pages carry the dirtiness, the io tree does not.
+            let bits = Bits::DELALLOC | Bits::UPTODATE;
             g.set_bits(fs, a, dirty_end, bits, Some(&mut cached));
             if only_meta {
                 g.set_bits(fs, a, dirty_end, Bits::NORESERVE, Some(&mut cached));
@@ -393,7 +395,7 @@ impl FileSystem {
             fs,
             pos,
             end,
-            Bits::DELALLOC | Bits::UPTODATE | Bits::DIRTY,
+            Bits::DELALLOC | Bits::UPTODATE,
             Some(&mut cached),
         );
         inode.unlock_extent(&mut g, fs, pos, end, &mut cached);

@@ -94,7 +94,9 @@ impl Fs {
                 self.inodes[ino].pending += 1;
                 self.release_reservation(ino, rsv - dirty, with_data);
             }
-            self.set_bits(ino, a, a + dirty - 1, Bits::DELALLOC | Bits::UPTODATE | Bits::DIRTY);
+            // btrfs_set_extent_delalloc: DELALLOC|UPTODATE (4.4 set_extent_delalloc); dirtiness
+            // lives on the pages.
+            self.set_bits(ino, a, a + dirty - 1, Bits::DELALLOC | Bits::UPTODATE);
             if !with_data {
                 self.set_bits(ino, a, a + dirty - 1, Bits::NORESERVE);
             }
@@ -162,7 +164,7 @@ impl Fs {
         self.lock(ino, pos, end);
         let bits = Bits::DELALLOC | Bits::DIRTY | Bits::DO_ACCOUNTING | Bits::DEFRAG;
         self.clear_accounted(ino, pos, end, bits, false);
-        self.set_bits(ino, pos, end, Bits::DELALLOC | Bits::UPTODATE | Bits::DIRTY);
+        self.set_bits(ino, pos, end, Bits::DELALLOC | Bits::UPTODATE);
         self.unlock(ino, pos, end);
         self.hand_off(ino, s);
         Outcome::Done

@@ -13,7 +13,9 @@ use delalloc_reference::Reference;
 const T: u64 = 256 << 10;
 const GLOBAL: u64 = 16 << 20;
 const K: u64 = 1024;
-const DUD: Bits = Bits(Bits::DELALLOC.0 | Bits::UPTODATE.0 | Bits::DIRTY.0);
+/// What a buffered write or page_mkwrite leaves on its range: 4.4's set_extent_delalloc sets
+/// DELALLOC|UPTODATE.
+const DU: Bits = Bits(Bits::DELALLOC.0 | Bits::UPTODATE.0);
 
 fn write(ino: u8, pos: u64, len: u64) -> Op {
     Op::BufferedWrite { ino, pos, len, copied: len, nocow: false }
@@ -181,7 +183,7 @@ fn buffered_write_of_one_page() {
     assert_eq!(run1(&mut m, &g, write(0, 0, 4096)), Outcome::Written { bytes: 4096 });
     let s = m.snapshot();
     let i = &s.inodes[0];
-    assert_eq!(i.records, [rec(0, 4095, DUD)]);
+    assert_eq!(i.records, [rec(0, 4095, DU)]);
     assert_eq!((i.i_size, i.outstanding_extents, i.reserved_extents.unwrap()), (4096, 1, 1));
     assert_eq!((i.csum_bytes, i.delalloc_bytes), (4096, 4096));
     assert!(i.delalloc_meta_reserved.unwrap());
@@ -199,7 +201,7 @@ fn short_copy_releases_the_tail() {
     assert_eq!(run1(&mut m, &g, short_write(0, 0, 8192, 100)), Outcome::Written { bytes: 100 });
     let s = m.snapshot();
     let i = &s.inodes[0];
-    assert_eq!(i.records, [rec(0, 4095, DUD)]);
+    assert_eq!(i.records, [rec(0, 4095, DU)]);
     assert_eq!(
         (i.i_size, i.outstanding_extents, i.reserved_extents.unwrap(), i.csum_bytes),
         (100, 1, 1, 4096)
@@ -228,7 +230,7 @@ fn adjacent_writes_merge() {
     run(&mut m, &g, &[write(0, 0, 4096), write(0, 4096, 4096)]);
     let s = m.snapshot();
     let i = &s.inodes[0];
-    assert_eq!(i.records, [rec(0, 8191, DUD)]);
+    assert_eq!(i.records, [rec(0, 8191, DU)]);
     // The merge hook took one extent back, the reservation kept both.
     assert_eq!((i.outstanding_extents, i.reserved_extents.unwrap(), i.csum_bytes), (1, 2, 8192));
     assert_eq!(s.delalloc_rsv.unwrap().size, 4 * T);
@@ -292,7 +294,7 @@ fn data_enospc_on_nocow_falls_back_to_metadata_only() {
     let nocow = Op::BufferedWrite { ino: 0, pos: 0, len: 4096, copied: 4096, nocow: true };
     assert_eq!(run1(&mut m, &g, nocow), Outcome::Written { bytes: 4096 });
     let s = m.snapshot();
-    assert_eq!(s.inodes[0].records, [rec(0, 4095, DUD | Bits::NORESERVE)]);
+    assert_eq!(s.inodes[0].records, [rec(0, 4095, DU | Bits::NORESERVE)]);
     assert_eq!(s.data.bytes_may_use, 0);
     run(&mut m, &g, &[writeback(0, 0, 4096)]);
     let s = m.snapshot();
@@ -417,7 +419,7 @@ fn direct_write_fallback_is_a_buffered_write() {
     let mut plain = Reference::new(&g);
     run1(&mut plain, &g, write(0, 0, 8192));
     assert_eq!(m.snapshot(), plain.snapshot());
-    assert_eq!(m.snapshot().inodes[0].records, [rec(0, 8191, DUD)]);
+    assert_eq!(m.snapshot().inodes[0].records, [rec(0, 8191, DU)]);
 }
 
 #[test]
@@ -489,7 +491,7 @@ fn truncate_and_evict_bring_everything_back() {
     run(&mut m, &g, &[write(1, 0, 12288), Op::Truncate { ino: 1, size: 5000 }]);
     let s = m.snapshot();
     let i = &s.inodes[1];
-    assert_eq!(i.records, [rec(0, 8191, DUD)]);
+    assert_eq!(i.records, [rec(0, 8191, DU)]);
     assert_eq!(
         (i.i_size, i.outstanding_extents, i.reserved_extents.unwrap(), i.csum_bytes),
         (5000, 1, 1, 8192)
