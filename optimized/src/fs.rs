@@ -59,11 +59,19 @@ impl FileSystem {
             return self.finish_one_c(g, start);
         }
         let fs = &self.info;
-        delayed_inode_reserve(g, fs);
-        let Some(oe) = g.ordered.remove(&start) else {
+        let Some(&oe) = g.ordered.get(&start) else {
             debug_assert!(false, "no ordered extent at {start}");
             return;
         };
+        // 4.4 btrfs_finish_ordered_io: a COW ordered extent whose whole range is DEFRAG
+        // (test_range_bit with filled = 1) loses DEFRAG; a NOCOW one, or a partly DEFRAG range,
+        // keeps it.
+        let end = start + oe.len - 1;
+        if oe.kind != OrderedKind::Nocow && g.tree.test_range_bit(start, end, Bits::DEFRAG, true) {
+            g.clear_bits(fs, start, end, Bits::DEFRAG, false, None);
+        }
+        delayed_inode_reserve(g, fs);
+        g.ordered.remove(&start);
         if oe.kind != OrderedKind::Nocow {
             fs.data_written(oe.len);
         }
@@ -528,14 +536,10 @@ impl FileSystem {
             if let Some((rs, n)) = run {
                 start_ordered(rs, e + 1, n);
             }
-            // The allocation consumed the data reservation: no DO_ACCOUNTING. Era C (6.12
-            // cow_file_range :1567) clears only LOCKED|DELALLOC: DEFRAG and DELALLOC_NEW stay
-            // until the ordered extent finishes, and nothing recomputes the reservation.
-            let clear = if fs.era_c {
-                Bits::LOCKED | Bits::DELALLOC
-            } else {
-                Bits::LOCKED | Bits::DIRTY | Bits::DELALLOC | Bits::DEFRAG
-            };
+            // The allocation consumed the data reservation: no DO_ACCOUNTING. 4.4 cow_file_range
+            // and run_delalloc_nocow, like 6.12's (:1567), clear only LOCKED|DELALLOC: DEFRAG
+            // (and in era C DELALLOC_NEW) stays until the ordered extent finishes.
+            let clear = Bits::LOCKED | Bits::DELALLOC;
             inode.clear_and_wake(&mut g, fs, s, e, clear, false, Some(&mut cached));
             cur = e + 1;
         }

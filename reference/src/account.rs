@@ -13,7 +13,7 @@
 use crate::fs::Fs;
 use crate::space::{dec, Enospc, Rsv};
 use crate::tree::Tree;
-use delalloc_contract::{Accounting, Bits, BlockRsv, Geometry, OrderedExtent, OrderedKind};
+use delalloc_contract::{Accounting, Bits, BlockRsv, Geometry, OrderedExtent, OrderedKind, Outcome};
 
 #[derive(Clone, Debug, Default)]
 pub struct Inode {
@@ -223,6 +223,15 @@ impl Fs {
     pub(crate) fn finish_ordered_io(&mut self, ino: usize, idx: usize) {
         if self.g.era.accounting() == Accounting::C {
             return self.finish_ordered_io_c(ino, idx);
+        }
+        // 4.4 btrfs_finish_ordered_io: a COW ordered extent whose whole range is DEFRAG
+        // (test_range_bit with filled = 1) loses DEFRAG; a NOCOW one, or a partly DEFRAG range,
+        // keeps it.
+        let oe = self.inodes[ino].ordered[idx];
+        let end = oe.start + oe.len - 1;
+        let all_defrag = self.inodes[ino].tree.test_range_bit(oe.start, end, Bits::DEFRAG, true);
+        if oe.kind != OrderedKind::Nocow && all_defrag == (Outcome::Test { result: true }) {
+            self.inodes[ino].tree.clear(oe.start, end, Bits::DEFRAG, false);
         }
         self.reserve_inode_update(ino);
         let oe = self.inodes[ino].ordered.remove(idx);

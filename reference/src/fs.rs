@@ -5,7 +5,7 @@ use crate::account::Inode;
 use crate::space::{Rsv, Space};
 use crate::tree::Tree;
 use delalloc_contract::op::MAX_OFFSET;
-use delalloc_contract::{Accounting, Bits, Geometry, OrderedKind, Outcome, Warnings};
+use delalloc_contract::{Bits, Geometry, OrderedKind, Outcome, Warnings};
 
 /// The last byte any range may address: "EOF range" = [x, EOF].
 pub const EOF: u64 = MAX_OFFSET - 1;
@@ -227,12 +227,10 @@ impl Fs {
                 };
                 self.inodes[ino].add_ordered(run_start, run_len, kind);
             }
-            // Era C (6.12 cow_file_range :1567) leaves DEFRAG and DELALLOC_NEW to finish_ordered.
-            let bits = match self.g.era.accounting() {
-                Accounting::B => Bits::LOCKED | Bits::DELALLOC | Bits::DIRTY | Bits::DEFRAG,
-                Accounting::C => Bits::LOCKED | Bits::DELALLOC,
-            };
-            self.inodes[ino].tree.clear(s, e, bits, false);
+            // 4.4 cow_file_range and run_delalloc_nocow (extent_clear_unlock_delalloc), like
+            // 6.12's (:1567), clear LOCKED|DELALLOC: DEFRAG (and in era C DELALLOC_NEW) stays
+            // for finish_ordered.
+            self.inodes[ino].tree.clear(s, e, Bits::LOCKED | Bits::DELALLOC, false);
             cur = e + 1;
         }
     }

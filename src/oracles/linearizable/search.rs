@@ -11,7 +11,9 @@
 //! the answer is [`OrderSearch::Inconclusive`], which the oracle counts and does not report.
 
 use crate::oracles::linearizable::run::{sync, RunRecord};
-use delalloc_contract::{ConcurrentProgram, FieldDiff, Geometry, Model, Op, Outcome, Snapshot};
+use delalloc_contract::{
+    Bits, ConcurrentProgram, FieldDiff, Geometry, Model, Op, Outcome, Record, Snapshot,
+};
 use delalloc_reference::Reference;
 use serde::Serialize;
 use std::collections::hash_map::DefaultHasher;
@@ -74,9 +76,18 @@ pub enum OrderSearch {
 /// inode reservations too (how much a reservation over-reserved before a racing release
 /// depends on the interleaving, as era B's reserved_extents does). The run's own snapshots are
 /// held to SPEC §8 and §8.1 separately, and after the unmount everything must be zero.
+///
+/// Era B also leaves out DEFRAG (the records' bit, merged away, and defrag_bytes): 4.4's
+/// btrfs_finish_ordered_io clears DEFRAG only from an ordered extent that is DEFRAG throughout,
+/// and which ordered extents a writeback forms depends on that same timing (a DIO flushing its
+/// range between another task's defrag and writeback leaves the writeback only the DEFRAG part).
 pub fn synced_view(s: &Snapshot) -> Snapshot {
     let mut v = s.clone();
     for i in &mut v.inodes {
+        if i.reserved_extents.is_some() {
+            without_defrag(&mut i.records);
+            i.defrag_bytes = 0;
+        }
         i.delayed_bytes_reserved = 0;
         // Era C: present but not compared (era B has None here, and keeps it).
         if let Some(rsv) = &mut i.block_rsv {
@@ -90,6 +101,25 @@ pub fn synced_view(s: &Snapshot) -> Snapshot {
     v.warnings.global_rsv_steals = 0;
     v.warnings.unreserved_inode_updates = 0;
     v
+}
+
+/// `records` with DEFRAG taken off, records left with no bits dropped, and neighbours whose
+/// bits became equal merged, as the tree would hold them had DEFRAG never been set.
+fn without_defrag(records: &mut Vec<Record>) {
+    let mut out: Vec<Record> = Vec::with_capacity(records.len());
+    for r in records.drain(..) {
+        let bits = r.bits.minus(Bits::DEFRAG);
+        if bits.is_empty() {
+            continue;
+        }
+        match out.last_mut() {
+            Some(prev) if prev.end.checked_add(1) == Some(r.start) && prev.bits == bits => {
+                prev.end = r.end;
+            }
+            _ => out.push(Record { bits, ..r }),
+        }
+    }
+    *records = out;
 }
 
 /// The fields compared after the unmount: everything but bytes_used and the steal-chain
