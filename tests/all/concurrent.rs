@@ -3,7 +3,7 @@
 //! replayed from its text; runs are deterministic; the linearizability search honours real time.
 
 use delalloc_contract::concurrent_text::{parse_concurrent_program, print_concurrent_program};
-use delalloc_contract::{ConcurrentProgram, Geometry, Model, Op, Outcome};
+use delalloc_contract::{ConcurrentProgram, Geometry, Model, Op, OrderedKind, Outcome};
 use delalloc_fuzz::generators::concurrent::program_from_seed;
 use delalloc_fuzz::oracles::linearizable::run::{OpRecord, RunRecord};
 use delalloc_fuzz::oracles::linearizable::search::{Mismatch, OrderSearch};
@@ -245,6 +245,57 @@ fn a_truncate_can_run_between_two_defrag_clusters() {
         assert!(
             inside > 0,
             "no schedule ran the truncate inside the defrag{era}"
+        );
+    }
+}
+
+/// Era B keeps seed 004's transient DELALLOC on an O_DIRECT write's range, which 4.4 never sets
+/// (SPEC §0). It lives only while the write holds the range's extent lock: a plain DIO sets and
+/// clears it without letting the inode lock go, and a falling-back DIO, which lets it go in
+/// between (seed 003's window), clears it before unlocking. Writeback, the one op that reads
+/// DELALLOC before taking the extent lock, re-checks under the lock, as find_lock_delalloc_range
+/// does; so a writeback inside the DIO never acts on that DELALLOC. Every schedule is accepted,
+/// and a plain DIO's range only ever holds its own Direct ordered extents.
+#[test]
+fn a_writeback_inside_an_o_direct_write_never_takes_its_delalloc() {
+    for fallback in ["", " fallback"] {
+        let p = parse_concurrent_program(&format!(
+            "geometry sectorsize=4K nodesize=16K max_extent=64K write_chunk=16K data=1T meta=1T global_rsv=16M inodes=1\n\
+             setup\n  buffered_write ino=0 pos=0 len=16384\n\
+             task 0\n  direct_write ino=0 pos=16384 len=16384{fallback}\n\
+             task 1\n  writeback ino=0 start=0 len=65536\n\
+             schedule 00\n"
+        ))
+        .expect("a valid program");
+        let mut inside = 0;
+        for a in 0u8..4 {
+            for b in 0u8..4 {
+                for c in 0u8..4 {
+                    let mut q = p.clone();
+                    q.schedule = vec![a, b, c, b, a, c, a, b];
+                    let record = run::run(&q, BugSet::NONE);
+                    let (d, w) = (record.ops[0][0], record.ops[1][0]);
+                    if d.invoked < w.invoked && w.returned < d.returned {
+                        inside += 1;
+                    }
+                    let quiescent = record.quiescent.as_ref().expect("the run finished");
+                    for oe in &quiescent.inodes[0].ordered {
+                        let in_dio = oe.start < 32768 && oe.start + oe.len > 16384;
+                        assert!(
+                            !fallback.is_empty() || !in_dio || oe.kind == OrderedKind::Direct,
+                            "schedule {:?}: {oe:?} over the DIO's range",
+                            q.schedule
+                        );
+                    }
+                    if let Verdict::Diverged(d) = run(&q) {
+                        panic!("{}", delalloc_fuzz::report::concurrent::text(&d));
+                    }
+                }
+            }
+        }
+        assert!(
+            inside > 0,
+            "no schedule ran the writeback inside the DIO{fallback}"
         );
     }
 }
