@@ -16,7 +16,7 @@ use crate::reservation::{
     delayed_inode_reserve, hand_off, release_metadata, release_space, reserve_metadata,
     reserve_space,
 };
-use crate::space::{FsInfo, Rsv, Warning};
+use crate::space::{Enospc, FsInfo, Rsv, Warning};
 use crate::sync::{yield_point, MutexGuard};
 use delalloc_contract::op::MAX_OFFSET;
 use delalloc_contract::{Bits, Ino, OrderedKind, Outcome};
@@ -130,7 +130,38 @@ impl FileSystem {
         if self.info.era_c {
             return self.buffered_write_c(inode, &i_mutex, pos, len, copied, nocow);
         }
+        // btrfs_file_write_iter: a write whose first sector starts past EOF expands first.
+        let old_size = inode.lock_inner().i_size;
+        if self.info.geo.round_down(pos) > old_size
+            && self
+                .cont_expand(inode, &i_mutex, old_size, pos + len)
+                .is_err()
+        {
+            return Outcome::Enospc;
+        }
         self.buffered_write_locked(inode, &i_mutex, pos, len, copied, nocow)
+    }
+
+    /// btrfs_cont_expand(old_size, new) before an op grows the file (4.4 inode.c; SPEC §6
+    /// growing past EOF), under the op's i_mutex: when `new` reaches past the sector holding the
+    /// old EOF and that sector is only partly in the file, btrfs_truncate_page dirties it again
+    /// with a reservation of its own. ENOSPC when that reservation fails.
+    fn cont_expand(
+        &self,
+        inode: &Inode,
+        i_mutex: &IMutexGuard<'_>,
+        old_size: u64,
+        new: u64,
+    ) -> Result<(), Enospc> {
+        let fs = &self.info;
+        let s = fs.geo.sectorsize;
+        if new <= fs.geo.round_up(old_size) || old_size.is_multiple_of(s) {
+            return Ok(());
+        }
+        reserve_space(inode, i_mutex, fs, s)?;
+        let g = inode.lock_inner();
+        drop(self.redirty_page(inode, g, fs.geo.round_down(old_size)));
+        Ok(())
     }
 
     /// The write itself, under the caller's i_mutex (a DIO fallback comes here with its own).
@@ -270,6 +301,14 @@ impl FileSystem {
         // its range (nothing past EOF is delalloc), so it must not run beside our transient
         // DELALLOC there.
         let i_mutex = inode.i_mutex();
+        let old_size = inode.lock_inner().i_size;
+        if fs.geo.round_down(pos) > old_size
+            && self
+                .cont_expand(inode, &i_mutex, old_size, pos + len)
+                .is_err()
+        {
+            return Outcome::Enospc;
+        }
         if reserve_space(inode, &i_mutex, fs, len).is_err() {
             return Outcome::Enospc;
         }
@@ -397,18 +436,49 @@ impl FileSystem {
             mkwrite_give_back(&mut g, fs, s);
             return Outcome::Fault;
         }
+        self.redirty_locked_page(inode, &mut g, pos, &mut cached);
+        Outcome::Done
+    }
+
+    /// The reserved page at `pos` dirtied again, as btrfs_truncate_page does it: wait for its
+    /// ordered extents and lock it, then [`Self::redirty_locked_page`]. Returns the inode lock.
+    fn redirty_page<'a>(
+        &self,
+        inode: &'a Inode,
+        g: MutexGuard<'a, InodeInner>,
+        pos: u64,
+    ) -> MutexGuard<'a, InodeInner> {
+        let end = pos + self.info.geo.sectorsize - 1;
+        let mut cached = Cursor::new();
+        let mut g = self.lock_without_ordered(inode, g, pos, end, &mut cached);
+        self.redirty_locked_page(inode, &mut g, pos, &mut cached);
+        g
+    }
+
+    /// The reserved page at `pos`, locked by the caller, dirtied again as btrfs_page_mkwrite and
+    /// btrfs_truncate_page do: clear the older delalloc (giving its reservation back), set
+    /// DELALLOC|UPTODATE, unlock, hand-off count(S).
+    fn redirty_locked_page(
+        &self,
+        inode: &Inode,
+        g: &mut MutexGuard<'_, InodeInner>,
+        pos: u64,
+        cached: &mut Cursor,
+    ) {
+        let fs = &self.info;
+        let s = fs.geo.sectorsize;
+        let end = pos + s - 1;
         let clear = Bits::DELALLOC | Bits::DIRTY | Bits::DO_ACCOUNTING | Bits::DEFRAG;
-        inode.clear_and_wake(&mut g, fs, pos, end, clear, false, Some(&mut cached));
+        inode.clear_and_wake(g, fs, pos, end, clear, false, Some(&mut *cached));
         g.set_bits(
             fs,
             pos,
             end,
             Bits::DELALLOC | Bits::UPTODATE,
-            Some(&mut cached),
+            Some(&mut *cached),
         );
-        inode.unlock_extent(&mut g, fs, pos, end, &mut cached);
+        inode.unlock_extent(g, fs, pos, end, cached);
         hand_off(&mut g.acct, fs, s);
-        Outcome::Done
     }
 
     // ---- defrag (SPEC §6, cluster_pages_for_defrag, seed 000) ----
@@ -569,7 +639,14 @@ impl FileSystem {
     pub fn truncate(&self, ino: Ino, size: u64) -> Outcome {
         let inode = self.inode(ino);
         let fs = &self.info;
-        let _i_mutex = inode.i_mutex();
+        let i_mutex = inode.i_mutex();
+        // btrfs_setsize growing the file: btrfs_cont_expand first (era B; SPEC §9 for era C).
+        if !fs.era_c {
+            let old_size = inode.lock_inner().i_size;
+            if self.cont_expand(inode, &i_mutex, old_size, size).is_err() {
+                return Outcome::Enospc;
+            }
+        }
         let mut g = inode.dio_wait(inode.lock_inner());
         // truncate_setsize first, then the pages: a task that locked a page past the new size
         // before we got to it re-checks i_size and backs off (page_mkwrite).

@@ -2,10 +2,10 @@
 //! their steps.
 
 use crate::account::Inode;
-use crate::space::{Rsv, Space};
+use crate::space::{Enospc, Rsv, Space};
 use crate::tree::Tree;
 use delalloc_contract::op::MAX_OFFSET;
-use delalloc_contract::{Bits, Geometry, OrderedKind, Outcome, Warnings};
+use delalloc_contract::{Accounting, Bits, Geometry, OrderedKind, Outcome, Warnings};
 
 /// The last byte any range may address: "EOF range" = [x, EOF].
 pub const EOF: u64 = MAX_OFFSET - 1;
@@ -49,6 +49,23 @@ impl Fs {
 
     /// __btrfs_buffered_write of 3.15+ (SPEC §6 buffered_write, seed 003).
     pub fn buffered_write(&mut self, ino: usize, pos: u64, len: u64, copied: u64, nocow: bool) -> Outcome {
+        // btrfs_file_write_iter: a write whose first sector starts past EOF expands first.
+        if self.g.round_down(pos) > self.inodes[ino].i_size && self.cont_expand(ino, pos + len).is_err() {
+            return Outcome::Enospc;
+        }
+        self.buffered_write_expanded(ino, pos, len, copied, nocow)
+    }
+
+    /// __btrfs_buffered_write: the write once the file has been expanded to it (a DIO that
+    /// falls back comes here directly).
+    fn buffered_write_expanded(
+        &mut self,
+        ino: usize,
+        pos: u64,
+        len: u64,
+        copied: u64,
+        nocow: bool,
+    ) -> Outcome {
         let s = self.g.sectorsize;
         let (mut cur, mut remaining, mut to_copy, mut written) = (pos, len, copied, 0);
         while remaining > 0 {
@@ -120,6 +137,9 @@ impl Fs {
 
     /// btrfs_direct_IO (SPEC §6 direct_write, seed 004; fallback: seed 003).
     pub fn direct_write(&mut self, ino: usize, pos: u64, len: u64, fallback: bool) -> Outcome {
+        if self.g.round_down(pos) > self.inodes[ino].i_size && self.cont_expand(ino, pos + len).is_err() {
+            return Outcome::Enospc;
+        }
         if self.reserve_space(ino, len).is_err() {
             return Outcome::Enospc;
         }
@@ -133,7 +153,7 @@ impl Fs {
         if fallback {
             let bits = Bits::LOCKED | Bits::DELALLOC | Bits::DIRTY | Bits::DO_ACCOUNTING;
             self.clear_accounted(ino, pos, end, bits, false);
-            return self.buffered_write(ino, pos, len, len, false);
+            return self.buffered_write_expanded(ino, pos, len, len, false);
         }
         // btrfs_get_blocks_direct: allocate, ordered extents of at most max_extent, unlock.
         self.space.allocate_data(len);
@@ -159,6 +179,15 @@ impl Fs {
             self.release_reservation(ino, s, true);
             return Outcome::Fault;
         }
+        self.redirty_page(ino, pos);
+        Outcome::Done
+    }
+
+    /// The reserved page at `pos` dirtied again, as btrfs_page_mkwrite and btrfs_truncate_page
+    /// do it: finish its ordered extents, lock it, clear the older delalloc (giving its
+    /// reservation back), set DELALLOC|UPTODATE, unlock, hand-off count(S).
+    fn redirty_page(&mut self, ino: usize, pos: u64) {
+        let s = self.g.sectorsize;
         let end = pos + s - 1;
         self.finish_ordered_in(ino, pos, end);
         self.lock(ino, pos, end);
@@ -167,7 +196,20 @@ impl Fs {
         self.set_bits(ino, pos, end, Bits::DELALLOC | Bits::UPTODATE);
         self.unlock(ino, pos, end);
         self.hand_off(ino, s);
-        Outcome::Done
+    }
+
+    /// btrfs_cont_expand(old, new) before an op grows the file (4.4 inode.c; SPEC §6 growing
+    /// past EOF): when `new` reaches past the sector holding the old EOF and that sector is only
+    /// partly in the file, btrfs_truncate_page dirties it again with a reservation of its own.
+    /// ENOSPC when that reservation fails (the op then does nothing).
+    fn cont_expand(&mut self, ino: usize, new: u64) -> Result<(), Enospc> {
+        let (s, old) = (self.g.sectorsize, self.inodes[ino].i_size);
+        if new <= self.g.round_up(old) || old.is_multiple_of(s) {
+            return Ok(());
+        }
+        self.reserve_space(ino, s)?;
+        self.redirty_page(ino, self.g.round_down(old));
+        Ok(())
     }
 
     /// cluster_pages_for_defrag under i_mutex (SPEC §6 defrag, seed 000).
@@ -247,6 +289,10 @@ impl Fs {
 
     /// btrfs_setsize + truncate_pagecache (SPEC §6 truncate). The partial page keeps its state.
     pub fn truncate(&mut self, ino: usize, size: u64) -> Outcome {
+        // btrfs_setsize growing the file: btrfs_cont_expand first.
+        if self.g.era.accounting() == Accounting::B && self.cont_expand(ino, size).is_err() {
+            return Outcome::Enospc;
+        }
         if size < self.inodes[ino].i_size {
             let cut = self.g.round_up(size);
             while let Some(idx) = self.inodes[ino].ordered.iter().position(|o| o.start + o.len > cut) {

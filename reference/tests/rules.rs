@@ -174,6 +174,53 @@ fn reserve_metadata_charges_a_checksum_leaf_when_csum_bytes_cross_one() {
     assert_eq!(rsv(&m), (3, 3, (L + 2) * 512, 6 * T4));
 }
 
+/// 4.4 btrfs_cont_expand before a write that starts past EOF or a truncate that grows the file:
+/// when the old EOF is inside a sector, btrfs_truncate_page reserves that sector and dirties it
+/// again. Default geometry, T = trans(1) = 256K.
+#[test]
+fn growing_past_an_unaligned_eof_dirties_the_eof_sector_again() {
+    let g = Geometry::default();
+    let mut m = Reference::new(&g);
+    let rsv = |m: &Reference| {
+        let s = m.snapshot();
+        let i = &s.inodes[0];
+        let r = s.delalloc_rsv.unwrap();
+        (
+            i.records.clone(),
+            i.outstanding_extents,
+            i.reserved_extents.unwrap(),
+            i.csum_bytes,
+            r.reserved,
+            s.data.bytes_may_use,
+        )
+    };
+    // 100 bytes, written back and finished: nothing reserved, [0, 4K) is UPTODATE only.
+    run(&mut m, &g, &[write(0, 0, 100), writeback(0, 0, 4096), finish(0)]);
+    assert_eq!(rsv(&m), (vec![rec(0, 4095, Bits::UPTODATE)], 0, 0, 0, 0, 0));
+    // A write at 8K: first the EOF sector [0, 4K) is reserved (outstanding 1, 1 extent + the
+    // inode item: trans(2); csum leaves 0 -> 1: trans(1); 4K data) and dirtied again; then the
+    // write's own chunk (outstanding 2 > reserved 1: trans(1); the csum bytes stay in one leaf;
+    // 4K data). 4T of metadata, 8K of data, two DELALLOC|UPTODATE records.
+    assert_eq!(run1(&mut m, &g, write(0, 8192, 4096)), Outcome::Written { bytes: 4096 });
+    assert_eq!(rsv(&m), (vec![rec(0, 4095, DU), rec(8192, 12287, DU)], 2, 2, 8192, 4 * T, 8192));
+    // A truncate up from an aligned EOF (12288) has no partial sector to dirty.
+    assert_eq!(run1(&mut m, &g, Op::Truncate { ino: 0, size: 20480 }), Outcome::Done);
+    assert_eq!(rsv(&m).4, 4 * T);
+    // Down to 13000, then up to 20K: the sector [12K, 16K) holding EOF 13000 is reserved
+    // (outstanding 3 > reserved 2: trans(1); no new csum leaf; 4K data) and dirtied again; its
+    // record merges with [8K, 12K) (the merge hook drops the extra extent: outstanding 2).
+    assert_eq!(run1(&mut m, &g, Op::Truncate { ino: 0, size: 13000 }), Outcome::Done);
+    assert_eq!(run1(&mut m, &g, Op::Truncate { ino: 0, size: 20480 }), Outcome::Done);
+    let (records, outstanding, reserved, csum, meta, data) = rsv(&m);
+    assert_eq!(records, [rec(0, 4095, DU), rec(8192, 16383, DU)]);
+    assert_eq!((outstanding, reserved, csum, meta, data), (2, 3, 3 * 4096, 5 * T, 12288));
+    // Growing within the EOF sector does nothing (btrfs_cont_expand: size <= hole_start).
+    assert_eq!(run1(&mut m, &g, Op::Truncate { ino: 0, size: 20000 }), Outcome::Done);
+    let before = rsv(&m);
+    assert_eq!(run1(&mut m, &g, Op::Truncate { ino: 0, size: 20400 }), Outcome::Done);
+    assert_eq!(rsv(&m), before);
+}
+
 #[test]
 fn buffered_write_of_one_page() {
     let g = Geometry::default();
