@@ -111,16 +111,17 @@ impl Cursor {
 }
 
 /// The map's node sizes: the production ones (63-entry leaves, 128-child inner nodes), or under
-/// `--cfg delalloc_small_nodes` 6-entry leaves (two cache-line blocks) and 72-child inner nodes
-/// (three search groups of keys, the last one line long), so that the
-/// short programs of a campaign (at most 64 ops, rarely 20 records) split leaves and a thousand
+/// `--cfg delalloc_small_nodes` 6-entry leaves (two cache-line blocks) and 96-child inner nodes
+/// (three whole search groups of keys, as the production node has four), so that the short
+/// programs of a campaign (at most 64 ops, rarely 20 records) split leaves and a thousand
 /// records fill, split and merge inner nodes, where full-size nodes need 63 and 8,000 records;
-/// and a node search still has several blocks, lines and groups to choose from. The mutation campaign (scripts/cargo-mutants.sh) builds with it; the code
-/// is the same generic code either way.
+/// and a node search still has several blocks, lines and groups to choose from, its last
+/// group ending where the node does. The mutation campaign (scripts/cargo-mutants.sh) builds
+/// with it; the code is the same generic code either way.
 #[cfg(not(delalloc_small_nodes))]
 type Map = ExtentMap;
 #[cfg(delalloc_small_nodes)]
-type Map = ExtentMap<2, 72>;
+type Map = ExtentMap<2, 96>;
 
 /// The extent io tree. See the module documentation.
 #[derive(Clone, Debug, PartialEq, Eq)]
