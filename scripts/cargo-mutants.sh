@@ -34,8 +34,9 @@
 # and the test binary, so they are built with the `mutants` profile (Cargo.toml: opt-level 1,
 # incremental, no debug info; dependencies at opt-level 3). The script first runs the campaign
 # on the unmutated tree (cargo-mutants' own baseline cannot, see below), which builds the
-# dependencies once into target/; the mutants build into the same target dir, in a copy of the
-# tree (not --in-place: a run never leaves a mutation in the working tree). Measured here: a
+# dependencies once into target/cargo-mutants/build; the mutants build into that same dir, from
+# a copy of the tree (not --in-place: a run never leaves a mutation in the working tree); no
+# other build may use that dir while a shard runs (see where it is set). Measured here: a
 # mutant takes about 6 s (2-3 s incremental build, 2-3 s campaign); a first run adds a few
 # minutes of dependency builds. A mutant that makes the campaign loop fails the campaign's own
 # 20 s hang check (caught, as a fuzzer's timeout is a finding); cargo-mutants' 40 s timeout only
@@ -116,21 +117,27 @@ echo "cargo-mutants.sh: $total mutants in optimized/, $label; output in $out/mut
 # so the map's split, borrow and merge code would be missed for want of a deep tree, not
 # because the oracle cannot tell. Any RUSTFLAGS of the caller are kept.
 export RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }--cfg delalloc_small_nodes"
+# The builds go to a target dir of the script's own. A mutated copy's workspace members build to
+# the same artifact names as the checkout's (measured: a `cargo test --profile mutants` in the
+# checkout during a shard linked a mutant's extent map and failed), so nothing but the shard may
+# build into it while the shard runs; and a build there never invalidates the checkout's.
+jobs=${CARGO_MUTANTS_JOBS:-1}
+build_dir=$PWD/$out_root/build
 # The unmutated tree first, as cargo-mutants' baseline would be: its own baseline tests only the
 # mutated package (delalloc-optimized), which does not hold the campaign, whatever
 # --test-package says (cargo-mutants 27.1 lab.rs run_baseline), so it is skipped below and run
 # here.
-if ! cargo test --profile mutants --test all -- --ignored --exact mutation_campaign::mutation_campaign; then
+if ! CARGO_TARGET_DIR=$build_dir cargo test --profile mutants --test all -- --ignored --exact \
+    mutation_campaign::mutation_campaign; then
     echo "cargo-mutants.sh: the campaign fails on the unmutated tree: no mutant can be judged" >&2
     exit 4
 fi
-# With one build at a time, the mutants build into this same target dir (cargo-mutants leaves
+# With one build at a time, the mutants build into that same dir (cargo-mutants leaves
 # CARGO_TARGET_DIR alone): the dependencies built just above are reused rather than built again
-# in the copy, saving minutes per shard. Workspace members still rebuild, their paths differ.
-# With more jobs each copy keeps its own target dir, or the builds would wait on each other.
-jobs=${CARGO_MUTANTS_JOBS:-1}
+# in the copy, saving minutes per shard. With more jobs each copy keeps its own target dir, or
+# the builds would wait on each other.
 if [[ $jobs == 1 ]]; then
-    export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
+    export CARGO_TARGET_DIR=$build_dir
 fi
 status=0
 cargo mutants "${mutate[@]}" "${select[@]}" --baseline skip \

@@ -3,7 +3,8 @@
 //! the concurrent oracle on its shuttle build (which compiles the same sources), each from a fixed
 //! seed with a fixed program budget, so that a mutant's verdict does not depend on the machine or
 //! the time of day; beside it, every sequential reproducer of the bug catalog must still show its
-//! bug, and the io trees' structure must hold after the long programs. Any divergence fails it,
+//! bug, the committed deep-state programs must agree, and the io trees' structure must hold
+//! after the long programs. Any divergence fails it,
 //! and so does a campaign that hangs (as libFuzzer's -timeout makes a hang a finding): on a
 //! mutant that is the mutant caught.
 //!
@@ -140,6 +141,28 @@ fn snapshot_paths_and_structure(program: &Program, buffer: &mut Snapshot) -> Opt
     }
 }
 
+/// The committed programs that reach deep states on purpose (the seeds' episodes, the steal
+/// chain, each op's libFuzzer seed: corpus/programs, corpus/regressions/seeds) must agree with
+/// the reference and pass [`snapshot_paths_and_structure`]: a generated campaign of a few
+/// thousand programs rarely drains the global reserve, say, and these do it in a dozen ops.
+fn committed_program_failures(buffer: &mut Snapshot) -> Vec<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
+    let mut failed = Vec::new();
+    for dir in ["programs", "regressions/seeds"] {
+        for file in program_files(&root.join(dir)) {
+            let name = file.display();
+            let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let program = parse_program(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+            if let Some(d) = scoreboard::run_with_bugs(&program, BugSet::NONE).divergence() {
+                failed.push(format!("{name} diverges: {}", d.signature()));
+            } else if let Some(why) = snapshot_paths_and_structure(&program, buffer) {
+                failed.push(format!("{name}: {why}"));
+            }
+        }
+    }
+    failed
+}
+
 /// Every sequential reproducer of the bug catalog (corpus/regressions/mutants) must still
 /// diverge with its bug on the field its header names: the re-introduced bugs' branches are
 /// code of the optimized model too, and a mutant that disarms one makes the scoreboard blind
@@ -229,6 +252,7 @@ fn mutation_campaign() {
 fn all_failures() -> Vec<String> {
     let mut failed = catalog_failures();
     let mut buffer = Snapshot::default();
+    failed.extend(committed_program_failures(&mut buffer));
     let mut seed = SEED;
     for level in [Level::Tree, Level::Fs, Level::Mixed] {
         for era in [Era::B, Era::V6] {
