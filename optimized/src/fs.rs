@@ -130,16 +130,27 @@ impl FileSystem {
         if self.info.era_c {
             return self.buffered_write_c(inode, &i_mutex, pos, len, copied, nocow);
         }
-        // btrfs_file_write_iter: a write whose first sector starts past EOF expands first.
-        let old_size = inode.lock_inner().i_size;
-        if self.info.geo.round_down(pos) > old_size
-            && self
-                .cont_expand(inode, &i_mutex, old_size, pos + len)
-                .is_err()
-        {
+        if self.expand_for_write(inode, &i_mutex, pos, len).is_err() {
             return Outcome::Enospc;
         }
         self.buffered_write_locked(inode, &i_mutex, pos, len, copied, nocow)
+    }
+
+    /// btrfs_file_write_iter, before a buffered or O_DIRECT write: one whose first sector starts
+    /// past EOF expands the file first ([`Self::cont_expand`]).
+    fn expand_for_write(
+        &self,
+        inode: &Inode,
+        i_mutex: &IMutexGuard<'_>,
+        pos: u64,
+        len: u64,
+    ) -> Result<(), Enospc> {
+        let old_size = inode.lock_inner().i_size;
+        if self.info.geo.round_down(pos) > old_size {
+            self.cont_expand(inode, i_mutex, old_size, pos + len)
+        } else {
+            Ok(())
+        }
     }
 
     /// btrfs_cont_expand(old_size, new) before an op grows the file (4.4 inode.c; SPEC §6
@@ -301,12 +312,7 @@ impl FileSystem {
         // its range (nothing past EOF is delalloc), so it must not run beside our transient
         // DELALLOC there.
         let i_mutex = inode.i_mutex();
-        let old_size = inode.lock_inner().i_size;
-        if fs.geo.round_down(pos) > old_size
-            && self
-                .cont_expand(inode, &i_mutex, old_size, pos + len)
-                .is_err()
-        {
+        if self.expand_for_write(inode, &i_mutex, pos, len).is_err() {
             return Outcome::Enospc;
         }
         if reserve_space(inode, &i_mutex, fs, len).is_err() {

@@ -49,8 +49,7 @@ impl Fs {
 
     /// __btrfs_buffered_write of 3.15+ (SPEC §6 buffered_write, seed 003).
     pub fn buffered_write(&mut self, ino: usize, pos: u64, len: u64, copied: u64, nocow: bool) -> Outcome {
-        // btrfs_file_write_iter: a write whose first sector starts past EOF expands first.
-        if self.g.round_down(pos) > self.inodes[ino].i_size && self.cont_expand(ino, pos + len).is_err() {
+        if self.expand_for_write(ino, pos, len).is_err() {
             return Outcome::Enospc;
         }
         self.buffered_write_expanded(ino, pos, len, copied, nocow)
@@ -137,7 +136,7 @@ impl Fs {
 
     /// btrfs_direct_IO (SPEC §6 direct_write, seed 004; fallback: seed 003).
     pub fn direct_write(&mut self, ino: usize, pos: u64, len: u64, fallback: bool) -> Outcome {
-        if self.g.round_down(pos) > self.inodes[ino].i_size && self.cont_expand(ino, pos + len).is_err() {
+        if self.expand_for_write(ino, pos, len).is_err() {
             return Outcome::Enospc;
         }
         if self.reserve_space(ino, len).is_err() {
@@ -196,6 +195,16 @@ impl Fs {
         self.set_bits(ino, pos, end, Bits::DELALLOC | Bits::UPTODATE);
         self.unlock(ino, pos, end);
         self.hand_off(ino, s);
+    }
+
+    /// btrfs_file_write_iter, before a buffered or O_DIRECT write: one whose first sector starts
+    /// past EOF expands the file first.
+    fn expand_for_write(&mut self, ino: usize, pos: u64, len: u64) -> Result<(), Enospc> {
+        if self.g.round_down(pos) > self.inodes[ino].i_size {
+            self.cont_expand(ino, pos + len)
+        } else {
+            Ok(())
+        }
     }
 
     /// btrfs_cont_expand(old, new) before an op grows the file (4.4 inode.c; SPEC §6 growing

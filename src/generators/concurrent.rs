@@ -240,8 +240,9 @@ pub fn stress_program(
 /// that fails (an injected fault) while a release of the same inode runs, with csum_bytes near
 /// a checksum-leaf boundary so that what the release frees depends on the failing
 /// reservation's bytes. Small leaves (512-byte sectors, 4 KiB nodes: (4096 - 126) / 4 = 992
-/// sectors a leaf, under half a MiB) keep the file small. The shape is fixed; the leaf count, the offsets, the sizes and the schedule
-/// come from the input, and further ops may join either task.
+/// sectors a leaf, under half a MiB) keep the file small. The shape is fixed; the leaf count,
+/// the offsets, the sizes and the schedule come from the input, and further ops may join either
+/// task.
 fn failing_reservation_episode(u: &mut Unstructured<'_>) -> Result<ConcurrentProgram> {
     let g = Geometry {
         sectorsize: 512,

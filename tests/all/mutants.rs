@@ -12,12 +12,12 @@ use delalloc_fuzz::engines::{self, Search};
 use delalloc_fuzz::generators::{program_from_seed, Level};
 use delalloc_fuzz::oracles::differential::Differential;
 use delalloc_fuzz::oracles::{differential, Verdict};
-use delalloc_fuzz::scoreboard::{self, first_field, run_with_bugs, ReproducerHeader};
+use delalloc_fuzz::scoreboard::{self, first_field, run_with_bugs};
 use delalloc_fuzz::{report, scoreboard::libfuzzer, shrink};
 use delalloc_optimized::bugs::Bug;
 use std::path::{Path, PathBuf};
 
-use crate::common::corpus::program_files;
+use crate::common::corpus::{catalog_reproducers, program_files};
 
 /// The acceptance bound on a reproducer's length.
 const MAX_REPRODUCER_OPS: usize = 10;
@@ -26,24 +26,10 @@ fn corpus() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/regressions")
 }
 
-/// The reproducers: each file with its header and program.
-fn reproducers() -> Vec<(PathBuf, ReproducerHeader, Program)> {
-    program_files(&corpus().join("mutants"))
-        .into_iter()
-        .map(|f| {
-            let text = std::fs::read_to_string(&f).unwrap();
-            let header =
-                ReproducerHeader::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
-            let program = parse_program(&text).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
-            (f, header, program)
-        })
-        .collect()
-}
-
 #[test]
 fn each_reproducer_diverges_on_its_field_with_its_bug_and_agrees_without() {
     delalloc_fuzz::oracles::panics::quiet_model_panics();
-    let all = reproducers();
+    let all = catalog_reproducers();
     assert!(!all.is_empty());
     for (f, h, p) in &all {
         let name = f.display();
@@ -79,7 +65,7 @@ fn each_reproducer_diverges_on_its_field_with_its_bug_and_agrees_without() {
 
 #[test]
 fn every_sequential_bug_has_a_reproducer_and_every_file_names_a_real_bug() {
-    let all = reproducers();
+    let all = catalog_reproducers();
     for bug in Bug::ALL {
         let file = corpus().join(format!("mutants/{}.txt", bug.name()));
         if bug.is_race() {
@@ -230,7 +216,7 @@ fn a_campaign_without_budget_left_misses_and_the_row_says_so() {
 #[test]
 fn each_sequential_bug_has_a_reproducer_in_the_ops_of_its_libfuzzer_target() {
     delalloc_fuzz::oracles::panics::quiet_model_panics();
-    let all = reproducers();
+    let all = catalog_reproducers();
     for bug in Bug::ALL.into_iter().filter(|b| !b.is_race()) {
         let (target, level) = libfuzzer::target(bug);
         let fits = all.iter().any(|(_, h, p)| {

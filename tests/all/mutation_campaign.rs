@@ -20,18 +20,17 @@ use delalloc_fuzz::oracles::differential::Differential;
 use delalloc_fuzz::oracles::linearizable::Linearizable;
 use delalloc_fuzz::oracles::stats::Stats;
 use delalloc_fuzz::oracles::{Coverage, Oracle, Verdict};
-use delalloc_fuzz::scoreboard::{self, first_field, ReproducerHeader};
+use delalloc_fuzz::scoreboard::{self, first_field};
 use delalloc_optimized::bugs::BugSet;
 use delalloc_optimized::Optimized;
 use delalloc_reference::Reference;
 use rand::rngs::SmallRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
-use std::path::Path;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use crate::common::corpus::program_files;
+use crate::common::corpus::{catalog_reproducers, corpus_dir, programs};
 
 /// Sequential programs per (level, era) campaign, and concurrent programs. Chosen so that the
 /// whole test takes a few seconds in the `mutants` profile (scripts/cargo-mutants.sh), which
@@ -141,26 +140,27 @@ fn snapshot_paths_and_structure(program: &Program, buffer: &mut Snapshot) -> Opt
     }
 }
 
-/// The committed programs that reach deep states on purpose (the seeds' episodes, the steal
-/// chain, each op's libFuzzer seed: corpus/programs, corpus/regressions/seeds) must agree with
-/// the reference and pass [`snapshot_paths_and_structure`]: a generated campaign of a few
-/// thousand programs rarely drains the global reserve, say, and these do it in a dozen ops.
-fn committed_program_failures(buffer: &mut Snapshot) -> Vec<String> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
-    let mut failed = Vec::new();
-    for dir in ["programs", "regressions/seeds"] {
-        for file in program_files(&root.join(dir)) {
-            let name = file.display();
-            let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{name}: {e}"));
-            let program = parse_program(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
-            if let Some(d) = scoreboard::run_with_bugs(&program, BugSet::NONE).divergence() {
-                failed.push(format!("{name} diverges: {}", d.signature()));
-            } else if let Some(why) = snapshot_paths_and_structure(&program, buffer) {
-                failed.push(format!("{name}: {why}"));
-            }
-        }
+/// What is wrong after `program` on the correct models, if anything: a divergence, else
+/// [`snapshot_paths_and_structure`].
+fn program_failure(program: &Program, buffer: &mut Snapshot) -> Option<String> {
+    match scoreboard::run_with_bugs(program, BugSet::NONE).divergence() {
+        Some(d) => Some(format!("diverges: {}", d.signature())),
+        None => snapshot_paths_and_structure(program, buffer),
     }
-    failed
+}
+
+/// The committed programs that reach deep states on purpose (the seeds' episodes, the steal
+/// chain, each op's libFuzzer seed: corpus/programs, corpus/regressions/seeds) must pass
+/// [`program_failure`]: a generated campaign of a few thousand programs rarely drains the
+/// global reserve, say, and these do it in a dozen ops.
+fn committed_program_failures(buffer: &mut Snapshot) -> Vec<String> {
+    ["programs", "regressions/seeds"]
+        .into_iter()
+        .flat_map(|dir| programs(&corpus_dir(dir)))
+        .filter_map(|(file, _, program)| {
+            program_failure(&program, buffer).map(|why| format!("{}: {why}", file.display()))
+        })
+        .collect()
 }
 
 /// Every sequential reproducer of the bug catalog (corpus/regressions/mutants) must still
@@ -168,13 +168,9 @@ fn committed_program_failures(buffer: &mut Snapshot) -> Vec<String> {
 /// code of the optimized model too, and a mutant that disarms one makes the scoreboard blind
 /// to that bug. (tests/all/mutants.rs checks the same on the unmutated tree.)
 fn catalog_failures() -> Vec<String> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/regressions/mutants");
     let mut failed = Vec::new();
-    for file in program_files(&dir) {
+    for (file, header, program) in catalog_reproducers() {
         let name = file.display();
-        let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let header = ReproducerHeader::parse(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let program = parse_program(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
         match scoreboard::run_with_bugs(&program, header.bug.into()) {
             Verdict::Diverged(d) if first_field(&d) == header.expect => {}
             Verdict::Diverged(d) => failed.push(format!(
@@ -194,8 +190,8 @@ where
     O::Program: Sync,
 {
     let config = engines::Config {
-        // The program budget decides; the time limit only guards against a mutant that hangs
-        // (cargo-mutants' own timeout stops it first).
+        // The program budget decides; a mutant that hangs is stopped by the judge's own hang
+        // check (HANG) long before this limit.
         seconds: 3_600,
         max_programs: Some(budget),
         seed,
@@ -296,13 +292,8 @@ fn all_failures() -> Vec<String> {
         for i in 0..BIG_TREES {
             let seed = SEED ^ (i << 8) ^ u64::from(era == Era::V6);
             let program = big_tree_program(seed, era, i % 2 == 0);
-            if let Some(d) = scoreboard::run_with_bugs(&program, BugSet::NONE).divergence() {
-                failed.push(format!(
-                    "big tree {i} of era {era:?} (seed {seed}) diverges: {}",
-                    d.signature()
-                ));
-            } else if let Some(why) = snapshot_paths_and_structure(&program, &mut buffer) {
-                failed.push(format!("big tree {i} of era {era:?}: {why}"));
+            if let Some(why) = program_failure(&program, &mut buffer) {
+                failed.push(format!("big tree {i} of era {era:?} (seed {seed}): {why}"));
             }
         }
     }
