@@ -205,12 +205,12 @@ impl FileSystem {
                 }
             };
 
-            // 1. Reserve; a NODATACOW inode may go on without data space (metadata only).
-            let only_meta = match fs.reserve_data(rsv) {
-                Ok(()) => false,
-                Err(_) if nocow => true,
-                Err(_) => return stopped(Outcome::Enospc),
-            };
+            // 1. Reserve. 4.4 asks check_can_nocow first: a chunk written in place reserves no
+            // data at all (metadata only, NORESERVE).
+            let only_meta = nocow;
+            if !only_meta && fs.reserve_data(rsv).is_err() {
+                return stopped(Outcome::Enospc);
+            }
             if reserve_metadata(inode, i_mutex, fs, rsv).is_err() {
                 if !only_meta {
                     fs.free_data(rsv);
@@ -315,6 +315,9 @@ impl FileSystem {
         if self.expand_for_write(inode, &i_mutex, pos, len).is_err() {
             return Outcome::Enospc;
         }
+        // generic_file_direct_write flushes the range (filemap_write_and_wait_range) before
+        // btrfs_direct_IO reserves: an ENOSPC answer comes after the writeback.
+        self.writeback(inode, pos, len);
         if reserve_space(inode, &i_mutex, fs, len).is_err() {
             return Outcome::Enospc;
         }

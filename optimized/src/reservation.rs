@@ -265,9 +265,14 @@ pub fn delayed_inode_reserve(inner: &mut InodeInner, fs: &FsInfo) {
         ok
     } else if inner.acct.meta_reserved {
         // The item reserved at delalloc time: move its bytes. Migrate moves bytes, not size, so
-        // the delalloc reserve's size is released separately, migrate or not.
+        // the delalloc reserve's size is released separately, migrate or not. A failed migrate
+        // goes straight to `out:` in 4.4 (delayed-inode.c:671-672, no global step): the update
+        // is done unreserved by btrfs_update_inode_fallback.
         inner.acct.meta_reserved = false;
-        let ok = fs.migrate(Rsv::Delalloc, Rsv::Delayed, num).is_ok() || steal_from_global(fs, num);
+        let ok = fs.migrate(Rsv::Delalloc, Rsv::Delayed, num).is_ok();
+        if !ok {
+            fs.warn(Warning::UnreservedInodeUpdate);
+        }
         fs.release(Rsv::Delalloc, num);
         ok
     } else {

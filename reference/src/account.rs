@@ -190,9 +190,14 @@ impl Fs {
             return;
         }
         let reserved = if self.inodes[ino].meta_reserved {
-            // The delalloc reservation carries the inode item: hand it to the delayed node.
+            // The delalloc reservation carries the inode item: hand it to the delayed node. If
+            // the delalloc reserve has run dry there is no global step here (4.4): the update
+            // goes unreserved (btrfs_update_inode_fallback).
             self.inodes[ino].meta_reserved = false;
-            let ok = self.space.migrate(Rsv::Delalloc, Rsv::Delayed, num).is_ok() || self.steal_global(num);
+            let ok = self.space.migrate(Rsv::Delalloc, Rsv::Delayed, num).is_ok();
+            if !ok {
+                self.warnings.unreserved_inode_updates += 1;
+            }
             // The migrate moved bytes but not size.
             self.space.release(Rsv::Delalloc, num);
             ok

@@ -47,7 +47,7 @@ impl Fs {
         debug_assert!(res.is_ok());
     }
 
-    /// __btrfs_buffered_write of 3.15+ (SPEC §6 buffered_write, seed 003).
+    /// 4.4 __btrfs_buffered_write (SPEC §6 buffered_write, seed 003).
     pub fn buffered_write(&mut self, ino: usize, pos: u64, len: u64, copied: u64, nocow: bool) -> Outcome {
         if self.expand_for_write(ino, pos, len).is_err() {
             return Outcome::Enospc;
@@ -73,10 +73,11 @@ impl Fs {
             let chunk = remaining.min(self.g.write_chunk - off);
             let rsv = self.g.round_up(off + chunk);
             let a = cur - off;
-            // 1. Reserve; a nocow inode falls back to a metadata-only (NORESERVE) reservation.
+            // 1. Reserve. 4.4 asks check_can_nocow before any data reservation: a chunk the
+            // extent takes in place (`nocow`) reserves metadata only (NORESERVE).
             let stop = if first { Outcome::Enospc } else { Outcome::Written { bytes: written } };
-            let with_data = self.space.reserve_data(rsv).is_ok();
-            if !with_data && !nocow {
+            let with_data = !nocow;
+            if with_data && self.space.reserve_data(rsv).is_err() {
                 return stop;
             }
             if self.reserve_metadata(ino, rsv).is_err() {
@@ -139,11 +140,13 @@ impl Fs {
         if self.expand_for_write(ino, pos, len).is_err() {
             return Outcome::Enospc;
         }
+        // generic_file_direct_write flushes the range before btrfs_direct_IO reserves, so an
+        // ENOSPC answer comes after the writeback.
+        let end = pos + len - 1;
+        self.writeback(ino, pos, end);
         if self.reserve_space(ino, len).is_err() {
             return Outcome::Enospc;
         }
-        let end = pos + len - 1;
-        self.writeback(ino, pos, end);
         self.finish_ordered_in(ino, pos, end);
         self.lock(ino, pos, end);
         // DELALLOC only: no pages would ever free DIRTY/UPTODATE states.

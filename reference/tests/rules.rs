@@ -332,14 +332,24 @@ fn metadata_enospc_undoes_csum_and_frees_nothing() {
     assert_eq!(run1(&mut m, &g, write(0, 8192, 4096)), Outcome::Written { bytes: 4096 });
 }
 
+/// 4.4 __btrfs_buffered_write (file.c:1529-1545) asks check_can_nocow before it reserves data: a
+/// chunk the extent takes in place reserves metadata only, whether or not data space is free
+/// (6.x asks only after the data reservation failed, §6.1).
 #[test]
-fn data_enospc_on_nocow_falls_back_to_metadata_only() {
+fn a_nocow_write_reserves_metadata_only() {
     let g = Geometry::default();
     let mut m = Reference::new(&g);
+    let nocow = |pos| Op::BufferedWrite { ino: 0, pos, len: 4096, copied: 4096, nocow: true };
+    assert_eq!(run1(&mut m, &g, nocow(8192)), Outcome::Written { bytes: 4096 });
+    let s = m.snapshot();
+    assert_eq!(s.inodes[0].records, [rec(8192, 12287, DU | Bits::NORESERVE)]);
+    assert_eq!(s.data.bytes_may_use, 0);
+    // Three trans units as for any 4K write: the extent, the inode item, one csum leaf.
+    assert_eq!(s.delalloc_rsv.unwrap().reserved, 3 * T);
+    run(&mut m, &g, &[Op::Truncate { ino: 0, size: 0 }]);
     run1(&mut m, &g, Op::SetFreeSpace { data: 0, meta: 1 << 30 });
     assert_eq!(run1(&mut m, &g, write(0, 0, 4096)), Outcome::Enospc);
-    let nocow = Op::BufferedWrite { ino: 0, pos: 0, len: 4096, copied: 4096, nocow: true };
-    assert_eq!(run1(&mut m, &g, nocow), Outcome::Written { bytes: 4096 });
+    assert_eq!(run1(&mut m, &g, nocow(0)), Outcome::Written { bytes: 4096 });
     let s = m.snapshot();
     assert_eq!(s.inodes[0].records, [rec(0, 4095, DU | Bits::NORESERVE)]);
     assert_eq!(s.data.bytes_may_use, 0);
@@ -434,6 +444,56 @@ fn inode_update_goes_unreserved_without_a_global_reserve() {
     assert_eq!(s.inodes[0].delayed_bytes_reserved, 0);
     assert_eq!(s.delayed_rsv, Default::default());
     assert_eq!(s.meta.bytes_may_use, 0);
+}
+
+/// 4.4 btrfs_delayed_inode_reserve_metadata (delayed-inode.c:637-672): with META_RESERVED set
+/// the inode item's bytes are migrated from the delalloc reserve, and a failed migrate goes
+/// to `out:` with nothing reserved: no step to the global reserve (that is only the path
+/// without META_RESERVED, :658-668), and btrfs_update_inode_fallback updates the item in place.
+/// A 4K write reserves trans(1 extent) + trans(1 inode item) + trans(1 csum leaf) = 3T; the
+/// drain empties the reserve before the finish.
+#[test]
+fn a_dry_delalloc_reserve_leaves_the_meta_reserved_update_unreserved() {
+    let g = Geometry::default();
+    let mut m = Reference::new(&g);
+    run(&mut m, &g, &[write(0, 0, 4096), writeback(0, 0, 4096), Op::DrainDelallocRsv]);
+    let s = m.snapshot();
+    assert_eq!((s.delalloc_rsv.unwrap().size, s.delalloc_rsv.unwrap().reserved), (3 * T, 0));
+    assert!(s.inodes[0].delalloc_meta_reserved.unwrap());
+    assert_eq!(s.meta.bytes_may_use, GLOBAL);
+    run1(&mut m, &g, finish(0));
+    let s = m.snapshot();
+    // META_RESERVED cleared, migrate failed: unreserved, no steal, the global reserve whole.
+    assert!(!s.inodes[0].delalloc_meta_reserved.unwrap());
+    assert_eq!((s.warnings.global_rsv_steals, s.warnings.unreserved_inode_updates), (0, 1));
+    assert_eq!(s.inodes[0].delayed_bytes_reserved, 0);
+    assert_eq!(s.delayed_rsv, Default::default());
+    assert_eq!((s.global_rsv.size, s.global_rsv.reserved), (GLOBAL, GLOBAL));
+    // The item's release (T), then release_metadata(4K): one extent (T) and one csum leaf (T).
+    assert_eq!(s.delalloc_rsv.unwrap(), Default::default());
+    assert_eq!(s.meta.bytes_may_use, GLOBAL);
+    assert_inode_released(&s, 0);
+}
+
+/// 4.4 __btrfs_direct_write → generic_file_direct_write flushes the range
+/// (filemap_write_and_wait_range) before btrfs_direct_IO reserves (inode.c:8490): an O_DIRECT
+/// write refused for metadata space has still written back the buffered data under it.
+#[test]
+fn an_o_direct_write_flushes_its_range_before_it_reserves() {
+    let g = Geometry::default();
+    let mut m = Reference::new(&g);
+    run(&mut m, &g, &[write(0, 0, 4096), fail_meta()]);
+    assert_eq!(run1(&mut m, &g, dio(0, 0, 4096, false)), Outcome::Enospc);
+    let s = m.snapshot();
+    // The 4K of delalloc became a COW ordered extent: its data moved from may_use to reserved.
+    assert_eq!(s.inodes[0].records, [rec(0, 4095, Bits::UPTODATE)]);
+    let oes: Vec<(u64, u64)> = s.inodes[0].ordered.iter().map(|o| (o.start, o.len)).collect();
+    assert_eq!(oes, [(0, 4096)]);
+    assert_eq!((s.data.bytes_may_use, s.data.bytes_reserved), (0, 4096));
+    // The refused write's own data reservation (4K) went back; the write's 3T stay with the
+    // ordered extent.
+    assert_eq!(s.delalloc_rsv.unwrap().reserved, 3 * T);
+    assert_eq!(s.inodes[0].outstanding_extents, 1);
 }
 
 #[test]

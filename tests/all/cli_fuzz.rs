@@ -63,7 +63,7 @@ fn import_turns_an_artifact_into_a_minimized_readable_regression() {
         .join("corpus/injected")
         .join(BUG)
         .join("crash-0123abcd.txt");
-    assert!(out(&o).contains("7 ops -> 3 ops"), "{}", out(&o));
+    assert!(out(&o).contains("7 ops -> 2 ops"), "{}", out(&o));
     assert!(out(&o).contains("literal mode"), "{}", out(&o));
     let text = std::fs::read_to_string(&written).unwrap();
     assert!(
@@ -71,12 +71,12 @@ fn import_turns_an_artifact_into_a_minimized_readable_regression() {
         "{text}"
     );
     assert!(
-        text.contains("# Divergence: state differs at op 2: writeback"),
+        text.contains("# Divergence: state differs at op 1: writeback"),
         "{text}"
     );
     assert!(text.contains(&format!("{}={BUG}", injected::ENV)), "{text}");
     let p = parse_program(&text).unwrap();
-    assert_eq!(p.ops.len(), 3);
+    assert_eq!(p.ops.len(), 2);
     let bugs = WrapperBugs::parse(BUG).unwrap();
     assert!(matches!(injected::run(&p, bugs), Verdict::Diverged(_)));
     assert!(matches!(
@@ -114,7 +114,7 @@ fn import_turns_an_artifact_into_a_minimized_readable_regression() {
         let o = cli(&["replay", w], d, bugs);
         assert_eq!(o.status.code(), Some(1), "{}", out(&o));
         assert!(
-            out(&o).contains("DIVERGENCE (state differs) at op 2"),
+            out(&o).contains("DIVERGENCE (state differs) at op 1"),
             "{}",
             out(&o)
         );
