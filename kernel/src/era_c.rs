@@ -475,6 +475,14 @@ impl EraC {
             }
         }
         self.set_i_size(ino, size);
+        // 6.12 btrfs_truncate (inode.c:7468): btrfs_wait_ordered_range(round_down(size),
+        // (u64)-1) writes back the sector holding the new EOF and finishes its ordered extents;
+        // a truncate to the same size skips it.
+        if size < i_size {
+            let from = self.round_down(size);
+            self.writeback(ino, from, EOF + 1 - from);
+            self.finish_ordered_in(ino, from, EOF);
+        }
         Outcome::Done
     }
 

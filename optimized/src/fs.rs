@@ -681,6 +681,15 @@ impl FileSystem {
                 );
             }
         }
+        // btrfs_truncate's btrfs_wait_ordered_range(round_down(size), (u64)-1): the sector
+        // holding the new EOF is written back and its ordered extents finished. 4.4 gets there
+        // for a truncate to the same size too; 6.12 skips it then (skip_writeback).
+        if size < old_size || (size == old_size && !fs.era_c) {
+            drop(g);
+            let from = fs.geo.round_down(size);
+            self.writeback(inode, from, EOF_END + 1 - from);
+            self.finish_ordered_in(&mut inode.lock_inner(), from, u64::MAX);
+        }
         Outcome::Done
     }
 

@@ -305,7 +305,8 @@ impl Fs {
         if self.g.era.accounting() == Accounting::B && self.cont_expand(ino, size).is_err() {
             return Outcome::Enospc;
         }
-        if size < self.inodes[ino].i_size {
+        let old_size = self.inodes[ino].i_size;
+        if size < old_size {
             let cut = self.g.round_up(size);
             while let Some(idx) = self.inodes[ino].ordered.iter().position(|o| o.start + o.len > cut) {
                 self.finish_ordered_io(ino, idx);
@@ -313,6 +314,15 @@ impl Fs {
             self.clear_accounted(ino, cut, EOF, Bits::DO_ACCOUNTING, true);
         }
         self.inodes[ino].i_size = size;
+        // btrfs_truncate's btrfs_wait_ordered_range(round_down(size), (u64)-1): the sector
+        // holding the new EOF is written back and its ordered extents finished. 4.4 gets there
+        // for a truncate to the same size too; 6.12 skips it then (skip_writeback).
+        let same_size_writes_back = self.g.era.accounting() == Accounting::B;
+        if size < old_size || (size == old_size && same_size_writes_back) {
+            let from = self.g.round_down(size);
+            self.writeback(ino, from, EOF);
+            self.finish_ordered_in(ino, from, EOF);
+        }
         Outcome::Done
     }
 

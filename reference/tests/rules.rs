@@ -594,21 +594,32 @@ fn truncate_and_evict_bring_everything_back() {
     assert_eq!(s.meta.bytes_may_use, GLOBAL);
     assert_eq!(s.warnings, Default::default());
 
-    // A partial truncate keeps the partial page; evict drops the rest.
+    // A partial truncate drops the sectors past the new EOF's (the invalidated pages) and keeps
+    // the partial one, which btrfs_truncate then writes back and waits for
+    // (btrfs_wait_ordered_range from round_down(5000) = 4K; 4.4 inode.c:8885): the record is cut
+    // at 4K, [4K, 8K) becomes an ordered extent and finishes. Evict drops the rest.
     run(&mut m, &g, &[write(1, 0, 12288), Op::Truncate { ino: 1, size: 5000 }]);
     let s = m.snapshot();
     let i = &s.inodes[1];
-    assert_eq!(i.records, [rec(0, 8191, DU)]);
+    assert_eq!(i.records, [rec(0, 4095, DU), rec(4096, 8191, Bits::UPTODATE)]);
+    assert!(i.ordered.is_empty());
+    // One extent left for [0, 4K): the split at 8K and at 4K each added one, the clear of
+    // [8K, 12K) and the finish of [4K, 8K) each took one; no extent item dropped below the
+    // one reserved, no checksum leaf crossed (12K, 8K and 4K all fit one leaf).
     assert_eq!(
         (i.i_size, i.outstanding_extents, i.reserved_extents.unwrap(), i.csum_bytes),
-        (5000, 1, 1, 8192)
+        (5000, 1, 1, 4096)
     );
-    assert_eq!(s.data.bytes_may_use, 8192);
+    assert_eq!((s.data.bytes_may_use, s.data.bytes_used), (4096, 8192));
+    // The finish took the inode item's T from the delalloc reserve (3T) to the delayed node.
+    assert_eq!(i.delayed_bytes_reserved, T);
+    assert_eq!((s.delalloc_rsv.unwrap().size, s.delalloc_rsv.unwrap().reserved), (2 * T, 2 * T));
     run1(&mut m, &g, Op::Evict { ino: 1 });
     let s = m.snapshot();
     assert_inode_released(&s, 1);
     assert_eq!(s.inodes[1].i_size, 5000);
-    assert_eq!((s.data.bytes_may_use, s.meta.bytes_may_use), (0, GLOBAL));
+    // The delayed node keeps its T until a commit.
+    assert_eq!((s.data.bytes_may_use, s.meta.bytes_may_use), (0, GLOBAL + T));
     assert_eq!(s.warnings, Default::default());
 }
 
