@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 /// reservation design ([`Era::accounting`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Era {
-    /// Era B (4.2–4.14): the rules of SPEC §1. The default.
+    /// Era B (Linux 4.4, with the departures of SPEC §0): the rules of SPEC §1-§6. The default.
     #[default]
     B,
     /// The 6.1 and 6.12 kernels: their io tree (fs/btrfs/extent-io-tree.c, SPEC §1.2) and era

@@ -183,6 +183,9 @@ impl EraC {
     // ---- §6.1: the ops ----
 
     fn buffered_write(&mut self, ino: u8, pos: u64, len: u64, copied: u64, nocow: bool) -> Outcome {
+        if !self.expand_for_write(ino, pos) {
+            return Outcome::Enospc;
+        }
         let sector = self.g.sectorsize;
         let end = pos + len;
         let (mut cur, mut left, mut written) = (pos, copied, 0u64);
@@ -286,6 +289,9 @@ impl EraC {
     }
 
     fn direct_write(&mut self, ino: u8, pos: u64, len: u64, fallback: bool) -> Outcome {
+        if !self.expand_for_write(ino, pos) {
+            return Outcome::Enospc;
+        }
         self.writeback(ino, pos, len);
         if !reserved(
             "dio data",
@@ -358,6 +364,16 @@ impl EraC {
             must("mkwrite", self.fs.delalloc_release_space(ino, pos, s, true));
             return Outcome::Fault;
         }
+        self.redirty_block(ino, pos, i_size);
+        Outcome::Done
+    }
+
+    /// The reserved block at `pos` dirtied again, as btrfs_page_mkwrite and
+    /// btrfs_truncate_block do: finish its ordered extents, lock it,
+    /// btrfs_reset_extent_delalloc (clear the older delalloc, set delalloc), unlock,
+    /// btrfs_delalloc_release_extents.
+    fn redirty_block(&mut self, ino: u8, pos: u64, i_size: u64) {
+        let s = self.g.sectorsize;
         let last = pos + s - 1;
         self.finish_ordered_in(ino, pos, last);
         self.lock(ino, pos, last);
@@ -370,8 +386,32 @@ impl EraC {
         );
         self.set_delalloc(ino, pos, last, Bits::NONE, i_size);
         self.unlock(ino, pos, last);
-        must("mkwrite", self.fs.delalloc_release_extents(ino, s));
-        Outcome::Done
+        must("redirty", self.fs.delalloc_release_extents(ino, s));
+    }
+
+    /// btrfs_write_check (6.12 file.c:1128): a write starting past EOF expands the file first.
+    /// False when that answers ENOSPC.
+    fn expand_for_write(&mut self, ino: u8, pos: u64) -> bool {
+        pos <= self.i_size(ino) || self.truncate_block(ino)
+    }
+
+    /// btrfs_cont_expand's btrfs_truncate_block(i_size, 0, 0) (6.12 inode.c:4922 → :4708): the
+    /// block holding an unaligned EOF, reserved through the kernel's
+    /// btrfs_delalloc_reserve_space and dirtied again. False on ENOSPC.
+    fn truncate_block(&mut self, ino: u8) -> bool {
+        let (s, i_size) = (self.g.sectorsize, self.i_size(ino));
+        if i_size % s == 0 {
+            return true;
+        }
+        let block = self.round_down(i_size);
+        if !reserved(
+            "truncate_block",
+            self.fs.delalloc_reserve_space(ino, block, s),
+        ) {
+            return false;
+        }
+        self.redirty_block(ino, block, i_size);
+        true
     }
 
     fn defrag(&mut self, ino: u8, start: u64, len: u64) -> Outcome {
@@ -462,6 +502,11 @@ impl EraC {
 
     fn truncate(&mut self, ino: u8, size: u64) -> Outcome {
         let i_size = self.i_size(ino);
+        // btrfs_setsize growing the file: btrfs_cont_expand, which begins with the truncate of
+        // the old EOF's block.
+        if size > i_size && !self.truncate_block(ino) {
+            return Outcome::Enospc;
+        }
         if size < i_size {
             let cut = self.round_up(size);
             while let Some(idx) = self.ordered[usize::from(ino)]

@@ -130,7 +130,7 @@ impl FileSystem {
         if self.info.era_c {
             return self.buffered_write_c(inode, &i_mutex, pos, len, copied, nocow);
         }
-        if self.expand_for_write(inode, &i_mutex, pos, len).is_err() {
+        if self.expand_for_write(inode, &i_mutex, pos).is_err() {
             return Outcome::Enospc;
         }
         self.buffered_write_locked(inode, &i_mutex, pos, len, copied, nocow)
@@ -143,30 +143,28 @@ impl FileSystem {
         inode: &Inode,
         i_mutex: &IMutexGuard<'_>,
         pos: u64,
-        len: u64,
     ) -> Result<(), Enospc> {
         let old_size = inode.lock_inner().i_size;
         if self.info.geo.round_down(pos) > old_size {
-            self.cont_expand(inode, i_mutex, old_size, pos + len)
+            self.cont_expand(inode, i_mutex, old_size)
         } else {
             Ok(())
         }
     }
 
-    /// btrfs_cont_expand(old_size, new) before an op grows the file (4.4 inode.c; SPEC §6
-    /// growing past EOF), under the op's i_mutex: when `new` reaches past the sector holding the
-    /// old EOF and that sector is only partly in the file, btrfs_truncate_page dirties it again
-    /// with a reservation of its own. ENOSPC when that reservation fails.
+    /// btrfs_cont_expand(old_size, new) before an op grows the file (4.4 inode.c:4780; SPEC §6
+    /// growing past EOF), under the op's i_mutex: it starts with btrfs_truncate_page(old_size)
+    /// (:4799), which dirties the sector holding an unaligned old EOF again with a reservation
+    /// of its own, however little the file grows. ENOSPC when that reservation fails.
     fn cont_expand(
         &self,
         inode: &Inode,
         i_mutex: &IMutexGuard<'_>,
         old_size: u64,
-        new: u64,
     ) -> Result<(), Enospc> {
         let fs = &self.info;
         let s = fs.geo.sectorsize;
-        if new <= fs.geo.round_up(old_size) || old_size.is_multiple_of(s) {
+        if old_size.is_multiple_of(s) {
             return Ok(());
         }
         reserve_space(inode, i_mutex, fs, s)?;
@@ -312,7 +310,7 @@ impl FileSystem {
         // its range (nothing past EOF is delalloc), so it must not run beside our transient
         // DELALLOC there.
         let i_mutex = inode.i_mutex();
-        if self.expand_for_write(inode, &i_mutex, pos, len).is_err() {
+        if self.expand_for_write(inode, &i_mutex, pos).is_err() {
             return Outcome::Enospc;
         }
         // generic_file_direct_write flushes the range (filemap_write_and_wait_range) before
@@ -649,10 +647,16 @@ impl FileSystem {
         let inode = self.inode(ino);
         let fs = &self.info;
         let i_mutex = inode.i_mutex();
-        // btrfs_setsize growing the file: btrfs_cont_expand first (era B; SPEC §9 for era C).
-        if !fs.era_c {
-            let old_size = inode.lock_inner().i_size;
-            if self.cont_expand(inode, &i_mutex, old_size, size).is_err() {
+        // btrfs_setsize growing the file: btrfs_cont_expand first, which begins with the
+        // truncate of the old EOF's block.
+        let old_size = inode.lock_inner().i_size;
+        if size > old_size {
+            let grown = if fs.era_c {
+                self.truncate_block_c(inode, &i_mutex, old_size)
+            } else {
+                self.cont_expand(inode, &i_mutex, old_size)
+            };
+            if grown.is_err() {
                 return Outcome::Enospc;
             }
         }

@@ -49,7 +49,7 @@ impl Fs {
 
     /// 4.4 __btrfs_buffered_write (SPEC §6 buffered_write, seed 003).
     pub fn buffered_write(&mut self, ino: usize, pos: u64, len: u64, copied: u64, nocow: bool) -> Outcome {
-        if self.expand_for_write(ino, pos, len).is_err() {
+        if self.expand_for_write(ino, pos).is_err() {
             return Outcome::Enospc;
         }
         self.buffered_write_expanded(ino, pos, len, copied, nocow)
@@ -137,7 +137,7 @@ impl Fs {
 
     /// btrfs_direct_IO (SPEC §6 direct_write, seed 004; fallback: seed 003).
     pub fn direct_write(&mut self, ino: usize, pos: u64, len: u64, fallback: bool) -> Outcome {
-        if self.expand_for_write(ino, pos, len).is_err() {
+        if self.expand_for_write(ino, pos).is_err() {
             return Outcome::Enospc;
         }
         // generic_file_direct_write flushes the range before btrfs_direct_IO reserves, so an
@@ -202,21 +202,21 @@ impl Fs {
 
     /// btrfs_file_write_iter, before a buffered or O_DIRECT write: one whose first sector starts
     /// past EOF expands the file first.
-    fn expand_for_write(&mut self, ino: usize, pos: u64, len: u64) -> Result<(), Enospc> {
+    fn expand_for_write(&mut self, ino: usize, pos: u64) -> Result<(), Enospc> {
         if self.g.round_down(pos) > self.inodes[ino].i_size {
-            self.cont_expand(ino, pos + len)
+            self.cont_expand(ino)
         } else {
             Ok(())
         }
     }
 
-    /// btrfs_cont_expand(old, new) before an op grows the file (4.4 inode.c; SPEC §6 growing
-    /// past EOF): when `new` reaches past the sector holding the old EOF and that sector is only
-    /// partly in the file, btrfs_truncate_page dirties it again with a reservation of its own.
-    /// ENOSPC when that reservation fails (the op then does nothing).
-    fn cont_expand(&mut self, ino: usize, new: u64) -> Result<(), Enospc> {
+    /// btrfs_cont_expand(old, new) before an op grows the file (4.4 inode.c:4780; SPEC §6
+    /// growing past EOF): it starts with btrfs_truncate_page(old) (:4799), which dirties the
+    /// sector holding an unaligned old EOF again with a reservation of its own, however little
+    /// the file grows. ENOSPC when that reservation fails (the op then does nothing).
+    fn cont_expand(&mut self, ino: usize) -> Result<(), Enospc> {
         let (s, old) = (self.g.sectorsize, self.inodes[ino].i_size);
-        if new <= self.g.round_up(old) || old.is_multiple_of(s) {
+        if old.is_multiple_of(s) {
             return Ok(());
         }
         self.reserve_space(ino, s)?;
@@ -301,9 +301,16 @@ impl Fs {
 
     /// btrfs_setsize + truncate_pagecache (SPEC §6 truncate). The partial page keeps its state.
     pub fn truncate(&mut self, ino: usize, size: u64) -> Outcome {
-        // btrfs_setsize growing the file: btrfs_cont_expand first.
-        if self.g.era.accounting() == Accounting::B && self.cont_expand(ino, size).is_err() {
-            return Outcome::Enospc;
+        // btrfs_setsize growing the file: btrfs_cont_expand first, which begins with the
+        // truncate of the old EOF's block.
+        if size > self.inodes[ino].i_size {
+            let grown = match self.g.era.accounting() {
+                Accounting::B => self.cont_expand(ino),
+                Accounting::C => self.truncate_block_c(ino),
+            };
+            if grown.is_err() {
+                return Outcome::Enospc;
+            }
         }
         let old_size = self.inodes[ino].i_size;
         if size < old_size {

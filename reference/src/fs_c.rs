@@ -3,6 +3,7 @@
 //! truncate, evict, commit and unmount are `fs`'s, which ask the era where they differ.
 
 use crate::fs::Fs;
+use crate::space::Enospc;
 use delalloc_contract::{Bits, OrderedKind, Outcome};
 
 impl Fs {
@@ -19,6 +20,9 @@ impl Fs {
 
     /// btrfs_buffered_write (SPEC §6.1 buffered_write, 6.12 file.c:1172).
     pub fn buffered_write_c(&mut self, ino: usize, pos: u64, len: u64, copied: u64, nocow: bool) -> Outcome {
+        if self.expand_for_write_c(ino, pos).is_err() {
+            return Outcome::Enospc;
+        }
         let s = self.g.sectorsize;
         let (mut cur, mut remaining, mut to_copy, mut written) = (pos, len, copied, 0);
         while remaining > 0 {
@@ -87,6 +91,9 @@ impl Fs {
     pub fn direct_write_c(&mut self, ino: usize, pos: u64, len: u64, fallback: bool) -> Outcome {
         // pos and len are sector-aligned (validation), so the data reservation is len.
         let (end, data) = (pos + len - 1, len);
+        if self.expand_for_write_c(ino, pos).is_err() {
+            return Outcome::Enospc;
+        }
         self.writeback(ino, pos, end);
         if self.space.reserve_data(data).is_err() {
             return Outcome::Enospc;
@@ -138,6 +145,16 @@ impl Fs {
             self.release_space_c(ino, pos, s);
             return Outcome::Fault;
         }
+        self.redirty_block_c(ino, pos);
+        Outcome::Done
+    }
+
+    /// The reserved block at `pos` dirtied again, as btrfs_page_mkwrite and btrfs_truncate_block
+    /// do it: finish its ordered extents, lock it, btrfs_reset_extent_delalloc (6.12
+    /// inode.c:2834: clear the older delalloc, giving its reservation back, and set delalloc),
+    /// unlock, release_extents(S).
+    fn redirty_block_c(&mut self, ino: usize, pos: u64) {
+        let s = self.g.sectorsize;
         let end = pos + s - 1;
         self.finish_ordered_in(ino, pos, end);
         self.lock(ino, pos, end);
@@ -146,7 +163,31 @@ impl Fs {
         self.set_extent_delalloc(ino, pos, end, Bits::NONE);
         self.unlock(ino, pos, end);
         self.release_extents(ino, s);
-        Outcome::Done
+    }
+
+    /// btrfs_write_check (6.12 file.c:1128): a write that starts past EOF expands the file
+    /// first (btrfs_cont_expand, :1164). A DIO's fallback to buffered checks again.
+    fn expand_for_write_c(&mut self, ino: usize, pos: u64) -> Result<(), Enospc> {
+        if pos > self.inodes[ino].i_size {
+            self.truncate_block_c(ino)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// btrfs_cont_expand's btrfs_truncate_block(i_size, 0, 0) (6.12 inode.c:4922 → :4708): the
+    /// block holding an unaligned EOF is reserved (one block of data and metadata; ENOSPC when
+    /// either fails, the nocow fallback taken to fail) and dirtied again. The hole extents
+    /// cont_expand inserts are not modelled.
+    pub(crate) fn truncate_block_c(&mut self, ino: usize) -> Result<(), Enospc> {
+        let (s, old) = (self.g.sectorsize, self.inodes[ino].i_size);
+        if old.is_multiple_of(s) {
+            return Ok(());
+        }
+        let block = self.g.round_down(old);
+        self.reserve_space_c(ino, block, s)?;
+        self.redirty_block_c(ino, block);
+        Ok(())
     }
 
     /// defrag_one_range (SPEC §6.1 defrag, 6.12 defrag.c:1184), over §6's range and chunks.

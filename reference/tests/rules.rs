@@ -214,11 +214,55 @@ fn growing_past_an_unaligned_eof_dirties_the_eof_sector_again() {
     let (records, outstanding, reserved, csum, meta, data) = rsv(&m);
     assert_eq!(records, [rec(0, 4095, DU), rec(8192, 16383, DU)]);
     assert_eq!((outstanding, reserved, csum, meta, data), (2, 3, 3 * 4096, 5 * T, 12288));
-    // Growing within the EOF sector does nothing (btrfs_cont_expand: size <= hole_start).
+    // Growing within the EOF sector truncates it all the same: btrfs_cont_expand calls
+    // btrfs_truncate_page (inode.c:4799) before it returns for `size <= hole_start`. Down to
+    // 20000 (nothing past it to drop or write back), then up to 20400: the sector [16K, 20K) is
+    // reserved (4K data; outstanding 3 = reserved 3 with META_RESERVED set: no item to add;
+    // csum 12K -> 16K within one leaf: nothing) and dirtied; it merges with [8K, 16K).
     assert_eq!(run1(&mut m, &g, Op::Truncate { ino: 0, size: 20000 }), Outcome::Done);
-    let before = rsv(&m);
     assert_eq!(run1(&mut m, &g, Op::Truncate { ino: 0, size: 20400 }), Outcome::Done);
-    assert_eq!(rsv(&m), before);
+    let (records, outstanding, reserved, csum, meta, data) = rsv(&m);
+    assert_eq!(records, [rec(0, 4095, DU), rec(8192, 20479, DU)]);
+    assert_eq!((outstanding, reserved, csum, meta, data), (2, 3, 4 * 4096, 5 * T, 16384));
+}
+
+/// 6.12 btrfs_write_check and btrfs_setsize reach btrfs_cont_expand → btrfs_truncate_block
+/// (inode.c:4922 → :4708) as 4.4 does, with era C's reservation: data for the block, then
+/// btrfs_delalloc_reserve_metadata(S, S), then release_extents(S) after the dirtying. Unlike
+/// 4.4, a write counts as past EOF when pos > i_size (file.c:1163), not when its first sector
+/// starts past it. Default geometry: insert(n) = T·n, meta(1) = T/2.
+#[test]
+fn era_c_growing_past_an_unaligned_eof_truncates_the_eof_block() {
+    let g = Geometry { era: Era::V6, ..Geometry::default() };
+    let mut m = Reference::new(&g);
+    let state = |m: &Reference| {
+        let s = m.snapshot();
+        let i = &s.inodes[0];
+        let r = i.block_rsv.unwrap();
+        (i.records.clone(), i.outstanding_extents, i.csum_bytes, r.size, r.reserved, s.data.bytes_may_use)
+    };
+    // The era-B balances of `run` do not hold in era C: apply the ops directly.
+    for op in [write(0, 0, 100), writeback(0, 0, 4096), finish(0)] {
+        m.apply(&op);
+    }
+    assert_eq!(state(&m), (vec![], 0, 0, 0, 0, 0));
+    // A write at 200, inside the EOF sector but past i_size = 100: the block [0, 4K) is
+    // truncated first (its own 4K reservation, released down to size(inode) = insert(1) +
+    // meta(1) + insert(1 csum leaf) = 2.5T), then the write reserves the same block again and
+    // its clear gives the truncate's back: one record, one extent, 4K of csum and data.
+    assert_eq!(m.apply(&write(0, 200, 100)), Outcome::Written { bytes: 100 });
+    let d = Bits::DELALLOC;
+    assert_eq!(state(&m), (vec![rec(0, 4095, d)], 1, 4096, 5 * T / 2, 5 * T / 2, 4096));
+    // Truncate up from 300 to 400: the block is truncated again (reserve, clear the write's
+    // delalloc and its reservation, set again): the same state.
+    let before = state(&m);
+    assert_eq!(m.apply(&Op::Truncate { ino: 0, size: 400 }), Outcome::Done);
+    assert_eq!(state(&m), before);
+    assert_eq!(m.snapshot().inodes[0].i_size, 400);
+    // With no data space the truncate up answers ENOSPC and leaves i_size alone.
+    m.apply(&Op::SetFreeSpace { data: 0, meta: 1 << 30 });
+    assert_eq!(m.apply(&Op::Truncate { ino: 0, size: 500 }), Outcome::Enospc);
+    assert_eq!(m.snapshot().inodes[0].i_size, 400);
 }
 
 #[test]
