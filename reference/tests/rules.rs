@@ -573,6 +573,11 @@ fn direct_write_fallback_is_a_buffered_write() {
     assert_eq!(m.snapshot().inodes[0].records, [rec(0, 8191, DU)]);
 }
 
+/// 4.4's hooks with max_extent = 64K worked by hand: btrfs_merge_extent_hook (inode.c:1593)
+/// takes one extent off when the merged record still fits the extents of its parts less one
+/// (:1610-1648), btrfs_split_extent_hook (:1553) adds one unless the parts fit in the whole's
+/// count (:1563-1584); the set hook's first record of a call is the reservation's (§4
+/// hand-off), so one write of n bytes counts count(n).
 #[test]
 fn records_over_max_extent_count_their_extents() {
     let g = Geometry { max_extent: 64 * K, write_chunk: 64 * K, ..Geometry::default() };
