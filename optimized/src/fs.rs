@@ -136,26 +136,35 @@ impl FileSystem {
         self.buffered_write_locked(inode, &i_mutex, pos, len, copied, nocow)
     }
 
-    /// btrfs_file_write_iter, before a buffered or O_DIRECT write: one whose first sector starts
-    /// past EOF expands the file first ([`Self::cont_expand`]).
-    fn expand_for_write(
+    /// Before a buffered or O_DIRECT write: one that starts past EOF expands the file first
+    /// ([`Self::cont_expand`]). 4.4's btrfs_file_write_iter (file.c:1800-1804) counts a write
+    /// past EOF when its first sector starts past i_size; 6.12's btrfs_write_check
+    /// (file.c:1163), which a DIO's buffered fallback runs again, when pos > i_size.
+    pub(crate) fn expand_for_write(
         &self,
         inode: &Inode,
         i_mutex: &IMutexGuard<'_>,
         pos: u64,
     ) -> Result<(), Enospc> {
         let old_size = inode.lock_inner().i_size;
-        if self.info.geo.round_down(pos) > old_size {
+        let past_eof = if self.info.era_c {
+            pos > old_size
+        } else {
+            self.info.geo.round_down(pos) > old_size
+        };
+        if past_eof {
             self.cont_expand(inode, i_mutex, old_size)
         } else {
             Ok(())
         }
     }
 
-    /// btrfs_cont_expand(old_size, new) before an op grows the file (4.4 inode.c:4780; SPEC §6
-    /// growing past EOF), under the op's i_mutex: it starts with btrfs_truncate_page(old_size)
-    /// (:4799), which dirties the sector holding an unaligned old EOF again with a reservation
-    /// of its own, however little the file grows. ENOSPC when that reservation fails.
+    /// btrfs_cont_expand(old_size, new) before an op grows the file (SPEC §6 and §6.1 growing
+    /// past EOF), under the op's i_mutex. It starts with btrfs_truncate_page(old_size) (4.4
+    /// inode.c:4799) or btrfs_truncate_block (6.12 inode.c:4922 → :4708), which dirties the
+    /// block holding an unaligned old EOF again with a reservation of its own, however little
+    /// the file grows (era C: the nocow fallback on data ENOSPC taken to fail). ENOSPC when that
+    /// reservation fails. The hole extents it inserts are not modelled.
     fn cont_expand(
         &self,
         inode: &Inode,
@@ -167,9 +176,14 @@ impl FileSystem {
         if old_size.is_multiple_of(s) {
             return Ok(());
         }
-        reserve_space(inode, i_mutex, fs, s)?;
+        let block = fs.geo.round_down(old_size);
+        if fs.era_c {
+            crate::reservation_c::reserve_space(inode, i_mutex, fs, block, s)?;
+        } else {
+            reserve_space(inode, i_mutex, fs, s)?;
+        }
         let g = inode.lock_inner();
-        drop(self.redirty_page(inode, g, fs.geo.round_down(old_size)));
+        drop(self.redirty_page(inode, g, block));
         Ok(())
     }
 
@@ -463,9 +477,11 @@ impl FileSystem {
     }
 
     /// The reserved page at `pos`, locked by the caller, dirtied again as btrfs_page_mkwrite and
-    /// btrfs_truncate_page do: clear the older delalloc (giving its reservation back), set
-    /// DELALLOC|UPTODATE, unlock, hand-off count(S).
-    fn redirty_locked_page(
+    /// btrfs_truncate_page (4.4) or btrfs_truncate_block (6.12) do: clear the older delalloc
+    /// (giving its reservation back), set delalloc, unlock, and settle the reservation's extent
+    /// count. Era B sets DELALLOC|UPTODATE and hands off count(S); era C is
+    /// btrfs_reset_extent_delalloc (6.12 inode.c:2834), then release_extents(S).
+    pub(crate) fn redirty_locked_page(
         &self,
         inode: &Inode,
         g: &mut MutexGuard<'_, InodeInner>,
@@ -475,17 +491,23 @@ impl FileSystem {
         let fs = &self.info;
         let s = fs.geo.sectorsize;
         let end = pos + s - 1;
-        let clear = Bits::DELALLOC | Bits::DIRTY | Bits::DO_ACCOUNTING | Bits::DEFRAG;
+        let mut clear = Bits::DELALLOC | Bits::DO_ACCOUNTING | Bits::DEFRAG;
+        if !fs.era_c {
+            clear = clear | Bits::DIRTY;
+        }
         inode.clear_and_wake(g, fs, pos, end, clear, false, Some(&mut *cached));
-        g.set_bits(
-            fs,
-            pos,
-            end,
-            Bits::DELALLOC | Bits::UPTODATE,
-            Some(&mut *cached),
-        );
+        if fs.era_c {
+            self.set_delalloc_c(g, pos, end, Bits::NONE, cached);
+        } else {
+            let bits = Bits::DELALLOC | Bits::UPTODATE;
+            g.set_bits(fs, pos, end, bits, Some(&mut *cached));
+        }
         inode.unlock_extent(g, fs, pos, end, cached);
-        hand_off(&mut g.acct, fs, s);
+        if fs.era_c {
+            crate::reservation_c::release_extents(&mut g.acct, fs, s);
+        } else {
+            hand_off(&mut g.acct, fs, s);
+        }
     }
 
     // ---- defrag (SPEC §6, cluster_pages_for_defrag, seed 000) ----
@@ -650,15 +672,8 @@ impl FileSystem {
         // btrfs_setsize growing the file: btrfs_cont_expand first, which begins with the
         // truncate of the old EOF's block.
         let old_size = inode.lock_inner().i_size;
-        if size > old_size {
-            let grown = if fs.era_c {
-                self.truncate_block_c(inode, &i_mutex, old_size)
-            } else {
-                self.cont_expand(inode, &i_mutex, old_size)
-            };
-            if grown.is_err() {
-                return Outcome::Enospc;
-            }
+        if size > old_size && self.cont_expand(inode, &i_mutex, old_size).is_err() {
+            return Outcome::Enospc;
         }
         let mut g = inode.dio_wait(inode.lock_inner());
         // truncate_setsize first, then the pages: a task that locked a page past the new size

@@ -15,7 +15,6 @@ use crate::reservation_c::{
     data_bytes, delayed_inode_reserve, release_extents, release_metadata, release_space,
     reserve_metadata, reserve_space,
 };
-use crate::space::Enospc;
 use crate::sync::{yield_point, MutexGuard};
 use delalloc_contract::{Bits, OrderedKind, Outcome};
 
@@ -23,7 +22,7 @@ impl FileSystem {
     /// "Set delalloc on [start, end]" (btrfs_set_extent_delalloc, 6.12 inode.c:2798): DELALLOC
     /// and `extra`, plus DELALLOC_NEW when the range starts at or past i_size (the branch for
     /// holes below i_size is not modelled).
-    fn set_delalloc_c(
+    pub(crate) fn set_delalloc_c(
         &self,
         g: &mut InodeInner,
         start: u64,
@@ -50,7 +49,7 @@ impl FileSystem {
         copied: u64,
         nocow: bool,
     ) -> Outcome {
-        if self.expand_for_write_c(inode, i_mutex, pos).is_err() {
+        if self.expand_for_write(inode, i_mutex, pos).is_err() {
             return Outcome::Enospc;
         }
         let fs = &self.info;
@@ -175,7 +174,7 @@ impl FileSystem {
         let fs = &self.info;
         let end = pos + len - 1;
         let i_mutex = inode.i_mutex();
-        if self.expand_for_write_c(inode, &i_mutex, pos).is_err() {
+        if self.expand_for_write(inode, &i_mutex, pos).is_err() {
             return Outcome::Enospc;
         }
         // filemap_fdatawrite_range, then the data for the whole range, before the lock.
@@ -283,70 +282,8 @@ impl FileSystem {
             mkwrite_give_back_c(&mut g, fs, pos, s);
             return Outcome::Fault;
         }
-        self.redirty_locked_block_c(inode, &mut g, pos, &mut cached);
+        self.redirty_locked_page(inode, &mut g, pos, &mut cached);
         Outcome::Done
-    }
-
-    /// The reserved block at `pos`, locked by the caller, dirtied again as btrfs_page_mkwrite
-    /// and btrfs_truncate_block do (btrfs_reset_extent_delalloc, 6.12 inode.c:2834): clear the
-    /// older delalloc (giving its reservation back), set delalloc, unlock, release_extents(S).
-    fn redirty_locked_block_c(
-        &self,
-        inode: &Inode,
-        g: &mut MutexGuard<'_, InodeInner>,
-        pos: u64,
-        cached: &mut Cursor,
-    ) {
-        let fs = &self.info;
-        let s = fs.geo.sectorsize;
-        let end = pos + s - 1;
-        let clear = Bits::DELALLOC | Bits::DO_ACCOUNTING | Bits::DEFRAG;
-        inode.clear_and_wake(g, fs, pos, end, clear, false, Some(&mut *cached));
-        self.set_delalloc_c(g, pos, end, Bits::NONE, cached);
-        inode.unlock_extent(g, fs, pos, end, cached);
-        release_extents(&mut g.acct, fs, s);
-    }
-
-    // ---- growing past EOF (btrfs_write_check, btrfs_cont_expand, btrfs_truncate_block) ----
-
-    /// btrfs_write_check (6.12 file.c:1128): a write that starts past EOF expands the file
-    /// first (btrfs_cont_expand :1164). The buffered write of a DIO's fallback checks again.
-    fn expand_for_write_c(
-        &self,
-        inode: &Inode,
-        i_mutex: &IMutexGuard<'_>,
-        pos: u64,
-    ) -> Result<(), Enospc> {
-        let old_size = inode.lock_inner().i_size;
-        if pos > old_size {
-            self.truncate_block_c(inode, i_mutex, old_size)
-        } else {
-            Ok(())
-        }
-    }
-
-    /// btrfs_cont_expand's btrfs_truncate_block(old_size, 0, 0) (6.12 inode.c:4922 → :4708):
-    /// the block holding an unaligned old EOF is reserved (data and metadata for one block;
-    /// ENOSPC when either fails, the nocow fallback taken to fail) and dirtied again, its
-    /// ordered extents finished first. The hole extents cont_expand inserts are not modelled.
-    pub(crate) fn truncate_block_c(
-        &self,
-        inode: &Inode,
-        i_mutex: &IMutexGuard<'_>,
-        old_size: u64,
-    ) -> Result<(), Enospc> {
-        let fs = &self.info;
-        let s = fs.geo.sectorsize;
-        if old_size.is_multiple_of(s) {
-            return Ok(());
-        }
-        let block = fs.geo.round_down(old_size);
-        reserve_space(inode, i_mutex, fs, block, s)?;
-        let mut cached = Cursor::new();
-        let g = inode.lock_inner();
-        let mut g = self.lock_without_ordered(inode, g, block, block + s - 1, &mut cached);
-        self.redirty_locked_block_c(inode, &mut g, block, &mut cached);
-        Ok(())
     }
 
     // ---- defrag (defrag_one_range, 6.12 defrag.c:1184) ----

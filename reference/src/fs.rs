@@ -186,41 +186,68 @@ impl Fs {
     }
 
     /// The reserved page at `pos` dirtied again, as btrfs_page_mkwrite and btrfs_truncate_page
-    /// do it: finish its ordered extents, lock it, clear the older delalloc (giving its
-    /// reservation back), set DELALLOC|UPTODATE, unlock, hand-off count(S).
-    fn redirty_page(&mut self, ino: usize, pos: u64) {
+    /// (4.4) or btrfs_truncate_block (6.12) do it: finish its ordered extents, lock it, clear the
+    /// older delalloc (giving its reservation back), set delalloc, unlock, and settle the
+    /// reservation's extent count: era B sets DELALLOC|UPTODATE and hands off count(S); era C
+    /// is btrfs_reset_extent_delalloc (6.12 inode.c:2834) and release_extents(S).
+    pub(crate) fn redirty_page(&mut self, ino: usize, pos: u64) {
         let s = self.g.sectorsize;
         let end = pos + s - 1;
         self.finish_ordered_in(ino, pos, end);
         self.lock(ino, pos, end);
-        let bits = Bits::DELALLOC | Bits::DIRTY | Bits::DO_ACCOUNTING | Bits::DEFRAG;
+        let era_c = self.g.era.accounting() == Accounting::C;
+        let mut bits = Bits::DELALLOC | Bits::DO_ACCOUNTING | Bits::DEFRAG;
+        if !era_c {
+            bits = bits | Bits::DIRTY;
+        }
         self.clear_accounted(ino, pos, end, bits, false);
-        self.set_bits(ino, pos, end, Bits::DELALLOC | Bits::UPTODATE);
+        if era_c {
+            self.set_extent_delalloc(ino, pos, end, Bits::NONE);
+        } else {
+            self.set_bits(ino, pos, end, Bits::DELALLOC | Bits::UPTODATE);
+        }
         self.unlock(ino, pos, end);
-        self.hand_off(ino, s);
+        if era_c {
+            self.release_extents(ino, s);
+        } else {
+            self.hand_off(ino, s);
+        }
     }
 
-    /// btrfs_file_write_iter, before a buffered or O_DIRECT write: one whose first sector starts
-    /// past EOF expands the file first.
-    fn expand_for_write(&mut self, ino: usize, pos: u64) -> Result<(), Enospc> {
-        if self.g.round_down(pos) > self.inodes[ino].i_size {
+    /// Before a buffered or O_DIRECT write: one that starts past EOF expands the file first.
+    /// 4.4's btrfs_file_write_iter (file.c:1800-1804) counts a write past EOF when its first
+    /// sector starts past i_size; 6.12's btrfs_write_check (file.c:1163), which a DIO's
+    /// buffered fallback runs again, when pos > i_size.
+    pub(crate) fn expand_for_write(&mut self, ino: usize, pos: u64) -> Result<(), Enospc> {
+        let i_size = self.inodes[ino].i_size;
+        let past_eof = match self.g.era.accounting() {
+            Accounting::B => self.g.round_down(pos) > i_size,
+            Accounting::C => pos > i_size,
+        };
+        if past_eof {
             self.cont_expand(ino)
         } else {
             Ok(())
         }
     }
 
-    /// btrfs_cont_expand(old, new) before an op grows the file (4.4 inode.c:4780; SPEC §6
-    /// growing past EOF): it starts with btrfs_truncate_page(old) (:4799), which dirties the
-    /// sector holding an unaligned old EOF again with a reservation of its own, however little
-    /// the file grows. ENOSPC when that reservation fails (the op then does nothing).
+    /// btrfs_cont_expand(old, new) before an op grows the file (SPEC §6 and §6.1 growing past
+    /// EOF). It starts with btrfs_truncate_page(old) (4.4 inode.c:4799) or btrfs_truncate_block
+    /// (6.12 inode.c:4922 → :4708), which dirties the block holding an unaligned old EOF again
+    /// with a reservation of its own, however little the file grows (era C: the nocow fallback
+    /// on data ENOSPC taken to fail). ENOSPC when that reservation fails (the op then does
+    /// nothing). The hole extents it inserts are not modelled.
     fn cont_expand(&mut self, ino: usize) -> Result<(), Enospc> {
         let (s, old) = (self.g.sectorsize, self.inodes[ino].i_size);
         if old.is_multiple_of(s) {
             return Ok(());
         }
-        self.reserve_space(ino, s)?;
-        self.redirty_page(ino, self.g.round_down(old));
+        let block = self.g.round_down(old);
+        match self.g.era.accounting() {
+            Accounting::B => self.reserve_space(ino, s)?,
+            Accounting::C => self.reserve_space_c(ino, block, s)?,
+        }
+        self.redirty_page(ino, block);
         Ok(())
     }
 
@@ -303,14 +330,8 @@ impl Fs {
     pub fn truncate(&mut self, ino: usize, size: u64) -> Outcome {
         // btrfs_setsize growing the file: btrfs_cont_expand first, which begins with the
         // truncate of the old EOF's block.
-        if size > self.inodes[ino].i_size {
-            let grown = match self.g.era.accounting() {
-                Accounting::B => self.cont_expand(ino),
-                Accounting::C => self.truncate_block_c(ino),
-            };
-            if grown.is_err() {
-                return Outcome::Enospc;
-            }
+        if size > self.inodes[ino].i_size && self.cont_expand(ino).is_err() {
+            return Outcome::Enospc;
         }
         let old_size = self.inodes[ino].i_size;
         if size < old_size {

@@ -3,14 +3,13 @@
 //! truncate, evict, commit and unmount are `fs`'s, which ask the era where they differ.
 
 use crate::fs::Fs;
-use crate::space::Enospc;
 use delalloc_contract::{Bits, OrderedKind, Outcome};
 
 impl Fs {
     /// btrfs_set_extent_delalloc (6.12 inode.c:2798) on [start, end] with `extra` bits:
     /// DELALLOC_NEW when the range starts at or past i_size (its other branch, holes below
     /// i_size, is not modelled).
-    fn set_extent_delalloc(&mut self, ino: usize, start: u64, end: u64, extra: Bits) {
+    pub(crate) fn set_extent_delalloc(&mut self, ino: usize, start: u64, end: u64, extra: Bits) {
         let mut bits = Bits::DELALLOC.union(extra);
         if start >= self.inodes[ino].i_size {
             bits = bits.union(Bits::DELALLOC_NEW);
@@ -20,7 +19,7 @@ impl Fs {
 
     /// btrfs_buffered_write (SPEC §6.1 buffered_write, 6.12 file.c:1172).
     pub fn buffered_write_c(&mut self, ino: usize, pos: u64, len: u64, copied: u64, nocow: bool) -> Outcome {
-        if self.expand_for_write_c(ino, pos).is_err() {
+        if self.expand_for_write(ino, pos).is_err() {
             return Outcome::Enospc;
         }
         let s = self.g.sectorsize;
@@ -91,7 +90,7 @@ impl Fs {
     pub fn direct_write_c(&mut self, ino: usize, pos: u64, len: u64, fallback: bool) -> Outcome {
         // pos and len are sector-aligned (validation), so the data reservation is len.
         let (end, data) = (pos + len - 1, len);
-        if self.expand_for_write_c(ino, pos).is_err() {
+        if self.expand_for_write(ino, pos).is_err() {
             return Outcome::Enospc;
         }
         self.writeback(ino, pos, end);
@@ -145,49 +144,8 @@ impl Fs {
             self.release_space_c(ino, pos, s);
             return Outcome::Fault;
         }
-        self.redirty_block_c(ino, pos);
+        self.redirty_page(ino, pos);
         Outcome::Done
-    }
-
-    /// The reserved block at `pos` dirtied again, as btrfs_page_mkwrite and btrfs_truncate_block
-    /// do it: finish its ordered extents, lock it, btrfs_reset_extent_delalloc (6.12
-    /// inode.c:2834: clear the older delalloc, giving its reservation back, and set delalloc),
-    /// unlock, release_extents(S).
-    fn redirty_block_c(&mut self, ino: usize, pos: u64) {
-        let s = self.g.sectorsize;
-        let end = pos + s - 1;
-        self.finish_ordered_in(ino, pos, end);
-        self.lock(ino, pos, end);
-        let bits = Bits::DELALLOC | Bits::DO_ACCOUNTING | Bits::DEFRAG;
-        self.clear_accounted(ino, pos, end, bits, false);
-        self.set_extent_delalloc(ino, pos, end, Bits::NONE);
-        self.unlock(ino, pos, end);
-        self.release_extents(ino, s);
-    }
-
-    /// btrfs_write_check (6.12 file.c:1128): a write that starts past EOF expands the file
-    /// first (btrfs_cont_expand, :1164). A DIO's fallback to buffered checks again.
-    fn expand_for_write_c(&mut self, ino: usize, pos: u64) -> Result<(), Enospc> {
-        if pos > self.inodes[ino].i_size {
-            self.truncate_block_c(ino)
-        } else {
-            Ok(())
-        }
-    }
-
-    /// btrfs_cont_expand's btrfs_truncate_block(i_size, 0, 0) (6.12 inode.c:4922 → :4708): the
-    /// block holding an unaligned EOF is reserved (one block of data and metadata; ENOSPC when
-    /// either fails, the nocow fallback taken to fail) and dirtied again. The hole extents
-    /// cont_expand inserts are not modelled.
-    pub(crate) fn truncate_block_c(&mut self, ino: usize) -> Result<(), Enospc> {
-        let (s, old) = (self.g.sectorsize, self.inodes[ino].i_size);
-        if old.is_multiple_of(s) {
-            return Ok(());
-        }
-        let block = self.g.round_down(old);
-        self.reserve_space_c(ino, block, s)?;
-        self.redirty_block_c(ino, block);
-        Ok(())
     }
 
     /// defrag_one_range (SPEC §6.1 defrag, 6.12 defrag.c:1184), over §6's range and chunks.
