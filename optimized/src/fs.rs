@@ -461,8 +461,9 @@ impl FileSystem {
         Outcome::Done
     }
 
-    /// The reserved page at `pos` dirtied again, as btrfs_truncate_page does it: wait for its
-    /// ordered extents and lock it, then [`Self::redirty_locked_page`]. Returns the inode lock.
+    /// The reserved page at `pos` dirtied again, as btrfs_truncate_page (4.4) or
+    /// btrfs_truncate_block (6.12) does it: wait for its ordered extents and lock it, then
+    /// [`Self::redirty_locked_page`]. Returns the inode lock.
     fn redirty_page<'a>(
         &self,
         inode: &'a Inode,
@@ -677,8 +678,9 @@ impl FileSystem {
         }
         let mut g = inode.dio_wait(inode.lock_inner());
         // truncate_setsize first, then the pages: a task that locked a page past the new size
-        // before we got to it re-checks i_size and backs off (page_mkwrite).
-        let old_size = std::mem::replace(&mut g.i_size, size);
+        // before we got to it re-checks i_size and backs off (page_mkwrite). i_size changes
+        // only under i_mutex, which we hold, so it is still old_size.
+        g.i_size = size;
         if size < old_size {
             let cut = fs.geo.round_up(size);
             if cut > EOF_END {

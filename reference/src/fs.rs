@@ -330,10 +330,10 @@ impl Fs {
     pub fn truncate(&mut self, ino: usize, size: u64) -> Outcome {
         // btrfs_setsize growing the file: btrfs_cont_expand first, which begins with the
         // truncate of the old EOF's block.
-        if size > self.inodes[ino].i_size && self.cont_expand(ino).is_err() {
+        let old_size = self.inodes[ino].i_size;
+        if size > old_size && self.cont_expand(ino).is_err() {
             return Outcome::Enospc;
         }
-        let old_size = self.inodes[ino].i_size;
         if size < old_size {
             let cut = self.g.round_up(size);
             while let Some(idx) = self.inodes[ino].ordered.iter().position(|o| o.start + o.len > cut) {

@@ -627,7 +627,6 @@ fn reservations_c(s: &Snapshot, g: &Geometry) -> Result<(), Violation> {
     delayed_rsv(s)
 }
 
-/// §8.5 / §8.1: the delayed reserve holds exactly the delayed nodes' reservations.
 /// A block reservation never holds more than its size (block_rsv_release_bytes gives the
 /// excess back); `field` is where it sits in `place`.
 fn reserved_within_size(
@@ -648,6 +647,7 @@ fn reserved_within_size(
     )
 }
 
+/// §8.5 / §8.1: the delayed reserve holds exactly the delayed nodes' reservations.
 fn delayed_rsv(s: &Snapshot) -> Result<(), Violation> {
     let delayed: u128 = s
         .inodes

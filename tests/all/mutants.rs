@@ -15,16 +15,11 @@ use delalloc_fuzz::oracles::{differential, Verdict};
 use delalloc_fuzz::scoreboard::{self, first_field, run_with_bugs};
 use delalloc_fuzz::{report, scoreboard::libfuzzer, shrink};
 use delalloc_optimized::bugs::Bug;
-use std::path::{Path, PathBuf};
 
-use crate::common::corpus::{catalog_reproducers, program_files};
+use crate::common::corpus::{catalog_reproducers, corpus_dir, program_files};
 
 /// The acceptance bound on a reproducer's length.
 const MAX_REPRODUCER_OPS: usize = 10;
-
-fn corpus() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/regressions")
-}
 
 #[test]
 fn each_reproducer_diverges_on_its_field_with_its_bug_and_agrees_without() {
@@ -67,7 +62,7 @@ fn each_reproducer_diverges_on_its_field_with_its_bug_and_agrees_without() {
 fn every_sequential_bug_has_a_reproducer_and_every_file_names_a_real_bug() {
     let all = catalog_reproducers();
     for bug in Bug::ALL {
-        let file = corpus().join(format!("mutants/{}.txt", bug.name()));
+        let file = corpus_dir("regressions").join(format!("mutants/{}.txt", bug.name()));
         if bug.is_race() {
             // A sequential reproducer would prove the bug is not race-only.
             assert!(
@@ -96,7 +91,7 @@ fn every_sequential_bug_has_a_reproducer_and_every_file_names_a_real_bug() {
 fn race_bugs_are_invisible_to_sequential_programs() {
     delalloc_fuzz::oracles::panics::quiet_model_panics();
     let races: Vec<Bug> = Bug::ALL.into_iter().filter(|b| b.is_race()).collect();
-    let corpus_programs: Vec<Program> = program_files(&corpus())
+    let corpus_programs: Vec<Program> = program_files(&corpus_dir("regressions"))
         .iter()
         .map(|f| parse_program(&std::fs::read_to_string(f).unwrap()).unwrap())
         .collect();
